@@ -1,0 +1,313 @@
+//! loadgen: a small, bounded HTTP load generator for the openwelkin server.
+//!
+//! It fetches a token, then runs `--concurrency` tokio tasks sharing one
+//! `reqwest::Client` against `--base-url` for `--warmup` + `--duration`, and
+//! reports throughput, errors and latency percentiles of the measured window.
+
+mod stats;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Value};
+use tokio::time::{timeout_at, Instant};
+
+use stats::{Report, WorkerStats};
+
+/// Patients created up front by the `read` scenario.
+const READ_SEED_PATIENTS: usize = 200;
+/// Pause after a transport error (e.g. connection refused) so a worker
+/// doesn't busy-loop against a dead server.
+const TRANSPORT_BACKOFF: Duration = Duration::from_millis(10);
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Scenario {
+    /// POST new patients in a loop (success = 201).
+    Create,
+    /// Seed patients, then GET them by id in a loop (success = 200).
+    Read,
+}
+
+#[derive(Parser, Debug)]
+#[command(version, about = "HTTP load generator for the openwelkin server")]
+struct Args {
+    /// Server base URL; the only host ever contacted.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    base_url: String,
+    #[arg(long, default_value = "demo")]
+    tenant: String,
+    #[arg(long, default_value = "sandbox")]
+    instance: String,
+    /// API client name used to obtain a token.
+    #[arg(long)]
+    client: String,
+    /// API client secret.
+    #[arg(long)]
+    secret: String,
+    #[arg(long, value_enum, default_value = "create")]
+    scenario: Scenario,
+    /// Number of concurrent worker tasks.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Measured duration, e.g. 10s, 500ms, 1m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured warmup before the measured window.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parse "10s", "500ms", "1.5s", "2m" or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (try 10s, 500ms, 1m)"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(v * mult))
+}
+
+/// Everything a worker needs, shared read-only between tasks.
+struct Target {
+    client: reqwest::Client,
+    patients_url: String,
+    auth: String,
+    /// Patient ids for the `read` scenario (empty for `create`).
+    ids: Vec<String>,
+}
+
+impl Target {
+    /// Create one patient; returns the response status and body.
+    async fn create_patient(&self, last_name: &str) -> reqwest::Result<(u16, Vec<u8>)> {
+        let resp = self
+            .client
+            .post(&self.patients_url)
+            .header("Authorization", &self.auth)
+            .json(&json!({"firstName": "Load", "lastName": last_name}))
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.bytes().await?.to_vec()))
+    }
+
+    async fn read_patient(&self, id: &str) -> reqwest::Result<u16> {
+        let resp = self
+            .client
+            .get(format!("{}/{}", self.patients_url, id))
+            .header("Authorization", &self.auth)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        // Drain the body so the connection goes back to the pool.
+        resp.bytes().await?;
+        Ok(status)
+    }
+}
+
+async fn get_token(client: &reqwest::Client, base: &str, args: &Args) -> Result<String> {
+    let url = format!("{base}/{}/admin/api_clients/{}", args.tenant, args.client);
+    let resp = client
+        .post(&url)
+        .json(&json!({"secret": args.secret}))
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.as_u16() != 200 && status.as_u16() != 201 {
+        bail!("token request POST {url} returned {status}: {body}");
+    }
+    let v: Value = serde_json::from_str(&body).context("token response is not JSON")?;
+    match v.get("token").and_then(Value::as_str) {
+        Some(t) => Ok(t.to_string()),
+        None => bail!("token response has no string \"token\": {body}"),
+    }
+}
+
+/// Pull a patient id out of a create response: `id` at top level or under `data`.
+fn patient_id(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let id = v.get("id").or_else(|| v.get("data")?.get("id"))?;
+    match id {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+async fn seed_patients(target: &Target, n: usize) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let (status, body) = target
+            .create_patient(&format!("Seed-{i}"))
+            .await
+            .context("seeding patients")?;
+        if status != 201 {
+            bail!("seeding patient {i}: expected 201, got {status}");
+        }
+        let id =
+            patient_id(&body).with_context(|| format!("seeding patient {i}: no id in response"))?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// One worker: loop until `end`, recording only requests started after `measure_from`.
+/// Requests still in flight at `end` are abandoned and not counted, so the run is bounded.
+async fn worker(
+    target: Arc<Target>,
+    scenario: Scenario,
+    worker_id: usize,
+    measure_from: Instant,
+    end: Instant,
+) -> WorkerStats {
+    let mut stats = WorkerStats::default();
+    // Spread readers over the id list so they don't all hit the same patient.
+    let mut n: usize = if target.ids.is_empty() {
+        0
+    } else {
+        worker_id * 7919 % target.ids.len()
+    };
+    loop {
+        let started = Instant::now();
+        if started >= end {
+            break;
+        }
+        let request = async {
+            match scenario {
+                Scenario::Create => target
+                    .create_patient(&format!("Gen{worker_id}-{n}"))
+                    .await
+                    .map(|(status, _)| (status, 201)),
+                Scenario::Read => target
+                    .read_patient(&target.ids[n % target.ids.len()])
+                    .await
+                    .map(|status| (status, 200)),
+            }
+        };
+        let result = match timeout_at(end, request).await {
+            Ok(r) => r,
+            Err(_) => break, // deadline hit mid-request
+        };
+        let latency = started.elapsed();
+        n = n.wrapping_add(1);
+        let transport_error = result.is_err();
+        if started >= measure_from {
+            match result {
+                Ok((status, want)) if status == want => stats.record(Some(latency), Ok(())),
+                Ok((status, _)) => stats.record(Some(latency), Err(status.to_string())),
+                Err(_) => stats.record(None, Err("transport".to_string())),
+            }
+        }
+        if transport_error {
+            // Don't spin on a dead server; still stop at `end`.
+            tokio::time::sleep_until((Instant::now() + TRANSPORT_BACKOFF).min(end)).await;
+        }
+    }
+    stats
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("loadgen: no request succeeded");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run the benchmark and print the report; Ok(false) if nothing succeeded.
+async fn run(args: Args) -> Result<bool> {
+    let base = args.base_url.trim_end_matches('/').to_string();
+    let concurrency = args.concurrency as usize;
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(args.timeout)
+        .build()
+        .context("building HTTP client")?;
+
+    let token = get_token(&client, &base, &args).await?;
+    let mut target = Target {
+        client,
+        patients_url: format!("{base}/{}/{}/patients", args.tenant, args.instance),
+        auth: format!("Bearer {token}"),
+        ids: Vec::new(),
+    };
+    if let Scenario::Read = args.scenario {
+        target.ids = seed_patients(&target, READ_SEED_PATIENTS).await?;
+    }
+    let target = Arc::new(target);
+
+    let start = Instant::now();
+    let measure_from = start + args.warmup;
+    let end = measure_from + args.duration;
+    let handles: Vec<_> = (0..concurrency)
+        .map(|w| tokio::spawn(worker(target.clone(), args.scenario, w, measure_from, end)))
+        .collect();
+
+    let mut total = WorkerStats::default();
+    for h in handles {
+        total.merge(h.await.context("worker task panicked")?);
+    }
+
+    let scenario = format!("{:?}", args.scenario).to_lowercase();
+    let report = Report::new(&scenario, concurrency, args.duration, total);
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        report.print_text();
+    }
+    Ok(report.successes > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn ids_from_bodies() {
+        assert_eq!(patient_id(br#"{"id":"abc"}"#).as_deref(), Some("abc"));
+        assert_eq!(patient_id(br#"{"data":{"id":7}}"#).as_deref(), Some("7"));
+        assert_eq!(patient_id(b"{}"), None);
+    }
+}

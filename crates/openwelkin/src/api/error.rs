@@ -1,0 +1,150 @@
+//! The Welkin error format: always a JSON array of
+//! `{errorCode, componentType, message, details, date}`.
+
+use crate::domain::FieldError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+/// One item of an error response.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorItem {
+    pub error_code: String,
+    pub component_type: Option<String>,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// Absent on access errors, as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Boxed so that `Result<_, ApiError>` stays small on the happy path.
+    pub item: Box<ErrorItem>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        component: &str,
+        message: impl Into<String>,
+        details: Value,
+    ) -> Self {
+        ApiError {
+            status,
+            item: Box::new(ErrorItem {
+                error_code: code.into(),
+                component_type: Some(component.into()),
+                message: message.into(),
+                details,
+                date: Some(crate::time::format(chrono::Utc::now())),
+            }),
+        }
+    }
+
+    pub fn without_date(mut self) -> Self {
+        self.item.date = None;
+        self
+    }
+
+    pub fn bad_request(component: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            component,
+            message,
+            json!({}),
+        )
+    }
+
+    /// A body field that breaks the resource's rules; the message and details name it.
+    pub fn invalid_field(component: &str, err: FieldError) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            component,
+            err.to_string(),
+            json!({"field": err.field, "reason": err.reason}),
+        )
+    }
+
+    pub fn invalid_param(name: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            "REQUEST",
+            format!("query parameter {name}: {reason}"),
+            json!({"parameter": name, "reason": reason}),
+        )
+    }
+
+    pub fn not_found(code: &str, component: &str, message: &str, details: Value) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, component, message, details)
+    }
+
+    pub fn conflict(
+        code: &str,
+        component: &str,
+        message: impl Into<String>,
+        details: Value,
+    ) -> Self {
+        Self::new(StatusCode::CONFLICT, code, component, message, details)
+    }
+
+    /// The 401 the Python client refreshes its token on.
+    pub fn invalid_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "NOT_VALID_JSON_WEB_TOKEN",
+            "AUTH",
+            "Not valid JWT",
+            json!({}),
+        )
+    }
+
+    pub fn expired_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "TOKEN_EXPIRED",
+            "AUTH",
+            "JWT token is expired",
+            json!({}),
+        )
+    }
+
+    /// A storage failure: the detail goes to the log, the client gets a request id.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        let reference = crate::ids::new_id();
+        tracing::error!(error = %err, reference, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "SERVER",
+            "The server could not complete the request",
+            json!({"reference": reference}),
+        )
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json([self.item])).into_response()
+    }
+}

@@ -1,0 +1,109 @@
+//! The HTTP room: routes, extractors for scope and caller, the Welkin envelopes and error
+//! format, and the cross-cutting layers (headers, request ids, limits, panics).
+
+pub mod body;
+pub mod caller;
+pub mod error;
+pub mod headers;
+pub mod health;
+pub mod openapi;
+pub mod paging;
+pub mod params;
+pub mod patients;
+pub mod token;
+pub mod users;
+
+use crate::auth::tokens::TokenSigner;
+use crate::clock::Clock;
+use crate::store::ratelimit::TokenLimit;
+use crate::store::Db;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use error::ApiError;
+use serde_json::json;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Clock,
+    pub signer: TokenSigner,
+    pub token_limit: Arc<TokenLimit>,
+    /// Verified against when a client name is unknown, so that both cases take as long.
+    pub dummy_hash: String,
+}
+
+impl AppState {
+    pub async fn new(db: Db, clock: Clock) -> anyhow::Result<Self> {
+        let key = db.signing_key(clock.now_ms()).await?;
+        Ok(AppState {
+            db,
+            clock,
+            signer: TokenSigner::new(&key),
+            token_limit: Arc::new(TokenLimit::default()),
+            dummy_hash: crate::auth::secrets::hash(&crate::auth::secrets::generate()),
+        })
+    }
+}
+
+/// Every route with its OpenAPI description.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(token::issue))
+        .routes(routes!(token::issue_docs_form))
+        .routes(routes!(token::issue_docs_form_in_tenant))
+        .routes(routes!(patients::create, patients::list))
+        .routes(routes!(patients::read, patients::update, patients::delete))
+        .routes(routes!(patients::by_filter))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(
+            users::read,
+            users::patch,
+            users::replace,
+            users::delete
+        ))
+        .routes(routes!(users::list_in_instance))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api_router().split_for_parts();
+    let request_id = HeaderName::from_static("x-request-id");
+    routes
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(|| async { not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "REQUEST", "Method not allowed", json!({}))
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(headers::welkin_headers))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "REQUEST",
+        "No such endpoint",
+        json!({}),
+    )
+}

@@ -1,0 +1,50 @@
+//! The OpenAPI 3.1 document: its frame here, every path from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "openwelkin",
+        description = "The Welkin Health care-management REST API, served by openwelkin. \
+                       Data routes live under /{tenant}/{instance}, tenant administration under /{tenant}/admin. \
+                       Errors are always a JSON array of {errorCode, componentType, message, details, date}."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "Auth", description = "Bearer tokens for API clients"),
+        (name = "Patients"),
+        (name = "Users", description = "Care-team members (tenant level)"),
+        (name = "Operations", description = "Health probes"),
+    )
+)]
+struct Frame;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn base() -> utoipa::openapi::OpenApi {
+    let mut doc = Frame::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// The whole document, as served at `/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    super::api_router().into_openapi()
+}

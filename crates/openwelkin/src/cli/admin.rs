@@ -1,0 +1,293 @@
+//! Admin subcommands: tenants, instances, API clients.
+
+use crate::auth::policy::Policy;
+use crate::auth::secrets;
+use crate::clock::Clock;
+use crate::store::clients::{InstanceGrant, NewClient};
+use crate::store::Db;
+use anyhow::{bail, Context};
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (idempotent) with its instances.
+    Create {
+        name: String,
+        /// Instances to create, comma-separated.
+        #[arg(long, default_value = "live,sandbox", value_delimiter = ',')]
+        instances: Vec<String>,
+    },
+    /// List tenants and their instances.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum InstanceCommand {
+    /// Create an instance of a tenant (idempotent).
+    Create {
+        tenant: String,
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Create an API client; prints its name and secret once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// Defaults to 12 random capital letters, like Welkin's.
+        #[arg(long)]
+        name: Option<String>,
+        /// Defaults to a random 256-bit secret.
+        #[arg(long, env = "OPENWELKIN_CLIENT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Security policy file (JSON; see docs/SECURITY-POLICIES.md).
+        #[arg(long, conflicts_with = "all_access")]
+        policy: Option<std::path::PathBuf>,
+        /// Grant every permission and admin flag.
+        #[arg(long)]
+        all_access: bool,
+        /// Instances the client may reach, comma-separated; all when omitted.
+        #[arg(long, value_delimiter = ',')]
+        instances: Option<Vec<String>>,
+    },
+    /// List the API clients of a tenant.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Refuse new tokens and every token already issued.
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Allow a disabled client again.
+    Enable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Replace the secret; tokens issued before stop working. Prints the new secret once.
+    RotateSecret {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "OPENWELKIN_CLIENT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+}
+
+/// Names that routes outside tenants use.
+const RESERVED: &[&str] = &[
+    "auth",
+    "docs",
+    "healthz",
+    "readyz",
+    "openapi.json",
+    "_emulator",
+    "admin",
+];
+
+pub fn check_name(kind: &str, name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !RESERVED.contains(&name);
+    if !ok {
+        bail!(
+            "{kind} name {name:?} must be 1-63 letters, digits, '-' or '_', and not one of {}",
+            RESERVED.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub async fn tenants(command: TenantCommand, url: &str) -> anyhow::Result<()> {
+    let db = Db::connect(url).await?;
+    let clock = Clock::system();
+    match command {
+        TenantCommand::Create { name, instances } => {
+            check_name("tenant", &name)?;
+            for i in &instances {
+                check_name("instance", i)?;
+            }
+            let tenant = db.ensure_tenant(&name, clock.now_ms()).await?;
+            for i in &instances {
+                db.ensure_instance(&tenant.id, i, "", clock.now_ms())
+                    .await?;
+            }
+            println!(
+                "tenant: {} (instances: {})",
+                tenant.name,
+                instances.join(", ")
+            );
+        }
+        TenantCommand::List => {
+            for t in db.tenant_names().await? {
+                let tenant = db.tenant_by_name(&t).await?.context("tenant vanished")?;
+                let names: Vec<String> = db
+                    .instances(&tenant.id)
+                    .await?
+                    .into_iter()
+                    .map(|i| i.name)
+                    .collect();
+                println!("{t}\t{}", names.join(","));
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub async fn instances(command: InstanceCommand, url: &str) -> anyhow::Result<()> {
+    let db = Db::connect(url).await?;
+    let clock = Clock::system();
+    match command {
+        InstanceCommand::Create {
+            tenant,
+            name,
+            description,
+        } => {
+            check_name("instance", &name)?;
+            let t = db
+                .tenant_by_name(&tenant)
+                .await?
+                .with_context(|| format!("no tenant {tenant:?}"))?;
+            db.ensure_instance(&t.id, &name, &description, clock.now_ms())
+                .await?;
+            println!("instance: {tenant}/{name}");
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn random_client_name() -> String {
+    (0..12)
+        .map(|_| (b'A' + rand::random::<u8>() % 26) as char)
+        .collect()
+}
+
+pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
+    let db = Db::connect(url).await?;
+    let clock = Clock::system();
+    let tenant_of = |name: String| {
+        let db = db.clone();
+        async move {
+            db.tenant_by_name(&name)
+                .await?
+                .with_context(|| format!("no tenant {name:?}"))
+        }
+    };
+    match command {
+        ClientCommand::Create {
+            tenant,
+            name,
+            secret,
+            policy,
+            all_access,
+            instances,
+        } => {
+            let t = tenant_of(tenant).await?;
+            let name = name.unwrap_or_else(random_client_name);
+            check_name("client", &name)?;
+            let policy = match (policy, all_access) {
+                (_, true) => Policy::all_access(),
+                (Some(path), false) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                (None, false) => bail!("give --policy FILE or --all-access"),
+            };
+            let grant = match instances {
+                None => InstanceGrant::All,
+                Some(list) => {
+                    for i in &list {
+                        if db.instance_by_name(&t.id, i).await?.is_none() {
+                            bail!("tenant {} has no instance {i:?}", t.name);
+                        }
+                    }
+                    InstanceGrant::Only(list)
+                }
+            };
+            if db.client_by_name(&t.id, &name).await?.is_some() {
+                bail!("tenant {} already has a client named {name}", t.name);
+            }
+            let secret = secret.unwrap_or_else(secrets::generate);
+            let new = NewClient {
+                id: crate::ids::new_id(),
+                tenant_id: &t.id,
+                name: &name,
+                secret_hash: secrets::hash(&secret),
+                policy: &policy,
+                instances: &grant,
+            };
+            db.create_client(new, clock.now_ms()).await?;
+            println!("client: {name}");
+            println!("secret: {secret}");
+        }
+        ClientCommand::List { tenant } => {
+            let t = tenant_of(tenant).await?;
+            for c in db.clients(&t.id).await? {
+                let instances = match &c.instances {
+                    InstanceGrant::All => "*".to_string(),
+                    InstanceGrant::Only(list) => list.join(","),
+                };
+                let state = if c.enabled { "enabled" } else { "disabled" };
+                println!(
+                    "{}\t{state}\tinstances={instances}\tpolicy={}",
+                    c.name,
+                    serde_json::to_string(&c.policy)?
+                );
+            }
+        }
+        ClientCommand::Disable { tenant, name } => {
+            let t = tenant_of(tenant).await?;
+            if !db
+                .set_client_enabled(&t.id, &name, false, clock.now_ms())
+                .await?
+            {
+                bail!("no client {name:?}");
+            }
+            println!("client {name} disabled");
+        }
+        ClientCommand::Enable { tenant, name } => {
+            let t = tenant_of(tenant).await?;
+            if !db
+                .set_client_enabled(&t.id, &name, true, clock.now_ms())
+                .await?
+            {
+                bail!("no client {name:?}");
+            }
+            println!("client {name} enabled");
+        }
+        ClientCommand::RotateSecret {
+            tenant,
+            name,
+            secret,
+        } => {
+            let t = tenant_of(tenant).await?;
+            let secret = secret.unwrap_or_else(secrets::generate);
+            if !db
+                .rotate_client_secret(&t.id, &name, &secrets::hash(&secret), clock.now_ms())
+                .await?
+            {
+                bail!("no client {name:?}");
+            }
+            println!("client: {name}");
+            println!("secret: {secret}");
+        }
+    }
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! The command line: `serve` and the admin subcommands. Every flag also reads from an
+//! `OPENWELKIN_*` environment variable; admin commands take the same `--database` as the
+//! server, so they can run beside a serving process.
+
+mod admin;
+mod serve;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_DATABASE: &str = "sqlite://openwelkin.db";
+
+#[derive(Parser)]
+#[command(
+    name = "openwelkin",
+    version,
+    about = "A self-hostable server for the Welkin Health API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct DatabaseArg {
+    /// sqlite://FILE (the default) or postgres://USER@HOST/DB
+    #[arg(long, env = "OPENWELKIN_DATABASE_URL", default_value = DEFAULT_DATABASE, global = true)]
+    pub database: String,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve(serve::ServeArgs),
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        command: admin::TenantCommand,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Manage instances of a tenant.
+    Instances {
+        #[command(subcommand)]
+        command: admin::InstanceCommand,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Manage API clients.
+    Clients {
+        #[command(subcommand)]
+        command: admin::ClientCommand,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Tenants { command, db } => admin::tenants(command, &db.database).await,
+        Command::Instances { command, db } => admin::instances(command, &db.database).await,
+        Command::Clients { command, db } => admin::clients(command, &db.database).await,
+        Command::Openapi => {
+            println!("{}", crate::api::openapi::document().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}

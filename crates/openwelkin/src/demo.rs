@@ -1,0 +1,167 @@
+//! `serve --demo`: tenant `demo` with instances `live` and `sandbox`, an all-access API
+//! client, and a few users and patients. Idempotent: run it on every start.
+
+use crate::auth::policy::Policy;
+use crate::auth::secrets;
+use crate::clock::Clock;
+use crate::domain::patient::Patient;
+use crate::domain::user::User;
+use crate::events::audit::{Actor, DataEvent, Operation};
+use crate::store::audit::record_data_event;
+use crate::store::clients::{InstanceGrant, NewClient};
+use crate::store::{patients, users, Db};
+use serde_json::{json, Value};
+
+pub const TENANT: &str = "demo";
+pub const CLIENT: &str = "DEMOAPICLIENT";
+/// The demo secret is public on purpose (README): the demo is for trying the API. Set
+/// `OPENWELKIN_DEMO_SECRET` to choose another when the demo client is first created.
+pub const DEFAULT_SECRET: &str = "demo-secret";
+
+pub async fn ensure(db: &Db, clock: &Clock) -> anyhow::Result<()> {
+    let tenant = db.ensure_tenant(TENANT, clock.now_ms()).await?;
+    let live = db
+        .ensure_instance(&tenant.id, "live", "Production data", clock.now_ms())
+        .await?;
+    let sandbox = db
+        .ensure_instance(
+            &tenant.id,
+            "sandbox",
+            "Sandbox for integration tests",
+            clock.now_ms(),
+        )
+        .await?;
+    if db.client_by_name(&tenant.id, CLIENT).await?.is_none() {
+        let secret =
+            std::env::var("OPENWELKIN_DEMO_SECRET").unwrap_or_else(|_| DEFAULT_SECRET.to_string());
+        let new = NewClient {
+            id: crate::ids::new_id(),
+            tenant_id: &tenant.id,
+            name: CLIENT,
+            secret_hash: secrets::hash(&secret),
+            policy: &Policy::all_access(),
+            instances: &InstanceGrant::All,
+        };
+        db.create_client(new, clock.now_ms()).await?;
+        println!("demo API client created: tenant {TENANT}, client {CLIENT}, secret {secret}");
+    } else {
+        println!("demo API client: tenant {TENANT}, client {CLIENT} (secret as when first created; default {DEFAULT_SECRET})");
+    }
+
+    let actor = Actor::system();
+    let (_, user_count) = db.users(&tenant.id, &Default::default(), &[], 0, 1).await?;
+    let mut care_team = Vec::new();
+    if user_count == 0 {
+        let mut tx = db.begin().await?;
+        for (username, first, last) in [
+            ("dr.house", "Gregory", "House"),
+            ("nurse.joy", "Joy", "Nakamura"),
+            ("coach.lee", "Sam", "Lee"),
+        ] {
+            let now_ms = clock.now_ms();
+            let mut user = User::blank(
+                crate::ids::new_id(),
+                &crate::time::format_ms(now_ms),
+                &actor.full_name(),
+            );
+            let body = json!({"username": username, "email": format!("{username}@demo.openwelkin.test"),
+                              "firstName": first, "lastName": last, "userState": "ACTIVE", "enabled": true, "seats": ["GENERAL"]});
+            user.apply(body.as_object().expect("object"), true)
+                .map_err(|e| anyhow::anyhow!("demo user: {e}"))?;
+            users::insert(&mut tx, &tenant.id, &user, now_ms).await?;
+            audit(
+                &mut tx,
+                &tenant.id,
+                None,
+                "USER",
+                &actor,
+                &user.id,
+                None,
+                &serde_json::to_value(&user)?,
+                now_ms,
+            )
+            .await?;
+            care_team.push(user.id);
+        }
+        tx.commit().await?;
+    }
+
+    for instance in [&live, &sandbox] {
+        let (_, count) = db
+            .patients(&instance.id, &Default::default(), &[], 0, 1)
+            .await?;
+        if count > 0 {
+            continue;
+        }
+        let mut tx = db.begin().await?;
+        for (i, (first, last, tz, phone)) in [
+            ("Charlie", "Taylor", "America/Los_Angeles", "+15556491369"),
+            ("Maria", "Garcia", "America/New_York", "+12125550143"),
+            ("Aiko", "Tanaka", "America/Chicago", "+13125550178"),
+            ("Noah", "Smith", "UTC", "+16175550110"),
+            ("Fatima", "Khan", "Europe/London", "+442071838750"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let now_ms = clock.now_ms();
+            let mut p = Patient::blank(
+                crate::ids::new_id(),
+                &crate::time::format_ms(now_ms),
+                &actor.id,
+                &actor.full_name(),
+            );
+            let mut body = json!({"firstName": first, "lastName": last, "timezone": tz, "phone": phone,
+                                  "email": format!("{}.{}@example.org", first.to_lowercase(), last.to_lowercase()),
+                                  "externalId": format!("demo-{}", i + 1), "birthDate": format!("19{}-0{}-1{}", 60 + i * 7, i + 1, i)});
+            if let Some(id) = care_team.get(i % care_team.len().max(1)) {
+                body["careTeam"] = json!([{"id": id, "pointOfContact": true}]);
+            }
+            p.apply(body.as_object().expect("object"), true)
+                .map_err(|e| anyhow::anyhow!("demo patient: {e}"))?;
+            patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms).await?;
+            let record = serde_json::to_value(&p)?;
+            audit(
+                &mut tx,
+                &tenant.id,
+                Some(&instance.name),
+                "PATIENT",
+                &actor,
+                &p.id,
+                Some((&p.id, p.full_name())),
+                &record,
+                now_ms,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn audit(
+    tx: &mut crate::store::Tx,
+    tenant_id: &str,
+    instance: Option<&str>,
+    entity: &'static str,
+    actor: &Actor,
+    record_id: &str,
+    patient: Option<(&str, String)>,
+    record: &Value,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    let event = DataEvent {
+        tenant_id,
+        instance,
+        entity,
+        operation: Operation::Create,
+        actor,
+        record_id,
+        patient_id: patient.as_ref().map(|p| p.0),
+        patient_full_name: patient.map(|p| p.1),
+        cdt_name: None,
+        record,
+    };
+    record_data_event(tx, &event, now_ms).await
+}

@@ -1,0 +1,15 @@
+//! openwelkin: a self-hostable server for the Welkin Health care-management REST API.
+//!
+//! Data flows one way: HTTP (`api`) → rules (`domain`, `auth`) → persistence (`store`).
+//! See ARCHITECTURE.md at the repository root for the rooms and how to add a resource.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod demo;
+pub mod domain;
+pub mod events;
+pub mod ids;
+pub mod store;
+pub mod time;

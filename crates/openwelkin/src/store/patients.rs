@@ -1,0 +1,322 @@
+//! Patients of one instance: a JSON body plus the columns the list filters and sorts use.
+
+use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
+use super::{Db, Tx};
+use crate::domain::patient::Patient;
+use sqlx::Row;
+
+/// Which key a patient is looked up by (`type=ID|EID|EGUID|MRN`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatientKey {
+    Id,
+    ExternalId,
+    ExternalGuid,
+    Mrn,
+}
+
+impl PatientKey {
+    fn column(self) -> &'static str {
+        match self {
+            PatientKey::Id => "id",
+            PatientKey::ExternalId => "external_id",
+            PatientKey::ExternalGuid => "external_guid",
+            PatientKey::Mrn => "mrn",
+        }
+    }
+}
+
+/// Filters of `GET /patients` and `POST /by-filter/patients`. `Some(vec![])` for a list
+/// filter means "has none" (Welkin's `territories=`).
+#[derive(Clone, Debug, Default)]
+pub struct PatientFilter {
+    pub query: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub mrn: Option<String>,
+    pub external_id: Option<String>,
+    /// `Some(None)`: patients without a time zone.
+    pub timezone: Option<Option<String>>,
+    pub territories: Option<Vec<String>>,
+    pub cadence: Option<Vec<String>>,
+    pub ids: Option<Vec<String>>,
+}
+
+/// Maps an API sort field to its column.
+pub fn sort_column(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "id" => "id",
+        "firstName" => "first_name",
+        "lastName" => "last_name",
+        "email" => "email",
+        "birthDate" => "birth_date",
+        "timezone" => "timezone",
+        "externalId" => "external_id",
+        "mrn" => "mrn",
+        "createdAt" => "created_at",
+        "updatedAt" => "updated_at",
+        _ => return None,
+    })
+}
+
+fn search_text(p: &Patient) -> String {
+    [
+        Some(&p.first_name),
+        Some(&p.last_name),
+        p.email.as_ref(),
+        p.phone.as_ref(),
+        p.middle_name.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|s| s.to_lowercase())
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+fn marks(values: &[String]) -> String {
+    if values.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", values.join(","))
+    }
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    p: &Patient,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO patients (id, tenant_id, instance_id, external_id, external_guid, mrn, first_name, last_name, \
+         email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
+    )
+    .bind(&p.id)
+    .bind(tenant_id)
+    .bind(instance_id)
+    .bind(&p.external_id)
+    .bind(&p.external_guid)
+    .bind(&p.mrn)
+    .bind(&p.first_name)
+    .bind(&p.last_name)
+    .bind(p.email.as_ref().map(|e| e.to_lowercase()))
+    .bind(&p.phone)
+    .bind(&p.timezone)
+    .bind(&p.birth_date)
+    .bind(marks(&p.territory_names()))
+    .bind("")
+    .bind(search_text(p))
+    .bind(now_ms)
+    .bind(stored_body(p))
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE patients SET external_id = $1, external_guid = $2, mrn = $3, first_name = $4, last_name = $5, \
+         email = $6, phone = $7, timezone = $8, birth_date = $9, territories = $10, search = $11, updated_at = $12, body = $13 \
+         WHERE instance_id = $14 AND id = $15",
+    )
+    .bind(&p.external_id)
+    .bind(&p.external_guid)
+    .bind(&p.mrn)
+    .bind(&p.first_name)
+    .bind(&p.last_name)
+    .bind(p.email.as_ref().map(|e| e.to_lowercase()))
+    .bind(&p.phone)
+    .bind(&p.timezone)
+    .bind(&p.birth_date)
+    .bind(marks(&p.territory_names()))
+    .bind(search_text(p))
+    .bind(now_ms)
+    .bind(stored_body(p))
+    .bind(instance_id)
+    .bind(&p.id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM patients WHERE instance_id = $1 AND id = $2")
+        .bind(instance_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Reads a patient inside a write transaction (to update it from its current state).
+pub async fn get_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    key: PatientKey,
+    value: &str,
+) -> sqlx::Result<Option<Patient>> {
+    let sql = format!(
+        "SELECT body FROM patients WHERE instance_id = $1 AND {} = $2",
+        key.column()
+    );
+    let row = sqlx::query(&sql)
+        .bind(instance_id)
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
+}
+
+/// The id of another patient of the instance holding the same unique key, if any.
+pub async fn holder_of(
+    tx: &mut Tx,
+    instance_id: &str,
+    key: PatientKey,
+    value: &str,
+) -> sqlx::Result<Option<String>> {
+    let sql = format!(
+        "SELECT id FROM patients WHERE instance_id = $1 AND {} = $2",
+        key.column()
+    );
+    let row = sqlx::query(&sql)
+        .bind(instance_id)
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| r.get("id")))
+}
+
+impl Db {
+    pub async fn patient(
+        &self,
+        instance_id: &str,
+        key: PatientKey,
+        value: &str,
+    ) -> sqlx::Result<Option<Patient>> {
+        let sql = format!(
+            "SELECT body FROM patients WHERE instance_id = $1 AND {} = $2",
+            key.column()
+        );
+        let row = sqlx::query(&sql)
+            .bind(instance_id)
+            .bind(value)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
+    }
+
+    /// One page of patients and the total count of matches.
+    pub async fn patients(
+        &self,
+        instance_id: &str,
+        filter: &PatientFilter,
+        sorts: &[SortColumn],
+        offset: i64,
+        limit: i64,
+    ) -> sqlx::Result<(Vec<Patient>, i64)> {
+        let mut w = Where::default();
+        w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
+        if let Some(q) = &filter.query {
+            w.and(
+                "search LIKE ? ESCAPE '\\'",
+                [Arg::Text(contains_pattern(q))],
+            );
+        }
+        if let Some(email) = &filter.email {
+            w.and("email = ?", [Arg::Text(email.to_lowercase())]);
+        }
+        if let Some(v) = &filter.first_name {
+            w.and(
+                "LOWER(first_name) LIKE ? ESCAPE '\\'",
+                [Arg::Text(contains_pattern(v))],
+            );
+        }
+        if let Some(v) = &filter.last_name {
+            w.and(
+                "LOWER(last_name) LIKE ? ESCAPE '\\'",
+                [Arg::Text(contains_pattern(v))],
+            );
+        }
+        if let Some(v) = &filter.mrn {
+            w.and("mrn = ?", [Arg::Text(v.clone())]);
+        }
+        if let Some(v) = &filter.external_id {
+            w.and("external_id = ?", [Arg::Text(v.clone())]);
+        }
+        match &filter.timezone {
+            Some(None) => {
+                w.and("timezone IS NULL", []);
+            }
+            Some(Some(tz)) => {
+                w.and("timezone = ?", [Arg::Text(tz.clone())]);
+            }
+            None => {}
+        }
+        for (column, wanted) in [
+            ("territories", &filter.territories),
+            ("cadence", &filter.cadence),
+        ] {
+            match wanted {
+                Some(list) if list.is_empty() => {
+                    w.and(&format!("{column} = ''"), []);
+                }
+                Some(list) => {
+                    let clause = vec![format!("{column} LIKE ?"); list.len()].join(" OR ");
+                    w.and(
+                        &format!("({clause})"),
+                        list.iter().map(|t| Arg::Text(format!("%,{t},%"))),
+                    );
+                }
+                None => {}
+            }
+        }
+        if let Some(ids) = &filter.ids {
+            if ids.is_empty() {
+                w.and("1 = 0", []);
+            } else {
+                let clause = vec!["?"; ids.len()].join(", ");
+                w.and(
+                    &format!("id IN ({clause})"),
+                    ids.iter().map(|i| Arg::Text(i.clone())),
+                );
+            }
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM patients{}", w.sql());
+        let total: i64 = w
+            .bind(sqlx::query(&count_sql))
+            .fetch_one(self.reader())
+            .await?
+            .get("n");
+        let page_sql = format!(
+            "SELECT body FROM patients{}{} LIMIT {limit} OFFSET {offset}",
+            w.sql(),
+            order_by(sorts, "created_at")
+        );
+        let rows = w
+            .bind(sqlx::query(&page_sql))
+            .fetch_all(self.reader())
+            .await?;
+        Ok((
+            rows.iter()
+                .map(|r| parse_body(&r.get::<String, _>("body")))
+                .collect(),
+            total,
+        ))
+    }
+}
+
+/// What is stored: the patient without the parts that are filled when read.
+fn stored_body(p: &Patient) -> String {
+    let mut stored = p.clone();
+    stored.care_team.clear();
+    stored.patient_programs.clear();
+    stored.territorial_team = None;
+    serde_json::to_string(&stored).expect("patient serializes")
+}
+
+fn parse_body(body: &str) -> Patient {
+    serde_json::from_str(body).expect("stored patient bodies are written by this server")
+}

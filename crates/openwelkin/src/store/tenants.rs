@@ -1,0 +1,116 @@
+//! Tenants (organisations) and their instances (environments such as `live`, `sandbox`).
+
+use super::Db;
+use crate::ids::new_id;
+use sqlx::Row;
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: String,
+}
+
+impl Db {
+    pub async fn tenant_by_name(&self, name: &str) -> sqlx::Result<Option<Tenant>> {
+        let row = sqlx::query("SELECT id, name FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.map(|r| Tenant {
+            id: r.get("id"),
+            name: r.get("name"),
+        }))
+    }
+
+    /// Creates the tenant unless it exists; returns it either way.
+    pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> sqlx::Result<Tenant> {
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(name)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(self
+            .tenant_by_name(name)
+            .await?
+            .expect("tenant just ensured"))
+    }
+
+    pub async fn instance_by_name(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> sqlx::Result<Option<Instance>> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(instance_from_row))
+    }
+
+    pub async fn instances(&self, tenant_id: &str) -> sqlx::Result<Vec<Instance>> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 ORDER BY created_at, name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(instance_from_row).collect())
+    }
+
+    /// Creates the instance unless it exists; returns it either way.
+    pub async fn ensure_instance(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        description: &str,
+        now_ms: i64,
+    ) -> sqlx::Result<Instance> {
+        sqlx::query(
+            "INSERT INTO instances (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, name) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(tenant_id)
+        .bind(name)
+        .bind(description)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(self
+            .instance_by_name(tenant_id, name)
+            .await?
+            .expect("instance just ensured"))
+    }
+}
+
+fn instance_from_row(r: sqlx::any::AnyRow) -> Instance {
+    Instance {
+        id: r.get("id"),
+        tenant_id: r.get("tenant_id"),
+        name: r.get("name"),
+        description: r.get("description"),
+    }
+}
+
+impl Db {
+    pub async fn tenant_names(&self) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM tenants ORDER BY name")
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.iter().map(|r| r.get("name")).collect())
+    }
+}

@@ -1,0 +1,256 @@
+"""Black-box fixtures: bootstrap an openwelkin tenant with the CLI, start
+``openwelkin serve`` on an ephemeral port and point the public ``welkin``
+client (PyPI welkin==0.1.12) at it.
+
+Environment:
+  OPENWELKIN_BIN            server binary (default: <repo>/target/debug/openwelkin)
+  OPENWELKIN_TEST_DATABASE  database URL (default: a fresh sqlite file);
+                            a shared (e.g. postgres) database is fine: every
+                            run uses a freshly generated tenant name.
+  OPENWELKIN_KEEP_TMP       keep the temporary directory (sqlite file, server
+                            log, welkin token cache) after the run.
+"""
+
+# --- token cache isolation: MUST happen before anything imports `welkin` ---
+# welkin keeps its token cache at tempfile.gettempdir()/.welkin.db, computed at
+# import time and keyed by tenant only.
+import os
+import tempfile
+
+os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="welkin-")
+tempfile.tempdir = None
+# ---------------------------------------------------------------------------
+
+import atexit
+import collections
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import support  # noqa: E402  (imports welkin, after the TMPDIR switch)
+
+RUN_TMP = os.environ["TMPDIR"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+LISTEN_RE = re.compile(r"listening on http://(\S+)")
+SECRET_RE = re.compile(r"secret:\s*(\S+)")
+CLIENT_RE = re.compile(r"client:\s*(\S+)")
+START_TIMEOUT = 20.0
+CLI_TIMEOUT = 120.0
+
+if not os.environ.get("OPENWELKIN_KEEP_TMP"):
+    atexit.register(shutil.rmtree, RUN_TMP, True)
+
+# Tail of the server's output, shown in the terminal summary when tests fail.
+_SERVER_LOG = collections.deque(maxlen=300)
+
+
+def _strip(text):
+    return ANSI_RE.sub("", text)
+
+
+def _binary():
+    env = os.environ.get("OPENWELKIN_BIN")
+    if env:
+        p = Path(env)
+        if not p.is_absolute() and not p.exists():
+            p = REPO_ROOT / p
+    else:
+        p = REPO_ROOT / "target" / "debug" / "openwelkin"
+    if not p.is_file():
+        pytest.fail(
+            f"openwelkin binary not found at {p} "
+            "(build it with `cargo build -p openwelkin` or set OPENWELKIN_BIN)",
+            pytrace=False,
+        )
+    return str(p.resolve())
+
+
+def _database():
+    url = os.environ.get("OPENWELKIN_TEST_DATABASE")
+    if url:
+        return url
+    db_dir = tempfile.mkdtemp(prefix="openwelkin-db-")
+    return "sqlite://" + str(Path(db_dir, "openwelkin.db").resolve())
+
+
+def _cli(binary, *args):
+    cmd = [binary, *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"`{' '.join(cmd)}` timed out: {exc}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(cmd)}` exited {proc.returncode}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}",
+            pytrace=False,
+        )
+    return _strip(proc.stdout)
+
+
+def _create_client(binary, database, tenant, name, *access):
+    out = _cli(
+        binary,
+        "clients", "create",
+        "--tenant", tenant,
+        "--name", name,
+        *access,
+        "--database", database,
+    )
+    secret = SECRET_RE.search(out)
+    if not secret:
+        pytest.fail(f"no `secret: ...` line in clients create output:\n{out}", pytrace=False)
+    shown = CLIENT_RE.search(out)
+    return (shown.group(1) if shown else name), secret.group(1)
+
+
+def _drain(stream, lines):
+    for line in stream:
+        line = _strip(line.rstrip("\n"))
+        _SERVER_LOG.append(line)
+        lines.put(line)
+    lines.put(None)
+
+
+def _start_server(binary, database):
+    import queue
+
+    proc = subprocess.Popen(
+        [binary, "serve", "--listen", "127.0.0.1:0", "--database", database],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    lines = queue.Queue()
+    threading.Thread(target=_drain, args=(proc.stdout, lines), daemon=True).start()
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _stop(proc)
+            pytest.fail(
+                f"openwelkin serve printed no `listening on http://...` line within "
+                f"{START_TIMEOUT:.0f}s. Output:\n" + "\n".join(_SERVER_LOG),
+                pytrace=False,
+            )
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if line is None:
+            code = proc.wait(timeout=5)
+            pytest.fail(
+                f"openwelkin serve exited ({code}) before listening. Output:\n"
+                + "\n".join(_SERVER_LOG),
+                pytrace=False,
+            )
+        m = LISTEN_RE.search(line)
+        if m:
+            return proc, "http://" + m.group(1).rstrip("/")
+
+
+def _stop(proc):
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ow():
+    """Bootstrapped tenant + running server. Yields a support.Env."""
+    binary = _binary()
+    database = _database()
+    tenant = "py" + secrets.token_hex(6)
+    suffix = secrets.token_hex(4).upper()
+
+    _cli(binary, "tenants", "create", tenant, "--instances", "live,sandbox",
+         "--database", database)
+
+    client_name, client_secret = _create_client(
+        binary, database, tenant, "PYALL" + suffix, "--all-access")
+
+    policy = Path(tempfile.mkdtemp(prefix="openwelkin-policy-"), "read-patients.json")
+    policy.write_text(json.dumps({"permissions": {"patients": ["read"]}}))
+    ro_name, ro_secret = _create_client(
+        binary, database, tenant, "PYNOACCESS" + suffix, "--policy", str(policy))
+
+    proc, base = _start_server(binary, database)
+    try:
+        yield support.Env(
+            base=base,
+            tenant=tenant,
+            client_name=client_name,
+            client_secret=client_secret,
+            ro_name=ro_name,
+            ro_secret=ro_secret,
+            database=database,
+        )
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def client(ow):
+    """The all-access API client on instance `sandbox`, bound as the active
+    welkin client (welkin binds its model classes to the last Client built)."""
+    return support.make_client(ow, ow.client_name, ow.client_secret, "sandbox")
+
+
+@pytest.fixture
+def live_client(ow):
+    """Same API client on instance `live`. NOTE: building it rebinds welkin's
+    model classes; call support.activate(...) before switching back."""
+    return support.make_client(ow, ow.client_name, ow.client_secret, "live")
+
+
+@pytest.fixture
+def ro_client(ow):
+    """Client whose policy only allows reading patients. Activating it
+    refreshes the tenant-keyed token cache with its own token."""
+    return support.make_client(ow, ow.ro_name, ow.ro_secret, "sandbox")
+
+
+@pytest.fixture
+def recorder(client):
+    """Records (method, path_url, status) of every request `client` sends."""
+    rec = support.Recorder()
+    client.hooks["response"].append(rec)
+    return rec
+
+
+@pytest.fixture(scope="session")
+def api(ow):
+    """Raw `requests` access with a bearer token of the all-access client."""
+    return support.Raw(ow, support.raw_token(ow, ow.client_name, ow.client_secret))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if exitstatus != 0 and _SERVER_LOG:
+        terminalreporter.section("openwelkin server output (tail)")
+        for line in list(_SERVER_LOG)[-80:]:
+            terminalreporter.write_line(line)
