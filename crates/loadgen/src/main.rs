@@ -78,10 +78,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     } else {
         (s, 1.0)
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (try 10s, 500ms, 1m)"))?;
+    let v: f64 = num.trim().parse().map_err(|_| format!("invalid duration {s:?} (try 10s, 500ms, 1m)"))?;
     if !v.is_finite() || v < 0.0 {
         return Err(format!("invalid duration {s:?}"));
     }
@@ -112,12 +109,8 @@ impl Target {
     }
 
     async fn read_patient(&self, id: &str) -> reqwest::Result<u16> {
-        let resp = self
-            .client
-            .get(format!("{}/{}", self.patients_url, id))
-            .header("Authorization", &self.auth)
-            .send()
-            .await?;
+        let resp =
+            self.client.get(format!("{}/{}", self.patients_url, id)).header("Authorization", &self.auth).send().await?;
         let status = resp.status().as_u16();
         // Drain the body so the connection goes back to the pool.
         resp.bytes().await?;
@@ -127,12 +120,8 @@ impl Target {
 
 async fn get_token(client: &reqwest::Client, base: &str, args: &Args) -> Result<String> {
     let url = format!("{base}/{}/admin/api_clients/{}", args.tenant, args.client);
-    let resp = client
-        .post(&url)
-        .json(&json!({"secret": args.secret}))
-        .send()
-        .await
-        .with_context(|| format!("POST {url}"))?;
+    let resp =
+        client.post(&url).json(&json!({"secret": args.secret})).send().await.with_context(|| format!("POST {url}"))?;
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     if status.as_u16() != 200 && status.as_u16() != 201 {
@@ -159,15 +148,11 @@ fn patient_id(body: &[u8]) -> Option<String> {
 async fn seed_patients(target: &Target, n: usize) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let (status, body) = target
-            .create_patient(&format!("Seed-{i}"))
-            .await
-            .context("seeding patients")?;
+        let (status, body) = target.create_patient(&format!("Seed-{i}")).await.context("seeding patients")?;
         if status != 201 {
             bail!("seeding patient {i}: expected 201, got {status}");
         }
-        let id =
-            patient_id(&body).with_context(|| format!("seeding patient {i}: no id in response"))?;
+        let id = patient_id(&body).with_context(|| format!("seeding patient {i}: no id in response"))?;
         ids.push(id);
     }
     Ok(ids)
@@ -184,11 +169,7 @@ async fn worker(
 ) -> WorkerStats {
     let mut stats = WorkerStats::default();
     // Spread readers over the id list so they don't all hit the same patient.
-    let mut n: usize = if target.ids.is_empty() {
-        0
-    } else {
-        worker_id * 7919 % target.ids.len()
-    };
+    let mut n: usize = if target.ids.is_empty() { 0 } else { worker_id * 7919 % target.ids.len() };
     loop {
         let started = Instant::now();
         if started >= end {
@@ -196,14 +177,12 @@ async fn worker(
         }
         let request = async {
             match scenario {
-                Scenario::Create => target
-                    .create_patient(&format!("Gen{worker_id}-{n}"))
-                    .await
-                    .map(|(status, _)| (status, 201)),
-                Scenario::Read => target
-                    .read_patient(&target.ids[n % target.ids.len()])
-                    .await
-                    .map(|status| (status, 200)),
+                Scenario::Create => {
+                    target.create_patient(&format!("Gen{worker_id}-{n}")).await.map(|(status, _)| (status, 201))
+                }
+                Scenario::Read => {
+                    target.read_patient(&target.ids[n % target.ids.len()]).await.map(|status| (status, 200))
+                }
             }
         };
         let result = match timeout_at(end, request).await {
@@ -270,9 +249,8 @@ async fn run(args: Args) -> Result<bool> {
     let start = Instant::now();
     let measure_from = start + args.warmup;
     let end = measure_from + args.duration;
-    let handles: Vec<_> = (0..concurrency)
-        .map(|w| tokio::spawn(worker(target.clone(), args.scenario, w, measure_from, end)))
-        .collect();
+    let handles: Vec<_> =
+        (0..concurrency).map(|w| tokio::spawn(worker(target.clone(), args.scenario, w, measure_from, end))).collect();
 
     let mut total = WorkerStats::default();
     for h in handles {

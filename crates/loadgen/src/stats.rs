@@ -69,11 +69,7 @@ impl Report {
             successes: s.successes,
             errors,
             errors_by_status: s.errors.clone(),
-            rps: if secs > 0.0 {
-                requests as f64 / secs
-            } else {
-                0.0
-            },
+            rps: if secs > 0.0 { requests as f64 / secs } else { 0.0 },
             p50_ms: pct(50.0),
             p90_ms: pct(90.0),
             p99_ms: pct(99.0),
@@ -101,20 +97,13 @@ impl Report {
     }
 
     pub fn print_text(&self) {
-        println!(
-            "scenario     {} (concurrency {}, {:.1}s measured)",
-            self.scenario, self.concurrency, self.duration_s
-        );
+        println!("scenario     {} (concurrency {}, {:.1}s measured)", self.scenario, self.concurrency, self.duration_s);
         println!("requests/s   {:.1}", self.rps);
         println!("requests     {}", self.requests);
         if self.errors_by_status.is_empty() {
             println!("errors       0");
         } else {
-            let detail: Vec<String> = self
-                .errors_by_status
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
+            let detail: Vec<String> = self.errors_by_status.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             println!("errors       {} ({})", self.errors, detail.join(", "));
         }
         println!(

@@ -20,20 +20,10 @@ pub const DEFAULT_SECRET: &str = "demo-secret";
 
 pub async fn ensure(db: &Db, clock: &Clock) -> anyhow::Result<()> {
     let tenant = db.ensure_tenant(TENANT, clock.now_ms()).await?;
-    let live = db
-        .ensure_instance(&tenant.id, "live", "Production data", clock.now_ms())
-        .await?;
-    let sandbox = db
-        .ensure_instance(
-            &tenant.id,
-            "sandbox",
-            "Sandbox for integration tests",
-            clock.now_ms(),
-        )
-        .await?;
+    let live = db.ensure_instance(&tenant.id, "live", "Production data", clock.now_ms()).await?;
+    let sandbox = db.ensure_instance(&tenant.id, "sandbox", "Sandbox for integration tests", clock.now_ms()).await?;
     if db.client_by_name(&tenant.id, CLIENT).await?.is_none() {
-        let secret =
-            std::env::var("OPENWELKIN_DEMO_SECRET").unwrap_or_else(|_| DEFAULT_SECRET.to_string());
+        let secret = std::env::var("OPENWELKIN_DEMO_SECRET").unwrap_or_else(|_| DEFAULT_SECRET.to_string());
         let new = NewClient {
             id: crate::ids::new_id(),
             tenant_id: &tenant.id,
@@ -53,43 +43,24 @@ pub async fn ensure(db: &Db, clock: &Clock) -> anyhow::Result<()> {
     let mut care_team = Vec::new();
     if user_count == 0 {
         let mut tx = db.begin().await?;
-        for (username, first, last) in [
-            ("dr.house", "Gregory", "House"),
-            ("nurse.joy", "Joy", "Nakamura"),
-            ("coach.lee", "Sam", "Lee"),
-        ] {
+        for (username, first, last) in
+            [("dr.house", "Gregory", "House"), ("nurse.joy", "Joy", "Nakamura"), ("coach.lee", "Sam", "Lee")]
+        {
             let now_ms = clock.now_ms();
-            let mut user = User::blank(
-                crate::ids::new_id(),
-                &crate::time::format_ms(now_ms),
-                &actor.full_name(),
-            );
+            let mut user = User::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.full_name());
             let body = json!({"username": username, "email": format!("{username}@demo.openwelkin.test"),
                               "firstName": first, "lastName": last, "userState": "ACTIVE", "enabled": true, "seats": ["GENERAL"]});
-            user.apply(body.as_object().expect("object"), true)
-                .map_err(|e| anyhow::anyhow!("demo user: {e}"))?;
+            user.apply(body.as_object().expect("object"), true).map_err(|e| anyhow::anyhow!("demo user: {e}"))?;
             users::insert(&mut tx, &tenant.id, &user, now_ms).await?;
-            audit(
-                &mut tx,
-                &tenant.id,
-                None,
-                "USER",
-                &actor,
-                &user.id,
-                None,
-                &serde_json::to_value(&user)?,
-                now_ms,
-            )
-            .await?;
+            audit(&mut tx, &tenant.id, None, "USER", &actor, &user.id, None, &serde_json::to_value(&user)?, now_ms)
+                .await?;
             care_team.push(user.id);
         }
         tx.commit().await?;
     }
 
     for instance in [&live, &sandbox] {
-        let (_, count) = db
-            .patients(&instance.id, &Default::default(), &[], 0, 1)
-            .await?;
+        let (_, count) = db.patients(&instance.id, &Default::default(), &[], 0, 1).await?;
         if count > 0 {
             continue;
         }
@@ -105,20 +76,15 @@ pub async fn ensure(db: &Db, clock: &Clock) -> anyhow::Result<()> {
         .enumerate()
         {
             let now_ms = clock.now_ms();
-            let mut p = Patient::blank(
-                crate::ids::new_id(),
-                &crate::time::format_ms(now_ms),
-                &actor.id,
-                &actor.full_name(),
-            );
+            let mut p =
+                Patient::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
             let mut body = json!({"firstName": first, "lastName": last, "timezone": tz, "phone": phone,
                                   "email": format!("{}.{}@example.org", first.to_lowercase(), last.to_lowercase()),
                                   "externalId": format!("demo-{}", i + 1), "birthDate": format!("19{}-0{}-1{}", 60 + i * 7, i + 1, i)});
             if let Some(id) = care_team.get(i % care_team.len().max(1)) {
                 body["careTeam"] = json!([{"id": id, "pointOfContact": true}]);
             }
-            p.apply(body.as_object().expect("object"), true)
-                .map_err(|e| anyhow::anyhow!("demo patient: {e}"))?;
+            p.apply(body.as_object().expect("object"), true).map_err(|e| anyhow::anyhow!("demo patient: {e}"))?;
             patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms).await?;
             let record = serde_json::to_value(&p)?;
             audit(

@@ -39,44 +39,30 @@ fn path_of(parts: &Parts) -> String {
 }
 
 fn segment(path: &str, n: usize) -> Option<String> {
-    path.split('/').nth(n).filter(|s| !s.is_empty()).map(|s| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    })
+    path.split('/')
+        .nth(n)
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let path = path_of(parts);
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(ApiError::invalid_token)?;
-        let claims = state
-            .signer
-            .verify(token, state.clock.now().timestamp())
-            .map_err(|e| match e {
-                TokenError::Expired => ApiError::expired_token(),
-                TokenError::Invalid => ApiError::invalid_token(),
-            })?;
+        let claims = state.signer.verify(token, state.clock.now().timestamp()).map_err(|e| match e {
+            TokenError::Expired => ApiError::expired_token(),
+            TokenError::Invalid => ApiError::invalid_token(),
+        })?;
         let tenant_name = segment(&path, 1).ok_or_else(ApiError::invalid_token)?;
-        let tenant = state
-            .db
-            .tenant_by_name(&tenant_name)
-            .await?
-            .ok_or_else(ApiError::invalid_token)?;
+        let tenant = state.db.tenant_by_name(&tenant_name).await?.ok_or_else(ApiError::invalid_token)?;
         // A token is good only in the tenant it was issued for, while its client exists,
         // is enabled and has not rotated its secret since.
         let client = state
@@ -84,44 +70,30 @@ impl FromRequestParts<AppState> for Caller {
             .client_by_id(&claims.sub)
             .await?
             .filter(|c| {
-                c.tenant_id == tenant.id
-                    && claims.tenant == tenant.id
-                    && c.enabled
-                    && c.secret_version == claims.sv
+                c.tenant_id == tenant.id && claims.tenant == tenant.id && c.enabled && c.secret_version == claims.sv
             })
             .ok_or_else(ApiError::invalid_token)?;
-        Ok(Caller {
-            tenant,
-            client,
-            request_uri: path,
-        })
+        Ok(Caller { tenant, client, request_uri: path })
     }
 }
 
 impl FromRequestParts<AppState> for InstanceCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let name = segment(&caller.request_uri, 2).unwrap_or_default();
         if !caller.client.instances.allows(&name) {
             return Err(caller.restricted());
         }
-        let instance = state
-            .db
-            .instance_by_name(&caller.tenant.id, &name)
-            .await?
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "INSTANCE_NOT_FOUND",
-                    "INSTANCE",
-                    "Instance doesn't exist",
-                    json!({"instanceName": name}),
-                )
-            })?;
+        let instance = state.db.instance_by_name(&caller.tenant.id, &name).await?.ok_or_else(|| {
+            ApiError::not_found(
+                "INSTANCE_NOT_FOUND",
+                "INSTANCE",
+                "Instance doesn't exist",
+                json!({"instanceName": name}),
+            )
+        })?;
         Ok(InstanceCaller { caller, instance })
     }
 }
@@ -177,10 +149,7 @@ impl std::ops::Deref for InstanceCaller {
 mod tests {
     #[test]
     fn segments_are_decoded() {
-        assert_eq!(
-            super::segment("/demo/sand%20box/patients", 2).as_deref(),
-            Some("sand box")
-        );
+        assert_eq!(super::segment("/demo/sand%20box/patients", 2).as_deref(), Some("sand box"));
         assert_eq!(super::segment("/demo", 2), None);
     }
 }

@@ -33,13 +33,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &str,
-        component: &str,
-        message: impl Into<String>,
-        details: Value,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: &str, component: &str, message: impl Into<String>, details: Value) -> Self {
         ApiError {
             status,
             item: Box::new(ErrorItem {
@@ -58,13 +52,7 @@ impl ApiError {
     }
 
     pub fn bad_request(component: &str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            component,
-            message,
-            json!({}),
-        )
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", component, message, json!({}))
     }
 
     /// A body field that breaks the resource's rules; the message and details name it.
@@ -93,34 +81,17 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, component, message, details)
     }
 
-    pub fn conflict(
-        code: &str,
-        component: &str,
-        message: impl Into<String>,
-        details: Value,
-    ) -> Self {
+    pub fn conflict(code: &str, component: &str, message: impl Into<String>, details: Value) -> Self {
         Self::new(StatusCode::CONFLICT, code, component, message, details)
     }
 
     /// The 401 the Python client refreshes its token on.
     pub fn invalid_token() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "NOT_VALID_JSON_WEB_TOKEN",
-            "AUTH",
-            "Not valid JWT",
-            json!({}),
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "NOT_VALID_JSON_WEB_TOKEN", "AUTH", "Not valid JWT", json!({}))
     }
 
     pub fn expired_token() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "TOKEN_EXPIRED",
-            "AUTH",
-            "JWT token is expired",
-            json!({}),
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", "AUTH", "JWT token is expired", json!({}))
     }
 
     /// A storage failure: the detail goes to the log, the client gets a request id.
@@ -145,6 +116,14 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json([self.item])).into_response()
+        let mut response = (self.status, Json([self.item])).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body was never read: tell the client not to reuse the
+            // connection, or its next request races the close.
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        }
+        response
     }
 }

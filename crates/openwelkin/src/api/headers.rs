@@ -9,20 +9,11 @@ use axum::response::Response;
 
 const HEADERS: &[(&str, &str)] = &[
     ("access-control-allow-origin", "*"),
-    (
-        "access-control-allow-methods",
-        "GET, POST, PUT, DELETE, PATCH, OPTIONS",
-    ),
-    (
-        "access-control-allow-headers",
-        "authorization, content-type, xsrf-token, security-role",
-    ),
+    ("access-control-allow-methods", "GET, POST, PUT, DELETE, PATCH, OPTIONS"),
+    ("access-control-allow-headers", "authorization, content-type, xsrf-token, security-role"),
     ("access-control-expose-headers", "xsrf-token"),
     ("access-control-max-age", "3600"),
-    (
-        "cache-control",
-        "no-cache, no-store, max-age=0, must-revalidate",
-    ),
+    ("cache-control", "no-cache, no-store, max-age=0, must-revalidate"),
     ("pragma", "no-cache"),
     ("expires", "0"),
 ];
@@ -35,10 +26,7 @@ fn apply(headers: &mut HeaderMap) {
 
 pub async fn welkin_headers(req: Request, next: Next) -> Response {
     let mut response = if req.method() == Method::OPTIONS {
-        Response::builder()
-            .status(StatusCode::OK)
-            .body(Body::empty())
-            .expect("static response")
+        Response::builder().status(StatusCode::OK).body(Body::empty()).expect("static response")
     } else {
         next.run(req).await
     };

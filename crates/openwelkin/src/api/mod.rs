@@ -1,6 +1,7 @@
 //! The HTTP room: routes, extractors for scope and caller, the Welkin envelopes and error
 //! format, and the cross-cutting layers (headers, request ids, limits, panics).
 
+pub mod audit;
 pub mod body;
 pub mod caller;
 pub mod error;
@@ -66,13 +67,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(patients::read, patients::update, patients::delete))
         .routes(routes!(patients::by_filter))
         .routes(routes!(users::create, users::list))
-        .routes(routes!(
-            users::read,
-            users::patch,
-            users::replace,
-            users::delete
-        ))
+        .routes(routes!(users::read, users::patch, users::replace, users::delete))
         .routes(routes!(users::list_in_instance))
+        .routes(routes!(audit::data))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }
@@ -84,7 +81,13 @@ pub fn router(state: AppState) -> Router {
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { not_found() })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "REQUEST", "Method not allowed", json!({}))
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "REQUEST",
+                "Method not allowed",
+                json!({}),
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(headers::welkin_headers))
@@ -99,11 +102,5 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "REQUEST",
-        "No such endpoint",
-        json!({}),
-    )
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "REQUEST", "No such endpoint", json!({}))
 }

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Auth", description = "Bearer tokens for API clients"),
         (name = "Patients"),
         (name = "Users", description = "Care-team members (tenant level)"),
+        (name = "Audit", description = "Append-only audit trails"),
         (name = "Operations", description = "Health probes"),
     )
 )]
@@ -28,12 +29,7 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }

@@ -21,42 +21,29 @@ pub struct PageRequest {
 impl PageRequest {
     /// Reads `page`, `size` and `sort=field,asc|desc` (repeatable); `column_of` maps a
     /// field the resource can sort on to its column.
-    pub fn parse(
-        params: &Params,
-        column_of: fn(&str) -> Option<&'static str>,
-    ) -> Result<Self, ApiError> {
+    pub fn parse(params: &Params, column_of: fn(&str) -> Option<&'static str>) -> Result<Self, ApiError> {
         let page = params.int("page")?.unwrap_or(0);
         if page < 0 {
             return Err(ApiError::invalid_param("page", "must be 0 or more"));
         }
         let size = params.int("size")?.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(ApiError::invalid_param(
-                "size",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
+            return Err(ApiError::invalid_param("size", format!("must be between 1 and {MAX_PAGE_SIZE}")));
         }
-        if page
-            .checked_mul(size)
-            .is_none_or(|o| o > i64::from(i32::MAX))
-        {
+        if page.checked_mul(size).is_none_or(|o| o > i64::from(i32::MAX)) {
             return Err(ApiError::invalid_param("page", "is too large"));
         }
         let mut sorts = Vec::new();
         for spec in params.all("sort").filter(|s| !s.trim().is_empty()) {
             let mut parts = spec.split(',').map(str::trim);
             let field = parts.next().unwrap_or_default();
-            let column = column_of(field).ok_or_else(|| {
-                ApiError::invalid_param("sort", format!("cannot sort by {field:?}"))
-            })?;
+            let column =
+                column_of(field).ok_or_else(|| ApiError::invalid_param("sort", format!("cannot sort by {field:?}")))?;
             let descending = match parts.next().map(str::to_ascii_lowercase).as_deref() {
                 None | Some("asc") => false,
                 Some("desc") => true,
                 Some(other) => {
-                    return Err(ApiError::invalid_param(
-                        "sort",
-                        format!("direction {other:?} is not asc or desc"),
-                    ))
+                    return Err(ApiError::invalid_param("sort", format!("direction {other:?} is not asc or desc")))
                 }
             };
             sorts.push(SortColumn { column, descending });
@@ -83,11 +70,7 @@ pub struct SortState {
 impl SortState {
     fn of(req: &PageRequest) -> Self {
         let sorted = !req.sorts.is_empty();
-        SortState {
-            sorted,
-            unsorted: !sorted,
-            empty: !sorted,
-        }
+        SortState { sorted, unsorted: !sorted, empty: !sorted }
     }
 }
 
@@ -190,11 +173,7 @@ mod tests {
     use super::*;
 
     fn req(page: i64, size: i64) -> PageRequest {
-        PageRequest {
-            page,
-            size,
-            sorts: vec![],
-        }
+        PageRequest { page, size, sorts: vec![] }
     }
 
     #[test]

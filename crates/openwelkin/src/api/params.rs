@@ -13,67 +13,42 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        Ok(Params(
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+        Ok(Params(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
     }
 }
 
 impl Params {
     /// The last value given for `name` (a repeated scalar takes the last, as Spring does).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// A non-empty value, trimmed.
     pub fn text(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
+        self.get(name).map(str::trim).filter(|s| !s.is_empty()).map(String::from)
     }
 
     pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(None),
-            Some(v) => parse_bool(v)
-                .map(Some)
-                .ok_or_else(|| ApiError::invalid_param(name, "must be true or false")),
+            Some(v) => parse_bool(v).map(Some).ok_or_else(|| ApiError::invalid_param(name, "must be true or false")),
         }
     }
 
     /// A comma-separated list; `Some(vec![])` when the parameter is present but empty,
     /// which Welkin reads as "has none".
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
-        self.get(name).map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
+        self.get(name).map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
     }
 
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.get(name).map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::invalid_param(name, "must be a whole number")),
+            Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid_param(name, "must be a whole number")),
         }
     }
 }

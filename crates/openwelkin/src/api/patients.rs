@@ -22,29 +22,17 @@ use serde_json::{json, Map, Value};
 const COMPONENT: &str = "PATIENT";
 
 fn not_found(key: &str) -> ApiError {
-    ApiError::not_found(
-        "PATIENT_NOT_FOUND",
-        COMPONENT,
-        "Patient not found",
-        json!({"id": key}),
-    )
+    ApiError::not_found("PATIENT_NOT_FOUND", COMPONENT, "Patient not found", json!({"id": key}))
 }
 
 fn key_type(params: &Params) -> ApiResult<PatientKey> {
-    Ok(
-        match params.get("type").map(str::to_ascii_uppercase).as_deref() {
-            None | Some("") | Some("ID") => PatientKey::Id,
-            Some("EID") => PatientKey::ExternalId,
-            Some("EGUID") => PatientKey::ExternalGuid,
-            Some("MRN") => PatientKey::Mrn,
-            Some(_) => {
-                return Err(ApiError::invalid_param(
-                    "type",
-                    "must be one of ID, EID, EGUID, MRN",
-                ))
-            }
-        },
-    )
+    Ok(match params.get("type").map(str::to_ascii_uppercase).as_deref() {
+        None | Some("") | Some("ID") => PatientKey::Id,
+        Some("EID") => PatientKey::ExternalId,
+        Some("EGUID") => PatientKey::ExternalGuid,
+        Some("MRN") => PatientKey::Mrn,
+        Some(_) => return Err(ApiError::invalid_param("type", "must be one of ID, EID, EGUID, MRN")),
+    })
 }
 
 /// Create a patient.
@@ -66,15 +54,9 @@ pub async fn create(
     ctx.require(Family::Patients, Op::Create)?;
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
-    let mut patient = Patient::blank(
-        crate::ids::new_id(),
-        &crate::time::format_ms(now_ms),
-        &actor.id,
-        &actor.full_name(),
-    );
-    patient
-        .apply(&body, true)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
+    let mut patient =
+        Patient::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
+    patient.apply(&body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     let mut tx = state.db.begin().await?;
     check_references(&mut tx, &ctx, &patient).await?;
     patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, now_ms)
@@ -82,10 +64,7 @@ pub async fn create(
         .map_err(duplicate_or_internal)?;
     audit(&mut tx, &ctx, Operation::Create, &patient, now_ms).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(render(&state, &ctx, patient, false).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(render(&state, &ctx, patient, false).await?)))
 }
 
 /// Read a patient by id, or by external id, external GUID or MRN (`type`).
@@ -110,11 +89,7 @@ pub async fn read(
     ctx.require(Family::Patients, Op::Read)?;
     let kind = key_type(&params)?;
     let expand = params.bool("expand")?.unwrap_or(false);
-    let patient = state
-        .db
-        .patient(&ctx.instance.id, kind, &key)
-        .await?
-        .ok_or_else(|| not_found(&key))?;
+    let patient = state.db.patient(&ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
     Ok(Json(render(&state, &ctx, patient, expand).await?))
 }
 
@@ -140,19 +115,14 @@ pub async fn update(
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let mut patient = patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key)
-        .await?
-        .ok_or_else(|| not_found(&key))?;
-    patient
-        .apply(&body, false)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
+    let mut patient =
+        patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
+    patient.apply(&body, false).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     patient.updated_at = crate::time::format_ms(now_ms);
     patient.updated_by = actor.id.clone();
     patient.updated_by_name = actor.full_name();
     check_references(&mut tx, &ctx, &patient).await?;
-    patients::update(&mut tx, &ctx.instance.id, &patient, now_ms)
-        .await
-        .map_err(duplicate_or_internal)?;
+    patients::update(&mut tx, &ctx.instance.id, &patient, now_ms).await.map_err(duplicate_or_internal)?;
     audit(&mut tx, &ctx, Operation::Update, &patient, now_ms).await?;
     tx.commit().await?;
     Ok(Json(render(&state, &ctx, patient, false).await?))
@@ -177,9 +147,8 @@ pub async fn delete(
     let kind = key_type(&params)?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let patient = patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key)
-        .await?
-        .ok_or_else(|| not_found(&key))?;
+    let patient =
+        patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
     patients::delete(&mut tx, &ctx.instance.id, &patient.id).await?;
     audit(&mut tx, &ctx, Operation::Delete, &patient, now_ms).await?;
     tx.commit().await?;
@@ -216,9 +185,7 @@ pub async fn list(
         last_name: params.text("lastName"),
         mrn: params.text("mrn"),
         external_id: params.text("externalId"),
-        timezone: params
-            .get("timezone")
-            .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty())),
+        timezone: params.get("timezone").map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty())),
         territories: params.list("territories"),
         cadence: params.list("cadence"),
         ids: None,
@@ -253,16 +220,7 @@ async fn search(
     filter: &PatientFilter,
     page: &PageRequest,
 ) -> ApiResult<Json<SpringPage<Patient>>> {
-    let (found, total) = state
-        .db
-        .patients(
-            &ctx.instance.id,
-            filter,
-            &page.sorts,
-            page.offset(),
-            page.size,
-        )
-        .await?;
+    let (found, total) = state.db.patients(&ctx.instance.id, filter, &page.sorts, page.offset(), page.size).await?;
     let mut content = Vec::with_capacity(found.len());
     for p in found {
         content.push(render(state, ctx, p, false).await?);
@@ -274,36 +232,16 @@ fn filter_from_body(body: &Map<String, Value>) -> Result<PatientFilter, FieldErr
     use crate::domain::fields::{opt_text, reject_unknown, string_list};
     reject_unknown(
         body,
-        &[
-            "query",
-            "email",
-            "firstName",
-            "lastName",
-            "mrn",
-            "externalId",
-            "timezone",
-            "territories",
-            "cadence",
-            "ids",
-        ],
+        &["query", "email", "firstName", "lastName", "mrn", "externalId", "timezone", "territories", "cadence", "ids"],
         &[],
     )?;
-    let text = |k: &str| {
-        body.get(k)
-            .map(|v| opt_text(k, v))
-            .transpose()
-            .map(Option::flatten)
-    };
+    let text = |k: &str| body.get(k).map(|v| opt_text(k, v)).transpose().map(Option::flatten);
     let list = |k: &str| -> Result<Option<Vec<String>>, FieldError> {
         match body.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-            )),
+            Some(Value::String(s)) => {
+                Ok(Some(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()))
+            }
             Some(v) => string_list(k, v).map(Some),
         }
     };
@@ -348,10 +286,7 @@ async fn check_references(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient) -> Api
     if let Some((i, missing)) = ids.iter().enumerate().find(|(_, id)| !known.contains(id)) {
         return Err(ApiError::invalid_field(
             COMPONENT,
-            FieldError::new(
-                format!("careTeam[{i}].id"),
-                format!("user {missing} does not exist"),
-            ),
+            FieldError::new(format!("careTeam[{i}].id"), format!("user {missing} does not exist")),
         ));
     }
     Ok(())
@@ -370,13 +305,7 @@ fn duplicate_or_internal(err: sqlx::Error) -> ApiError {
     }
 }
 
-async fn audit(
-    tx: &mut Tx,
-    ctx: &InstanceCaller,
-    operation: Operation,
-    p: &Patient,
-    now_ms: i64,
-) -> ApiResult<()> {
+async fn audit(tx: &mut Tx, ctx: &InstanceCaller, operation: Operation, p: &Patient, now_ms: i64) -> ApiResult<()> {
     let record = serde_json::to_value(p).map_err(ApiError::internal)?;
     let actor = ctx.actor();
     let event = DataEvent {
@@ -397,34 +326,20 @@ async fn audit(
 
 /// Fills the parts of a patient that come from other records: the care team's user
 /// details and, with `expand`, the territorial team.
-async fn render(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    mut p: Patient,
-    expand: bool,
-) -> ApiResult<Patient> {
+async fn render(state: &AppState, ctx: &InstanceCaller, mut p: Patient, expand: bool) -> ApiResult<Patient> {
     if !p.care_team_members.is_empty() {
         let ids: Vec<String> = p.care_team_members.iter().map(|m| m.id.clone()).collect();
         let found = state.db.users_by_ids(&ctx.tenant.id, &ids).await?;
         p.care_team = p
             .care_team_members
             .iter()
-            .filter_map(|m| {
-                found
-                    .iter()
-                    .find(|u| u.id == m.id)
-                    .map(|u| care_team_user(u, m.point_of_contact))
-            })
+            .filter_map(|m| found.iter().find(|u| u.id == m.id).map(|u| care_team_user(u, m.point_of_contact)))
             .collect();
     }
     if expand {
         let mut team = Vec::new();
         if let Some(region) = &p.patient_region {
-            for u in state
-                .db
-                .users_covering(&ctx.tenant.id, &ctx.instance.name, region)
-                .await?
-            {
+            for u in state.db.users_covering(&ctx.tenant.id, &ctx.instance.name, region).await? {
                 team.push(care_team_user(&u, false));
             }
         }
@@ -443,15 +358,8 @@ fn care_team_user(u: &User, point_of_contact: bool) -> CareTeamUser {
             .roles
             .iter()
             .map(|r| CareTeamRole {
-                name: r
-                    .get("permissionName")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                primary_role: r
-                    .get("primaryRole")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                name: r.get("permissionName").and_then(Value::as_str).unwrap_or_default().to_string(),
+                primary_role: r.get("primaryRole").and_then(Value::as_bool).unwrap_or(false),
             })
             .collect(),
         point_of_contact,

@@ -66,14 +66,7 @@ pub async fn issue(
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
     let secret = secret_field(&body, "secret")?;
     let (client, token, _) = authenticate(&state, &tenant, &client_name, &secret).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenResponse {
-            client_name: client.name,
-            token,
-            enabled: client.enabled,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(TokenResponse { client_name: client.name, token, enabled: client.enabled })))
 }
 
 /// Issue a bearer token, in the form of the docs site (`apiClient` and `secret`).
@@ -112,29 +105,18 @@ async fn docs_form(
 ) -> ApiResult<Json<DocsTokenResponse>> {
     let client_name = secret_field(&body, "apiClient")?;
     let secret = secret_field(&body, "secret")?;
-    let tenant =
-        match tenant.or_else(|| body.get("tenant").and_then(Value::as_str).map(String::from)) {
-            Some(t) => t,
-            None => state
-                .db
-                .tenant_of_client(&client_name)
-                .await?
-                .ok_or_else(bad_credentials)?,
-        };
+    let tenant = match tenant.or_else(|| body.get("tenant").and_then(Value::as_str).map(String::from)) {
+        Some(t) => t,
+        None => state.db.tenant_of_client(&client_name).await?.ok_or_else(bad_credentials)?,
+    };
     let (_, token, exp) = authenticate(&state, &tenant, &client_name, &secret).await?;
-    Ok(Json(DocsTokenResponse {
-        token,
-        expires_at: crate::time::format_ms(exp * 1000),
-    }))
+    Ok(Json(DocsTokenResponse { token, expires_at: crate::time::format_ms(exp * 1000) }))
 }
 
 fn secret_field(body: &Map<String, Value>, name: &str) -> ApiResult<String> {
     match body.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(ApiError::invalid_field(
-            "AUTH",
-            crate::domain::FieldError::new(name, "is required"),
-        )),
+        _ => Err(ApiError::invalid_field("AUTH", crate::domain::FieldError::new(name, "is required"))),
     }
 }
 
@@ -156,18 +138,10 @@ async fn authenticate(
     client_name: &str,
     secret: &str,
 ) -> ApiResult<(ApiClient, String, i64)> {
-    let tenant: Tenant = state
-        .db
-        .tenant_by_name(tenant_name)
-        .await?
-        .ok_or_else(bad_credentials)?;
+    let tenant: Tenant = state.db.tenant_by_name(tenant_name).await?.ok_or_else(bad_credentials)?;
     let now_ms = state.clock.now_ms();
     let key = format!("{}:{}", tenant.id, client_name);
-    if let Err(until) = state
-        .db
-        .admit_token_request(&key, now_ms, &state.token_limit)
-        .await?
-    {
+    if let Err(until) = state.db.admit_token_request(&key, now_ms, &state.token_limit).await? {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_TOKEN_REQUESTS",
@@ -179,14 +153,10 @@ async fn authenticate(
     let client = state.db.client_by_name(&tenant.id, client_name).await?;
     // Verify against a dummy hash when the client is unknown, so timing does not tell
     // which client names exist.
-    let hash = client
-        .as_ref()
-        .map(|c| c.secret_hash.clone())
-        .unwrap_or_else(|| state.dummy_hash.clone());
+    let hash = client.as_ref().map(|c| c.secret_hash.clone()).unwrap_or_else(|| state.dummy_hash.clone());
     let secret_owned = secret.to_string();
-    let verified = tokio::task::spawn_blocking(move || secrets::verify(&secret_owned, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let verified =
+        tokio::task::spawn_blocking(move || secrets::verify(&secret_owned, &hash)).await.map_err(ApiError::internal)?;
     let subject = Actor {
         kind: "API_CLIENT",
         id: client.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
@@ -200,17 +170,11 @@ async fn authenticate(
         record: json!({"clientName": client_name, "reason": reason}),
     };
     let Some(client) = client.filter(|_| verified) else {
-        state
-            .db
-            .record_security_event(&refuse("bad credentials"), now_ms)
-            .await?;
+        state.db.record_security_event(&refuse("bad credentials"), now_ms).await?;
         return Err(bad_credentials());
     };
     if !client.enabled {
-        state
-            .db
-            .record_security_event(&refuse("client disabled"), now_ms)
-            .await?;
+        state.db.record_security_event(&refuse("client disabled"), now_ms).await?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "API_CLIENT_DISABLED",
@@ -219,13 +183,7 @@ async fn authenticate(
             json!({"clientName": client.name}),
         ));
     }
-    let (token, exp) = state.signer.issue(
-        &client.id,
-        &tenant.id,
-        &client.name,
-        client.secret_version,
-        now_ms / 1000,
-    );
+    let (token, exp) = state.signer.issue(&client.id, &tenant.id, &client.name, client.secret_version, now_ms / 1000);
     let issued = SecurityEvent {
         tenant_id: &tenant.id,
         subtype: "TOKEN_ISSUED",

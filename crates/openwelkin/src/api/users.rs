@@ -63,26 +63,19 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     require_write(&ctx, Op::Create)?;
     let now_ms = state.clock.now_ms();
-    let mut user = User::blank(
-        crate::ids::new_id(),
-        &crate::time::format_ms(now_ms),
-        &ctx.actor().full_name(),
-    );
-    user.apply(&body, true)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
+    let mut user = User::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &ctx.actor().full_name());
+    user.apply(&body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     let mut tx = state.db.begin().await?;
     if users::username_taken(&mut tx, &ctx.tenant.id, &user.username).await? {
         return Err(username_taken(&user.username));
     }
-    users::insert(&mut tx, &ctx.tenant.id, &user, now_ms)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                username_taken(&user.username)
-            } else {
-                e.into()
-            }
-        })?;
+    users::insert(&mut tx, &ctx.tenant.id, &user, now_ms).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            username_taken(&user.username)
+        } else {
+            e.into()
+        }
+    })?;
     audit(&mut tx, &ctx, Operation::Create, &user, now_ms).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -104,11 +97,7 @@ pub async fn read(
 ) -> ApiResult<Json<User>> {
     let key = path.1;
     ctx.require(Family::Users, Op::Read)?;
-    let user = state
-        .db
-        .user(&ctx.tenant.id, &key, by_id(&params)?)
-        .await?
-        .ok_or_else(not_found)?;
+    let user = state.db.user(&ctx.tenant.id, &key, by_id(&params)?).await?.ok_or_else(not_found)?;
     Ok(Json(user))
 }
 
@@ -130,10 +119,7 @@ pub async fn patch(
 ) -> ApiResult<Json<User>> {
     let key = path.1;
     require_write(&ctx, Op::Update)?;
-    change(&state, &ctx, &key, by_id(&params)?, |user| {
-        user.apply(&body, false)
-    })
-    .await
+    change(&state, &ctx, &key, by_id(&params)?, |user| user.apply(&body, false)).await
 }
 
 /// Replace a user's writable fields (username and email required).
@@ -177,9 +163,7 @@ async fn change(
 ) -> ApiResult<Json<User>> {
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let mut user = users::get_for_update(&mut tx, &ctx.tenant.id, key, by_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let mut user = users::get_for_update(&mut tx, &ctx.tenant.id, key, by_id).await?.ok_or_else(not_found)?;
     edit(&mut user).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     user.updated_at = crate::time::format_ms(now_ms);
     user.updated_by_name = ctx.actor().full_name();
@@ -206,9 +190,7 @@ pub async fn delete(
     require_write(&ctx, Op::Delete)?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let user = users::get_for_update(&mut tx, &ctx.tenant.id, &key, by_id(&params)?)
-        .await?
-        .ok_or_else(not_found)?;
+    let user = users::get_for_update(&mut tx, &ctx.tenant.id, &key, by_id(&params)?).await?.ok_or_else(not_found)?;
     users::delete(&mut tx, &ctx.tenant.id, &user.id).await?;
     audit(&mut tx, &ctx, Operation::Delete, &user, now_ms).await?;
     tx.commit().await?;
@@ -225,11 +207,7 @@ pub async fn delete(
     responses((status = 200, body = MetaInfoPage<User>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Caller,
-    params: Params,
-) -> ApiResult<Json<MetaInfoPage<User>>> {
+pub async fn list(State(state): State<AppState>, ctx: Caller, params: Params) -> ApiResult<Json<MetaInfoPage<User>>> {
     list_users(&state, &ctx, &params, None).await
 }
 
@@ -248,9 +226,7 @@ pub async fn list_in_instance(
     ctx: InstanceCaller,
     params: Params,
 ) -> ApiResult<Json<MetaInfoPage<User>>> {
-    let region = params
-        .text("region")
-        .map(|r| format!("{}/{r}", ctx.instance.name));
+    let region = params.text("region").map(|r| format!("{}/{r}", ctx.instance.name));
     list_users(&state, &ctx, &params, region).await
 }
 
@@ -265,38 +241,16 @@ async fn list_users(
     let user_state = params.text("userState").map(|s| s.to_ascii_uppercase());
     if let Some(s) = &user_state {
         if !USER_STATES.contains(&s.as_str()) {
-            return Err(ApiError::invalid_param(
-                "userState",
-                "must be ACTIVE, INACTIVE or PROVISIONED",
-            ));
+            return Err(ApiError::invalid_param("userState", "must be ACTIVE, INACTIVE or PROVISIONED"));
         }
     }
-    let filter = UserFilter {
-        search: params.text("search"),
-        user_state,
-        seat_assigned: params.bool("seatAssigned")?,
-        region,
-    };
-    let (data, total) = state
-        .db
-        .users(
-            &ctx.tenant.id,
-            &filter,
-            &page.sorts,
-            page.offset(),
-            page.size,
-        )
-        .await?;
+    let filter =
+        UserFilter { search: params.text("search"), user_state, seat_assigned: params.bool("seatAssigned")?, region };
+    let (data, total) = state.db.users(&ctx.tenant.id, &filter, &page.sorts, page.offset(), page.size).await?;
     Ok(Json(MetaInfoPage::new(data, &page, total)))
 }
 
-async fn audit(
-    tx: &mut Tx,
-    ctx: &Caller,
-    operation: Operation,
-    user: &User,
-    now_ms: i64,
-) -> ApiResult<()> {
+async fn audit(tx: &mut Tx, ctx: &Caller, operation: Operation, user: &User, now_ms: i64) -> ApiResult<()> {
     let record: Value = serde_json::to_value(user).map_err(ApiError::internal)?;
     let actor = ctx.actor();
     let event = DataEvent {

@@ -94,10 +94,7 @@ pub struct Policy {
 
 impl Policy {
     pub fn all_access() -> Self {
-        Policy {
-            all_access: true,
-            ..Default::default()
-        }
+        Policy { all_access: true, ..Default::default() }
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -105,11 +102,7 @@ impl Policy {
     }
 
     pub fn allows(&self, family: Family, op: Op) -> bool {
-        self.all_access
-            || self
-                .permissions
-                .get(&family)
-                .is_some_and(|ops| ops.contains(&op) || ops.contains(&Op::All))
+        self.all_access || self.permissions.get(&family).is_some_and(|ops| ops.contains(&op) || ops.contains(&Op::All))
     }
 
     pub fn has_flag(&self, flag: AdminFlag) -> bool {
@@ -130,7 +123,9 @@ mod tests {
 
     #[test]
     fn policies_grant_only_what_they_list() {
-        let p = Policy::parse(r#"{"permissions": {"patients": ["read"], "users": ["*"]}, "admin": {"dataAudit": true}}"#).unwrap();
+        let p =
+            Policy::parse(r#"{"permissions": {"patients": ["read"], "users": ["*"]}, "admin": {"dataAudit": true}}"#)
+                .unwrap();
         assert!(p.allows(Family::Patients, Op::Read));
         assert!(!p.allows(Family::Patients, Op::Delete));
         assert!(p.allows(Family::Users, Op::Delete));

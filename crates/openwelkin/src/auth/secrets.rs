@@ -1,8 +1,6 @@
 //! Client secrets: generated with the OS random source, stored only as argon2 hashes.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 
@@ -22,11 +20,7 @@ pub fn hash(secret: &str) -> String {
 
 pub fn verify(secret: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &h)
-                .is_ok()
-        })
+        .map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
         .unwrap_or(false)
 }
 

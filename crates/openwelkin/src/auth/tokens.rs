@@ -38,10 +38,7 @@ pub struct TokenSigner {
 
 impl TokenSigner {
     pub fn new(key: &[u8]) -> Self {
-        TokenSigner {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
-        }
+        TokenSigner { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key) }
     }
 
     pub fn issue(
@@ -63,8 +60,7 @@ impl TokenSigner {
             exp,
             jti: crate::ids::new_id(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail");
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail");
         (token, exp)
     }
 
@@ -72,8 +68,7 @@ impl TokenSigner {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        let data = decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|_| TokenError::Invalid)?;
+        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|_| TokenError::Invalid)?;
         if data.claims.exp <= now_secs {
             return Err(TokenError::Expired);
         }
@@ -91,15 +86,9 @@ mod tests {
         let (token, exp) = signer.issue("c", "t", "NAME", 1, 1000);
         assert_eq!(exp, 1000 + 3600);
         assert_eq!(signer.verify(&token, 1001).unwrap().client_name, "NAME");
-        assert_eq!(
-            signer.verify(&token, 1000 + 3600).unwrap_err(),
-            TokenError::Expired
-        );
+        assert_eq!(signer.verify(&token, 1000 + 3600).unwrap_err(), TokenError::Expired);
         let other = TokenSigner::new(b"k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2");
         assert_eq!(other.verify(&token, 1001).unwrap_err(), TokenError::Invalid);
-        assert_eq!(
-            signer.verify("garbage", 1001).unwrap_err(),
-            TokenError::Invalid
-        );
+        assert_eq!(signer.verify("garbage", 1001).unwrap_err(), TokenError::Invalid);
     }
 }

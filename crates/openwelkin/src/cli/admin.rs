@@ -85,28 +85,15 @@ pub enum ClientCommand {
 }
 
 /// Names that routes outside tenants use.
-const RESERVED: &[&str] = &[
-    "auth",
-    "docs",
-    "healthz",
-    "readyz",
-    "openapi.json",
-    "_emulator",
-    "admin",
-];
+const RESERVED: &[&str] = &["auth", "docs", "healthz", "readyz", "openapi.json", "_emulator", "admin"];
 
 pub fn check_name(kind: &str, name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !RESERVED.contains(&name);
     if !ok {
-        bail!(
-            "{kind} name {name:?} must be 1-63 letters, digits, '-' or '_', and not one of {}",
-            RESERVED.join(", ")
-        );
+        bail!("{kind} name {name:?} must be 1-63 letters, digits, '-' or '_', and not one of {}", RESERVED.join(", "));
     }
     Ok(())
 }
@@ -122,24 +109,14 @@ pub async fn tenants(command: TenantCommand, url: &str) -> anyhow::Result<()> {
             }
             let tenant = db.ensure_tenant(&name, clock.now_ms()).await?;
             for i in &instances {
-                db.ensure_instance(&tenant.id, i, "", clock.now_ms())
-                    .await?;
+                db.ensure_instance(&tenant.id, i, "", clock.now_ms()).await?;
             }
-            println!(
-                "tenant: {} (instances: {})",
-                tenant.name,
-                instances.join(", ")
-            );
+            println!("tenant: {} (instances: {})", tenant.name, instances.join(", "));
         }
         TenantCommand::List => {
             for t in db.tenant_names().await? {
                 let tenant = db.tenant_by_name(&t).await?.context("tenant vanished")?;
-                let names: Vec<String> = db
-                    .instances(&tenant.id)
-                    .await?
-                    .into_iter()
-                    .map(|i| i.name)
-                    .collect();
+                let names: Vec<String> = db.instances(&tenant.id).await?.into_iter().map(|i| i.name).collect();
                 println!("{t}\t{}", names.join(","));
             }
         }
@@ -152,18 +129,10 @@ pub async fn instances(command: InstanceCommand, url: &str) -> anyhow::Result<()
     let db = Db::connect(url).await?;
     let clock = Clock::system();
     match command {
-        InstanceCommand::Create {
-            tenant,
-            name,
-            description,
-        } => {
+        InstanceCommand::Create { tenant, name, description } => {
             check_name("instance", &name)?;
-            let t = db
-                .tenant_by_name(&tenant)
-                .await?
-                .with_context(|| format!("no tenant {tenant:?}"))?;
-            db.ensure_instance(&t.id, &name, &description, clock.now_ms())
-                .await?;
+            let t = db.tenant_by_name(&tenant).await?.with_context(|| format!("no tenant {tenant:?}"))?;
+            db.ensure_instance(&t.id, &name, &description, clock.now_ms()).await?;
             println!("instance: {tenant}/{name}");
         }
     }
@@ -172,9 +141,7 @@ pub async fn instances(command: InstanceCommand, url: &str) -> anyhow::Result<()
 }
 
 fn random_client_name() -> String {
-    (0..12)
-        .map(|_| (b'A' + rand::random::<u8>() % 26) as char)
-        .collect()
+    (0..12).map(|_| (b'A' + rand::random::<u8>() % 26) as char).collect()
 }
 
 pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
@@ -182,29 +149,17 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
     let clock = Clock::system();
     let tenant_of = |name: String| {
         let db = db.clone();
-        async move {
-            db.tenant_by_name(&name)
-                .await?
-                .with_context(|| format!("no tenant {name:?}"))
-        }
+        async move { db.tenant_by_name(&name).await?.with_context(|| format!("no tenant {name:?}")) }
     };
     match command {
-        ClientCommand::Create {
-            tenant,
-            name,
-            secret,
-            policy,
-            all_access,
-            instances,
-        } => {
+        ClientCommand::Create { tenant, name, secret, policy, all_access, instances } => {
             let t = tenant_of(tenant).await?;
             let name = name.unwrap_or_else(random_client_name);
             check_name("client", &name)?;
             let policy = match (policy, all_access) {
                 (_, true) => Policy::all_access(),
                 (Some(path), false) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                     Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
                 }
                 (None, false) => bail!("give --policy FILE or --all-access"),
@@ -244,44 +199,27 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
                     InstanceGrant::Only(list) => list.join(","),
                 };
                 let state = if c.enabled { "enabled" } else { "disabled" };
-                println!(
-                    "{}\t{state}\tinstances={instances}\tpolicy={}",
-                    c.name,
-                    serde_json::to_string(&c.policy)?
-                );
+                println!("{}\t{state}\tinstances={instances}\tpolicy={}", c.name, serde_json::to_string(&c.policy)?);
             }
         }
         ClientCommand::Disable { tenant, name } => {
             let t = tenant_of(tenant).await?;
-            if !db
-                .set_client_enabled(&t.id, &name, false, clock.now_ms())
-                .await?
-            {
+            if !db.set_client_enabled(&t.id, &name, false, clock.now_ms()).await? {
                 bail!("no client {name:?}");
             }
             println!("client {name} disabled");
         }
         ClientCommand::Enable { tenant, name } => {
             let t = tenant_of(tenant).await?;
-            if !db
-                .set_client_enabled(&t.id, &name, true, clock.now_ms())
-                .await?
-            {
+            if !db.set_client_enabled(&t.id, &name, true, clock.now_ms()).await? {
                 bail!("no client {name:?}");
             }
             println!("client {name} enabled");
         }
-        ClientCommand::RotateSecret {
-            tenant,
-            name,
-            secret,
-        } => {
+        ClientCommand::RotateSecret { tenant, name, secret } => {
             let t = tenant_of(tenant).await?;
             let secret = secret.unwrap_or_else(secrets::generate);
-            if !db
-                .rotate_client_secret(&t.id, &name, &secrets::hash(&secret), clock.now_ms())
-                .await?
-            {
+            if !db.rotate_client_secret(&t.id, &name, &secrets::hash(&secret), clock.now_ms()).await? {
                 bail!("no client {name:?}");
             }
             println!("client: {name}");

@@ -10,11 +10,7 @@ use clap::{Args, Parser, Subcommand};
 pub const DEFAULT_DATABASE: &str = "sqlite://openwelkin.db";
 
 #[derive(Parser)]
-#[command(
-    name = "openwelkin",
-    version,
-    about = "A self-hostable server for the Welkin Health API"
-)]
+#[command(name = "openwelkin", version, about = "A self-hostable server for the Welkin Health API")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -33,9 +33,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("openwelkin listening on http://{addr}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "ready");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await?;
     db.close().await;
     Ok(())
 }
@@ -46,8 +44,7 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -7,11 +7,7 @@ use serde_json::{Map, Value};
 pub const MAX_TEXT: usize = 1024;
 
 /// Rejects keys outside `allowed`, naming the first unknown one.
-pub fn reject_unknown(
-    body: &Map<String, Value>,
-    allowed: &[&str],
-    read_only: &[&str],
-) -> Result<(), FieldError> {
+pub fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], read_only: &[&str]) -> Result<(), FieldError> {
     for key in body.keys() {
         if read_only.contains(&key.as_str()) {
             return Err(FieldError::new(key, "is read-only and cannot be set"));
@@ -27,10 +23,9 @@ pub fn reject_unknown(
 pub fn text(field: &str, value: &Value) -> Result<String, FieldError> {
     match value {
         Value::String(s) if s.trim().is_empty() => Err(FieldError::new(field, "must not be blank")),
-        Value::String(s) if s.len() > MAX_TEXT => Err(FieldError::new(
-            field,
-            format!("must be at most {MAX_TEXT} characters"),
-        )),
+        Value::String(s) if s.len() > MAX_TEXT => {
+            Err(FieldError::new(field, format!("must be at most {MAX_TEXT} characters")))
+        }
         Value::String(s) => Ok(s.trim().to_string()),
         Value::Null => Err(FieldError::new(field, "must not be null")),
         _ => Err(FieldError::new(field, "must be a string")),
@@ -49,9 +44,7 @@ pub fn opt_text(field: &str, value: &Value) -> Result<Option<String>, FieldError
 }
 
 pub fn boolean(field: &str, value: &Value) -> Result<bool, FieldError> {
-    value
-        .as_bool()
-        .ok_or_else(|| FieldError::new(field, "must be true or false"))
+    value.as_bool().ok_or_else(|| FieldError::new(field, "must be true or false"))
 }
 
 pub fn opt_email(field: &str, value: &Value) -> Result<Option<String>, FieldError> {
@@ -59,10 +52,7 @@ pub fn opt_email(field: &str, value: &Value) -> Result<Option<String>, FieldErro
         return Ok(None);
     };
     if !is_email(&email) {
-        return Err(FieldError::new(
-            field,
-            format!("{email:?} is not a valid email address"),
-        ));
+        return Err(FieldError::new(field, format!("{email:?} is not a valid email address")));
     }
     Ok(Some(email))
 }
@@ -85,9 +75,8 @@ pub fn opt_phone(field: &str, value: &Value) -> Result<Option<String>, FieldErro
     let Some(phone) = opt_text(field, value)? else {
         return Ok(None);
     };
-    let e164 = phone.starts_with('+')
-        && phone[1..].chars().all(|c| c.is_ascii_digit())
-        && (8..=16).contains(&phone.len());
+    let e164 =
+        phone.starts_with('+') && phone[1..].chars().all(|c| c.is_ascii_digit()) && (8..=16).contains(&phone.len());
     let valid = e164
         && phonenumber::parse(None, &phone)
             // Fully valid for its plan, or at least free of a trunk zero: Welkin's own
@@ -98,10 +87,7 @@ pub fn opt_phone(field: &str, value: &Value) -> Result<Option<String>, FieldErro
             })
             .unwrap_or(false);
     if !valid {
-        return Err(FieldError::new(
-            field,
-            format!("{phone:?} is not a valid E.164 phone number (e.g. +15556491369)"),
-        ));
+        return Err(FieldError::new(field, format!("{phone:?} is not a valid E.164 phone number (e.g. +15556491369)")));
     }
     Ok(Some(phone))
 }
@@ -111,10 +97,7 @@ pub fn opt_timezone(field: &str, value: &Value) -> Result<Option<String>, FieldE
         return Ok(None);
     };
     if tz.parse::<chrono_tz::Tz>().is_err() {
-        return Err(FieldError::new(
-            field,
-            format!("{tz:?} is not an IANA time zone (e.g. America/New_York)"),
-        ));
+        return Err(FieldError::new(field, format!("{tz:?} is not an IANA time zone (e.g. America/New_York)")));
     }
     Ok(Some(tz))
 }
@@ -135,31 +118,20 @@ pub fn one_of(field: &str, value: &Value, allowed: &[&str]) -> Result<String, Fi
     if allowed.contains(&s.as_str()) {
         Ok(s)
     } else {
-        Err(FieldError::new(
-            field,
-            format!("must be one of {}", allowed.join(", ")),
-        ))
+        Err(FieldError::new(field, format!("must be one of {}", allowed.join(", "))))
     }
 }
 
 pub fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, FieldError> {
-    value
-        .as_object()
-        .ok_or_else(|| FieldError::new(field, "must be an object"))
+    value.as_object().ok_or_else(|| FieldError::new(field, "must be an object"))
 }
 
 pub fn array<'a>(field: &str, value: &'a Value) -> Result<&'a Vec<Value>, FieldError> {
-    value
-        .as_array()
-        .ok_or_else(|| FieldError::new(field, "must be an array"))
+    value.as_array().ok_or_else(|| FieldError::new(field, "must be an array"))
 }
 
 pub fn string_list(field: &str, value: &Value) -> Result<Vec<String>, FieldError> {
-    array(field, value)?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| text(&format!("{field}[{i}]"), v))
-        .collect()
+    array(field, value)?.iter().enumerate().map(|(i, v)| text(&format!("{field}[{i}]"), v)).collect()
 }
 
 #[cfg(test)]
@@ -169,18 +141,8 @@ mod tests {
 
     #[test]
     fn phones_must_be_e164_without_trunk_zero() {
-        assert_eq!(
-            opt_phone("phone", &json!("+61403211111"))
-                .unwrap()
-                .as_deref(),
-            Some("+61403211111")
-        );
-        assert_eq!(
-            opt_phone("phone", &json!("+15556491369"))
-                .unwrap()
-                .as_deref(),
-            Some("+15556491369")
-        );
+        assert_eq!(opt_phone("phone", &json!("+61403211111")).unwrap().as_deref(), Some("+61403211111"));
+        assert_eq!(opt_phone("phone", &json!("+15556491369")).unwrap().as_deref(), Some("+15556491369"));
         assert!(opt_phone("phone", &json!("+610403211111")).is_err());
         assert!(opt_phone("phone", &json!("555-1234")).is_err());
         assert_eq!(opt_phone("phone", &json!(null)).unwrap(), None);

@@ -246,10 +246,7 @@ impl Patient {
         if !creating {
             if let Some(id) = body.remove("id") {
                 if id.as_str() != Some(self.id.as_str()) {
-                    return Err(FieldError::new(
-                        "id",
-                        "does not match the patient in the path",
-                    ));
+                    return Err(FieldError::new("id", "does not match the patient in the path"));
                 }
             }
         }
@@ -269,40 +266,23 @@ impl Patient {
                 "middleName" => self.middle_name = fields::opt_text(k, value)?,
                 "birthDate" => self.birth_date = birth_date(value)?,
                 "gender" => {
-                    self.gender = if value.is_null() {
-                        "UNKNOWN".into()
-                    } else {
-                        fields::one_of(k, value, GENDERS)?
-                    }
+                    self.gender = if value.is_null() { "UNKNOWN".into() } else { fields::one_of(k, value, GENDERS)? }
                 }
                 "maritalStatus" => {
-                    self.marital_status = if value.is_null() {
-                        "UKN".into()
-                    } else {
-                        fields::one_of(k, value, MARITAL_STATUSES)?
-                    }
+                    self.marital_status =
+                        if value.is_null() { "UKN".into() } else { fields::one_of(k, value, MARITAL_STATUSES)? }
                 }
                 "primaryLanguage" => {
-                    self.primary_language = if value.is_null() {
-                        "ENGLISH".into()
-                    } else {
-                        language(k, value)?
-                    }
+                    self.primary_language = if value.is_null() { "ENGLISH".into() } else { language(k, value)? }
                 }
                 "secondaryLanguage" => {
-                    self.secondary_language = if value.is_null() {
-                        None
-                    } else {
-                        Some(language(k, value)?)
-                    }
+                    self.secondary_language = if value.is_null() { None } else { Some(language(k, value)?) }
                 }
                 "email" => self.email = fields::opt_email(k, value)?,
                 "secondaryEmail" => self.secondary_email = fields::opt_email(k, value)?,
                 "phone" => self.phone = fields::opt_phone(k, value)?,
                 "secondaryPhone" => self.secondary_phone = fields::opt_phone(k, value)?,
-                "preferableInstancePhoneId" => {
-                    self.preferable_instance_phone_id = fields::opt_text(k, value)?
-                }
+                "preferableInstancePhoneId" => self.preferable_instance_phone_id = fields::opt_text(k, value)?,
                 "country" => self.country = fields::opt_text(k, value)?,
                 "state" => self.state = fields::opt_text(k, value)?,
                 "city" => self.city = fields::opt_text(k, value)?,
@@ -325,9 +305,7 @@ impl Patient {
 
     fn set_territories(&mut self, territories: Vec<PatientTerritory>) {
         self.patient_region = territories.first().map(|t| t.name.clone());
-        self.patient_territory = territories
-            .first()
-            .and_then(|t| t.territories.first().cloned());
+        self.patient_territory = territories.first().and_then(|t| t.territories.first().cloned());
         self.patient_territories = territories;
     }
 
@@ -342,10 +320,7 @@ impl Patient {
 
     /// Territory names the list filter matches on.
     pub fn territory_names(&self) -> Vec<String> {
-        self.patient_territories
-            .iter()
-            .flat_map(|t| t.territories.iter().cloned())
-            .collect()
+        self.patient_territories.iter().flat_map(|t| t.territories.iter().cloned()).collect()
     }
 }
 
@@ -354,10 +329,7 @@ fn birth_date(value: &Value) -> Result<Option<String>, FieldError> {
         return Ok(None);
     };
     let date = crate::time::parse_date(&text).ok_or_else(|| {
-        FieldError::new(
-            "birthDate",
-            format!("{text:?} is not a date (YYYY-MM-DD or YYYY-MM-DDT00:00:00.000Z)"),
-        )
+        FieldError::new("birthDate", format!("{text:?} is not a date (YYYY-MM-DD or YYYY-MM-DDT00:00:00.000Z)"))
     })?;
     if date > chrono::Utc::now().date_naive() {
         return Err(FieldError::new("birthDate", "must not be in the future"));
@@ -367,14 +339,8 @@ fn birth_date(value: &Value) -> Result<Option<String>, FieldError> {
 
 fn language(field: &str, value: &Value) -> Result<String, FieldError> {
     let s = fields::text(field, value)?;
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphabetic() || c == '_' || c == ' ')
-    {
-        return Err(FieldError::new(
-            field,
-            "must be a language name such as ENGLISH",
-        ));
+    if !s.chars().all(|c| c.is_ascii_alphabetic() || c == '_' || c == ' ') {
+        return Err(FieldError::new(field, "must be a language name such as ENGLISH"));
     }
     Ok(s.to_uppercase().replace(' ', "_"))
 }
@@ -387,18 +353,12 @@ fn territories(value: &Value) -> Result<Vec<PatientTerritory>, FieldError> {
         let obj = fields::object(&path, item)?;
         reject_unknown(obj, &["name", "territories"], &[])
             .map_err(|e| FieldError::new(format!("{path}.{}", e.field), e.reason))?;
-        let name = fields::text(
-            &format!("{path}.name"),
-            obj.get("name").unwrap_or(&Value::Null),
-        )?;
+        let name = fields::text(&format!("{path}.name"), obj.get("name").unwrap_or(&Value::Null))?;
         let names = match obj.get("territories") {
             None | Some(Value::Null) => vec![],
             Some(v) => fields::string_list(&format!("{path}.territories"), v)?,
         };
-        out.push(PatientTerritory {
-            name,
-            territories: names,
-        });
+        out.push(PatientTerritory { name, territories: names });
     }
     Ok(out)
 }
@@ -418,21 +378,12 @@ fn care_team(value: &Value) -> Result<Vec<CareTeamMember>, FieldError> {
             Some(v) => fields::boolean(&format!("{path}.pointOfContact"), v)?,
         };
         if out.iter().any(|m| m.id == id) {
-            return Err(FieldError::new(
-                format!("{path}.id"),
-                "appears twice in the care team",
-            ));
+            return Err(FieldError::new(format!("{path}.id"), "appears twice in the care team"));
         }
-        out.push(CareTeamMember {
-            id,
-            point_of_contact: poc,
-        });
+        out.push(CareTeamMember { id, point_of_contact: poc });
     }
     if out.iter().filter(|m| m.point_of_contact).count() > 1 {
-        return Err(FieldError::new(
-            "careTeam",
-            "only one member can be the point of contact",
-        ));
+        return Err(FieldError::new("careTeam", "only one member can be the point of contact"));
     }
     Ok(out)
 }
@@ -450,21 +401,11 @@ mod tests {
 
     #[test]
     fn create_needs_names_and_fills_defaults() {
+        assert_eq!(apply(json!({"firstName": "a"}), true).unwrap_err().field, "lastName");
+        let p =
+            apply(json!({"firstName": "a", "lastName": "b", "birthDate": "2022-08-09T00:00:00.000Z"}), true).unwrap();
         assert_eq!(
-            apply(json!({"firstName": "a"}), true).unwrap_err().field,
-            "lastName"
-        );
-        let p = apply(
-            json!({"firstName": "a", "lastName": "b", "birthDate": "2022-08-09T00:00:00.000Z"}),
-            true,
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                p.gender.as_str(),
-                p.marital_status.as_str(),
-                p.primary_language.as_str()
-            ),
+            (p.gender.as_str(), p.marital_status.as_str(), p.primary_language.as_str()),
             ("UNKNOWN", "UKN", "ENGLISH")
         );
         assert_eq!(p.birth_date.as_deref(), Some("2022-08-09T00:00:00.000Z"));
@@ -473,20 +414,11 @@ mod tests {
     #[test]
     fn care_team_gets_a_point_of_contact() {
         let id = "20eb246e-8099-4c7c-854c-5e0f9a366ddb";
-        let p = apply(
-            json!({"firstName": "a", "lastName": "b", "careTeam": [{"id": id}]}),
-            true,
-        )
-        .unwrap();
+        let p = apply(json!({"firstName": "a", "lastName": "b", "careTeam": [{"id": id}]}), true).unwrap();
         assert_eq!(p.point_of_contact.unwrap().id, id);
         let two = json!([{"id": id, "pointOfContact": true}, {"id": "03a87f5b-3a04-4be8-b0ad-7a34a5b2892d", "pointOfContact": true}]);
         assert_eq!(
-            apply(
-                json!({"firstName": "a", "lastName": "b", "careTeam": two}),
-                true
-            )
-            .unwrap_err()
-            .field,
+            apply(json!({"firstName": "a", "lastName": "b", "careTeam": two}), true).unwrap_err().field,
             "careTeam"
         );
     }
@@ -495,39 +427,16 @@ mod tests {
     fn update_tolerates_own_id_only() {
         assert!(apply(json!({"id": "p1", "firstName": "z"}), false).is_ok());
         assert_eq!(apply(json!({"id": "p2"}), false).unwrap_err().field, "id");
-        assert_eq!(
-            apply(json!({"id": "p1", "firstName": "a", "lastName": "b"}), true)
-                .unwrap_err()
-                .field,
-            "id"
-        );
+        assert_eq!(apply(json!({"id": "p1", "firstName": "a", "lastName": "b"}), true).unwrap_err().field, "id");
     }
 
     #[test]
     fn bad_values_are_named() {
+        assert_eq!(apply(json!({"gender": "X"}), false).unwrap_err().field, "gender");
+        assert_eq!(apply(json!({"birthDate": "3000-01-01"}), false).unwrap_err().field, "birthDate");
+        assert_eq!(apply(json!({"externalGuid": "nope"}), false).unwrap_err().field, "externalGuid");
         assert_eq!(
-            apply(json!({"gender": "X"}), false).unwrap_err().field,
-            "gender"
-        );
-        assert_eq!(
-            apply(json!({"birthDate": "3000-01-01"}), false)
-                .unwrap_err()
-                .field,
-            "birthDate"
-        );
-        assert_eq!(
-            apply(json!({"externalGuid": "nope"}), false)
-                .unwrap_err()
-                .field,
-            "externalGuid"
-        );
-        assert_eq!(
-            apply(
-                json!({"patientTerritories": [{"name": "r", "x": 1}]}),
-                false
-            )
-            .unwrap_err()
-            .field,
+            apply(json!({"patientTerritories": [{"name": "r", "x": 1}]}), false).unwrap_err().field,
             "patientTerritories[0].x"
         );
     }

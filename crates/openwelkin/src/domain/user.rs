@@ -205,20 +205,13 @@ impl User {
                     if !creating && username != self.username {
                         return Err(FieldError::new(k, "cannot be changed"));
                     }
-                    if !username
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c))
-                    {
-                        return Err(FieldError::new(
-                            k,
-                            "may hold only letters, digits and . _ - @ +",
-                        ));
+                    if !username.chars().all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c)) {
+                        return Err(FieldError::new(k, "may hold only letters, digits and . _ - @ +"));
                     }
                     self.username = username;
                 }
                 "email" => {
-                    self.email = fields::opt_email(k, value)?
-                        .ok_or_else(|| FieldError::new(k, "is required"))?
+                    self.email = fields::opt_email(k, value)?.ok_or_else(|| FieldError::new(k, "is required"))?
                 }
                 "firstName" => self.first_name = fields::opt_text(k, value)?,
                 "lastName" => self.last_name = fields::opt_text(k, value)?,
@@ -230,18 +223,13 @@ impl User {
                 "mfaEnabled" => self.mfa_enabled = fields::boolean(k, value)?,
                 "ssoAccess" => self.sso_access = fields::boolean(k, value)?,
                 "passwordAccess" => self.password_access = fields::boolean(k, value)?,
-                "allowedToReceiveCalls" => {
-                    self.allowed_to_receive_calls = fields::boolean(k, value)?
-                }
+                "allowedToReceiveCalls" => self.allowed_to_receive_calls = fields::boolean(k, value)?,
                 "enabled" => self.enabled = fields::boolean(k, value)?,
                 "userState" => self.user_state = fields::one_of(k, value, USER_STATES)?,
                 "seats" => self.seats = fields::string_list(k, value)?,
                 "customUserAttributes" => {
-                    self.custom_user_attributes = if value.is_null() {
-                        Map::new()
-                    } else {
-                        fields::object(k, value)?.clone()
-                    }
+                    self.custom_user_attributes =
+                        if value.is_null() { Map::new() } else { fields::object(k, value)?.clone() }
                 }
                 "userAttributes" => {}
                 "applicationAccess" => self.apply_access(value)?,
@@ -258,19 +246,12 @@ impl User {
         let obj = fields::object("applicationAccess", value)?;
         reject_unknown(
             obj,
-            &[
-                "id",
-                "adminAccessEnabled",
-                "auditSecurityAccessEnabled",
-                "instanceAccesses",
-                "userId",
-            ],
+            &["id", "adminAccessEnabled", "auditSecurityAccessEnabled", "instanceAccesses", "userId"],
             &[],
         )
         .map_err(|e| FieldError::new(format!("applicationAccess.{}", e.field), e.reason))?;
         if let Some(v) = obj.get("adminAccessEnabled") {
-            self.application_access.admin_access_enabled =
-                fields::boolean("applicationAccess.adminAccessEnabled", v)?;
+            self.application_access.admin_access_enabled = fields::boolean("applicationAccess.adminAccessEnabled", v)?;
         }
         if let Some(v) = obj.get("auditSecurityAccessEnabled") {
             self.application_access.audit_security_access_enabled =
@@ -281,10 +262,7 @@ impl User {
 
     /// Region names with the instance they apply to, for the `region` filter.
     pub fn region_keys(&self) -> Vec<String> {
-        self.territories
-            .iter()
-            .map(|t| format!("{}/{}", t.instance_name, t.name))
-            .collect()
+        self.territories.iter().map(|t| format!("{}/{}", t.instance_name, t.name)).collect()
     }
 }
 
@@ -296,17 +274,9 @@ mod tests {
     #[test]
     fn create_requires_username_and_email_and_keeps_defaults() {
         let mut u = User::blank("u1".into(), "2022-01-01T00:00:00.000Z", "API_CLIENT:X");
-        let err = u
-            .apply(json!({"username": "bar"}).as_object().unwrap(), true)
-            .unwrap_err();
+        let err = u.apply(json!({"username": "bar"}).as_object().unwrap(), true).unwrap_err();
         assert_eq!(err.field, "email");
-        u.apply(
-            json!({"username": "bar", "email": "bar@foo.com"})
-                .as_object()
-                .unwrap(),
-            true,
-        )
-        .unwrap();
+        u.apply(json!({"username": "bar", "email": "bar@foo.com"}).as_object().unwrap(), true).unwrap();
         assert_eq!(u.user_state, "PROVISIONED");
         assert!(!u.enabled);
         let v = serde_json::to_value(&u).unwrap();
@@ -317,18 +287,8 @@ mod tests {
     #[test]
     fn username_cannot_change() {
         let mut u = User::blank("u1".into(), "t", "n");
-        u.apply(
-            json!({"username": "bar", "email": "bar@foo.com"})
-                .as_object()
-                .unwrap(),
-            true,
-        )
-        .unwrap();
-        assert!(u
-            .apply(json!({"username": "baz"}).as_object().unwrap(), false)
-            .is_err());
-        assert!(u
-            .apply(json!({"userState": "SLEEPING"}).as_object().unwrap(), false)
-            .is_err());
+        u.apply(json!({"username": "bar", "email": "bar@foo.com"}).as_object().unwrap(), true).unwrap();
+        assert!(u.apply(json!({"username": "baz"}).as_object().unwrap(), false).is_err());
+        assert!(u.apply(json!({"userState": "SLEEPING"}).as_object().unwrap(), false).is_err());
     }
 }

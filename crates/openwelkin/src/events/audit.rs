@@ -12,11 +12,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn api_client(id: &str, name: &str) -> Self {
-        Actor {
-            kind: "API_CLIENT",
-            id: id.to_string(),
-            username: name.to_string(),
-        }
+        Actor { kind: "API_CLIENT", id: id.to_string(), username: name.to_string() }
     }
 
     /// Changes made from the command line or by the demo seeder.

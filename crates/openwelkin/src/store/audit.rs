@@ -4,12 +4,9 @@
 use super::{Db, Tx};
 use crate::events::audit::{DataEvent, SecurityEvent};
 use crate::ids::new_event_id;
+use sqlx::Row;
 
-pub async fn record_data_event(
-    tx: &mut Tx,
-    event: &DataEvent<'_>,
-    now_ms: i64,
-) -> sqlx::Result<()> {
+pub async fn record_data_event(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
          subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
@@ -38,11 +35,7 @@ pub async fn record_data_event(
 }
 
 impl Db {
-    pub async fn record_security_event(
-        &self,
-        event: &SecurityEvent<'_>,
-        now_ms: i64,
-    ) -> sqlx::Result<()> {
+    pub async fn record_security_event(&self, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO audit_security (event_id, tenant_id, event_subtype, subject_actor, subject_user_id, \
              subject_username, object_actor, object_user_id, object_username, record, sent_at) \
@@ -62,5 +55,143 @@ impl Db {
         .execute(&self.writer)
         .await
         .map(|_| ())
+    }
+}
+
+/// Filters of `GET /admin/audit-data`.
+#[derive(Clone, Debug, Default)]
+pub struct DataAuditFilter {
+    pub entity: Option<String>,
+    pub event_subtype: Option<String>,
+    pub operation: Option<String>,
+    pub cdt_name: Option<String>,
+    pub subject_username: Option<String>,
+    pub subject_full_name: Option<String>,
+    pub subject_user_id: Option<String>,
+    pub subject_actor: Option<String>,
+    pub instance: Option<String>,
+    pub patient_id: Option<String>,
+    pub patient_full_name: Option<String>,
+    pub search: Option<String>,
+    pub date_start: Option<i64>,
+    pub date_end: Option<i64>,
+    /// Instances the caller may see; `None` for all. Tenant-level rows are always visible.
+    pub visible_instances: Option<Vec<String>>,
+}
+
+/// One stored data audit row.
+pub struct DataAuditRow {
+    pub event_id: String,
+    pub event_entity: String,
+    pub event_subtype: String,
+    pub operation: String,
+    pub subject_actor: String,
+    pub subject_user_id: String,
+    pub subject_username: String,
+    pub subject_full_name: String,
+    pub patient_id: Option<String>,
+    pub patient_full_name: Option<String>,
+    pub instance: Option<String>,
+    pub cdt_name: Option<String>,
+    pub record: String,
+    pub sent_at: i64,
+}
+
+pub fn data_audit_sort_column(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "sentAt" | "createdAt" | "date" => "sent_at",
+        "eventEntity" | "entity" => "event_entity",
+        "eventSubtype" => "event_subtype",
+        "subjectUsername" => "subject_username",
+        "patientId" => "patient_id",
+        "instance" => "instance_name",
+        _ => return None,
+    })
+}
+
+impl Db {
+    pub async fn data_audit(
+        &self,
+        tenant_id: &str,
+        f: &DataAuditFilter,
+        sorts: &[super::query::SortColumn],
+        offset: i64,
+        limit: i64,
+    ) -> sqlx::Result<(Vec<DataAuditRow>, i64)> {
+        use super::query::{contains_pattern, Arg, Where};
+        let mut w = Where::default();
+        w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
+        let exact = [
+            ("event_entity", &f.entity),
+            ("event_subtype", &f.event_subtype),
+            ("operation", &f.operation),
+            ("cdt_name", &f.cdt_name),
+            ("subject_username", &f.subject_username),
+            ("subject_full_name", &f.subject_full_name),
+            ("subject_user_id", &f.subject_user_id),
+            ("subject_actor", &f.subject_actor),
+            ("instance_name", &f.instance),
+            ("patient_id", &f.patient_id),
+            ("patient_full_name", &f.patient_full_name),
+        ];
+        for (column, value) in exact {
+            if let Some(v) = value {
+                w.and(&format!("{column} = ?"), [Arg::Text(v.clone())]);
+            }
+        }
+        if let Some(s) = &f.search {
+            let p = contains_pattern(s);
+            w.and(
+                "(LOWER(COALESCE(patient_full_name, '')) LIKE ? ESCAPE '\\' OR LOWER(subject_full_name) LIKE ? ESCAPE '\\' OR LOWER(event_subtype) LIKE ? ESCAPE '\\')",
+                [Arg::Text(p.clone()), Arg::Text(p.clone()), Arg::Text(p)],
+            );
+        }
+        if let Some(start) = f.date_start {
+            w.and("sent_at >= ?", [Arg::Int(start)]);
+        }
+        if let Some(end) = f.date_end {
+            w.and("sent_at <= ?", [Arg::Int(end)]);
+        }
+        if let Some(list) = &f.visible_instances {
+            let marks = vec!["?"; list.len().max(1)].join(", ");
+            let mut args: Vec<Arg> = list.iter().map(|i| Arg::Text(i.clone())).collect();
+            if args.is_empty() {
+                args.push(Arg::Text(String::new()));
+            }
+            w.and(&format!("(instance_name IS NULL OR instance_name IN ({marks}))"), args);
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM audit_data{}", w.sql());
+        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let mut order: Vec<String> =
+            sorts.iter().map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
+        order.push("seq DESC".into());
+        let sql = format!(
+            "SELECT event_id, event_entity, event_subtype, operation, subject_actor, subject_user_id, subject_username, \
+             subject_full_name, patient_id, patient_full_name, instance_name, cdt_name, record, sent_at FROM audit_data{} \
+             ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            w.sql(),
+            order.join(", ")
+        );
+        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let items = rows
+            .into_iter()
+            .map(|r| DataAuditRow {
+                event_id: r.get("event_id"),
+                event_entity: r.get("event_entity"),
+                event_subtype: r.get("event_subtype"),
+                operation: r.get("operation"),
+                subject_actor: r.get("subject_actor"),
+                subject_user_id: r.get("subject_user_id"),
+                subject_username: r.get("subject_username"),
+                subject_full_name: r.get("subject_full_name"),
+                patient_id: r.get("patient_id"),
+                patient_full_name: r.get("patient_full_name"),
+                instance: r.get("instance_name"),
+                cdt_name: r.get("cdt_name"),
+                record: r.get("record"),
+                sent_at: r.get("sent_at"),
+            })
+            .collect();
+        Ok((items, total))
     }
 }

@@ -32,13 +32,7 @@ impl InstanceGrant {
         if value == "*" {
             InstanceGrant::All
         } else {
-            InstanceGrant::Only(
-                value
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-            )
+            InstanceGrant::Only(value.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
         }
     }
 }
@@ -66,8 +60,7 @@ pub struct NewClient<'a> {
     pub instances: &'a InstanceGrant,
 }
 
-const COLUMNS: &str =
-    "id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at";
+const COLUMNS: &str = "id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at";
 
 impl Db {
     pub async fn create_client(&self, c: NewClient<'_>, now_ms: i64) -> sqlx::Result<()> {
@@ -87,35 +80,21 @@ impl Db {
         .map(|_| ())
     }
 
-    pub async fn client_by_name(
-        &self,
-        tenant_id: &str,
-        name: &str,
-    ) -> sqlx::Result<Option<ApiClient>> {
+    pub async fn client_by_name(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<ApiClient>> {
         let sql = format!("SELECT {COLUMNS} FROM api_clients WHERE tenant_id = $1 AND name = $2");
-        let row = sqlx::query(&sql)
-            .bind(tenant_id)
-            .bind(name)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(&sql).bind(tenant_id).bind(name).fetch_optional(self.reader()).await?;
         Ok(row.map(client_from_row))
     }
 
     pub async fn client_by_id(&self, id: &str) -> sqlx::Result<Option<ApiClient>> {
         let sql = format!("SELECT {COLUMNS} FROM api_clients WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(&sql).bind(id).fetch_optional(self.reader()).await?;
         Ok(row.map(client_from_row))
     }
 
     pub async fn clients(&self, tenant_id: &str) -> sqlx::Result<Vec<ApiClient>> {
         let sql = format!("SELECT {COLUMNS} FROM api_clients WHERE tenant_id = $1 ORDER BY name");
-        let rows = sqlx::query(&sql)
-            .bind(tenant_id)
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(self.reader()).await?;
         Ok(rows.into_iter().map(client_from_row).collect())
     }
 
@@ -127,13 +106,14 @@ impl Db {
         enabled: bool,
         now_ms: i64,
     ) -> sqlx::Result<bool> {
-        let done = sqlx::query("UPDATE api_clients SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4")
-            .bind(enabled as i64)
-            .bind(now_ms)
-            .bind(tenant_id)
-            .bind(name)
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query("UPDATE api_clients SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4")
+                .bind(enabled as i64)
+                .bind(now_ms)
+                .bind(tenant_id)
+                .bind(name)
+                .execute(&self.writer)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -180,14 +160,12 @@ impl Db {
     /// The tenant name of the only tenant with a client of this name (for the docs-site
     /// token form, which names no tenant).
     pub async fn tenant_of_client(&self, client_name: &str) -> sqlx::Result<Option<String>> {
-        let rows = sqlx::query("SELECT t.name AS name FROM api_clients c JOIN tenants t ON t.id = c.tenant_id WHERE c.name = $1 LIMIT 2")
-            .bind(client_name)
-            .fetch_all(self.reader())
-            .await?;
-        Ok(if rows.len() == 1 {
-            Some(rows[0].get("name"))
-        } else {
-            None
-        })
+        let rows = sqlx::query(
+            "SELECT t.name AS name FROM api_clients c JOIN tenants t ON t.id = c.tenant_id WHERE c.name = $1 LIMIT 2",
+        )
+        .bind(client_name)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(if rows.len() == 1 { Some(rows[0].get("name")) } else { None })
     }
 }

@@ -11,19 +11,17 @@ impl Db {
     pub async fn signing_key(&self, now_ms: i64) -> sqlx::Result<Vec<u8>> {
         let fresh: [u8; 32] = rand::random();
         let encoded = base64::engine::general_purpose::STANDARD.encode(fresh);
-        sqlx::query("INSERT INTO signing_keys (id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(PRIMARY)
-            .bind(encoded)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await?;
-        let row = sqlx::query("SELECT secret FROM signing_keys WHERE id = $1")
-            .bind(PRIMARY)
-            .fetch_one(self.reader())
-            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(PRIMARY)
+        .bind(encoded)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        let row =
+            sqlx::query("SELECT secret FROM signing_keys WHERE id = $1").bind(PRIMARY).fetch_one(self.reader()).await?;
         let stored: String = row.get("secret");
-        Ok(base64::engine::general_purpose::STANDARD
-            .decode(stored)
-            .unwrap_or_default())
+        Ok(base64::engine::general_purpose::STANDARD.decode(stored).unwrap_or_default())
     }
 }

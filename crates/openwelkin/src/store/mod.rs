@@ -47,11 +47,7 @@ impl Db {
             Backend::Sqlite => {
                 let pool = sqlite_pool(&url, 8).await?;
                 let writer = sqlite_pool(&url, 1).await?;
-                Db {
-                    backend,
-                    pool,
-                    writer,
-                }
+                Db { backend, pool, writer }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -60,11 +56,7 @@ impl Db {
                     .connect(&url)
                     .await
                     .with_context(|| "connecting to PostgreSQL")?;
-                Db {
-                    backend,
-                    writer: pool.clone(),
-                    pool,
-                }
+                Db { backend, writer: pool.clone(), pool }
             }
         };
         db.migrate().await?;
@@ -76,10 +68,7 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator
-            .run(&self.writer)
-            .await
-            .context("applying database migrations")
+        migrator.run(&self.writer).await.context("applying database migrations")
     }
 
     pub fn backend(&self) -> Backend {
@@ -98,10 +87,7 @@ impl Db {
 
     /// Cheap liveness query for `/readyz`.
     pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub async fn close(&self) {

@@ -60,18 +60,12 @@ pub fn sort_column(field: &str) -> Option<&'static str> {
 }
 
 fn search_text(p: &Patient) -> String {
-    [
-        Some(&p.first_name),
-        Some(&p.last_name),
-        p.email.as_ref(),
-        p.phone.as_ref(),
-        p.middle_name.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|s| s.to_lowercase())
-    .collect::<Vec<_>>()
-    .join(" ")
+    [Some(&p.first_name), Some(&p.last_name), p.email.as_ref(), p.phone.as_ref(), p.middle_name.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn marks(values: &[String]) -> String {
@@ -82,13 +76,7 @@ fn marks(values: &[String]) -> String {
     }
 }
 
-pub async fn insert(
-    tx: &mut Tx,
-    tenant_id: &str,
-    instance_id: &str,
-    p: &Patient,
-    now_ms: i64,
-) -> sqlx::Result<()> {
+pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, p: &Patient, now_ms: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO patients (id, tenant_id, instance_id, external_id, external_guid, mrn, first_name, last_name, \
          email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body) \
@@ -158,53 +146,22 @@ pub async fn get_for_update(
     key: PatientKey,
     value: &str,
 ) -> sqlx::Result<Option<Patient>> {
-    let sql = format!(
-        "SELECT body FROM patients WHERE instance_id = $1 AND {} = $2",
-        key.column()
-    );
-    let row = sqlx::query(&sql)
-        .bind(instance_id)
-        .bind(value)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
+    let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
 }
 
 /// The id of another patient of the instance holding the same unique key, if any.
-pub async fn holder_of(
-    tx: &mut Tx,
-    instance_id: &str,
-    key: PatientKey,
-    value: &str,
-) -> sqlx::Result<Option<String>> {
-    let sql = format!(
-        "SELECT id FROM patients WHERE instance_id = $1 AND {} = $2",
-        key.column()
-    );
-    let row = sqlx::query(&sql)
-        .bind(instance_id)
-        .bind(value)
-        .fetch_optional(&mut **tx)
-        .await?;
+pub async fn holder_of(tx: &mut Tx, instance_id: &str, key: PatientKey, value: &str) -> sqlx::Result<Option<String>> {
+    let sql = format!("SELECT id FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
+    let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| r.get("id")))
 }
 
 impl Db {
-    pub async fn patient(
-        &self,
-        instance_id: &str,
-        key: PatientKey,
-        value: &str,
-    ) -> sqlx::Result<Option<Patient>> {
-        let sql = format!(
-            "SELECT body FROM patients WHERE instance_id = $1 AND {} = $2",
-            key.column()
-        );
-        let row = sqlx::query(&sql)
-            .bind(instance_id)
-            .bind(value)
-            .fetch_optional(self.reader())
-            .await?;
+    pub async fn patient(&self, instance_id: &str, key: PatientKey, value: &str) -> sqlx::Result<Option<Patient>> {
+        let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
+        let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(self.reader()).await?;
         Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
     }
 
@@ -220,25 +177,16 @@ impl Db {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(q) = &filter.query {
-            w.and(
-                "search LIKE ? ESCAPE '\\'",
-                [Arg::Text(contains_pattern(q))],
-            );
+            w.and("search LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(q))]);
         }
         if let Some(email) = &filter.email {
             w.and("email = ?", [Arg::Text(email.to_lowercase())]);
         }
         if let Some(v) = &filter.first_name {
-            w.and(
-                "LOWER(first_name) LIKE ? ESCAPE '\\'",
-                [Arg::Text(contains_pattern(v))],
-            );
+            w.and("LOWER(first_name) LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(v))]);
         }
         if let Some(v) = &filter.last_name {
-            w.and(
-                "LOWER(last_name) LIKE ? ESCAPE '\\'",
-                [Arg::Text(contains_pattern(v))],
-            );
+            w.and("LOWER(last_name) LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(v))]);
         }
         if let Some(v) = &filter.mrn {
             w.and("mrn = ?", [Arg::Text(v.clone())]);
@@ -255,20 +203,14 @@ impl Db {
             }
             None => {}
         }
-        for (column, wanted) in [
-            ("territories", &filter.territories),
-            ("cadence", &filter.cadence),
-        ] {
+        for (column, wanted) in [("territories", &filter.territories), ("cadence", &filter.cadence)] {
             match wanted {
                 Some(list) if list.is_empty() => {
                     w.and(&format!("{column} = ''"), []);
                 }
                 Some(list) => {
                     let clause = vec![format!("{column} LIKE ?"); list.len()].join(" OR ");
-                    w.and(
-                        &format!("({clause})"),
-                        list.iter().map(|t| Arg::Text(format!("%,{t},%"))),
-                    );
+                    w.and(&format!("({clause})"), list.iter().map(|t| Arg::Text(format!("%,{t},%"))));
                 }
                 None => {}
             }
@@ -278,33 +220,18 @@ impl Db {
                 w.and("1 = 0", []);
             } else {
                 let clause = vec!["?"; ids.len()].join(", ");
-                w.and(
-                    &format!("id IN ({clause})"),
-                    ids.iter().map(|i| Arg::Text(i.clone())),
-                );
+                w.and(&format!("id IN ({clause})"), ids.iter().map(|i| Arg::Text(i.clone())));
             }
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM patients{}", w.sql());
-        let total: i64 = w
-            .bind(sqlx::query(&count_sql))
-            .fetch_one(self.reader())
-            .await?
-            .get("n");
+        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql = format!(
             "SELECT body FROM patients{}{} LIMIT {limit} OFFSET {offset}",
             w.sql(),
             order_by(sorts, "created_at")
         );
-        let rows = w
-            .bind(sqlx::query(&page_sql))
-            .fetch_all(self.reader())
-            .await?;
-        Ok((
-            rows.iter()
-                .map(|r| parse_body(&r.get::<String, _>("body")))
-                .collect(),
-            total,
-        ))
+        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        Ok((rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect(), total))
     }
 }
 

@@ -21,11 +21,7 @@ pub struct Where {
 impl Where {
     /// Adds a clause; each `?` in it is replaced by the next `$n` placeholder.
     pub fn and(&mut self, clause: &str, args: impl IntoIterator<Item = Arg>) -> &mut Self {
-        self.sql.push_str(if self.sql.is_empty() {
-            " WHERE "
-        } else {
-            " AND "
-        });
+        self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
         let mut args = args.into_iter();
         for ch in clause.chars() {
             if ch == '?' {
@@ -43,10 +39,7 @@ impl Where {
         &self.sql
     }
 
-    pub fn bind<'q>(
-        &self,
-        mut q: Query<'q, Any, AnyArguments<'q>>,
-    ) -> Query<'q, Any, AnyArguments<'q>> {
+    pub fn bind<'q>(&self, mut q: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
         for arg in &self.args {
             q = match arg {
                 Arg::Text(s) => q.bind(s.clone()),
@@ -66,10 +59,8 @@ pub struct SortColumn {
 
 /// `ORDER BY` for the given sorts, ending with the id so that pages are stable.
 pub fn order_by(sorts: &[SortColumn], default: &str) -> String {
-    let mut parts: Vec<String> = sorts
-        .iter()
-        .map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" }))
-        .collect();
+    let mut parts: Vec<String> =
+        sorts.iter().map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
     if parts.is_empty() {
         parts.push(format!("{default} ASC"));
     }
@@ -97,10 +88,7 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_order() {
         let mut w = Where::default();
-        w.and("a = ?", [Arg::Int(1)]).and(
-            "(b = ? OR c = ?)",
-            [Arg::Text("x".into()), Arg::Text("y".into())],
-        );
+        w.and("a = ?", [Arg::Int(1)]).and("(b = ? OR c = ?)", [Arg::Text("x".into()), Arg::Text("y".into())]);
         assert_eq!(w.sql(), " WHERE a = $1 AND (b = $2 OR c = $3)");
         assert_eq!(contains_pattern("50%_A"), "%50\\%\\_a%");
     }

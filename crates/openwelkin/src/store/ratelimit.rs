@@ -12,11 +12,7 @@ pub struct TokenLimit {
 
 impl Default for TokenLimit {
     fn default() -> Self {
-        TokenLimit {
-            limit: 100,
-            window_ms: 5 * 60 * 1000,
-            block_ms: 5 * 60 * 1000,
-        }
+        TokenLimit { limit: 100, window_ms: 5 * 60 * 1000, block_ms: 5 * 60 * 1000 }
     }
 }
 
@@ -50,12 +46,11 @@ impl Db {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        let count: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM token_requests WHERE client_key = $1")
-                .bind(client_key)
-                .fetch_one(&mut *tx)
-                .await?
-                .get("n");
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM token_requests WHERE client_key = $1")
+            .bind(client_key)
+            .fetch_one(&mut *tx)
+            .await?
+            .get("n");
         let verdict = if count > limit.limit {
             let until = now_ms + limit.block_ms;
             sqlx::query(
@@ -66,10 +61,7 @@ impl Db {
             .bind(until)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM token_requests WHERE client_key = $1")
-                .bind(client_key)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM token_requests WHERE client_key = $1").bind(client_key).execute(&mut *tx).await?;
             Err(until)
         } else {
             Ok(())

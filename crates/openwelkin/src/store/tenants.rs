@@ -24,40 +24,27 @@ impl Db {
             .bind(name)
             .fetch_optional(self.reader())
             .await?;
-        Ok(row.map(|r| Tenant {
-            id: r.get("id"),
-            name: r.get("name"),
-        }))
+        Ok(row.map(|r| Tenant { id: r.get("id"), name: r.get("name") }))
     }
 
     /// Creates the tenant unless it exists; returns it either way.
     pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> sqlx::Result<Tenant> {
-        sqlx::query(
-            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(name)
-        .bind(now_ms)
-        .execute(&self.writer)
-        .await?;
-        Ok(self
-            .tenant_by_name(name)
-            .await?
-            .expect("tenant just ensured"))
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(new_id())
+            .bind(name)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(self.tenant_by_name(name).await?.expect("tenant just ensured"))
     }
 
-    pub async fn instance_by_name(
-        &self,
-        tenant_id: &str,
-        name: &str,
-    ) -> sqlx::Result<Option<Instance>> {
-        let row = sqlx::query(
-            "SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 AND name = $2",
-        )
-        .bind(tenant_id)
-        .bind(name)
-        .fetch_optional(self.reader())
-        .await?;
+    pub async fn instance_by_name(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<Instance>> {
+        let row =
+            sqlx::query("SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant_id)
+                .bind(name)
+                .fetch_optional(self.reader())
+                .await?;
         Ok(row.map(instance_from_row))
     }
 
@@ -90,27 +77,17 @@ impl Db {
         .bind(now_ms)
         .execute(&self.writer)
         .await?;
-        Ok(self
-            .instance_by_name(tenant_id, name)
-            .await?
-            .expect("instance just ensured"))
+        Ok(self.instance_by_name(tenant_id, name).await?.expect("instance just ensured"))
     }
 }
 
 fn instance_from_row(r: sqlx::any::AnyRow) -> Instance {
-    Instance {
-        id: r.get("id"),
-        tenant_id: r.get("tenant_id"),
-        name: r.get("name"),
-        description: r.get("description"),
-    }
+    Instance { id: r.get("id"), tenant_id: r.get("tenant_id"), name: r.get("name"), description: r.get("description") }
 }
 
 impl Db {
     pub async fn tenant_names(&self) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT name FROM tenants ORDER BY name")
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query("SELECT name FROM tenants ORDER BY name").fetch_all(self.reader()).await?;
         Ok(rows.iter().map(|r| r.get("name")).collect())
     }
 }

@@ -29,17 +29,12 @@ pub fn sort_column(field: &str) -> Option<&'static str> {
 }
 
 fn search_text(u: &User) -> String {
-    [
-        Some(&u.username),
-        Some(&u.email),
-        u.first_name.as_ref(),
-        u.last_name.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|s| s.to_lowercase())
-    .collect::<Vec<_>>()
-    .join(" ")
+    [Some(&u.username), Some(&u.email), u.first_name.as_ref(), u.last_name.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn regions(u: &User) -> String {
@@ -106,26 +101,11 @@ pub async fn delete(tx: &mut Tx, tenant_id: &str, id: &str) -> sqlx::Result<bool
 }
 
 /// A user by id (`by_id`) or by username (case-insensitive), inside a write transaction.
-pub async fn get_for_update(
-    tx: &mut Tx,
-    tenant_id: &str,
-    key: &str,
-    by_id: bool,
-) -> sqlx::Result<Option<User>> {
-    let sql = format!(
-        "SELECT body FROM users WHERE tenant_id = $1 AND {} = $2",
-        if by_id { "id" } else { "username_key" }
-    );
-    let value = if by_id {
-        key.to_string()
-    } else {
-        key.to_lowercase()
-    };
-    let row = sqlx::query(&sql)
-        .bind(tenant_id)
-        .bind(value)
-        .fetch_optional(&mut **tx)
-        .await?;
+pub async fn get_for_update(tx: &mut Tx, tenant_id: &str, key: &str, by_id: bool) -> sqlx::Result<Option<User>> {
+    let sql =
+        format!("SELECT body FROM users WHERE tenant_id = $1 AND {} = $2", if by_id { "id" } else { "username_key" });
+    let value = if by_id { key.to_string() } else { key.to_lowercase() };
+    let row = sqlx::query(&sql).bind(tenant_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
 }
 
@@ -139,47 +119,27 @@ pub async fn username_taken(tx: &mut Tx, tenant_id: &str, username: &str) -> sql
 }
 
 /// Which of `ids` are users of the tenant.
-pub async fn existing_ids(
-    tx: &mut Tx,
-    tenant_id: &str,
-    ids: &[String],
-) -> sqlx::Result<Vec<String>> {
+pub async fn existing_ids(tx: &mut Tx, tenant_id: &str, ids: &[String]) -> sqlx::Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     let mut w = Where::default();
     w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
     let marks = vec!["?"; ids.len()].join(", ");
-    w.and(
-        &format!("id IN ({marks})"),
-        ids.iter().map(|i| Arg::Text(i.clone())),
-    );
+    w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
     let sql = format!("SELECT id FROM users{}", w.sql());
     let rows = w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
 impl Db {
-    pub async fn user(
-        &self,
-        tenant_id: &str,
-        key: &str,
-        by_id: bool,
-    ) -> sqlx::Result<Option<User>> {
+    pub async fn user(&self, tenant_id: &str, key: &str, by_id: bool) -> sqlx::Result<Option<User>> {
         let sql = format!(
             "SELECT body FROM users WHERE tenant_id = $1 AND {} = $2",
             if by_id { "id" } else { "username_key" }
         );
-        let value = if by_id {
-            key.to_string()
-        } else {
-            key.to_lowercase()
-        };
-        let row = sqlx::query(&sql)
-            .bind(tenant_id)
-            .bind(value)
-            .fetch_optional(self.reader())
-            .await?;
+        let value = if by_id { key.to_string() } else { key.to_lowercase() };
+        let row = sqlx::query(&sql).bind(tenant_id).bind(value).fetch_optional(self.reader()).await?;
         Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
     }
 
@@ -190,29 +150,15 @@ impl Db {
         let mut w = Where::default();
         w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
         let marks = vec!["?"; ids.len()].join(", ");
-        w.and(
-            &format!("id IN ({marks})"),
-            ids.iter().map(|i| Arg::Text(i.clone())),
-        );
+        w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
         let sql = format!("SELECT body FROM users{}", w.sql());
         let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
-        Ok(rows
-            .iter()
-            .map(|r| parse_body(&r.get::<String, _>("body")))
-            .collect())
+        Ok(rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect())
     }
 
     /// Users with a territory of `region` in `instance` (a patient's territorial team).
-    pub async fn users_covering(
-        &self,
-        tenant_id: &str,
-        instance: &str,
-        region: &str,
-    ) -> sqlx::Result<Vec<User>> {
-        let filter = UserFilter {
-            region: Some(format!("{instance}/{region}")),
-            ..Default::default()
-        };
+    pub async fn users_covering(&self, tenant_id: &str, instance: &str, region: &str) -> sqlx::Result<Vec<User>> {
+        let filter = UserFilter { region: Some(format!("{instance}/{region}")), ..Default::default() };
         Ok(self.users(tenant_id, &filter, &[], 0, 1000).await?.0)
     }
 
@@ -227,10 +173,7 @@ impl Db {
         let mut w = Where::default();
         w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
         if let Some(s) = &filter.search {
-            w.and(
-                "search LIKE ? ESCAPE '\\'",
-                [Arg::Text(contains_pattern(s))],
-            );
+            w.and("search LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(s))]);
         }
         if let Some(state) = &filter.user_state {
             w.and("user_state = ?", [Arg::Text(state.clone())]);
@@ -242,26 +185,11 @@ impl Db {
             w.and("regions LIKE ?", [Arg::Text(format!("%,{region},%"))]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM users{}", w.sql());
-        let total: i64 = w
-            .bind(sqlx::query(&count_sql))
-            .fetch_one(self.reader())
-            .await?
-            .get("n");
-        let page_sql = format!(
-            "SELECT body FROM users{}{} LIMIT {limit} OFFSET {offset}",
-            w.sql(),
-            order_by(sorts, "created_at")
-        );
-        let rows = w
-            .bind(sqlx::query(&page_sql))
-            .fetch_all(self.reader())
-            .await?;
-        Ok((
-            rows.iter()
-                .map(|r| parse_body(&r.get::<String, _>("body")))
-                .collect(),
-            total,
-        ))
+        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let page_sql =
+            format!("SELECT body FROM users{}{} LIMIT {limit} OFFSET {offset}", w.sql(), order_by(sorts, "created_at"));
+        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        Ok((rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect(), total))
     }
 }
 

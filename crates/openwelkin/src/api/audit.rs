@@ -1,0 +1,115 @@
+//! `GET /{tenant}/admin/audit-data`: the data audit trail, newest first, for clients with
+//! the data-audit flag. It only reads: no endpoint changes or deletes audit rows.
+
+use super::caller::Caller;
+use super::error::{ApiError, ApiResult, ErrorItem};
+use super::paging::{MetaInfoPage, PageRequest};
+use super::params::Params;
+use super::AppState;
+use crate::auth::policy::AdminFlag;
+use crate::store::audit::{data_audit_sort_column, DataAuditFilter, DataAuditRow};
+use crate::store::clients::InstanceGrant;
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataAuditItem {
+    pub event_id: String,
+    pub event_entity: String,
+    pub subject_username: String,
+    pub subject_user_id: String,
+    pub subject_actor: String,
+    pub subject_full_name: String,
+    pub patient_full_name: Option<String>,
+    pub patient_id: Option<String>,
+    pub instance: Option<String>,
+    pub cdt_name: Option<String>,
+    pub event_subtype: String,
+    pub operation: String,
+    pub sent_at: String,
+    /// The record after the change (before it, for a delete).
+    #[schema(value_type = Object)]
+    pub record: Value,
+}
+
+impl From<DataAuditRow> for DataAuditItem {
+    fn from(r: DataAuditRow) -> Self {
+        DataAuditItem {
+            event_id: r.event_id,
+            event_entity: r.event_entity,
+            subject_username: r.subject_username,
+            subject_user_id: r.subject_user_id,
+            subject_actor: r.subject_actor,
+            subject_full_name: r.subject_full_name,
+            patient_full_name: r.patient_full_name,
+            patient_id: r.patient_id,
+            instance: r.instance,
+            cdt_name: r.cdt_name,
+            event_subtype: r.event_subtype,
+            operation: r.operation,
+            sent_at: crate::time::format_ms(r.sent_at),
+            record: serde_json::from_str(&r.record).unwrap_or(Value::Null),
+        }
+    }
+}
+
+fn date_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
+    params
+        .text(name)
+        .map(|v| {
+            crate::time::parse_datetime(&v)
+                .map(|t| t.timestamp_millis())
+                .ok_or_else(|| ApiError::invalid_param(name, "must be an ISO-8601 date or datetime"))
+        })
+        .transpose()
+}
+
+/// Read the data audit trail (`{data, metaInfo}`, newest first).
+#[utoipa::path(
+    get, path = "/{tenant}/admin/audit-data", tag = "Audit",
+    params(("tenant" = String, Path),
+           ("entity" = Option<String>, Query, description = "PATIENT, USER, CDT, …"), ("eventSubtype" = Option<String>, Query),
+           ("operation" = Option<String>, Query, description = "CREATE, UPDATE or DELETE"), ("cdtName" = Option<String>, Query),
+           ("subjectUsername" = Option<String>, Query), ("subjectFullName" = Option<String>, Query),
+           ("subjectUserId" = Option<String>, Query), ("subjectActor" = Option<String>, Query),
+           ("instance" = Option<String>, Query), ("patientId" = Option<String>, Query), ("patientFullName" = Option<String>, Query),
+           ("search" = Option<String>, Query), ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query),
+           ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
+    responses((status = 200, body = MetaInfoPage<DataAuditItem>), (status = 403, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn data(
+    State(state): State<AppState>,
+    ctx: Caller,
+    params: Params,
+) -> ApiResult<Json<MetaInfoPage<DataAuditItem>>> {
+    ctx.require_flag(AdminFlag::DataAudit)?;
+    let page = PageRequest::parse(&params, data_audit_sort_column)?;
+    let upper = |name: &str| params.text(name).map(|v| v.to_ascii_uppercase());
+    let filter = DataAuditFilter {
+        entity: upper("entity").or_else(|| upper("eventEntity")),
+        event_subtype: upper("eventSubtype"),
+        operation: upper("operation"),
+        cdt_name: params.text("cdtName"),
+        subject_username: params.text("subjectUsername"),
+        subject_full_name: params.text("subjectFullName"),
+        subject_user_id: params.text("subjectUserId"),
+        subject_actor: upper("subjectActor"),
+        instance: params.text("instance"),
+        patient_id: params.text("patientId"),
+        patient_full_name: params.text("patientFullName"),
+        search: params.text("search"),
+        date_start: date_param(&params, "dateStart")?,
+        date_end: date_param(&params, "dateEnd")?,
+        visible_instances: match &ctx.client.instances {
+            InstanceGrant::All => None,
+            InstanceGrant::Only(list) => Some(list.clone()),
+        },
+    };
+    let (rows, total) = state.db.data_audit(&ctx.tenant.id, &filter, &page.sorts, page.offset(), page.size).await?;
+    Ok(Json(MetaInfoPage::new(rows.into_iter().map(DataAuditItem::from).collect(), &page, total)))
+}

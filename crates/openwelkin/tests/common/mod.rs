@@ -1,0 +1,238 @@
+//! Black-box harness: runs the real `openwelkin` binary on port 0 against a fresh SQLite
+//! file, or against the PostgreSQL named by `OPENWELKIN_TEST_DATABASE` (shared by a test
+//! run; each test works in its own randomly named tenant), and talks to it over HTTP.
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_openwelkin");
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub db_url: String,
+    pub tenant: String,
+    pub client: String,
+    pub secret: String,
+    pub http: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{:08x}", rand_u32())
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos() ^ std::process::id() as u128);
+    h.finish() as u32
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("OPENWELKIN_TEST_DATABASE").is_ok_and(|u| u.starts_with("postgres"))
+}
+
+/// Runs an admin subcommand against `db_url`; panics with its output when it fails.
+pub fn cli(db_url: &str, args: &[&str]) -> String {
+    let out = cli_output(db_url, args);
+    assert!(out.status.success(), "openwelkin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn cli_output(db_url: &str, args: &[&str]) -> Output {
+    Command::new(BIN).args(args).args(["--database", db_url]).env("OPENWELKIN_LOG", "warn").output().unwrap()
+}
+
+/// The `secret: …` line a client command prints.
+pub fn secret_of(output: &str) -> String {
+    output.lines().find_map(|l| l.strip_prefix("secret: ")).expect("secret line").trim().to_string()
+}
+
+impl Server {
+    /// A server with a new tenant (instances `live` and `sandbox`) and an all-access client.
+    pub async fn start() -> Server {
+        let (db_url, dir) = match std::env::var("OPENWELKIN_TEST_DATABASE") {
+            Ok(url) if url.starts_with("postgres") => (url, None),
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                (format!("sqlite://{}", dir.path().join("test.db").display()), Some(dir))
+            }
+        };
+        let tenant = unique("t");
+        cli(&db_url, &["tenants", "create", &tenant, "--instances", "live,sandbox"]);
+        let client = unique("C").to_uppercase();
+        let secret =
+            secret_of(&cli(&db_url, &["clients", "create", "--tenant", &tenant, "--name", &client, "--all-access"]));
+        let mut server = Server {
+            child: None,
+            base: String::new(),
+            db_url,
+            tenant,
+            client,
+            secret,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            _dir: dir,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts (again) the server process on the same database.
+    pub fn spawn(&mut self) {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &self.db_url])
+            .env("OPENWELKIN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines.next().expect("server exited before listening").unwrap();
+            if let Some(addr) = line.strip_prefix("openwelkin listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.base = base;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to flush or shut down cleanly.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn cli(&self, args: &[&str]) -> String {
+        cli(&self.db_url, args)
+    }
+
+    /// Creates another client in this tenant with the given policy JSON (and instances).
+    pub fn client_with_policy(&self, policy: &Value, instances: Option<&str>) -> (String, String) {
+        let name = unique("P").to_uppercase();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), policy.to_string()).unwrap();
+        let path = file.path().to_str().unwrap().to_string();
+        let mut args = vec!["clients", "create", "--tenant", &self.tenant, "--name", &name, "--policy", &path];
+        if let Some(i) = instances {
+            args.extend(["--instances", i]);
+        }
+        let secret = secret_of(&self.cli(&args));
+        (name, secret)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A data route of this tenant's `sandbox` instance.
+    pub fn sandbox(&self, path: &str) -> String {
+        format!("/{}/sandbox{}", self.tenant, path)
+    }
+
+    pub async fn token_for(&self, client: &str, secret: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/{}/admin/api_clients/{client}", self.tenant),
+                None,
+                Some(json!({"secret": secret})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn token(&self) -> String {
+        self.token_for(&self.client.clone(), &self.secret.clone()).await
+    }
+
+    /// One request; returns the status and the body (JSON, or a string, or null if empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn create_patient(&self, token: &str, body: Value) -> Value {
+        let (status, patient) = self.post(&self.sandbox("/patients"), token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{patient}");
+        patient
+    }
+
+    /// Total number of patients in the sandbox matching a `query`.
+    pub async fn count_patients(&self, token: &str, query: &str) -> i64 {
+        let (status, page) = self.get(&self.sandbox(&format!("/patients?query={query}")), token).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["totalElements"].as_i64().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Asserts the Welkin error format and returns the first error code.
+pub fn error_code(body: &Value) -> String {
+    let items = body.as_array().unwrap_or_else(|| panic!("error body is not an array: {body}"));
+    let first = &items[0];
+    for key in ["errorCode", "componentType", "message", "details"] {
+        assert!(first.get(key).is_some(), "error item lacks {key}: {body}");
+    }
+    first["errorCode"].as_str().unwrap().to_string()
+}
+
+pub fn wait_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
