@@ -231,3 +231,29 @@ async fn policy_files_with_unknown_names_are_refused_by_the_cli() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("spaceships"));
 }
+
+#[tokio::test]
+async fn a_changed_policy_applies_to_tokens_already_issued() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    s.create_patient(&token, json!({"firstName": "Before", "lastName": "Change"})).await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), r#"{"permissions": {"patients": ["read"]}}"#).unwrap();
+    s.cli(&[
+        "clients",
+        "set-policy",
+        "--tenant",
+        &s.tenant,
+        "--name",
+        &s.client,
+        "--policy",
+        file.path().to_str().unwrap(),
+        "--instances",
+        "live",
+    ]);
+    assert_eq!(s.get(&s.sandbox("/patients"), &token).await.0, StatusCode::FORBIDDEN, "sandbox is no longer granted");
+    assert_eq!(s.get(&format!("/{}/live/patients", s.tenant), &token).await.0, StatusCode::OK);
+    let (status, _) =
+        s.post(&format!("/{}/live/patients", s.tenant), &token, json!({"firstName": "A", "lastName": "B"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "create is no longer allowed");
+}

@@ -90,8 +90,9 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(headers::welkin_headers))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        // Outside the panic catcher, so that even a 500 from a panic carries the headers.
+        .layer(axum::middleware::from_fn(headers::welkin_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

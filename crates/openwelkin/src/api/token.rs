@@ -142,6 +142,15 @@ async fn authenticate(
     let now_ms = state.clock.now_ms();
     let key = format!("{}:{}", tenant.id, client_name);
     if let Err(until) = state.db.admit_token_request(&key, now_ms, &state.token_limit).await? {
+        let subject = Actor { kind: "API_CLIENT", id: String::new(), username: client_name.into() };
+        let refused = SecurityEvent {
+            tenant_id: &tenant.id,
+            subtype: "TOKEN_REFUSED",
+            subject: &subject,
+            object: None,
+            record: json!({"clientName": client_name, "reason": "throttled"}),
+        };
+        state.db.record_security_event(&refused, now_ms).await?;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_TOKEN_REQUESTS",

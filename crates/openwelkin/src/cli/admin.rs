@@ -4,6 +4,7 @@ use crate::auth::policy::Policy;
 use crate::auth::secrets;
 use crate::clock::Clock;
 use crate::store::clients::{InstanceGrant, NewClient};
+use crate::store::tenants::Tenant;
 use crate::store::Db;
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -44,15 +45,17 @@ pub enum ClientCommand {
         /// Defaults to a random 256-bit secret.
         #[arg(long, env = "OPENWELKIN_CLIENT_SECRET", hide_env_values = true)]
         secret: Option<String>,
-        /// Security policy file (JSON; see docs/SECURITY-POLICIES.md).
-        #[arg(long, conflicts_with = "all_access")]
-        policy: Option<std::path::PathBuf>,
-        /// Grant every permission and admin flag.
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Replace a client's security policy and, with --instances, its instance grant.
+    SetPolicy {
         #[arg(long)]
-        all_access: bool,
-        /// Instances the client may reach, comma-separated; all when omitted.
-        #[arg(long, value_delimiter = ',')]
-        instances: Option<Vec<String>>,
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// List the API clients of a tenant.
     List {
@@ -82,6 +85,20 @@ pub enum ClientCommand {
         #[arg(long, env = "OPENWELKIN_CLIENT_SECRET", hide_env_values = true)]
         secret: Option<String>,
     },
+}
+
+/// What a client may do and where.
+#[derive(clap::Args)]
+pub struct AccessArgs {
+    /// Security policy file (JSON; see docs/SECURITY-POLICIES.md).
+    #[arg(long, conflicts_with = "all_access")]
+    policy: Option<std::path::PathBuf>,
+    /// Grant every permission and admin flag.
+    #[arg(long)]
+    all_access: bool,
+    /// Instances the client may reach, comma-separated, or `*`; on create, all when omitted.
+    #[arg(long, value_delimiter = ',')]
+    instances: Option<Vec<String>>,
 }
 
 /// Names that routes outside tenants use.
@@ -152,29 +169,12 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
         async move { db.tenant_by_name(&name).await?.with_context(|| format!("no tenant {name:?}")) }
     };
     match command {
-        ClientCommand::Create { tenant, name, secret, policy, all_access, instances } => {
+        ClientCommand::Create { tenant, name, secret, access } => {
             let t = tenant_of(tenant).await?;
             let name = name.unwrap_or_else(random_client_name);
             check_name("client", &name)?;
-            let policy = match (policy, all_access) {
-                (_, true) => Policy::all_access(),
-                (Some(path), false) => {
-                    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-                    Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                }
-                (None, false) => bail!("give --policy FILE or --all-access"),
-            };
-            let grant = match instances {
-                None => InstanceGrant::All,
-                Some(list) => {
-                    for i in &list {
-                        if db.instance_by_name(&t.id, i).await?.is_none() {
-                            bail!("tenant {} has no instance {i:?}", t.name);
-                        }
-                    }
-                    InstanceGrant::Only(list)
-                }
-            };
+            let policy = read_policy(access.policy, access.all_access)?;
+            let grant = read_grant(&db, &t, access.instances).await?.unwrap_or(InstanceGrant::All);
             if db.client_by_name(&t.id, &name).await?.is_some() {
                 bail!("tenant {} already has a client named {name}", t.name);
             }
@@ -190,6 +190,14 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
             db.create_client(new, clock.now_ms()).await?;
             println!("client: {name}");
             println!("secret: {secret}");
+        }
+        ClientCommand::SetPolicy { tenant, name, access } => {
+            let t = tenant_of(tenant).await?;
+            let current = db.client_by_name(&t.id, &name).await?.with_context(|| format!("no client {name:?}"))?;
+            let policy = read_policy(access.policy, access.all_access)?;
+            let grant = read_grant(&db, &t, access.instances).await?.unwrap_or(current.instances);
+            db.set_client_policy(&t.id, &name, &policy, &grant, clock.now_ms()).await?;
+            println!("client {name}: policy {}", serde_json::to_string(&policy)?);
         }
         ClientCommand::List { tenant } => {
             let t = tenant_of(tenant).await?;
@@ -228,4 +236,29 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+fn read_policy(path: Option<std::path::PathBuf>, all_access: bool) -> anyhow::Result<Policy> {
+    match (path, all_access) {
+        (_, true) => Ok(Policy::all_access()),
+        (Some(path), false) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        (None, false) => bail!("give --policy FILE or --all-access"),
+    }
+}
+
+/// `None` when no `--instances` was given; `*` grants every instance.
+async fn read_grant(db: &Db, tenant: &Tenant, instances: Option<Vec<String>>) -> anyhow::Result<Option<InstanceGrant>> {
+    let Some(list) = instances else { return Ok(None) };
+    if list.iter().any(|i| i == "*") {
+        return Ok(Some(InstanceGrant::All));
+    }
+    for i in &list {
+        if db.instance_by_name(&tenant.id, i).await?.is_none() {
+            bail!("tenant {} has no instance {i:?}", tenant.name);
+        }
+    }
+    Ok(Some(InstanceGrant::Only(list)))
 }

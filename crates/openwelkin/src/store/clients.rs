@@ -117,6 +117,27 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    pub async fn set_client_policy(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        policy: &Policy,
+        instances: &InstanceGrant,
+        now_ms: i64,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_clients SET policy = $1, instances = $2, updated_at = $3 WHERE tenant_id = $4 AND name = $5",
+        )
+        .bind(serde_json::to_string(policy).expect("policy serializes"))
+        .bind(instances.encode())
+        .bind(now_ms)
+        .bind(tenant_id)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Replaces the secret hash and invalidates every token issued before.
     pub async fn rotate_client_secret(
         &self,
