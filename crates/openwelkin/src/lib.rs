@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod demo;
+pub mod designer;
 pub mod domain;
 pub mod events;
 pub mod ids;
