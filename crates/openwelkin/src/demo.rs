@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::domain::patient::Patient;
 use crate::domain::user::User;
 use crate::events::audit::{Actor, DataEvent, Operation};
-use crate::store::audit::record_data_event;
+use crate::store::audit::record_write;
 use crate::store::clients::{InstanceGrant, NewClient};
 use crate::store::{patients, users, Db};
 use serde_json::{json, Value};
@@ -18,10 +18,29 @@ pub const CLIENT: &str = "DEMOAPICLIENT";
 /// `OPENWELKIN_DEMO_SECRET` to choose another when the demo client is first created.
 pub const DEFAULT_SECRET: &str = "demo-secret";
 
-pub async fn ensure(db: &Db, clock: &Clock) -> anyhow::Result<()> {
+/// The sample designer folder (`designer/demo` in the repository), built into the binary.
+static DESIGNER: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../designer/demo");
+
+/// The built-in demo designer, read from a copy of the embedded folder.
+pub fn designer() -> anyhow::Result<crate::designer::Designer> {
+    let dir = std::env::temp_dir().join(format!("openwelkin-demo-designer-{}", crate::ids::new_id()));
+    DESIGNER.extract(&dir)?;
+    let loaded = crate::designer::Designer::load_dir(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded.map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the built-in demo designer has errors:\n{}", lines.join("\n"))
+    })
+}
+
+/// Ensures the demo data; with `with_designer`, also publishes the built-in designer.
+pub async fn ensure(db: &Db, clock: &Clock, with_designer: bool) -> anyhow::Result<()> {
     let tenant = db.ensure_tenant(TENANT, clock.now_ms()).await?;
     let live = db.ensure_instance(&tenant.id, "live", "Production data", clock.now_ms()).await?;
     let sandbox = db.ensure_instance(&tenant.id, "sandbox", "Sandbox for integration tests", clock.now_ms()).await?;
+    if with_designer {
+        crate::provision::apply_designer(db, clock, TENANT, &designer()?, None).await?;
+    }
     if db.client_by_name(&tenant.id, CLIENT).await?.is_none() {
         let secret = std::env::var("OPENWELKIN_DEMO_SECRET").unwrap_or_else(|_| DEFAULT_SECRET.to_string());
         let new = NewClient {
@@ -129,5 +148,5 @@ async fn audit(
         cdt_name: None,
         record,
     };
-    record_data_event(tx, &event, now_ms).await
+    record_write(tx, &event, now_ms).await
 }

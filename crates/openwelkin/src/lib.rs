@@ -12,5 +12,6 @@ pub mod designer;
 pub mod domain;
 pub mod events;
 pub mod ids;
+pub mod provision;
 pub mod store;
 pub mod time;

@@ -6,7 +6,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::auth::tokens::TokenError;
-use crate::events::audit::Actor;
+use crate::domain::patient::Patient;
+use crate::events::audit::{Actor, DataEvent, Operation};
 use crate::store::clients::ApiClient;
 use crate::store::tenants::{Instance, Tenant};
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -135,6 +136,39 @@ impl Caller {
 
     pub fn actor(&self) -> Actor {
         Actor::api_client(&self.client.id, &self.client.name)
+    }
+}
+
+/// One write to audit: what changed, and the record after the change (before it, for a
+/// delete).
+pub struct Write<'a> {
+    pub entity: &'static str,
+    pub operation: Operation,
+    pub record_id: &'a str,
+    pub patient: Option<&'a Patient>,
+    pub cdt_name: Option<&'a str>,
+    pub record: &'a serde_json::Value,
+}
+
+impl InstanceCaller {
+    /// Audits a write of this caller in this instance (and queues its event), inside the
+    /// write's transaction.
+    pub async fn record(&self, tx: &mut crate::store::Tx, w: Write<'_>, now_ms: i64) -> Result<(), ApiError> {
+        let actor = self.actor();
+        let event = DataEvent {
+            tenant_id: &self.tenant.id,
+            instance: Some(&self.instance.name),
+            entity: w.entity,
+            operation: w.operation,
+            actor: &actor,
+            record_id: w.record_id,
+            patient_id: w.patient.map(|p| p.id.as_str()),
+            patient_full_name: w.patient.map(Patient::full_name),
+            cdt_name: w.cdt_name,
+            record: w.record,
+        };
+        crate::store::audit::record_write(tx, &event, now_ms).await?;
+        Ok(())
     }
 }
 

@@ -4,13 +4,18 @@
 pub mod audit;
 pub mod body;
 pub mod caller;
+pub mod cdts;
+pub mod contacts;
+pub mod dictionaries;
 pub mod error;
+pub mod formations;
 pub mod headers;
 pub mod health;
 pub mod openapi;
 pub mod paging;
 pub mod params;
 pub mod patients;
+pub mod pdts;
 pub mod token;
 pub mod users;
 
@@ -69,6 +74,27 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::read, users::patch, users::replace, users::delete))
         .routes(routes!(users::list_in_instance))
+        .routes(routes!(cdts::create, cdts::list, cdts::bulk_update))
+        .routes(routes!(cdts::read, cdts::update, cdts::delete))
+        .routes(routes!(pdts::create_profile, pdts::list_profiles))
+        .routes(routes!(pdts::read_profile))
+        .routes(routes!(pdts::patients_with))
+        .routes(routes!(pdts::create_for_patient, pdts::list_for_patient))
+        .routes(routes!(pdts::read_for_patient, pdts::update_for_patient, pdts::delete_for_patient))
+        .routes(routes!(contacts::create, contacts::list))
+        .routes(routes!(contacts::list_slash))
+        .routes(routes!(contacts::read, contacts::update))
+        .routes(routes!(dictionaries::list, dictionaries::add, dictionaries::replace_all))
+        .routes(routes!(dictionaries::read, dictionaries::update, dictionaries::delete))
+        .routes(routes!(formations::publish))
+        .routes(routes!(formations::disposition, formations::replace_disposition))
+        .routes(routes!(formations::assessment_cdt))
+        .routes(routes!(formations::pdts))
+        .routes(routes!(formations::pdt))
+        .routes(routes!(formations::list, formations::create))
+        .routes(routes!(formations::read, formations::replace, formations::remove))
+        .routes(routes!(formations::list_singular, formations::create_singular))
+        .routes(routes!(formations::read_singular, formations::replace_singular, formations::remove_singular))
         .routes(routes!(audit::data))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -16,6 +16,11 @@ use utoipa::{Modify, OpenApi};
         (name = "Auth", description = "Bearer tokens for API clients"),
         (name = "Patients"),
         (name = "Users", description = "Care-team members (tenant level)"),
+        (name = "CDT records", description = "Patient records of custom data types"),
+        (name = "Profiles (PDT)", description = "Profile data type records"),
+        (name = "Contacts", description = "People around a patient"),
+        (name = "Dictionaries", description = "Value lists"),
+        (name = "Formations", description = "Designer configuration by version"),
         (name = "Audit", description = "Append-only audit trails"),
         (name = "Operations", description = "Health probes"),
     )

@@ -11,7 +11,7 @@ use crate::domain::patient::{CareTeamRole, CareTeamUser, Patient, PatientWrite};
 use crate::domain::user::User;
 use crate::domain::FieldError;
 use crate::events::audit::{DataEvent, Operation};
-use crate::store::audit::record_data_event;
+use crate::store::audit::record_write;
 use crate::store::patients::{self, PatientFilter, PatientKey};
 use crate::store::{is_unique_violation, users, Tx};
 use axum::extract::{Path, State};
@@ -150,6 +150,9 @@ pub async fn delete(
     let patient =
         patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
     patients::delete(&mut tx, &ctx.instance.id, &patient.id).await?;
+    // What belongs to the patient goes with it, in the same transaction.
+    crate::store::records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::contacts::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     audit(&mut tx, &ctx, Operation::Delete, &patient, now_ms).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
@@ -320,7 +323,7 @@ async fn audit(tx: &mut Tx, ctx: &InstanceCaller, operation: Operation, p: &Pati
         cdt_name: None,
         record: &record,
     };
-    record_data_event(tx, &event, now_ms).await?;
+    record_write(tx, &event, now_ms).await?;
     Ok(())
 }
 

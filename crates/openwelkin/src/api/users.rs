@@ -11,7 +11,7 @@ use super::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::{User, UserWrite, USER_STATES};
 use crate::events::audit::{DataEvent, Operation};
-use crate::store::audit::record_data_event;
+use crate::store::audit::record_write;
 use crate::store::users::{self, UserFilter};
 use crate::store::{is_unique_violation, Tx};
 use axum::extract::{Path, State};
@@ -265,6 +265,6 @@ async fn audit(tx: &mut Tx, ctx: &Caller, operation: Operation, user: &User, now
         cdt_name: None,
         record: &record,
     };
-    record_data_event(tx, &event, now_ms).await?;
+    record_write(tx, &event, now_ms).await?;
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! server, so they can run beside a serving process.
 
 mod admin;
+mod designer;
+mod formations;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -50,6 +52,11 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Check designer folders (no database needed).
+    Designer {
+        #[command(subcommand)]
+        command: designer::DesignerCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,5 +69,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(())
         }
+        Command::Designer { command } => designer::run(command).await,
     }
 }

@@ -2,12 +2,23 @@
 //! encounter templates, dictionaries, …) as one document. It is loaded from a folder of
 //! YAML or JSON files, validated, and stored per instance as numbered formation versions;
 //! the formation endpoints read it and the draft endpoints edit it.
+//!
+//! - `data_type`: CDTs, PDTs, document types and the encounter disposition (typed).
+//! - `objects`: every other kind (kept as normalized JSON values, with typed views).
+//! - `shape`: the structural checker behind both (keys, types, defaults, JSON paths).
+//! - `loader`: reading a tenant's folder (the layout is documented there and in
+//!   `docs/DESIGNER.md`).
 
 pub mod data_type;
+pub mod loader;
+pub mod objects;
+pub(crate) mod shape;
 
 use data_type::{DataType, FIELD_TYPES};
+use objects::Section;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use shape::is_machine_name;
 
 /// One problem in a designer document: the file it came from (empty for API edits), the
 /// JSON path inside it and the reason.
@@ -133,25 +144,97 @@ impl Designer {
     }
 
     fn objects(&self, kind: Kind) -> &Vec<Value> {
-        match kind {
-            Kind::Assessments => &self.assessments,
-            Kind::Programs => &self.programs,
-            Kind::EncounterTemplates => &self.encounter_templates,
-            Kind::GoalTemplates => &self.goal_templates,
-            Kind::Dictionaries => &self.dictionaries,
-            Kind::Cdts | Kind::Pdts | Kind::DocumentTypes => unreachable!("data types are typed"),
-        }
+        self.values(Section::of(kind))
     }
 
     fn objects_mut(&mut self, kind: Kind) -> &mut Vec<Value> {
-        match kind {
-            Kind::Assessments => &mut self.assessments,
-            Kind::Programs => &mut self.programs,
-            Kind::EncounterTemplates => &mut self.encounter_templates,
-            Kind::GoalTemplates => &mut self.goal_templates,
-            Kind::Dictionaries => &mut self.dictionaries,
-            Kind::Cdts | Kind::Pdts | Kind::DocumentTypes => unreachable!("data types are typed"),
+        self.values_mut(Section::of(kind))
+    }
+
+    /// The JSON-valued list of a section (any section but the data types).
+    pub(crate) fn values(&self, section: Section) -> &Vec<Value> {
+        match section {
+            Section::Assessments => &self.assessments,
+            Section::Programs => &self.programs,
+            Section::EncounterTemplates => &self.encounter_templates,
+            Section::GoalTemplates => &self.goal_templates,
+            Section::Dictionaries => &self.dictionaries,
+            Section::Roles => &self.roles,
+            Section::SecurityPolicies => &self.security_policies,
+            Section::Regions => &self.regions,
+            Section::Webhooks => &self.webhooks,
+            Section::Cdts | Section::Pdts | Section::DocumentTypes => unreachable!("data types are typed"),
         }
+    }
+
+    pub(crate) fn values_mut(&mut self, section: Section) -> &mut Vec<Value> {
+        match section {
+            Section::Assessments => &mut self.assessments,
+            Section::Programs => &mut self.programs,
+            Section::EncounterTemplates => &mut self.encounter_templates,
+            Section::GoalTemplates => &mut self.goal_templates,
+            Section::Dictionaries => &mut self.dictionaries,
+            Section::Roles => &mut self.roles,
+            Section::SecurityPolicies => &mut self.security_policies,
+            Section::Regions => &mut self.regions,
+            Section::Webhooks => &mut self.webhooks,
+            Section::Cdts | Section::Pdts | Section::DocumentTypes => unreachable!("data types are typed"),
+        }
+    }
+
+    /// How many objects a section holds.
+    pub fn count(&self, section: Section) -> usize {
+        match section {
+            Section::Cdts => self.cdts.len(),
+            Section::Pdts => self.pdts.len(),
+            Section::DocumentTypes => self.document_types.len(),
+            other => self.values(other).len(),
+        }
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(&self, section: Section, name: &str) -> Option<T> {
+        self.values(section).iter().find(|o| name_of(o) == name).and_then(|o| objects::typed(section, o))
+    }
+
+    fn all_typed<T: serde::de::DeserializeOwned>(&self, section: Section) -> Vec<T> {
+        self.values(section).iter().filter_map(|o| objects::typed(section, o)).collect()
+    }
+
+    pub fn assessment(&self, name: &str) -> Option<objects::Assessment> {
+        self.typed(Section::Assessments, name)
+    }
+
+    pub fn program(&self, name: &str) -> Option<objects::Program> {
+        self.typed(Section::Programs, name)
+    }
+
+    pub fn encounter_template(&self, name: &str) -> Option<objects::EncounterTemplate> {
+        self.typed(Section::EncounterTemplates, name)
+    }
+
+    pub fn goal_template(&self, name: &str) -> Option<objects::GoalTemplate> {
+        self.typed(Section::GoalTemplates, name)
+    }
+
+    /// A dictionary with its seed records.
+    pub fn dictionary(&self, name: &str) -> Option<objects::Dictionary> {
+        self.typed(Section::Dictionaries, name)
+    }
+
+    pub fn role_list(&self) -> Vec<objects::Named> {
+        self.all_typed(Section::Roles)
+    }
+
+    pub fn security_policy_list(&self) -> Vec<objects::Named> {
+        self.all_typed(Section::SecurityPolicies)
+    }
+
+    pub fn region_list(&self) -> Vec<objects::Region> {
+        self.all_typed(Section::Regions)
+    }
+
+    pub fn webhook_list(&self) -> Vec<objects::Webhook> {
+        self.all_typed(Section::Webhooks)
     }
 
     /// A data type by kind and name (for record validation).
@@ -163,14 +246,14 @@ impl Designer {
     pub fn list(&self, kind: Kind, version: i64) -> Vec<Value> {
         match self.data_types(kind) {
             Some(types) => types.iter().map(|d| d.formation(kind.default_relation(), version)).collect(),
-            None => self.objects(kind).iter().map(|o| render(kind, o, version)).collect(),
+            None => self.objects(kind).iter().map(|o| self.render(kind, o, version)).collect(),
         }
     }
 
     pub fn get(&self, kind: Kind, name: &str, version: i64) -> Option<Value> {
         match self.data_types(kind) {
             Some(types) => types.iter().find(|d| d.name == name).map(|d| d.formation(kind.default_relation(), version)),
-            None => self.objects(kind).iter().find(|o| name_of(o) == name).map(|o| render(kind, o, version)),
+            None => self.objects(kind).iter().find(|o| name_of(o) == name).map(|o| self.render(kind, o, version)),
         }
     }
 
@@ -180,31 +263,68 @@ impl Designer {
     }
 
     /// Adds an object, or replaces the one of the same name; the result must validate.
+    /// The object is normalized first (defaults filled, unknown keys rejected); on any
+    /// error the designer is left as it was. Error paths are those of [`Designer::validate`]
+    /// (`cdts[2].fields[0].type`), with the object at the index it has or would have.
     pub fn upsert(&mut self, kind: Kind, body: Value) -> Result<String, Vec<DesignerError>> {
         let name = name_of(&body).to_string();
+        let section = Section::of(kind);
+        let mut errors = Vec::new();
         if let Some(types) = self.data_types_mut(kind) {
+            let index = types.iter().position(|d| d.name == name).unwrap_or(types.len());
+            let path = format!("{}[{index}]", section.label());
+            let normalized = shape::normalize(&body, &objects::DATA_TYPE, &path, &mut errors);
+            if !errors.is_empty() {
+                return Err(errors);
+            }
             let dt: DataType =
-                serde_json::from_value(body).map_err(|e| vec![DesignerError::new("$", e.to_string())])?;
-            match types.iter_mut().find(|d| d.name == dt.name) {
-                Some(existing) => *existing = dt,
-                None => types.push(dt),
+                serde_json::from_value(normalized).map_err(|e| vec![DesignerError::new(path, e.to_string())])?;
+            let previous = match types.get_mut(index) {
+                Some(existing) => Some(std::mem::replace(existing, dt)),
+                None => {
+                    types.push(dt);
+                    None
+                }
+            };
+            let errors = self.validate();
+            if errors.is_empty() {
+                return Ok(name);
             }
-        } else {
-            if !body.is_object() {
-                return Err(vec![DesignerError::new("$", "must be an object")]);
+            let types = self.data_types_mut(kind).expect("data type kind");
+            match previous {
+                Some(previous) => types[index] = previous,
+                None => {
+                    types.pop();
+                }
             }
-            let list = self.objects_mut(kind);
-            match list.iter_mut().find(|o| name_of(o) == name) {
-                Some(existing) => *existing = body,
-                None => list.push(body),
-            }
+            return Err(errors);
         }
+        let list = self.objects_mut(kind);
+        let index = list.iter().position(|o| name_of(o) == name).unwrap_or(list.len());
+        let normalized =
+            objects::normalize_object(section, &body, &format!("{}[{index}]", section.label()), &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let previous = match list.get_mut(index) {
+            Some(existing) => Some(std::mem::replace(existing, normalized)),
+            None => {
+                list.push(normalized);
+                None
+            }
+        };
         let errors = self.validate();
         if errors.is_empty() {
-            Ok(name)
-        } else {
-            Err(errors)
+            return Ok(name);
         }
+        let list = self.objects_mut(kind);
+        match previous {
+            Some(previous) => list[index] = previous,
+            None => {
+                list.pop();
+            }
+        }
+        Err(errors)
     }
 
     /// Removes an object by name; false when there was none.
@@ -224,49 +344,65 @@ impl Designer {
         }
     }
 
-    /// Every problem of the document: names, field types, options and references.
+    /// Every problem of the document: shapes, names, field types, options and references.
+    /// Paths start at the document (`assessments[1].sections[0].fields[2].refCdtName`).
     pub fn validate(&self) -> Vec<DesignerError> {
         let mut errors = Vec::new();
+        let mut data_type_names = std::collections::HashMap::new();
         for (kind, label) in [(Kind::Cdts, "cdts"), (Kind::Pdts, "pdts"), (Kind::DocumentTypes, "documentTypes")] {
             let types = self.data_types(kind).expect("data type kind");
             check_unique(types.iter().map(|d| d.name.as_str()), label, &mut errors);
             for (i, dt) in types.iter().enumerate() {
                 validate_data_type(dt, &format!("{label}[{i}]"), self, &mut errors);
+                // Records name their type by name alone, so the three kinds share names.
+                if let Some(other) = data_type_names.get(dt.name.as_str()) {
+                    if *other != label {
+                        errors.push(DesignerError::new(
+                            format!("{label}[{i}].name"),
+                            format!("{:?} is already the name of one of the {other}", dt.name),
+                        ));
+                    }
+                } else {
+                    data_type_names.insert(dt.name.as_str(), label);
+                }
             }
         }
         if let Some(dt) = &self.encounter_disposition {
             validate_data_type(dt, "encounterDisposition", self, &mut errors);
         }
-        for (kind, label) in [
-            (Kind::Assessments, "assessments"),
-            (Kind::Programs, "programs"),
-            (Kind::EncounterTemplates, "encounterTemplates"),
-            (Kind::GoalTemplates, "goalTemplates"),
-            (Kind::Dictionaries, "dictionaries"),
-        ] {
-            let list = self.objects(kind);
-            for (i, o) in list.iter().enumerate() {
-                if name_of(o).is_empty() {
-                    errors.push(DesignerError::new(format!("{label}[{i}].name"), "is required"));
-                }
-            }
-            check_unique(list.iter().map(name_of).filter(|n| !n.is_empty()), label, &mut errors);
-        }
+        objects::validate(self, &mut errors);
         errors
     }
-}
 
-fn check_unique<'a>(names: impl Iterator<Item = &'a str>, label: &str, errors: &mut Vec<DesignerError>) {
-    let mut seen = std::collections::HashSet::new();
-    for name in names {
-        if !seen.insert(name) {
-            errors.push(DesignerError::new(label, format!("{name:?} is defined twice")));
+    /// The formation object of a JSON-valued object: normalized (so every recorded key is
+    /// there), with what it takes from the rest of the designer, and the version it is
+    /// read in where the formation carries one.
+    fn render(&self, kind: Kind, o: &Value, version: i64) -> Value {
+        let mut o = objects::normalize_object(Section::of(kind), o, "$", &mut Vec::new());
+        if let Some(map) = o.as_object_mut() {
+            match kind {
+                Kind::Assessments => {
+                    map.insert("version".into(), json!(version));
+                    objects::render_assessment(map, &self.cdts);
+                }
+                Kind::Dictionaries => {
+                    map.remove("records");
+                }
+                _ => {}
+            }
         }
+        o
     }
 }
 
-fn is_machine_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+/// Reports the second and later uses of a name, at that object's `name`.
+pub(crate) fn check_unique<'a>(names: impl Iterator<Item = &'a str>, label: &str, errors: &mut Vec<DesignerError>) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.enumerate() {
+        if !name.is_empty() && !seen.insert(name) {
+            errors.push(DesignerError::new(format!("{label}[{i}].name"), format!("{name:?} is defined twice")));
+        }
+    }
 }
 
 fn validate_data_type(dt: &DataType, path: &str, designer: &Designer, errors: &mut Vec<DesignerError>) {
@@ -285,7 +421,7 @@ fn validate_data_type(dt: &DataType, path: &str, designer: &Designer, errors: &m
         if !FIELD_TYPES.contains(&f.field_type.as_str()) {
             errors.push(DesignerError::new(
                 format!("{fpath}.type"),
-                format!("must be one of {}", FIELD_TYPES.join(", ")),
+                format!("unknown field type {:?}; must be one of {}", f.field_type, FIELD_TYPES.join(", ")),
             ));
         }
         let has_options = f.meta.options.as_ref().is_some_and(|o| !o.is_empty());
@@ -297,17 +433,22 @@ fn validate_data_type(dt: &DataType, path: &str, designer: &Designer, errors: &m
                 errors.push(DesignerError::new(format!("{fpath}.dictionary"), format!("no dictionary named {dict:?}")));
             }
         }
+        if let Some(pdt) = &f.profile_data_type {
+            if !designer.pdts.iter().any(|d| &d.name == pdt) {
+                errors.push(DesignerError::new(format!("{fpath}.profileDataType"), format!("no PDT named {pdt:?}")));
+            }
+        }
+        for (k, option) in f.meta.options.iter().flatten().enumerate() {
+            if let Some(cdt) = &option.ref_cdt_name {
+                if !designer.cdts.iter().any(|d| &d.name == cdt) {
+                    errors.push(DesignerError::new(
+                        format!("{fpath}.meta.options[{k}].refCdtName"),
+                        format!("no CDT named {cdt:?}"),
+                    ));
+                }
+            }
+        }
     }
-}
-
-/// Objects other than data types are stored as given (already checked); those that carry
-/// a formation version get the one they are read in.
-fn render(kind: Kind, o: &Value, version: i64) -> Value {
-    let mut o = o.clone();
-    if let (Kind::Assessments, Some(map)) = (kind, o.as_object_mut()) {
-        map.insert("version".into(), json!(version));
-    }
-    o
 }
 
 /// Welkin's standard encounter disposition, used when the designer does not define one.

@@ -1,8 +1,10 @@
 //! Types and rules of each resource. No I/O: handlers load, the domain decides, the store
 //! saves.
 
+pub mod contact;
 pub mod fields;
 pub mod patient;
+pub mod records;
 pub mod user;
 
 /// A rejected input value, named by its JSON field path.

@@ -6,7 +6,28 @@ use crate::events::audit::{DataEvent, SecurityEvent};
 use crate::ids::new_event_id;
 use sqlx::Row;
 
-pub async fn record_data_event(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
+/// Records a write: its data audit row and its event in the outbox that webhook delivery
+/// reads. Call inside the write's transaction, so that neither exists without the other.
+pub async fn record_write(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
+    record_data_event(tx, event, now_ms).await?;
+    sqlx::query(
+        "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(event.tenant_id)
+    .bind(event.instance)
+    .bind(event.entity)
+    .bind(event.subtype())
+    .bind(event.record_id)
+    .bind(event.cdt_name.map(String::from).or_else(|| event.patient_full_name.clone()))
+    .bind(event.patient_id)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+async fn record_data_event(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
          subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \

@@ -7,10 +7,14 @@
 
 pub mod audit;
 pub mod clients;
+pub mod contacts;
+pub mod dictionaries;
+pub mod formations;
 pub mod keys;
 pub mod patients;
 pub mod query;
 pub mod ratelimit;
+pub mod records;
 pub mod tenants;
 pub mod users;
 
@@ -36,6 +40,7 @@ pub struct Db {
     /// single writer connection avoids lock-upgrade failures between concurrent
     /// transactions. On PostgreSQL this is the same pool as `pool`.
     writer: AnyPool,
+    formation_cache: formations::FormationCache,
 }
 
 impl Db {
@@ -47,7 +52,7 @@ impl Db {
             Backend::Sqlite => {
                 let pool = sqlite_pool(&url, 8).await?;
                 let writer = sqlite_pool(&url, 1).await?;
-                Db { backend, pool, writer }
+                Db { backend, pool, writer, formation_cache: Default::default() }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -56,7 +61,7 @@ impl Db {
                     .connect(&url)
                     .await
                     .with_context(|| "connecting to PostgreSQL")?;
-                Db { backend, writer: pool.clone(), pool }
+                Db { backend, writer: pool.clone(), pool, formation_cache: Default::default() }
             }
         };
         db.migrate().await?;

@@ -16,9 +16,16 @@ pub enum Arg {
 pub struct Where {
     sql: String,
     args: Vec<Arg>,
+    /// Placeholders bound before this clause (e.g. the values of an UPDATE's SET).
+    offset: usize,
 }
 
 impl Where {
+    /// A clause whose placeholders start after `n` bound before it.
+    pub fn after(n: usize) -> Self {
+        Where { offset: n, ..Default::default() }
+    }
+
     /// Adds a clause; each `?` in it is replaced by the next `$n` placeholder.
     pub fn and(&mut self, clause: &str, args: impl IntoIterator<Item = Arg>) -> &mut Self {
         self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
@@ -27,7 +34,7 @@ impl Where {
             if ch == '?' {
                 let arg = args.next().expect("one argument per placeholder");
                 self.args.push(arg);
-                self.sql.push_str(&format!("${}", self.args.len()));
+                self.sql.push_str(&format!("${}", self.offset + self.args.len()));
             } else {
                 self.sql.push(ch);
             }

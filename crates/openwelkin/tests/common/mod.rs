@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_openwelkin");
+pub const FIXTURE_DESIGNER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/designer");
 
 pub struct Server {
     child: Option<Child>,
@@ -80,6 +81,14 @@ impl Server {
         };
         server.spawn();
         server
+    }
+
+    /// A server whose tenant has the test designer (`tests/fixtures/designer`) published
+    /// to both instances.
+    pub async fn with_designer() -> Server {
+        let s = Server::start().await;
+        s.cli(&["designer", "apply", FIXTURE_DESIGNER, "--tenant", &s.tenant]);
+        s
     }
 
     /// Starts (again) the server process on the same database.

@@ -1,0 +1,1733 @@
+//! The designer objects other than data types: assessments, programs, encounter
+//! templates, goal templates, dictionaries, roles, security policies, regions and
+//! webhooks. Each has a [`Shape`] (keys, types, defaults), a normalization that fills the
+//! keys the formation endpoints return, a typed view for code that needs the contents,
+//! and the rules that check it against the rest of the designer.
+//!
+//! The [`Designer`] keeps these objects as JSON values in their normalized form; the typed
+//! views are read from them ([`Designer::assessment`], [`Designer::program`], …).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::data_type::{stable_id, DataType, FIELD_TYPES};
+use super::shape::{drop, empty_list, empty_str, no, normalize, null, omit, opt, req, yes, Shape};
+use super::{Designer, DesignerError, Kind};
+
+/// Every list of a designer document, with its folder name and its name in JSON paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Section {
+    Cdts,
+    Pdts,
+    DocumentTypes,
+    Assessments,
+    Programs,
+    EncounterTemplates,
+    GoalTemplates,
+    Dictionaries,
+    Roles,
+    SecurityPolicies,
+    Regions,
+    Webhooks,
+}
+
+impl Section {
+    pub const ALL: [Section; 12] = [
+        Section::Cdts,
+        Section::Pdts,
+        Section::DocumentTypes,
+        Section::Assessments,
+        Section::Programs,
+        Section::EncounterTemplates,
+        Section::GoalTemplates,
+        Section::Dictionaries,
+        Section::Roles,
+        Section::SecurityPolicies,
+        Section::Regions,
+        Section::Webhooks,
+    ];
+
+    /// The sections held as JSON values (everything but the data types).
+    pub const OBJECTS: [Section; 9] = [
+        Section::Assessments,
+        Section::Programs,
+        Section::EncounterTemplates,
+        Section::GoalTemplates,
+        Section::Dictionaries,
+        Section::Roles,
+        Section::SecurityPolicies,
+        Section::Regions,
+        Section::Webhooks,
+    ];
+
+    /// The folder of a designer directory that holds this section's files.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Section::Cdts => "cdts",
+            Section::Pdts => "pdts",
+            Section::DocumentTypes => "document-types",
+            Section::Assessments => "assessments",
+            Section::Programs => "programs",
+            Section::EncounterTemplates => "encounter-templates",
+            Section::GoalTemplates => "goal-templates",
+            Section::Dictionaries => "dictionaries",
+            Section::Roles => "roles",
+            Section::SecurityPolicies => "security-policies",
+            Section::Regions => "regions",
+            Section::Webhooks => "webhooks",
+        }
+    }
+
+    /// The section's name in the JSON paths of errors (the `Designer` field, camelCase).
+    pub fn label(self) -> &'static str {
+        match self {
+            Section::Cdts => "cdts",
+            Section::Pdts => "pdts",
+            Section::DocumentTypes => "documentTypes",
+            Section::Assessments => "assessments",
+            Section::Programs => "programs",
+            Section::EncounterTemplates => "encounterTemplates",
+            Section::GoalTemplates => "goalTemplates",
+            Section::Dictionaries => "dictionaries",
+            Section::Roles => "roles",
+            Section::SecurityPolicies => "securityPolicies",
+            Section::Regions => "regions",
+            Section::Webhooks => "webhooks",
+        }
+    }
+
+    pub fn from_folder(folder: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|s| s.folder() == folder)
+    }
+
+    pub fn of(kind: Kind) -> Section {
+        match kind {
+            Kind::Cdts => Section::Cdts,
+            Kind::Pdts => Section::Pdts,
+            Kind::DocumentTypes => Section::DocumentTypes,
+            Kind::Assessments => Section::Assessments,
+            Kind::Programs => Section::Programs,
+            Kind::EncounterTemplates => Section::EncounterTemplates,
+            Kind::GoalTemplates => Section::GoalTemplates,
+            Kind::Dictionaries => Section::Dictionaries,
+        }
+    }
+
+    pub fn is_data_type(self) -> bool {
+        matches!(self, Section::Cdts | Section::Pdts | Section::DocumentTypes)
+    }
+
+    fn shape(self) -> &'static Shape {
+        match self {
+            Section::Cdts | Section::Pdts | Section::DocumentTypes => &DATA_TYPE,
+            Section::Assessments => &ASSESSMENT,
+            Section::Programs => &PROGRAM,
+            Section::EncounterTemplates => &ENCOUNTER_TEMPLATE,
+            Section::GoalTemplates => &GOAL_TEMPLATE,
+            Section::Dictionaries => &DICTIONARY,
+            Section::Roles | Section::SecurityPolicies => &NAMED,
+            Section::Regions => &REGION,
+            Section::Webhooks => &WEBHOOK,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shapes
+
+/// The keys of [`DataType`] (and its fields, meta and options), so a data type file gets
+/// every structural error with its path before serde reads it.
+pub(crate) const DATA_TYPE: Shape = Shape::Obj(&[
+    req("name", Shape::Str),
+    omit("title", Shape::Nullable(&Shape::Str)),
+    omit("label", Shape::Nullable(&Shape::Str)),
+    omit("internal", Shape::Bool),
+    omit("readable", Shape::Bool),
+    omit("updatable", Shape::Bool),
+    omit("type", Shape::OneOf(&["MULTI_RECORD", "SINGLE_RECORD"])),
+    omit(
+        "relation",
+        Shape::Nullable(&Shape::OneOf(&["COMMON", "PROFILE", "DOCUMENT_TYPE", "ENCOUNTER_DISPOSITION", "ASSESSMENT"])),
+    ),
+    req("fields", Shape::List(&DATA_TYPE_FIELD)),
+]);
+
+const DATA_TYPE_FIELD: Shape = Shape::Obj(&[
+    req("name", Shape::Str),
+    req("type", Shape::Str),
+    omit("formula", Shape::Nullable(&Shape::Str)),
+    omit("dictionary", Shape::Nullable(&Shape::Str)),
+    omit("profileDataType", Shape::Nullable(&Shape::Str)),
+    omit("editable", Shape::Bool),
+    omit("searchable", Shape::Bool),
+    omit("bulkEdit", Shape::Bool),
+    omit("phi", Shape::Bool),
+    omit("disable", Shape::Bool),
+    omit(
+        "meta",
+        Shape::Obj(&[
+            omit("required", Shape::Bool),
+            omit("label", Shape::Nullable(&Shape::Str)),
+            omit(
+                "options",
+                Shape::Nullable(&Shape::List(&Shape::Obj(&[
+                    req("label", Shape::Str),
+                    req("value", Shape::Scalar),
+                    omit("refCdtName", Shape::Nullable(&Shape::Str)),
+                ]))),
+            ),
+            omit("multiple", Shape::Nullable(&Shape::Bool)),
+            omit("minValue", Shape::Nullable(&Shape::Scalar)),
+            omit("maxValue", Shape::Nullable(&Shape::Scalar)),
+        ]),
+    ),
+]);
+
+fn sum() -> Value {
+    json!("SUM")
+}
+
+const ASSESSMENT: Shape = Shape::Obj(&[
+    omit("id", Shape::Text),
+    omit("title", Shape::Str),
+    req("name", Shape::Name),
+    drop("version"),
+    req("sections", Shape::List(&ASSESSMENT_SECTION)),
+    opt(
+        "scoring",
+        Shape::Obj(&[
+            opt("formula", Shape::OneOf(&["SUM", "AVG"]), sum),
+            opt("groups", Shape::List(&SCORING_GROUP), empty_list),
+        ]),
+        || json!({"formula": "SUM", "groups": []}),
+    ),
+    opt(
+        "programs",
+        Shape::List(&Shape::Obj(&[req("program", Shape::Name), opt("phases", Shape::List(&Shape::Name), empty_list)])),
+        empty_list,
+    ),
+    opt("template", Shape::Any, null),
+    opt(
+        "conditionSettings",
+        Shape::Nullable(&Shape::Obj(&[
+            opt("elements", Shape::List(&Shape::Map(&Shape::Any)), empty_list),
+            opt("events", Shape::List(&Shape::Map(&Shape::Any)), empty_list),
+        ])),
+        || json!({"elements": [], "events": []}),
+    ),
+    opt("displayType", Shape::Text, || json!("SECTIONS")),
+    opt("autoCompleted", Shape::Bool, no),
+    drop("_containsPHI"),
+]);
+
+const ASSESSMENT_SECTION: Shape = Shape::Obj(&[
+    opt("title", Shape::Str, empty_str),
+    omit("name", Shape::Name),
+    omit("order", Shape::Int),
+    req("fields", Shape::List(&ASSESSMENT_FIELD)),
+]);
+
+const ASSESSMENT_FIELD: Shape = Shape::Obj(&[
+    opt("label", Shape::Str, empty_str),
+    opt("name", Shape::Str, empty_str),
+    opt("refCdtName", Shape::Str, empty_str),
+    opt("refCdtFieldName", Shape::Str, empty_str),
+    omit("order", Shape::Int),
+    opt("viewType", Shape::OneOf(&["question", "readOnly"]), || json!("question")),
+    opt(
+        "meta",
+        Shape::Obj(&[opt("type", Shape::Str, empty_str), opt("required", Shape::Bool, no)]),
+        || json!({"type": "", "required": false}),
+    ),
+    opt(
+        "prePopulatedValue",
+        Shape::Nullable(&Shape::Obj(&[
+            req("type", Shape::OneOf(&["PREVIOUS_ASSESSMENT", "DEFAULT_VALUE"])),
+            omit("defaultValue", Shape::Any),
+        ])),
+        null,
+    ),
+    opt("attachments", Shape::List(&Shape::Any), empty_list),
+]);
+
+const SCORING_GROUP: Shape = Shape::Obj(&[
+    req("name", Shape::Name),
+    omit("title", Shape::Str),
+    omit("formula", Shape::OneOf(&["SUM", "AVG"])),
+    req(
+        "fields",
+        Shape::List(&Shape::Obj(&[
+            req("refCdtName", Shape::Text),
+            req("refCdtFieldName", Shape::Text),
+            opt("type", Shape::Str, empty_str),
+            opt(
+                "scores",
+                Shape::List(&Shape::Obj(&[req("score", Shape::Num), req("answer", Shape::Scalar)])),
+                empty_list,
+            ),
+        ])),
+    ),
+]);
+
+const PROGRAM: Shape = Shape::Obj(&[
+    req("name", Shape::Name),
+    omit("title", Shape::Str),
+    opt("description", Shape::Str, empty_str),
+    req("phases", Shape::List(&PHASE)),
+    omit("nodes", Shape::Nullable(&Shape::List(&Shape::Map(&Shape::Any)))),
+]);
+
+const PHASE: Shape = Shape::Obj(&[
+    req("name", Shape::Name),
+    omit("title", Shape::Str),
+    omit("type", Shape::OneOf(&["START", "REGULAR", "FINISH"])),
+    opt("description", Shape::Str, empty_str),
+    opt("autoFinishProgram", Shape::Bool, no),
+    opt("navigateTo", Shape::List(&Shape::Obj(&[req("name", Shape::Name)])), empty_list),
+]);
+
+const ENCOUNTER_TEMPLATE: Shape = Shape::Obj(&[
+    omit("id", Shape::Text),
+    req("name", Shape::Name),
+    omit("title", Shape::Str),
+    opt("encounterDescription", Shape::Str, empty_str),
+    opt("encounterInstruction", Shape::Str, empty_str),
+    opt("encounterColor", Shape::Text, || json!("#00a7be")),
+    opt("type", Shape::Text, || json!("Async")),
+    opt("deliveryMethod", Shape::Text, || json!("VIDEO")),
+    opt("defaultDuration", Shape::Int, || json!(15)),
+    opt("assessmentNames", Shape::List(&Shape::Name), empty_list),
+]);
+
+const GOAL_TEMPLATE: Shape = Shape::Obj(&[
+    req("name", Shape::Name),
+    req("goalName", Shape::Text),
+    opt("type", Shape::Str, empty_str),
+    opt("priority", Shape::OneOf(&["LOW", "MEDIUM", "HIGH"]), || json!("LOW")),
+    opt(
+        "taskTemplates",
+        Shape::List(&Shape::Obj(&[
+            req("name", Shape::Name),
+            req(
+                "subjectConfig",
+                Shape::Obj(&[req("type", Shape::OneOf(&["ROLE", "POINT_OF_CONTACT"])), omit("roleName", Shape::Name)]),
+            ),
+        ])),
+        empty_list,
+    ),
+]);
+
+const DICTIONARY: Shape = Shape::Obj(&[
+    req("name", Shape::Name),
+    omit("title", Shape::Str),
+    opt("internal", Shape::Bool, no),
+    opt(
+        "fields",
+        Shape::List(&Shape::Obj(&[req("name", Shape::Name), opt("type", Shape::Str, || json!("text"))])),
+        || json!([{"name": "value", "type": "text"}]),
+    ),
+    opt("records", Shape::List(&Shape::Obj(&[req("values", Shape::Map(&Shape::Scalar))])), empty_list),
+]);
+
+/// Roles and security policies.
+const NAMED: Shape = Shape::Obj(&[req("name", Shape::Name), omit("title", Shape::Str)]);
+
+const REGION: Shape =
+    Shape::Obj(&[req("name", Shape::Name), omit("title", Shape::Str), req("territories", Shape::List(&Shape::Text))]);
+
+const NAME_VALUE: Shape = Shape::Obj(&[req("name", Shape::Text), opt("value", Shape::Str, empty_str)]);
+
+/// The payload keys Welkin's webhook configuration offers (all of them by default).
+pub const WEBHOOK_PREDEFINED_FIELDS: &[&str] =
+    &["INSTANCE_NAME", "TENANT_NAME", "SOURCE_NAME", "SOURCE_ID", "PATIENT_ID", "EVENT_ENTITY", "EVENT_SUBTYPE", "URL"];
+
+const WEBHOOK: Shape = Shape::Obj(&[
+    req("name", Shape::Name),
+    omit("title", Shape::Str),
+    req("events", Shape::List(&Shape::Text)),
+    req("url", Shape::Text),
+    opt("headers", Shape::List(&NAME_VALUE), empty_list),
+    opt("queryParameters", Shape::List(&NAME_VALUE), empty_list),
+    opt(
+        "payload",
+        Shape::Obj(&[
+            opt("predefinedFields", Shape::List(&Shape::OneOf(WEBHOOK_PREDEFINED_FIELDS)), || {
+                json!(WEBHOOK_PREDEFINED_FIELDS)
+            }),
+            opt("customFields", Shape::List(&NAME_VALUE), empty_list),
+        ]),
+        || json!({"predefinedFields": WEBHOOK_PREDEFINED_FIELDS, "customFields": []}),
+    ),
+    opt("active", Shape::Bool, yes),
+    opt("enabled", Shape::Bool, yes),
+]);
+
+/// The entities whose events a webhook can subscribe to, as `<ENTITY>_<ACTION>`.
+pub const WEBHOOK_ENTITIES: &[&str] = &[
+    "PATIENT",
+    "USER",
+    "USER_ACCESS",
+    "CDT",
+    "PDT",
+    "ASSESSMENT",
+    "ENCOUNTER",
+    "ENCOUNTER_COMMENT",
+    "ENCOUNTER_DISPOSITION",
+    "CALENDAR_EVENT",
+    "TASK",
+    "CARE_PLAN",
+    "GOAL",
+    "PATIENT_PROGRAM",
+    "DOCUMENT",
+    "CONTACT",
+    "SMS",
+    "EMAIL",
+    "CHAT",
+    "CALL",
+];
+pub const WEBHOOK_ACTIONS: &[&str] = &["CREATED", "UPDATED", "DELETED", "COMPLETED"];
+
+/// True for `PATIENT_CREATED`, `ASSESSMENT_COMPLETED`, `USER_ACCESS_UPDATED`, …
+pub fn is_webhook_event(event: &str) -> bool {
+    WEBHOOK_ACTIONS.iter().any(|action| {
+        event
+            .strip_suffix(action)
+            .and_then(|rest| rest.strip_suffix('_'))
+            .is_some_and(|entity| WEBHOOK_ENTITIES.contains(&entity))
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Normalization
+
+/// Checks one object of a section against its shape (errors under `path`) and returns it
+/// with every key the formation endpoints return filled in.
+pub(crate) fn normalize_object(section: Section, value: &Value, path: &str, errors: &mut Vec<DesignerError>) -> Value {
+    let mut v = normalize(value, section.shape(), path, errors);
+    let Some(o) = v.as_object_mut() else { return v };
+    let name = o.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    // Every kind with a title defaults it to the name; goal templates have `goalName`.
+    if !section.is_data_type() && section != Section::GoalTemplates && !o.contains_key("title") {
+        o.insert("title".into(), json!(name));
+    }
+    match section {
+        Section::Assessments => finish_assessment(o, &name),
+        Section::EncounterTemplates => {
+            o.entry("id").or_insert_with(|| json!(stable_id(&format!("encounter-template:{name}"))));
+        }
+        Section::Programs => finish_program(o),
+        _ => {}
+    }
+    v
+}
+
+fn finish_assessment(o: &mut Map<String, Value>, name: &str) {
+    o.entry("id").or_insert_with(|| json!(stable_id(&format!("assessment:{name}"))));
+    if let Some(sections) = o.get_mut("sections").and_then(Value::as_array_mut) {
+        for (i, section) in sections.iter_mut().enumerate() {
+            let Some(s) = section.as_object_mut() else { continue };
+            s.entry("name").or_insert_with(|| json!(format!("section-{}", i + 1)));
+            s.entry("order").or_insert_with(|| json!(i));
+            for (j, field) in s.get_mut("fields").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
+                if let Some(f) = field.as_object_mut() {
+                    f.entry("order").or_insert_with(|| json!(j));
+                }
+            }
+        }
+    }
+    if let Some(scoring) = o.get_mut("scoring").and_then(Value::as_object_mut) {
+        let formula = scoring.get("formula").cloned().unwrap_or_else(sum);
+        for group in scoring.get_mut("groups").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(g) = group.as_object_mut() {
+                let title = g.get("name").cloned().unwrap_or_default();
+                g.entry("title").or_insert(title);
+                g.entry("formula").or_insert_with(|| formula.clone());
+            }
+        }
+    }
+}
+
+fn finish_program(o: &mut Map<String, Value>) {
+    let Some(phases) = o.get_mut("phases").and_then(Value::as_array_mut) else { return };
+    for phase in phases.iter_mut() {
+        let Some(p) = phase.as_object_mut() else { continue };
+        let name = p.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        p.entry("title").or_insert_with(|| json!(name));
+        p.entry("type").or_insert_with(|| {
+            json!(match name.as_str() {
+                "start" => "START",
+                "finish" => "FINISH",
+                _ => "REGULAR",
+            })
+        });
+    }
+    if o.contains_key("nodes") {
+        return;
+    }
+    let mut nodes = Vec::new();
+    let phases = o["phases"].as_array().cloned().unwrap_or_default();
+    for (i, p) in phases.iter().enumerate() {
+        nodes.push(json!({
+            "id": p["name"], "data": {"label": p["title"], "type": p["type"]}, "type": "graphNode",
+            "position": {"x": 20 + 300 * i, "y": 20},
+        }));
+    }
+    for p in &phases {
+        let from = p["name"].as_str().unwrap_or_default();
+        for to in p["navigateTo"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()) {
+            nodes.push(json!({
+                "id": format!("edge-{from}-{to}"), "type": "smoothstep", "source": from, "target": to,
+                "animated": true, "sourceHandle": format!("HandleSrcRight_{from}"),
+                "targetHandle": format!("HandleTargetLeft_{to}"), "arrowHeadType": "arrowclosed",
+            }));
+        }
+    }
+    o.insert("nodes".into(), Value::Array(nodes));
+}
+
+/// The typed view of a stored object, or None when it does not normalize cleanly.
+pub(crate) fn typed<T: DeserializeOwned>(section: Section, value: &Value) -> Option<T> {
+    let mut errors = Vec::new();
+    let v = normalize_object(section, value, "$", &mut errors);
+    if errors.is_empty() {
+        serde_json::from_value(v).ok()
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed views
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assessment {
+    pub id: String,
+    pub title: String,
+    pub name: String,
+    pub sections: Vec<AssessmentSection>,
+    pub scoring: Scoring,
+    pub programs: Vec<AssessmentProgram>,
+    pub template: Value,
+    pub condition_settings: Option<ConditionSettings>,
+    pub display_type: String,
+    pub auto_completed: bool,
+}
+
+impl Assessment {
+    /// The questions (fields that reference a CDT field), with their section.
+    pub fn questions(&self) -> impl Iterator<Item = &AssessmentField> {
+        self.sections.iter().flat_map(|s| s.fields.iter()).filter(|f| f.view_type == "question")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentSection {
+    pub title: String,
+    pub name: String,
+    pub order: i64,
+    pub fields: Vec<AssessmentField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentField {
+    pub label: String,
+    pub name: String,
+    pub ref_cdt_name: String,
+    pub ref_cdt_field_name: String,
+    pub order: i64,
+    /// `question` or `readOnly`.
+    pub view_type: String,
+    pub meta: QuestionMeta,
+    pub pre_populated_value: Option<PrePopulatedValue>,
+    pub attachments: Vec<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuestionMeta {
+    /// The referenced field's type; empty in the designer file means "the CDT field's".
+    #[serde(rename = "type")]
+    pub field_type: String,
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrePopulatedValue {
+    /// `PREVIOUS_ASSESSMENT` or `DEFAULT_VALUE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub default_value: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scoring {
+    /// `SUM` or `AVG`.
+    pub formula: String,
+    pub groups: Vec<ScoringGroup>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoringGroup {
+    pub name: String,
+    pub title: String,
+    pub formula: String,
+    pub fields: Vec<ScoredField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoredField {
+    pub ref_cdt_name: String,
+    pub ref_cdt_field_name: String,
+    #[serde(rename = "type")]
+    pub field_type: String,
+    pub scores: Vec<Score>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub score: f64,
+    /// The answer (an option value of the question) that earns the score.
+    pub answer: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentProgram {
+    pub program: String,
+    pub phases: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConditionSettings {
+    pub elements: Vec<Value>,
+    pub events: Vec<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub phases: Vec<Phase>,
+    pub nodes: Option<Vec<Value>>,
+}
+
+impl Program {
+    pub fn phase(&self, name: &str) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    /// The phase a new enrollment starts in.
+    pub fn start(&self) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.phase_type == "START")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Phase {
+    pub name: String,
+    pub title: String,
+    /// `START`, `REGULAR` or `FINISH`.
+    #[serde(rename = "type")]
+    pub phase_type: String,
+    pub description: String,
+    pub auto_finish_program: bool,
+    pub navigate_to: Vec<PhaseRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRef {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncounterTemplate {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub encounter_description: String,
+    pub encounter_instruction: String,
+    pub encounter_color: String,
+    #[serde(rename = "type")]
+    pub template_type: String,
+    pub delivery_method: String,
+    pub default_duration: i64,
+    pub assessment_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalTemplate {
+    pub name: String,
+    pub goal_name: String,
+    #[serde(rename = "type")]
+    pub goal_type: String,
+    /// `LOW`, `MEDIUM` or `HIGH`.
+    pub priority: String,
+    pub task_templates: Vec<TaskTemplate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskTemplate {
+    pub name: String,
+    pub subject_config: SubjectConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectConfig {
+    /// `ROLE` (with `roleName`) or `POINT_OF_CONTACT`.
+    #[serde(rename = "type")]
+    pub subject_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dictionary {
+    pub name: String,
+    pub title: String,
+    pub internal: bool,
+    pub fields: Vec<DictionaryField>,
+    /// Seed records from the designer folder (not part of the formation object).
+    pub records: Vec<DictionaryRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DictionaryField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub field_type: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DictionaryRecord {
+    pub values: Map<String, Value>,
+}
+
+/// A role or a security policy: both are a name and a title in the designer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Named {
+    pub name: String,
+    pub title: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub name: String,
+    pub title: String,
+    pub territories: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    pub name: String,
+    pub title: String,
+    /// Event subtypes, e.g. `PATIENT_CREATED`.
+    pub events: Vec<String>,
+    pub url: String,
+    pub headers: Vec<NameValue>,
+    pub query_parameters: Vec<NameValue>,
+    pub payload: WebhookPayload,
+    pub active: bool,
+    pub enabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookPayload {
+    pub predefined_fields: Vec<String>,
+    pub custom_fields: Vec<NameValue>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+/// Per section, the typed view of each object that normalized cleanly (by index).
+struct Views {
+    assessments: Vec<Option<Assessment>>,
+    programs: Vec<Option<Program>>,
+    encounter_templates: Vec<Option<EncounterTemplate>>,
+    goal_templates: Vec<Option<GoalTemplate>>,
+    dictionaries: Vec<Option<Dictionary>>,
+    regions: Vec<Option<Region>>,
+    webhooks: Vec<Option<Webhook>>,
+}
+
+fn err(errors: &mut Vec<DesignerError>, path: impl Into<String>, reason: impl Into<String>) {
+    errors.push(DesignerError::new(path, reason));
+}
+
+/// Checks every object of the JSON-valued sections: shape, unique names, and references.
+pub(crate) fn validate(d: &Designer, errors: &mut Vec<DesignerError>) {
+    let mut clean: HashMap<Section, Vec<Option<Value>>> = HashMap::new();
+    for section in Section::OBJECTS {
+        let label = section.label();
+        let list = d.values(section);
+        let mut views = Vec::with_capacity(list.len());
+        for (i, o) in list.iter().enumerate() {
+            let before = errors.len();
+            let v = normalize_object(section, o, &format!("{label}[{i}]"), errors);
+            views.push((errors.len() == before).then_some(v));
+        }
+        super::check_unique(list.iter().map(super::name_of), label, errors);
+        clean.insert(section, views);
+    }
+    fn parse<T: DeserializeOwned>(clean: &HashMap<Section, Vec<Option<Value>>>, s: Section) -> Vec<Option<T>> {
+        clean[&s].iter().map(|v| v.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok())).collect()
+    }
+    let views = Views {
+        assessments: parse(&clean, Section::Assessments),
+        programs: parse(&clean, Section::Programs),
+        encounter_templates: parse(&clean, Section::EncounterTemplates),
+        goal_templates: parse(&clean, Section::GoalTemplates),
+        dictionaries: parse(&clean, Section::Dictionaries),
+        regions: parse(&clean, Section::Regions),
+        webhooks: parse(&clean, Section::Webhooks),
+    };
+    for (i, a) in views.assessments.iter().enumerate() {
+        if let Some(a) = a {
+            check_assessment(a, &format!("assessments[{i}]"), d, &views, errors);
+        }
+    }
+    for (i, p) in views.programs.iter().enumerate() {
+        if let Some(p) = p {
+            check_program(p, &format!("programs[{i}]"), errors);
+        }
+    }
+    let assessment_names: HashSet<&str> = d.assessments.iter().map(super::name_of).collect();
+    for (i, t) in views.encounter_templates.iter().enumerate() {
+        if let Some(t) = t {
+            check_encounter_template(t, &format!("encounterTemplates[{i}]"), &assessment_names, errors);
+        }
+    }
+    let roles: HashSet<&str> = d.roles.iter().map(super::name_of).collect();
+    for (i, g) in views.goal_templates.iter().enumerate() {
+        if let Some(g) = g {
+            check_goal_template(g, &format!("goalTemplates[{i}]"), &roles, errors);
+        }
+    }
+    for (i, dict) in views.dictionaries.iter().enumerate() {
+        if let Some(dict) = dict {
+            check_dictionary(dict, &format!("dictionaries[{i}]"), errors);
+        }
+    }
+    for (i, r) in views.regions.iter().enumerate() {
+        if let Some(r) = r {
+            check_region(r, &format!("regions[{i}]"), errors);
+        }
+    }
+    for (i, w) in views.webhooks.iter().enumerate() {
+        if let Some(w) = w {
+            check_webhook(w, &format!("webhooks[{i}]"), errors);
+        }
+    }
+}
+
+/// Reports the second and later uses of each name in `names` (given with their paths).
+fn unique<'a>(items: impl Iterator<Item = (String, &'a str)>, what: &str, errors: &mut Vec<DesignerError>) {
+    let mut seen = HashSet::new();
+    for (path, name) in items {
+        if !name.is_empty() && !seen.insert(name) {
+            err(errors, path, format!("{what} {name:?} is used twice"));
+        }
+    }
+}
+
+/// The option values of a select, as text, for comparing with scoring answers.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn check_assessment(a: &Assessment, path: &str, d: &Designer, views: &Views, errors: &mut Vec<DesignerError>) {
+    let cdt = |name: &str| d.cdts.iter().find(|c| c.name == name);
+    unique(
+        a.sections.iter().enumerate().map(|(i, s)| (format!("{path}.sections[{i}].name"), s.name.as_str())),
+        "section name",
+        errors,
+    );
+    let mut questions: HashMap<(&str, &str), &str> = HashMap::new();
+    for (i, section) in a.sections.iter().enumerate() {
+        for (j, f) in section.fields.iter().enumerate() {
+            let fpath = format!("{path}.sections[{i}].fields[{j}]");
+            if f.view_type == "readOnly" {
+                if !f.ref_cdt_name.is_empty() || !f.ref_cdt_field_name.is_empty() {
+                    err(errors, format!("{fpath}.refCdtName"), "a readOnly field references no CDT field");
+                }
+                if f.label.trim().is_empty() {
+                    err(errors, format!("{fpath}.label"), "a readOnly field needs a label");
+                }
+                continue;
+            }
+            if f.ref_cdt_name.is_empty() {
+                err(errors, format!("{fpath}.refCdtName"), "a question needs refCdtName");
+            }
+            if f.ref_cdt_field_name.is_empty() {
+                err(errors, format!("{fpath}.refCdtFieldName"), "a question needs refCdtFieldName");
+            }
+            if f.ref_cdt_name.is_empty() || f.ref_cdt_field_name.is_empty() {
+                continue;
+            }
+            if questions.insert((&f.ref_cdt_name, &f.ref_cdt_field_name), &f.meta.field_type).is_some() {
+                err(
+                    errors,
+                    format!("{fpath}.refCdtFieldName"),
+                    format!("{}.{} is asked twice in this assessment", f.ref_cdt_name, f.ref_cdt_field_name),
+                );
+            }
+            match cdt(&f.ref_cdt_name) {
+                None => err(errors, format!("{fpath}.refCdtName"), format!("no CDT named {:?}", f.ref_cdt_name)),
+                Some(c) => match c.field(&f.ref_cdt_field_name) {
+                    None => err(
+                        errors,
+                        format!("{fpath}.refCdtFieldName"),
+                        format!("CDT {:?} has no field {:?}", c.name, f.ref_cdt_field_name),
+                    ),
+                    Some(field) if !f.meta.field_type.is_empty() && f.meta.field_type != field.field_type => err(
+                        errors,
+                        format!("{fpath}.meta.type"),
+                        format!("is {:?} but {}.{} is {:?}", f.meta.field_type, c.name, field.name, field.field_type),
+                    ),
+                    Some(_) => {}
+                },
+            }
+            if let Some(p) = &f.pre_populated_value {
+                let ppath = format!("{fpath}.prePopulatedValue");
+                match (p.kind.as_str(), &p.default_value) {
+                    ("DEFAULT_VALUE", None | Some(Value::Null)) => {
+                        err(errors, format!("{ppath}.defaultValue"), "DEFAULT_VALUE needs a defaultValue")
+                    }
+                    ("PREVIOUS_ASSESSMENT", Some(_)) => {
+                        err(errors, format!("{ppath}.defaultValue"), "only DEFAULT_VALUE takes a defaultValue")
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    unique(
+        a.scoring.groups.iter().enumerate().map(|(i, g)| (format!("{path}.scoring.groups[{i}].name"), g.name.as_str())),
+        "scoring group",
+        errors,
+    );
+    for (i, g) in a.scoring.groups.iter().enumerate() {
+        for (j, f) in g.fields.iter().enumerate() {
+            let fpath = format!("{path}.scoring.groups[{i}].fields[{j}]");
+            let key = (f.ref_cdt_name.as_str(), f.ref_cdt_field_name.as_str());
+            if !questions.contains_key(&key) {
+                err(
+                    errors,
+                    format!("{fpath}.refCdtFieldName"),
+                    format!("{}.{} is not a question of this assessment", f.ref_cdt_name, f.ref_cdt_field_name),
+                );
+                continue;
+            }
+            let Some(field) = cdt(key.0).and_then(|c| c.field(key.1)) else { continue };
+            if !f.field_type.is_empty() && f.field_type != field.field_type {
+                err(
+                    errors,
+                    format!("{fpath}.type"),
+                    format!("is {:?} but {}.{} is {:?}", f.field_type, key.0, key.1, field.field_type),
+                );
+            }
+            let options: Option<Vec<String>> =
+                field.meta.options.as_ref().map(|o| o.iter().map(|opt| scalar_text(&opt.value)).collect());
+            let mut answers = HashSet::new();
+            for (k, s) in f.scores.iter().enumerate() {
+                let answer = scalar_text(&s.answer);
+                let spath = format!("{fpath}.scores[{k}].answer");
+                if let Some(options) = options.as_ref().filter(|o| !o.is_empty()) {
+                    if !options.contains(&answer) {
+                        err(errors, &spath, format!("{answer:?} is not an option of {}.{}", key.0, key.1));
+                    }
+                }
+                if !answers.insert(answer.clone()) {
+                    err(errors, &spath, format!("{answer:?} is scored twice"));
+                }
+            }
+        }
+    }
+    for (i, ap) in a.programs.iter().enumerate() {
+        let ppath = format!("{path}.programs[{i}]");
+        let program = d.programs.iter().position(|p| super::name_of(p) == ap.program);
+        match program {
+            None => err(errors, format!("{ppath}.program"), format!("no program named {:?}", ap.program)),
+            Some(idx) => {
+                if let Some(program) = &views.programs[idx] {
+                    for (j, phase) in ap.phases.iter().enumerate() {
+                        if program.phase(phase).is_none() {
+                            err(
+                                errors,
+                                format!("{ppath}.phases[{j}]"),
+                                format!("program {:?} has no phase {phase:?}", program.name),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(cs) = &a.condition_settings {
+        for (i, element) in cs.elements.iter().enumerate() {
+            for (j, c) in element["conditions"].as_array().into_iter().flatten().enumerate() {
+                let (Some(cdt), Some(field)) = (c["refCdtName"].as_str(), c["refCdtFieldName"].as_str()) else {
+                    continue;
+                };
+                if !cdt.is_empty() && !questions.contains_key(&(cdt, field)) {
+                    err(
+                        errors,
+                        format!("{path}.conditionSettings.elements[{i}].conditions[{j}].refCdtFieldName"),
+                        format!("{cdt}.{field} is not a question of this assessment"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_program(p: &Program, path: &str, errors: &mut Vec<DesignerError>) {
+    if p.phases.is_empty() {
+        err(errors, format!("{path}.phases"), "a program needs a START and a FINISH phase");
+        return;
+    }
+    unique(
+        p.phases.iter().enumerate().map(|(i, ph)| (format!("{path}.phases[{i}].name"), ph.name.as_str())),
+        "phase name",
+        errors,
+    );
+    let starts = p.phases.iter().filter(|ph| ph.phase_type == "START").count();
+    if starts != 1 {
+        err(errors, format!("{path}.phases"), format!("a program needs exactly one START phase, not {starts}"));
+    }
+    if !p.phases.iter().any(|ph| ph.phase_type == "FINISH") {
+        err(errors, format!("{path}.phases"), "a program needs at least one FINISH phase");
+    }
+    for (i, ph) in p.phases.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for (j, to) in ph.navigate_to.iter().enumerate() {
+            let tpath = format!("{path}.phases[{i}].navigateTo[{j}].name");
+            if to.name == ph.name {
+                err(errors, &tpath, "a phase cannot navigate to itself");
+            } else if p.phase(&to.name).is_none() {
+                err(errors, &tpath, format!("no phase named {:?} in this program", to.name));
+            } else if p.phase(&to.name).is_some_and(|t| t.phase_type == "START") {
+                err(errors, &tpath, "no phase can navigate to the START phase");
+            }
+            if !seen.insert(&to.name) {
+                err(errors, &tpath, format!("{:?} is listed twice", to.name));
+            }
+        }
+    }
+}
+
+fn is_color(s: &str) -> bool {
+    s.strip_prefix('#').is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn check_encounter_template(
+    t: &EncounterTemplate,
+    path: &str,
+    assessments: &HashSet<&str>,
+    errors: &mut Vec<DesignerError>,
+) {
+    if !is_color(&t.encounter_color) {
+        err(errors, format!("{path}.encounterColor"), "must be a color like #e67b2d");
+    }
+    if t.default_duration <= 0 {
+        err(errors, format!("{path}.defaultDuration"), "must be a positive number of minutes");
+    }
+    let mut seen = HashSet::new();
+    for (i, name) in t.assessment_names.iter().enumerate() {
+        let apath = format!("{path}.assessmentNames[{i}]");
+        if !assessments.contains(name.as_str()) {
+            err(errors, &apath, format!("no assessment named {name:?}"));
+        }
+        if !seen.insert(name) {
+            err(errors, &apath, format!("{name:?} is listed twice"));
+        }
+    }
+}
+
+fn check_goal_template(g: &GoalTemplate, path: &str, roles: &HashSet<&str>, errors: &mut Vec<DesignerError>) {
+    unique(
+        g.task_templates.iter().enumerate().map(|(i, t)| (format!("{path}.taskTemplates[{i}].name"), t.name.as_str())),
+        "task template",
+        errors,
+    );
+    for (i, t) in g.task_templates.iter().enumerate() {
+        let spath = format!("{path}.taskTemplates[{i}].subjectConfig");
+        match (t.subject_config.subject_type.as_str(), &t.subject_config.role_name) {
+            ("ROLE", None) => err(errors, format!("{spath}.roleName"), "a ROLE subject needs a roleName"),
+            ("ROLE", Some(role)) if !roles.contains(role.as_str()) => {
+                err(errors, format!("{spath}.roleName"), format!("no role named {role:?}"))
+            }
+            ("POINT_OF_CONTACT", Some(_)) => {
+                err(errors, format!("{spath}.roleName"), "only a ROLE subject takes a roleName")
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_dictionary(dict: &Dictionary, path: &str, errors: &mut Vec<DesignerError>) {
+    if dict.fields.is_empty() {
+        err(errors, format!("{path}.fields"), "a dictionary needs at least one field");
+    }
+    unique(
+        dict.fields.iter().enumerate().map(|(i, f)| (format!("{path}.fields[{i}].name"), f.name.as_str())),
+        "field name",
+        errors,
+    );
+    for (i, f) in dict.fields.iter().enumerate() {
+        if !FIELD_TYPES.contains(&f.field_type.as_str()) {
+            err(errors, format!("{path}.fields[{i}].type"), format!("must be one of {}", FIELD_TYPES.join(", ")));
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in dict.records.iter().enumerate() {
+        let rpath = format!("{path}.records[{i}].values");
+        if r.values.is_empty() {
+            err(errors, &rpath, "a record needs at least one value");
+        }
+        for key in r.values.keys() {
+            if !dict.fields.iter().any(|f| &f.name == key) {
+                err(
+                    errors,
+                    super::shape::child(&rpath, key),
+                    format!("dictionary {:?} has no field {key:?}", dict.name),
+                );
+            }
+        }
+        if !seen.insert(Value::Object(r.values.clone()).to_string()) {
+            err(errors, &rpath, "the same record is listed twice");
+        }
+    }
+}
+
+fn check_region(r: &Region, path: &str, errors: &mut Vec<DesignerError>) {
+    if r.territories.is_empty() {
+        err(errors, format!("{path}.territories"), "a region needs at least one territory");
+    }
+    unique(
+        r.territories.iter().enumerate().map(|(i, t)| (format!("{path}.territories[{i}]"), t.as_str())),
+        "territory",
+        errors,
+    );
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn check_webhook(w: &Webhook, path: &str, errors: &mut Vec<DesignerError>) {
+    if w.events.is_empty() {
+        err(errors, format!("{path}.events"), "a webhook needs at least one event");
+    }
+    let mut seen = HashSet::new();
+    for (i, e) in w.events.iter().enumerate() {
+        let epath = format!("{path}.events[{i}]");
+        if !is_webhook_event(e) {
+            err(
+                errors,
+                &epath,
+                format!(
+                    "{e:?} is not an event subtype (<ENTITY>_<ACTION>, e.g. PATIENT_CREATED, ASSESSMENT_COMPLETED)"
+                ),
+            );
+        }
+        if !seen.insert(e) {
+            err(errors, &epath, format!("{e:?} is listed twice"));
+        }
+    }
+    if !is_http_url(&w.url) {
+        err(errors, format!("{path}.url"), "must be an http:// or https:// URL");
+    }
+    for (i, h) in w.headers.iter().enumerate() {
+        if !is_header_name(&h.name) {
+            err(errors, format!("{path}.headers[{i}].name"), "must be an HTTP header name");
+        }
+    }
+    unique(
+        w.payload
+            .predefined_fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("{path}.payload.predefinedFields[{i}]"), f.as_str())),
+        "field",
+        errors,
+    );
+}
+
+/// Fills what the formation output of an assessment takes from the designer: each
+/// question's `meta.type` and each scored field's `type` when the file left them empty,
+/// and `_containsPHI` (whether any question stores a PHI field).
+pub(crate) fn render_assessment(o: &mut Map<String, Value>, cdts: &[DataType]) {
+    let field = |cdt: &Value, name: &Value| {
+        let (cdt, name) = (cdt.as_str()?, name.as_str()?);
+        cdts.iter().find(|c| c.name == cdt)?.field(name)
+    };
+    let mut phi = false;
+    for section in o.get_mut("sections").and_then(Value::as_array_mut).into_iter().flatten() {
+        for f in section.get_mut("fields").and_then(Value::as_array_mut).into_iter().flatten() {
+            let Some(cdt_field) = field(&f["refCdtName"], &f["refCdtFieldName"]) else { continue };
+            phi |= cdt_field.phi;
+            if f["meta"]["type"].as_str() == Some("") {
+                f["meta"]["type"] = json!(cdt_field.field_type);
+            }
+        }
+    }
+    if let Some(groups) = o.get_mut("scoring").and_then(|s| s.get_mut("groups")).and_then(Value::as_array_mut) {
+        for f in groups.iter_mut().flat_map(|g| g.get_mut("fields").and_then(Value::as_array_mut).into_iter().flatten())
+        {
+            if f["type"].as_str() == Some("") {
+                if let Some(cdt_field) = field(&f["refCdtName"], &f["refCdtFieldName"]) {
+                    f["type"] = json!(cdt_field.field_type);
+                }
+            }
+        }
+    }
+    o.insert("_containsPHI".into(), json!(phi));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::designer::data_type::{Cardinality, Field, FieldMeta, FieldOption};
+    use crate::designer::shape;
+
+    fn assessment() -> Value {
+        json!({"name": "asm-a", "title": "A", "sections": [{"fields": [
+            {"label": "Q1", "refCdtName": "cdt-phq", "refCdtFieldName": "q1"},
+            {"label": "Q2", "refCdtName": "cdt-phq", "refCdtFieldName": "q2"}]}],
+            "scoring": {"groups": [{"name": "total", "fields": [{"refCdtName": "cdt-phq", "refCdtFieldName": "q1",
+                "scores": [{"answer": 0, "score": 0}, {"answer": 1, "score": 1}]}]}]},
+            "programs": [{"program": "prog-a", "phases": ["middle"]}]})
+    }
+
+    fn program() -> Value {
+        json!({"name": "prog-a", "title": "A", "phases": [
+            {"name": "start", "navigateTo": [{"name": "middle"}]},
+            {"name": "middle", "navigateTo": [{"name": "finish"}]},
+            {"name": "finish"}]})
+    }
+
+    fn webhook() -> Value {
+        json!({"name": "wh-a", "events": ["PATIENT_CREATED"], "url": "https://example.com/hook"})
+    }
+
+    /// A small valid designer touching every kind.
+    fn base() -> Designer {
+        let mut d = Designer::default();
+        d.roles.push(json!({"name": "health-coach", "title": "Health Coach"}));
+        d.regions.push(json!({"name": "east-coast", "territories": ["New York", "Massachusetts"]}));
+        d.webhooks.push(webhook());
+        d.upsert(Kind::Dictionaries, json!({"name": "cpt", "records": [{"values": {"value": "99213"}}]})).unwrap();
+        d.upsert(Kind::Pdts, json!({"name": "pdt-a", "fields": [{"name": "p", "type": "text"}]})).unwrap();
+        d.upsert(
+            Kind::Cdts,
+            json!({"name": "cdt-phq", "fields": [
+                {"name": "q1", "type": "select", "phi": true, "meta": {"options": [{"label": "No", "value": 0}, {"label": "Yes", "value": 1}]}},
+                {"name": "q2", "type": "text", "dictionary": "cpt", "profileDataType": "pdt-a"}]}),
+        )
+        .unwrap();
+        d.upsert(Kind::Programs, program()).unwrap();
+        d.upsert(Kind::Assessments, assessment()).unwrap();
+        d.upsert(Kind::EncounterTemplates, json!({"name": "etmp-a", "title": "A", "assessmentNames": ["asm-a"]}))
+            .unwrap();
+        d.upsert(
+            Kind::GoalTemplates,
+            json!({"name": "goal-a", "goalName": "Goal A", "taskTemplates": [
+                {"name": "t", "subjectConfig": {"type": "ROLE", "roleName": "health-coach"}}]}),
+        )
+        .unwrap();
+        d
+    }
+
+    fn lines(errors: &[DesignerError]) -> Vec<String> {
+        errors.iter().map(|e| format!("{}: {}", e.path, e.reason)).collect()
+    }
+
+    /// The errors of an upsert into `base()`, which must leave the designer unchanged.
+    fn rejected(kind: Kind, body: Value) -> Vec<String> {
+        let mut d = base();
+        let before = d.clone();
+        let errors = d.upsert(kind, body).unwrap_err();
+        assert_eq!(d, before, "a rejected upsert leaves the designer as it was");
+        lines(&errors)
+    }
+
+    /// The errors of `base()` with one more object in a section that has no `Kind`.
+    fn invalid_in(section: Section, body: Value) -> Vec<String> {
+        let mut d = base();
+        d.values_mut(section).push(body);
+        lines(&d.validate())
+    }
+
+    fn with(mut v: Value, pointer: &str, new: Value) -> Value {
+        match v.pointer_mut(pointer) {
+            Some(slot) => *slot = new,
+            None => {
+                let (parent, key) = pointer.rsplit_once('/').unwrap();
+                v.pointer_mut(parent).unwrap()[key] = new;
+            }
+        }
+        v
+    }
+
+    #[track_caller]
+    fn has(errors: &[String], expected: &str) {
+        assert!(errors.iter().any(|e| e.starts_with(expected)), "no {expected:?} in {errors:#?}");
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn the_base_designer_is_valid() {
+        assert_eq!(lines(&base().validate()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn assessments_have_the_recorded_keys() {
+        let a = base().get(Kind::Assessments, "asm-a", 7).unwrap();
+        assert_eq!(
+            keys(&a),
+            [
+                "_containsPHI",
+                "autoCompleted",
+                "conditionSettings",
+                "displayType",
+                "id",
+                "name",
+                "programs",
+                "scoring",
+                "sections",
+                "template",
+                "title",
+                "version"
+            ]
+        );
+        assert_eq!(a["id"], stable_id("assessment:asm-a"));
+        assert_eq!(a["version"], 7);
+        assert_eq!(a["_containsPHI"], true, "q1 is PHI");
+        assert_eq!(a["displayType"], "SECTIONS");
+        assert_eq!(a["conditionSettings"], json!({"elements": [], "events": []}));
+        let section = &a["sections"][0];
+        assert_eq!(keys(section), ["fields", "name", "order", "title"]);
+        assert_eq!((section["name"].as_str(), section["order"].as_i64()), (Some("section-1"), Some(0)));
+        let field = &section["fields"][1];
+        assert_eq!(
+            keys(field),
+            [
+                "attachments",
+                "label",
+                "meta",
+                "name",
+                "order",
+                "prePopulatedValue",
+                "refCdtFieldName",
+                "refCdtName",
+                "viewType"
+            ]
+        );
+        assert_eq!(field["order"], 1);
+        assert_eq!(field["viewType"], "question");
+        assert_eq!(field["meta"], json!({"type": "text", "required": false}), "the type comes from the CDT field");
+        let group = &a["scoring"]["groups"][0];
+        assert_eq!((a["scoring"]["formula"].as_str(), group["formula"].as_str()), (Some("SUM"), Some("SUM")));
+        assert_eq!(group["title"], "total");
+        assert_eq!(group["fields"][0]["type"], "select");
+        let typed = base().assessment("asm-a").unwrap();
+        assert_eq!(typed.questions().count(), 2);
+    }
+
+    #[test]
+    fn a_formation_read_can_be_written_back() {
+        let mut d = base();
+        let read = d.get(Kind::Assessments, "asm-a", 7).unwrap();
+        d.upsert(Kind::Assessments, read.clone()).unwrap();
+        assert_eq!(d.get(Kind::Assessments, "asm-a", 7).unwrap(), read);
+        let read = d.get(Kind::Programs, "prog-a", 7).unwrap();
+        d.upsert(Kind::Programs, read.clone()).unwrap();
+        assert_eq!(d.get(Kind::Programs, "prog-a", 7).unwrap(), read);
+    }
+
+    #[test]
+    fn programs_encounter_and_goal_templates_have_the_recorded_keys() {
+        let d = base();
+        let p = d.get(Kind::Programs, "prog-a", 1).unwrap();
+        assert_eq!(keys(&p), ["description", "name", "nodes", "phases", "title"]);
+        assert_eq!(keys(&p["phases"][0]), ["autoFinishProgram", "description", "name", "navigateTo", "title", "type"]);
+        let types: Vec<&str> = p["phases"].as_array().unwrap().iter().map(|ph| ph["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["START", "REGULAR", "FINISH"], "start and finish are inferred from the names");
+        assert_eq!(p["phases"][2]["navigateTo"], json!([]));
+        assert_eq!(p["nodes"].as_array().unwrap().len(), 3 + 2, "a node per phase and an edge per navigateTo");
+        assert_eq!(d.program("prog-a").unwrap().start().unwrap().name, "start");
+
+        let t = d.get(Kind::EncounterTemplates, "etmp-a", 1).unwrap();
+        assert_eq!(
+            keys(&t),
+            [
+                "assessmentNames",
+                "defaultDuration",
+                "deliveryMethod",
+                "encounterColor",
+                "encounterDescription",
+                "encounterInstruction",
+                "id",
+                "name",
+                "title",
+                "type"
+            ]
+        );
+        assert_eq!(t["id"], stable_id("encounter-template:etmp-a"));
+
+        let g = d.get(Kind::GoalTemplates, "goal-a", 1).unwrap();
+        assert_eq!(keys(&g), ["goalName", "name", "priority", "taskTemplates", "type"]);
+        assert_eq!(g["priority"], "LOW");
+        assert_eq!(
+            g["taskTemplates"][0],
+            json!({"name": "t", "subjectConfig": {"type": "ROLE", "roleName": "health-coach"}})
+        );
+    }
+
+    #[test]
+    fn dictionaries_keep_their_records_out_of_the_formation() {
+        let d = base();
+        let f = d.get(Kind::Dictionaries, "cpt", 1).unwrap();
+        assert_eq!(
+            f,
+            json!({"name": "cpt", "title": "cpt", "internal": false, "fields": [{"name": "value", "type": "text"}]})
+        );
+        let dict = d.dictionary("cpt").unwrap();
+        assert_eq!(dict.records[0].values["value"], "99213");
+    }
+
+    #[test]
+    fn webhooks_regions_and_roles_are_normalized() {
+        let d = base();
+        let w = &d.webhook_list()[0];
+        assert_eq!(w.title, "wh-a");
+        assert!(w.active && w.enabled);
+        assert_eq!(w.payload.predefined_fields, WEBHOOK_PREDEFINED_FIELDS);
+        assert_eq!(d.region_list()[0].territories, ["New York", "Massachusetts"]);
+        assert_eq!(d.role_list()[0].title, "Health Coach");
+    }
+
+    #[test]
+    fn assessment_questions_must_reference_existing_cdt_fields() {
+        let errors = rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/refCdtName", json!("cdt-x")));
+        has(&errors, "assessments[0].sections[0].fields[1].refCdtName: no CDT named \"cdt-x\"");
+        let errors =
+            rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/refCdtFieldName", json!("q9")));
+        has(&errors, "assessments[0].sections[0].fields[1].refCdtFieldName: CDT \"cdt-phq\" has no field \"q9\"");
+        let errors =
+            rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/meta", json!({"type": "integer"})));
+        has(&errors, "assessments[0].sections[0].fields[1].meta.type: is \"integer\" but cdt-phq.q2 is \"text\"");
+        let errors =
+            rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/refCdtFieldName", json!("q1")));
+        has(&errors, "assessments[0].sections[0].fields[1].refCdtFieldName: cdt-phq.q1 is asked twice");
+        let errors = rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/refCdtName", json!("")));
+        has(&errors, "assessments[0].sections[0].fields[1].refCdtName: a question needs refCdtName");
+    }
+
+    #[test]
+    fn read_only_fields_and_prepopulated_values() {
+        let read_only = json!({"label": "", "viewType": "readOnly", "refCdtName": "cdt-phq"});
+        let errors = rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1", read_only));
+        has(&errors, "assessments[0].sections[0].fields[1].refCdtName: a readOnly field references no CDT field");
+        has(&errors, "assessments[0].sections[0].fields[1].label: a readOnly field needs a label");
+        let pre = json!({"type": "DEFAULT_VALUE"});
+        let errors = rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/prePopulatedValue", pre));
+        has(&errors, "assessments[0].sections[0].fields[1].prePopulatedValue.defaultValue: DEFAULT_VALUE needs");
+        let pre = json!({"type": "SOMETIMES"});
+        let errors = rejected(Kind::Assessments, with(assessment(), "/sections/0/fields/1/prePopulatedValue", pre));
+        has(&errors, "assessments[0].sections[0].fields[1].prePopulatedValue.type: must be one of PREVIOUS_ASSESSMENT");
+    }
+
+    #[test]
+    fn scoring_references_questions_and_their_options() {
+        let errors =
+            rejected(Kind::Assessments, with(assessment(), "/scoring/groups/0/fields/0/refCdtFieldName", json!("q3")));
+        has(&errors, "assessments[0].scoring.groups[0].fields[0].refCdtFieldName: cdt-phq.q3 is not a question");
+        let scores = json!([{"answer": 2, "score": 2}, {"answer": 0, "score": 0}, {"answer": 0, "score": 1}]);
+        let errors = rejected(Kind::Assessments, with(assessment(), "/scoring/groups/0/fields/0/scores", scores));
+        has(
+            &errors,
+            "assessments[0].scoring.groups[0].fields[0].scores[0].answer: \"2\" is not an option of cdt-phq.q1",
+        );
+        has(&errors, "assessments[0].scoring.groups[0].fields[0].scores[2].answer: \"0\" is scored twice");
+        let errors = rejected(Kind::Assessments, with(assessment(), "/scoring/formula", json!("MAX")));
+        has(&errors, "assessments[0].scoring.formula: must be one of SUM, AVG");
+    }
+
+    #[test]
+    fn assessment_programs_must_exist_with_their_phases() {
+        let errors = rejected(Kind::Assessments, with(assessment(), "/programs/0/program", json!("prog-x")));
+        has(&errors, "assessments[0].programs[0].program: no program named \"prog-x\"");
+        let errors = rejected(Kind::Assessments, with(assessment(), "/programs/0/phases", json!(["middle", "later"])));
+        has(&errors, "assessments[0].programs[0].phases[1]: program \"prog-a\" has no phase \"later\"");
+    }
+
+    #[test]
+    fn objects_reject_unknown_keys_and_need_their_required_keys() {
+        let errors = rejected(Kind::Assessments, json!({"name": "asm-b", "colour": "red"}));
+        assert_eq!(
+            errors,
+            [
+                "assessments[1].colour: unknown key \"colour\"; expected one of id, title, name, sections, scoring, programs, template, conditionSettings, displayType, autoCompleted",
+                "assessments[1].sections: is required",
+            ]
+        );
+        let errors = rejected(Kind::Programs, json!({"name": "Prog A", "phases": [{"name": "start", "navigate": []}]}));
+        has(&errors, "programs[1].name: must be letters, digits, '-' or '_'");
+        has(&errors, "programs[1].phases[0].navigate: unknown key");
+        let errors = rejected(Kind::GoalTemplates, json!({"name": "goal-b"}));
+        has(&errors, "goalTemplates[1].goalName: is required");
+    }
+
+    #[test]
+    fn names_are_unique_per_kind() {
+        let mut d = base();
+        d.assessments.push(d.assessments[0].clone());
+        d.roles.push(json!({"name": "health-coach"}));
+        let errors = lines(&d.validate());
+        has(&errors, "assessments[1].name: \"asm-a\" is defined twice");
+        has(&errors, "roles[1].name: \"health-coach\" is defined twice");
+    }
+
+    #[test]
+    fn programs_need_one_start_a_finish_and_known_targets() {
+        let errors = rejected(Kind::Programs, with(program(), "/phases/1/type", json!("START")));
+        has(&errors, "programs[0].phases: a program needs exactly one START phase, not 2");
+        has(&errors, "programs[0].phases[0].navigateTo[0].name: no phase can navigate to the START phase");
+        let errors = rejected(Kind::Programs, with(program(), "/phases/2/type", json!("REGULAR")));
+        has(&errors, "programs[0].phases: a program needs at least one FINISH phase");
+        let errors = rejected(
+            Kind::Programs,
+            with(program(), "/phases/1/navigateTo", json!([{"name": "end"}, {"name": "middle"}])),
+        );
+        has(&errors, "programs[0].phases[1].navigateTo[0].name: no phase named \"end\" in this program");
+        has(&errors, "programs[0].phases[1].navigateTo[1].name: a phase cannot navigate to itself");
+        let errors = rejected(Kind::Programs, with(program(), "/phases/1/name", json!("finish")));
+        has(&errors, "programs[0].phases[2].name: phase name \"finish\" is used twice");
+        let errors = rejected(Kind::Programs, with(program(), "/phases", json!([])));
+        has(&errors, "programs[0].phases: a program needs a START and a FINISH phase");
+        let errors = rejected(Kind::Programs, with(program(), "/phases/1/type", json!("MIDDLE")));
+        has(&errors, "programs[0].phases[1].type: must be one of START, REGULAR, FINISH");
+    }
+
+    #[test]
+    fn encounter_templates_reference_assessments() {
+        let t = json!({"name": "etmp-b", "title": "B", "assessmentNames": ["asm-a", "asm-x", "asm-a"],
+                       "encounterColor": "orange", "defaultDuration": 0});
+        let errors = rejected(Kind::EncounterTemplates, t);
+        assert_eq!(
+            errors,
+            [
+                "encounterTemplates[1].encounterColor: must be a color like #e67b2d",
+                "encounterTemplates[1].defaultDuration: must be a positive number of minutes",
+                "encounterTemplates[1].assessmentNames[1]: no assessment named \"asm-x\"",
+                "encounterTemplates[1].assessmentNames[2]: \"asm-a\" is listed twice",
+            ]
+        );
+        let mut d = base();
+        assert!(d.remove(Kind::Assessments, "asm-a"));
+        has(&lines(&d.validate()), "encounterTemplates[0].assessmentNames[0]: no assessment named \"asm-a\"");
+    }
+
+    #[test]
+    fn goal_template_tasks_name_existing_roles() {
+        let goal = |subject: Value| json!({"name": "goal-b", "goalName": "B", "taskTemplates": [{"name": "t", "subjectConfig": subject}]});
+        let errors = rejected(Kind::GoalTemplates, goal(json!({"type": "ROLE"})));
+        has(&errors, "goalTemplates[1].taskTemplates[0].subjectConfig.roleName: a ROLE subject needs a roleName");
+        let errors = rejected(Kind::GoalTemplates, goal(json!({"type": "ROLE", "roleName": "nurse"})));
+        has(&errors, "goalTemplates[1].taskTemplates[0].subjectConfig.roleName: no role named \"nurse\"");
+        let errors =
+            rejected(Kind::GoalTemplates, goal(json!({"type": "POINT_OF_CONTACT", "roleName": "health-coach"})));
+        has(&errors, "goalTemplates[1].taskTemplates[0].subjectConfig.roleName: only a ROLE subject takes a roleName");
+        let errors = rejected(
+            Kind::GoalTemplates,
+            with(goal(json!({"type": "POINT_OF_CONTACT"})), "/priority", json!("URGENT")),
+        );
+        has(&errors, "goalTemplates[1].priority: must be one of LOW, MEDIUM, HIGH");
+    }
+
+    #[test]
+    fn dictionaries_check_fields_and_records() {
+        let dict = json!({"name": "meds", "fields": [{"name": "value"}, {"name": "class", "type": "blob"}],
+                          "records": [{"values": {"value": "Metformin", "dose": "500mg"}}, {"values": {}},
+                                      {"values": {"value": "Metformin", "dose": "500mg"}}]});
+        let errors = rejected(Kind::Dictionaries, dict);
+        has(&errors, "dictionaries[1].fields[1].type: must be one of text");
+        has(&errors, "dictionaries[1].records[0].values.dose: dictionary \"meds\" has no field \"dose\"");
+        has(&errors, "dictionaries[1].records[1].values: a record needs at least one value");
+        has(&errors, "dictionaries[1].records[2].values: the same record is listed twice");
+        let errors = rejected(Kind::Dictionaries, json!({"name": "empty", "fields": []}));
+        has(&errors, "dictionaries[1].fields: a dictionary needs at least one field");
+        let mut d = base();
+        assert!(d.remove(Kind::Dictionaries, "cpt"));
+        has(&lines(&d.validate()), "cdts[0].fields[1].dictionary: no dictionary named \"cpt\"");
+    }
+
+    #[test]
+    fn regions_need_unique_territories() {
+        let errors = invalid_in(Section::Regions, json!({"name": "west coast", "territories": []}));
+        has(&errors, "regions[1].name: must be letters, digits, '-' or '_'");
+        let errors = invalid_in(Section::Regions, json!({"name": "west", "territories": []}));
+        has(&errors, "regions[1].territories: a region needs at least one territory");
+        let errors = invalid_in(Section::Regions, json!({"name": "west", "territories": ["Oregon", "Oregon"]}));
+        has(&errors, "regions[1].territories[1]: territory \"Oregon\" is used twice");
+        let errors = invalid_in(Section::Regions, json!({"name": "west", "territories": ["Oregon", ""]}));
+        has(&errors, "regions[1].territories[1]: must not be empty");
+    }
+
+    #[test]
+    fn webhooks_need_events_and_an_http_url() {
+        let errors = invalid_in(Section::Webhooks, with(with(webhook(), "/name", json!("wh-b")), "/events", json!([])));
+        has(&errors, "webhooks[1].events: a webhook needs at least one event");
+        let events = json!(["PATIENT_CREATED", "PATIENT_EXPLODED", "PATIENT_CREATED"]);
+        let errors = invalid_in(Section::Webhooks, with(with(webhook(), "/name", json!("wh-b")), "/events", events));
+        has(&errors, "webhooks[1].events[1]: \"PATIENT_EXPLODED\" is not an event subtype");
+        has(&errors, "webhooks[1].events[2]: \"PATIENT_CREATED\" is listed twice");
+        for url in ["ftp://example.com", "https://", "example.com/hook", "https://exa mple.com"] {
+            let errors =
+                invalid_in(Section::Webhooks, with(with(webhook(), "/name", json!("wh-b")), "/url", json!(url)));
+            has(&errors, "webhooks[1].url: must be an http:// or https:// URL");
+        }
+        let w = with(with(webhook(), "/name", json!("wh-b")), "/headers", json!([{"name": "X Key", "value": "v"}]));
+        has(&invalid_in(Section::Webhooks, w), "webhooks[1].headers[0].name: must be an HTTP header name");
+        let w =
+            with(with(webhook(), "/name", json!("wh-b")), "/payload", json!({"predefinedFields": ["PATIENT_NAME"]}));
+        has(&invalid_in(Section::Webhooks, w), "webhooks[1].payload.predefinedFields[0]: must be one of INSTANCE_NAME");
+        let w = with(webhook(), "/name", json!("wh-b"));
+        assert_eq!(invalid_in(Section::Webhooks, w), Vec::<String>::new());
+    }
+
+    #[test]
+    fn webhook_events_are_entity_and_action() {
+        for ok in
+            ["PATIENT_CREATED", "CDT_DELETED", "ASSESSMENT_COMPLETED", "USER_ACCESS_UPDATED", "CALENDAR_EVENT_UPDATED"]
+        {
+            assert!(is_webhook_event(ok), "{ok}");
+        }
+        for bad in ["PATIENT", "CREATED", "_CREATED", "PATIENT_CREATED_", "patient_created", "WIDGET_CREATED"] {
+            assert!(!is_webhook_event(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn data_type_references_and_shared_names() {
+        let errors = rejected(
+            Kind::Cdts,
+            json!({"name": "cdt-b", "fields": [
+                {"name": "a", "type": "text", "profileDataType": "pdt-x"},
+                {"name": "b", "type": "select", "meta": {"options": [{"label": "A", "value": "a", "refCdtName": "cdt-x"}]}}]}),
+        );
+        has(&errors, "cdts[1].fields[0].profileDataType: no PDT named \"pdt-x\"");
+        has(&errors, "cdts[1].fields[1].meta.options[0].refCdtName: no CDT named \"cdt-x\"");
+        let errors = rejected(Kind::Pdts, json!({"name": "cdt-phq", "fields": []}));
+        has(&errors, "pdts[1].name: \"cdt-phq\" is already the name of one of the cdts");
+    }
+
+    #[test]
+    fn data_type_shape_errors_are_all_reported() {
+        let errors = rejected(
+            Kind::Cdts,
+            json!({"name": "cdt-b", "type": "MANY", "fields": [{"name": "a"}, {"name": "b", "type": "text", "meta": {"colour": 1}}]}),
+        );
+        assert_eq!(
+            errors,
+            [
+                "cdts[1].type: must be one of MULTI_RECORD, SINGLE_RECORD",
+                "cdts[1].fields[0].type: is required",
+                "cdts[1].fields[1].meta.colour: unknown key \"colour\"; expected one of required, label, options, multiple, minValue, maxValue",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_data_type_shape_accepts_every_key_of_data_type() {
+        // Guards the shape against drifting from the struct: a data type with every
+        // optional part set must pass the shape unchanged.
+        let dt = DataType {
+            name: "cdt-all".into(),
+            title: Some("All".into()),
+            label: Some("All".into()),
+            internal: true,
+            readable: false,
+            updatable: false,
+            cardinality: Cardinality::SingleRecord,
+            relation: Some("COMMON".into()),
+            fields: vec![Field {
+                name: "f".into(),
+                field_type: "select".into(),
+                formula: Some("1".into()),
+                dictionary: Some("cpt".into()),
+                profile_data_type: Some("pdt-a".into()),
+                editable: false,
+                searchable: true,
+                bulk_edit: true,
+                phi: true,
+                disable: true,
+                meta: FieldMeta {
+                    required: true,
+                    label: Some("F".into()),
+                    options: Some(vec![FieldOption {
+                        label: "A".into(),
+                        value: json!("a"),
+                        ref_cdt_name: Some("cdt-phq".into()),
+                    }]),
+                    multiple: Some(true),
+                    min_value: Some(json!("1")),
+                    max_value: Some(json!("2")),
+                },
+            }],
+        };
+        let v = serde_json::to_value(&dt).unwrap();
+        let mut errors = Vec::new();
+        let out = shape::normalize(&v, &DATA_TYPE, "$", &mut errors);
+        assert_eq!(lines(&errors), Vec::<String>::new());
+        assert_eq!(serde_json::from_value::<DataType>(out).unwrap(), dt);
+    }
+
+    #[test]
+    fn upsert_replaces_objects_by_name() {
+        let mut d = base();
+        d.upsert(Kind::EncounterTemplates, json!({"name": "etmp-a", "title": "Renamed"})).unwrap();
+        assert_eq!(d.encounter_templates.len(), 1);
+        assert_eq!(d.encounter_template("etmp-a").unwrap().title, "Renamed");
+        assert_eq!(d.encounter_template("etmp-a").unwrap().assessment_names, Vec::<String>::new());
+    }
+}

@@ -1,0 +1,163 @@
+//! Dictionary records of one instance: `{id, createdAt, updatedAt, fullValue, deleted,
+//! values}` as JSON, soft-deleted with a flag.
+
+use super::{Db, Tx};
+use serde_json::Value;
+use sqlx::Row;
+
+#[derive(Clone, Debug)]
+pub struct DictionaryRecord {
+    pub id: String,
+    pub deleted: bool,
+    pub updated_at: i64,
+    pub body: Value,
+}
+
+fn from_row(r: sqlx::any::AnyRow) -> DictionaryRecord {
+    let body: String = r.get("body");
+    DictionaryRecord {
+        id: r.get("id"),
+        deleted: r.get::<i64, _>("deleted") != 0,
+        updated_at: r.get("updated_at"),
+        body: serde_json::from_str(&body).expect("stored records are written by this server"),
+    }
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    instance_id: &str,
+    dictionary: &str,
+    id: &str,
+    body: &Value,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO dictionary_records (id, instance_id, dictionary_name, body, deleted, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $5)",
+    )
+    .bind(id)
+    .bind(instance_id)
+    .bind(dictionary)
+    .bind(body.to_string())
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update(
+    tx: &mut Tx,
+    instance_id: &str,
+    dictionary: &str,
+    id: &str,
+    body: &Value,
+    deleted: bool,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE dictionary_records SET body = $1, deleted = $2, updated_at = $3 WHERE instance_id = $4 AND dictionary_name = $5 AND id = $6",
+    )
+    .bind(body.to_string())
+    .bind(deleted as i64)
+    .bind(now_ms)
+    .bind(instance_id)
+    .bind(dictionary)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// Removes every record of a dictionary for good (the replace-all `PUT`).
+pub async fn purge(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2")
+        .bind(instance_id)
+        .bind(dictionary)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+pub async fn get_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    dictionary: &str,
+    id: &str,
+) -> sqlx::Result<Option<DictionaryRecord>> {
+    let row = sqlx::query(
+        "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 AND id = $3",
+    )
+    .bind(instance_id)
+    .bind(dictionary)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(from_row))
+}
+
+pub async fn count(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2")
+        .bind(instance_id)
+        .bind(dictionary)
+        .fetch_one(&mut **tx)
+        .await?
+        .get("n"))
+}
+
+impl Db {
+    /// A dictionary's records in creation order, optionally with deleted ones, filtered
+    /// on `updatedAt`.
+    pub async fn dictionary_records(
+        &self,
+        instance_id: &str,
+        dictionary: &str,
+        show_deleted: bool,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> sqlx::Result<Vec<DictionaryRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 \
+             AND ($3 = 1 OR deleted = 0) AND updated_at >= $4 AND updated_at <= $5 ORDER BY created_at, id",
+        )
+        .bind(instance_id)
+        .bind(dictionary)
+        .bind(show_deleted as i64)
+        .bind(from.unwrap_or(i64::MIN))
+        .bind(to.unwrap_or(i64::MAX))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(from_row).collect())
+    }
+
+    pub async fn dictionary_record(
+        &self,
+        instance_id: &str,
+        dictionary: &str,
+        id: &str,
+    ) -> sqlx::Result<Option<DictionaryRecord>> {
+        let row = sqlx::query(
+            "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 AND id = $3",
+        )
+        .bind(instance_id)
+        .bind(dictionary)
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(from_row))
+    }
+
+    /// The values a select field backed by this dictionary may take: each live record's
+    /// `fullValue` and its `values`.
+    pub async fn dictionary_values(&self, instance_id: &str, dictionary: &str) -> sqlx::Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for r in self.dictionary_records(instance_id, dictionary, false, None, None).await? {
+            if let Some(full) = r.body.get("fullValue") {
+                out.push(full.clone());
+            }
+            if let Some(values) = r.body.get("values").and_then(Value::as_object) {
+                out.extend(values.values().cloned());
+            }
+        }
+        Ok(out)
+    }
+}
