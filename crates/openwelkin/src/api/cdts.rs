@@ -283,16 +283,19 @@ fn apply_update(
     cdt: &str,
     now_ms: i64,
 ) -> ApiResult<()> {
-    // Fields added to the type since the record was written read as null.
-    for f in &dt.fields {
-        r.body.entry(f.name.clone()).or_insert(Value::Null);
-    }
-    records::apply(dt, &mut r.body, input, false, &[("cdtName", cdt)], dictionaries)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     let actor = ctx.actor();
-    r.body.insert("updated_at".into(), json!(crate::time::format_ms(now_ms)));
-    r.body.insert("updated_by".into(), json!(actor.id));
-    r.body.insert("updated_by_name".into(), json!(actor.full_name()));
+    let now = crate::time::format_ms(now_ms);
+    records::update_body(
+        dt,
+        &mut r.body,
+        input,
+        &[("cdtName", cdt)],
+        dictionaries,
+        &now,
+        &actor.id,
+        &actor.full_name(),
+    )
+    .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     r.updated_at = now_ms;
     Ok(())
 }

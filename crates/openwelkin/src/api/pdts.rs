@@ -143,14 +143,18 @@ async fn update_record(
     let mut r = store::get_for_update(&mut tx, &scope, RecordKey::Id, id)
         .await?
         .ok_or_else(|| record_not_found(json!({"id": id})))?;
-    for f in &dt.fields {
-        r.body.entry(f.name.clone()).or_insert(Value::Null);
-    }
-    records::apply(&dt, &mut r.body, input, false, &[("pdtName", pdt)], &dictionaries)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    r.body.insert("updated_at".into(), json!(crate::time::format_ms(now_ms)));
-    r.body.insert("updated_by".into(), json!(actor.id));
-    r.body.insert("updated_by_name".into(), json!(actor.full_name()));
+    let now = crate::time::format_ms(now_ms);
+    records::update_body(
+        &dt,
+        &mut r.body,
+        input,
+        &[("pdtName", pdt)],
+        &dictionaries,
+        &now,
+        &actor.id,
+        &actor.full_name(),
+    )
+    .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     r.updated_at = now_ms;
     check_external_keys(&mut tx, &scope, id, &r.body).await?;
     store::update(&mut tx, &scope, id, &r.body, now_ms).await.map_err(unique_or_internal)?;

@@ -33,6 +33,29 @@ pub fn blank_body(dt: &DataType, id: &str, now: &str, actor_id: &str, actor_name
     body
 }
 
+/// Applies an update to a stored `jsonBody` and stamps it as updated by `actor_*` at
+/// `now`. Fields added to the type since the record was written read as null.
+#[allow(clippy::too_many_arguments)]
+pub fn update_body(
+    dt: &DataType,
+    body: &mut Map<String, Value>,
+    input: &Map<String, Value>,
+    tolerated: &[(&str, &str)],
+    dictionaries: &DictionaryValues,
+    now: &str,
+    actor_id: &str,
+    actor_name: &str,
+) -> Result<(), FieldError> {
+    for f in &dt.fields {
+        body.entry(f.name.clone()).or_insert(Value::Null);
+    }
+    apply(dt, body, input, false, tolerated, dictionaries)?;
+    body.insert("updated_at".into(), json!(now));
+    body.insert("updated_by".into(), json!(actor_id));
+    body.insert("updated_by_name".into(), json!(actor_name));
+    Ok(())
+}
+
 /// Values that select fields backed by a dictionary may take, by dictionary name.
 pub type DictionaryValues = HashMap<String, Vec<Value>>;
 
