@@ -192,3 +192,90 @@ async fn formations_need_the_formations_permission() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn draft_dictionaries_dispositions_and_document_types_round_trip() {
+    let s = Server::with_designer().await;
+    let token = s.token().await;
+    let dict = json!({"name": "dict-colours", "title": "Colours", "fields": [{"name": "value", "type": "text"}]});
+    assert_eq!(s.post(&s.sandbox("/formations/draft/dictionaries"), &token, dict).await.0, StatusCode::CREATED);
+    let (status, renamed) = s
+        .call(
+            Method::PUT,
+            &s.sandbox("/formations/draft/dictionaries/dict-colours"),
+            Some(&token),
+            Some(json!({"title": "Colors", "fields": [{"name": "value", "type": "text"}]})),
+        )
+        .await;
+    assert_eq!((status, renamed["title"].clone()), (StatusCode::OK, json!("Colors")));
+    let (status, err) = s
+        .call(
+            Method::PUT,
+            &s.sandbox("/formations/draft/dictionaries/dict-colours"),
+            Some(&token),
+            Some(json!({"name": "other", "fields": []})),
+        )
+        .await;
+    assert_eq!((status, err[0]["details"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("name")));
+    assert_eq!(s.delete(&s.sandbox("/formations/draft/dictionaries/dict-colours"), &token).await.0, StatusCode::OK);
+    assert_eq!(
+        s.delete(&s.sandbox("/formations/draft/dictionaries/dict-colours"), &token).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let disposition = json!({"fields": [{"name": "outcome", "type": "select", "meta": {"required": true, "options": [{"label": "Done", "value": "Done"}]}}]});
+    let (status, d) = s
+        .call(Method::PUT, &s.sandbox("/formations/draft/encounter-disposition"), Some(&token), Some(disposition))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    assert_eq!(
+        (d["name"].clone(), d["fields"][0]["name"].clone()),
+        (json!("__encounter_disposition__"), json!("outcome"))
+    );
+    assert_eq!(
+        s.get(&s.sandbox("/formations/current/encounter-disposition"), &token).await.1["fields"][0]["name"],
+        "disposition-code"
+    );
+
+    let doc =
+        json!({"name": "doc-type-lab", "title": "Lab result", "fields": [{"name": "result", "type": "textarea"}]});
+    let (status, created) = s.post(&s.sandbox("/formations/draft/document-types"), &token, doc).await;
+    assert_eq!((status, created["relation"].clone()), (StatusCode::CREATED, json!("DOCUMENT_TYPE")));
+    assert_eq!(s.get(&s.sandbox("/formation/pdts/pdt-insurance"), &token).await.1["name"], "pdt-insurance");
+    assert_eq!(s.get(&s.sandbox("/formation/pdts/pdt-nope"), &token).await.0, StatusCode::NOT_FOUND);
+    s.call(Method::POST, &s.sandbox("/formations/draft/publish"), Some(&token), None).await;
+    assert_eq!(
+        s.get(&s.sandbox("/formations/current/encounter-disposition"), &token).await.1["fields"][0]["name"],
+        "outcome"
+    );
+    assert_eq!(s.get(&s.sandbox("/formations/current/document-types/doc-type-lab"), &token).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_write_is_queued_in_the_event_outbox_with_its_audit_row() {
+    let s = Server::with_designer().await;
+    let token = s.token().await;
+    let p = s.create_patient(&token, json!({"firstName": "Out", "lastName": "Box"})).await;
+    let pid = p["id"].as_str().unwrap();
+    let (_, r) =
+        s.post(&s.sandbox(&format!("/patients/{pid}/cdts/cdt-self-care")), &token, json!({"cdtf-unwind": "x"})).await;
+    s.post(&s.sandbox(&format!("/patients/{pid}/cdts/cdt-self-care")), &token, json!({"cdtf-alone-time": "Maybe"}))
+        .await;
+    let db = openwelkin::store::Db::connect(&s.db_url).await.unwrap();
+    let tenant = db.tenant_by_name(&s.tenant).await.unwrap().unwrap();
+    let events = db.outbox_events(&tenant.id, 0, 100).await.unwrap();
+    let mine: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e.patient_id.as_deref() == Some(pid))
+        .map(|e| (e.event_subtype.clone(), e.source_id.clone()))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("PATIENT_CREATED".to_string(), pid.to_string()),
+            ("CDT_CREATED".to_string(), r["id"].as_str().unwrap().to_string())
+        ],
+        "one event per acknowledged write, none for the refused one"
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+}

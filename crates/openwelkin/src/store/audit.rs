@@ -216,3 +216,40 @@ impl Db {
         Ok((items, total))
     }
 }
+
+/// One queued event of the outbox, as webhook delivery reads it.
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    pub seq: i64,
+    pub instance: Option<String>,
+    pub event_entity: String,
+    pub event_subtype: String,
+    pub source_id: String,
+    pub patient_id: Option<String>,
+}
+
+impl Db {
+    /// Queued events of a tenant after `after_seq`, oldest first.
+    pub async fn outbox_events(&self, tenant_id: &str, after_seq: i64, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, instance_name, event_entity, event_subtype, source_id, patient_id FROM event_outbox \
+             WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OutboxEvent {
+                seq: r.get("seq"),
+                instance: r.get("instance_name"),
+                event_entity: r.get("event_entity"),
+                event_subtype: r.get("event_subtype"),
+                source_id: r.get("source_id"),
+                patient_id: r.get("patient_id"),
+            })
+            .collect())
+    }
+}
