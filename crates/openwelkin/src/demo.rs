@@ -147,6 +147,7 @@ async fn audit(
         patient_full_name: patient.map(|p| p.1),
         cdt_name: None,
         record,
+        subtype: None,
     };
     record_write(tx, &event, now_ms).await
 }

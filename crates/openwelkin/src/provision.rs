@@ -92,6 +92,7 @@ pub async fn audit_publish(
         patient_full_name: None,
         cdt_name: None,
         record: &record,
+        subtype: None,
     };
     record_write(tx, &event, now_ms).await
 }

@@ -148,6 +148,16 @@ pub struct Write<'a> {
     pub patient: Option<&'a Patient>,
     pub cdt_name: Option<&'a str>,
     pub record: &'a serde_json::Value,
+    /// Overrides the event name (see `DataEvent::subtype`).
+    pub subtype: Option<&'a str>,
+}
+
+impl<'a> Write<'a> {
+    /// A write with nothing but the required parts; set the rest with struct update
+    /// syntax (`Write { patient: Some(&p), ..Write::new(...) }`).
+    pub fn new(entity: &'static str, operation: Operation, record_id: &'a str, record: &'a serde_json::Value) -> Self {
+        Write { entity, operation, record_id, patient: None, cdt_name: None, record, subtype: None }
+    }
 }
 
 impl InstanceCaller {
@@ -166,6 +176,7 @@ impl InstanceCaller {
             patient_full_name: w.patient.map(Patient::full_name),
             cdt_name: w.cdt_name,
             record: w.record,
+            subtype: None,
         };
         crate::store::audit::record_write(tx, &event, now_ms).await?;
         Ok(())

@@ -193,6 +193,7 @@ pub async fn create(
             patient: Some(&patient),
             cdt_name: Some(&cdt),
             record: &record,
+            subtype: None,
         },
         now_ms,
     )
@@ -266,6 +267,7 @@ pub async fn update(
             patient: Some(&patient),
             cdt_name: Some(&cdt),
             record: &record,
+            subtype: None,
         },
         now_ms,
     )
@@ -362,6 +364,7 @@ pub async fn bulk_update(
                     patient: Some(&patient),
                     cdt_name: Some(&cdt),
                     record: &record,
+                    subtype: None,
                 },
                 now_ms,
             )
@@ -414,6 +417,7 @@ pub async fn delete(
             patient: Some(&patient),
             cdt_name: Some(&cdt),
             record: &record,
+            subtype: None,
         },
         now_ms,
     )

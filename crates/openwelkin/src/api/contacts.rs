@@ -92,6 +92,7 @@ pub async fn create(
             patient: Some(&p),
             cdt_name: None,
             record: &c,
+            subtype: None,
         },
         now_ms,
     )
@@ -142,6 +143,7 @@ pub async fn update(
             patient: Some(&p),
             cdt_name: None,
             record: &c,
+            subtype: None,
         },
         now_ms,
     )

@@ -251,6 +251,7 @@ async fn insert_all(
                 patient: None,
                 cdt_name: Some(name),
                 record: &body,
+                subtype: None,
             },
             now_ms,
         )
@@ -315,6 +316,7 @@ pub async fn replace_all(
                 patient: None,
                 cdt_name: Some(&path.2),
                 record: &old.body,
+                subtype: None,
             },
             now_ms,
         )
@@ -399,7 +401,15 @@ async fn change(
     store::update(&mut tx, &ctx.instance.id, name, id, &body, deleted, now_ms).await?;
     ctx.record(
         &mut tx,
-        Write { entity: "DICTIONARY", operation, record_id: id, patient: None, cdt_name: Some(name), record: &body },
+        Write {
+            entity: "DICTIONARY",
+            operation,
+            record_id: id,
+            patient: None,
+            cdt_name: Some(name),
+            record: &body,
+            subtype: None,
+        },
         now_ms,
     )
     .await?;

@@ -242,7 +242,15 @@ async fn edit_draft(
     formations::save_draft(&mut tx, &ctx.instance.id, base, &designer, now_ms).await?;
     ctx.record(
         &mut tx,
-        Write { entity: "FORMATION", operation, record_id, patient: None, cdt_name: None, record: &result },
+        Write {
+            entity: "FORMATION",
+            operation,
+            record_id,
+            patient: None,
+            cdt_name: None,
+            record: &result,
+            subtype: None,
+        },
         now_ms,
     )
     .await?;
@@ -478,6 +486,7 @@ pub async fn publish(State(state): State<AppState>, ctx: InstanceCaller) -> ApiR
             patient: None,
             cdt_name: None,
             record: &json!({"version": version}),
+            subtype: None,
         },
         now_ms,
     )

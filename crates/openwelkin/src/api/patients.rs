@@ -322,6 +322,7 @@ async fn audit(tx: &mut Tx, ctx: &InstanceCaller, operation: Operation, p: &Pati
         patient_full_name: Some(p.full_name()),
         cdt_name: None,
         record: &record,
+        subtype: None,
     };
     record_write(tx, &event, now_ms).await?;
     Ok(())

@@ -118,6 +118,7 @@ async fn create_record(
             patient,
             cdt_name: Some(pdt),
             record: &record,
+            subtype: None,
         },
         now_ms,
     )
@@ -168,6 +169,7 @@ async fn update_record(
             patient,
             cdt_name: Some(pdt),
             record: &record,
+            subtype: None,
         },
         now_ms,
     )
@@ -398,6 +400,7 @@ pub async fn delete_for_patient(
             patient: Some(&p),
             cdt_name: Some(&path.3),
             record: &render(&dt, &r),
+            subtype: None,
         },
         now_ms,
     )

@@ -264,6 +264,7 @@ async fn audit(tx: &mut Tx, ctx: &Caller, operation: Operation, user: &User, now
         patient_full_name: None,
         cdt_name: None,
         record: &record,
+        subtype: None,
     };
     record_write(tx, &event, now_ms).await?;
     Ok(())

@@ -67,12 +67,18 @@ pub struct DataEvent<'a> {
     pub patient_full_name: Option<String>,
     pub cdt_name: Option<&'a str>,
     pub record: &'a Value,
+    /// The event name when it is not `<ENTITY>_<CREATED|UPDATED|DELETED>`, e.g.
+    /// `CALENDAR_EVENT_CREATED` (entity `CALENDAR`) or `ASSESSMENT_COMPLETED`.
+    pub subtype: Option<&'a str>,
 }
 
 impl DataEvent<'_> {
     /// `PATIENT_CREATED`, `USER_UPDATED`, …
     pub fn subtype(&self) -> String {
-        format!("{}_{}", self.entity, self.operation.past_tense())
+        match self.subtype {
+            Some(s) => s.to_string(),
+            None => format!("{}_{}", self.entity, self.operation.past_tense()),
+        }
     }
 }
 
