@@ -1,6 +1,7 @@
-"""Black-box fixtures: bootstrap an openwelkin tenant with the CLI, start
-``openwelkin serve`` on an ephemeral port and point the public ``welkin``
-client (PyPI welkin==0.1.12) at it.
+"""Black-box fixtures: bootstrap an openwelkin tenant with the CLI (tenant,
+`designer apply` of crates/openwelkin/tests/fixtures/designer to both
+instances, API clients), start ``openwelkin serve`` on an ephemeral port and
+point the public ``welkin`` client (PyPI welkin==0.1.12) at it.
 
 Environment:
   OPENWELKIN_BIN            server binary (default: <repo>/target/debug/openwelkin)
@@ -47,6 +48,8 @@ SECRET_RE = re.compile(r"secret:\s*(\S+)")
 CLIENT_RE = re.compile(r"client:\s*(\S+)")
 START_TIMEOUT = 20.0
 CLI_TIMEOUT = 120.0
+# One tenant's designer folder, published to every test tenant (both instances).
+DESIGNER_FIXTURE = REPO_ROOT / "crates" / "openwelkin" / "tests" / "fixtures" / "designer"
 
 if not os.environ.get("OPENWELKIN_KEEP_TMP"):
     atexit.register(shutil.rmtree, RUN_TMP, True)
@@ -190,6 +193,12 @@ def ow():
 
     _cli(binary, "tenants", "create", tenant, "--instances", "live,sandbox",
          "--database", database)
+    applied = _cli(binary, "designer", "apply", str(DESIGNER_FIXTURE),
+                   "--tenant", tenant, "--database", database)
+    for instance in ("live", "sandbox"):
+        if f"{tenant}/{instance}: published version 1" not in applied:
+            pytest.fail(f"designer apply did not publish version 1 to {instance}:\n{applied}",
+                        pytrace=False)
 
     client_name, client_secret = _create_client(
         binary, database, tenant, "PYALL" + suffix, "--all-access")

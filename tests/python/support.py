@@ -48,7 +48,9 @@ def uniq(prefix: str = "") -> str:
 #    client through a *class* attribute, so the last Client built wins;
 #  * the token cache is a shelve keyed by tenant only, so two API clients of
 #    one tenant overwrite each other's token.
-# `activate` restores both for a given client.
+#  * likewise Formation(version) binds the formation classes (CDT, Programs,
+#    ...) to the last Formation built, so build one right before using it.
+# `activate` restores the first two for a given client.
 # --------------------------------------------------------------------------
 
 # tenant -> api client name whose token is currently in the shelve cache

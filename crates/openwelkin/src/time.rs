@@ -10,6 +10,14 @@ pub fn format_ms(ms: i64) -> String {
     format(Utc.timestamp_millis_opt(ms).single().unwrap_or_default())
 }
 
+/// A time in a time zone (UTC when none or unknown), with its offset:
+/// `2022-08-06T15:10:15.355+00:00`, as Welkin's `local…` fields show it.
+pub fn format_local_ms(ms: i64, timezone: Option<&str>) -> String {
+    let utc = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    let tz: chrono_tz::Tz = timezone.and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::UTC);
+    utc.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+}
+
 /// Parses a datetime as clients send it: RFC 3339 with any offset, or a bare date.
 pub fn parse_datetime(value: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
@@ -62,6 +70,12 @@ mod tests {
         assert!(parse_date("2022-02-30").is_none());
         assert!(parse_date("2022-08-09T10:00:00.000Z").is_none());
         assert!(parse_date("yesterday").is_none());
+    }
+
+    #[test]
+    fn local_times_carry_their_offset() {
+        assert_eq!(format_local_ms(1_656_611_987_790, None), "2022-06-30T17:59:47.790+00:00");
+        assert_eq!(format_local_ms(1_656_611_987_790, Some("America/New_York")), "2022-06-30T13:59:47.790-04:00");
     }
 
     #[test]

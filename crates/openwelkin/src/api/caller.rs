@@ -176,7 +176,7 @@ impl InstanceCaller {
             patient_full_name: w.patient.map(Patient::full_name),
             cdt_name: w.cdt_name,
             record: w.record,
-            subtype: None,
+            subtype: w.subtype,
         };
         crate::store::audit::record_write(tx, &event, now_ms).await?;
         Ok(())

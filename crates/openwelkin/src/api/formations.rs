@@ -144,6 +144,11 @@ pub async fn assessment_cdt(
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Formations, Op::Read)?;
     let f = resolve(&state, &ctx, &path.2).await?;
+    // `_<assessmentName>` is the answers data type Welkin makes for each assessment.
+    if let Some(a) = path.3.strip_prefix('_').and_then(|name| f.designer.assessment(name)) {
+        let dt = crate::domain::assessment_record::answers_data_type(&f.designer, &a);
+        return Ok(Json(dt.formation("ASSESSMENT", f.version)));
+    }
     let referenced = f.designer.assessments.iter().any(|a| assessment_cdts(a).any(|name| name == path.3));
     let mut cdt = f
         .designer

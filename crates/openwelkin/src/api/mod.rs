@@ -1,6 +1,7 @@
 //! The HTTP room: routes, extractors for scope and caller, the Welkin envelopes and error
 //! format, and the cross-cutting layers (headers, request ids, limits, panics).
 
+pub mod assessment_records;
 pub mod audit;
 pub mod body;
 pub mod caller;
@@ -86,6 +87,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(contacts::read, contacts::update))
         .routes(routes!(dictionaries::list, dictionaries::add, dictionaries::replace_all))
         .routes(routes!(dictionaries::read, dictionaries::update, dictionaries::delete))
+        .routes(routes!(assessment_records::create, assessment_records::list))
+        .routes(routes!(assessment_records::read, assessment_records::update, assessment_records::delete))
+        .routes(routes!(assessment_records::answers))
         .routes(routes!(formations::publish))
         .routes(routes!(formations::disposition, formations::replace_disposition))
         .routes(routes!(formations::assessment_cdt))

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Profiles (PDT)", description = "Profile data type records"),
         (name = "Contacts", description = "People around a patient"),
         (name = "Dictionaries", description = "Value lists"),
+        (name = "Assessment records", description = "Patients' answers to assessments"),
         (name = "Formations", description = "Designer configuration by version"),
         (name = "Audit", description = "Append-only audit trails"),
         (name = "Operations", description = "Health probes"),

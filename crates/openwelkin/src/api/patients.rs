@@ -153,6 +153,7 @@ pub async fn delete(
     // What belongs to the patient goes with it, in the same transaction.
     crate::store::records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::contacts::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::assessment_records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     audit(&mut tx, &ctx, Operation::Delete, &patient, now_ms).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)

@@ -56,7 +56,6 @@ fn render(dt: &DataType, r: &StoredRecord) -> Value {
         "updatedAt": crate::time::format_ms(r.updated_at),
         "fullValue": full_value(dt, &r.body),
         "deleted": false,
-        "patientId": r.patient_id,
         "jsonBody": r.body,
         "pdtName": dt.name,
     })

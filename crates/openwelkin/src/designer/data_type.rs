@@ -198,9 +198,11 @@ impl Field {
 fn system_field(name: &str, kind: &str) -> Value {
     let mut m = Map::new();
     m.insert("required".into(), json!(false));
+    // Clients may set a record's external keys; the other system fields are the server's.
+    let editable = matches!(name, "external_id" | "external_guid");
     json!({
         "name": name, "type": kind, "formula": null, "dictionary": null, "profileDataType": null,
-        "editable": false, "searchable": false, "bulkEdit": false, "phi": false, "disable": false,
+        "editable": editable, "searchable": false, "bulkEdit": false, "phi": false, "disable": false,
         "injectedSource": false, "displayType": null, "valueType": null, "meta": m,
     })
 }

@@ -45,7 +45,7 @@ pub fn apply(contact: &mut Value, body: &Map<String, Value>, creating: bool) -> 
         let k = key.as_str();
         let v = match k {
             "name" => Value::String(fields::text(k, value)?),
-            "relation" | "relationship" => Value::String(fields::text(k, value)?.to_uppercase()),
+            "relation" | "relationship" => Value::String(fields::text(k, value)?),
             "email" => fields::opt_email(k, value)?.map(Value::String).unwrap_or(Value::Null),
             "phone" | "secondaryPhone" => fields::opt_phone(k, value)?.map(Value::String).unwrap_or(Value::Null),
             "pdtRecordId" => fields::opt_uuid(k, value)?.map(Value::String).unwrap_or(Value::Null),
@@ -94,7 +94,7 @@ mod tests {
         let body =
             json!({"name": "Ann", "relationship": "spouse", "email": "ann@x.org", "emailPdtFieldName": "pdtf-email"});
         apply(&mut c, body.as_object().unwrap(), true).unwrap();
-        assert_eq!(c["relation"], "SPOUSE");
+        assert_eq!(c["relation"], "spouse", "kept as given, as Welkin echoes it");
         let profile = json!({"pdtf-email": "ann@x.org"});
         assert!(check_against_profile(&c, profile.as_object().unwrap()).is_ok());
         let other = json!({"pdtf-email": "bob@x.org"});

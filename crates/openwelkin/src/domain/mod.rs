@@ -1,6 +1,7 @@
 //! Types and rules of each resource. No I/O: handlers load, the domain decides, the store
 //! saves.
 
+pub mod assessment_record;
 pub mod contact;
 pub mod fields;
 pub mod patient;

@@ -5,6 +5,7 @@
 //! Every function takes the tenant (and, for instance data, the instance) it works in:
 //! there is no query that reads across them.
 
+pub mod assessment_records;
 pub mod audit;
 pub mod clients;
 pub mod contacts;
