@@ -222,7 +222,8 @@ async fn patch_changes_only_the_given_fields() {
 
 #[tokio::test]
 async fn care_teams_are_expanded_with_user_details() {
-    let s = Server::start().await;
+    // Patient territories must exist in the designer's regions.
+    let s = Server::with_designer().await;
     let token = s.token().await;
     let (_, user) = s
         .post(
@@ -256,7 +257,8 @@ async fn care_teams_are_expanded_with_user_details() {
 
 #[tokio::test]
 async fn lists_page_filter_and_sort() {
-    let s = Server::start().await;
+    // Patient territories must exist in the designer's regions.
+    let s = Server::with_designer().await;
     let token = s.token().await;
     for (first, last, tz, territory) in [
         ("Ann", "Zed", Some("UTC"), Some("boston")),

@@ -324,6 +324,9 @@ pub async fn update(
             return Err(invalid(FieldError::new("assessmentName", "cannot change")));
         }
     }
+    // The client sends back the status it fetched: the same status means no change, even
+    // when new answers move a NEW record to IN_PROGRESS.
+    let fetched_status = record["status"].clone();
     if let Some(given) = body.get("answers") {
         let given = given.as_object().ok_or_else(|| invalid(FieldError::new("answers", "must be an object")))?;
         // The answers object comes back with its system fields; only answer keys change.
@@ -348,7 +351,7 @@ pub async fn update(
         }
     }
     let mut completed = false;
-    if let Some(status) = body.get("status") {
+    if let Some(status) = body.get("status").filter(|s| **s != fetched_status) {
         let status = crate::domain::fields::one_of("status", status, domain::STATUSES).map_err(invalid)?;
         match (record["status"].as_str(), status.as_str()) {
             (Some("COMPLETED"), "COMPLETED") => {}

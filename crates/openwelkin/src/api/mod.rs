@@ -4,10 +4,14 @@
 pub mod assessment_records;
 pub mod audit;
 pub mod body;
+pub mod calendar;
 pub mod caller;
+pub mod care_plans;
 pub mod cdts;
 pub mod contacts;
 pub mod dictionaries;
+pub mod encounter_parts;
+pub mod encounters;
 pub mod error;
 pub mod formations;
 pub mod headers;
@@ -15,9 +19,12 @@ pub mod health;
 pub mod openapi;
 pub mod paging;
 pub mod params;
+pub mod patient_programs;
 pub mod patients;
 pub mod pdts;
+pub mod tasks;
 pub mod token;
+pub mod user_access;
 pub mod users;
 
 use crate::auth::tokens::TokenSigner;
@@ -75,6 +82,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::read, users::patch, users::replace, users::delete))
         .routes(routes!(users::list_in_instance))
+        .routes(routes!(user_access::read_app_access, user_access::put_app_access))
+        .routes(routes!(user_access::read_permissions, user_access::put_permissions))
+        .routes(routes!(user_access::read_territories, user_access::put_territories))
+        .routes(routes!(patient_programs::list))
+        .routes(routes!(patient_programs::read_current))
+        .routes(routes!(patient_programs::read_history))
+        .routes(routes!(patient_programs::read, patient_programs::update, patient_programs::delete))
+        .routes(routes!(patient_programs::change_phase))
         .routes(routes!(cdts::create, cdts::list, cdts::bulk_update))
         .routes(routes!(cdts::read, cdts::update, cdts::delete))
         .routes(routes!(pdts::create_profile, pdts::list_profiles))
@@ -85,11 +100,34 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(contacts::create, contacts::list))
         .routes(routes!(contacts::list_slash))
         .routes(routes!(contacts::read, contacts::update))
+        .routes(routes!(tasks::create, tasks::search, tasks::batch_update))
+        .routes(routes!(tasks::read, tasks::update))
+        .routes(routes!(tasks::add_watcher))
+        .routes(routes!(tasks::remove_watcher))
+        .routes(routes!(tasks::add_comment))
+        .routes(routes!(tasks::remove_comment))
+        .routes(routes!(care_plans::read))
+        .routes(routes!(care_plans::create_overview, care_plans::update_overview))
+        .routes(routes!(care_plans::create_goal, care_plans::list_goals))
+        .routes(routes!(care_plans::read_goal, care_plans::update_goal))
+        .routes(routes!(care_plans::list_goal_comments, care_plans::create_goal_comment))
+        .routes(routes!(care_plans::list_goal_tasks, care_plans::create_goal_task))
         .routes(routes!(dictionaries::list, dictionaries::add, dictionaries::replace_all))
         .routes(routes!(dictionaries::read, dictionaries::update, dictionaries::delete))
         .routes(routes!(assessment_records::create, assessment_records::list))
         .routes(routes!(assessment_records::read, assessment_records::update, assessment_records::delete))
         .routes(routes!(assessment_records::answers))
+        .routes(routes!(encounters::create, encounters::list))
+        .routes(routes!(encounters::read, encounters::update, encounters::delete))
+        .routes(routes!(encounters::list_full))
+        .routes(routes!(encounters::read_full))
+        .routes(routes!(encounters::list_for_user))
+        .routes(routes!(encounters::list_full_for_user))
+        .routes(routes!(encounter_parts::comments, encounter_parts::add_comment))
+        .routes(routes!(encounter_parts::comment, encounter_parts::update_comment, encounter_parts::delete_comment))
+        .routes(routes!(encounter_parts::links, encounter_parts::add_link))
+        .routes(routes!(encounter_parts::read_link, encounter_parts::update_link, encounter_parts::delete_link))
+        .routes(routes!(encounter_parts::disposition, encounter_parts::update_disposition))
         .routes(routes!(formations::publish))
         .routes(routes!(formations::disposition, formations::replace_disposition))
         .routes(routes!(formations::assessment_cdt))
@@ -99,6 +137,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(formations::read, formations::replace, formations::remove))
         .routes(routes!(formations::list_singular, formations::create_singular))
         .routes(routes!(formations::read_singular, formations::replace_singular, formations::remove_singular))
+        .routes(routes!(calendar::create_event, calendar::find_events))
+        .routes(routes!(calendar::find_events_slash))
+        .routes(routes!(calendar::read_event, calendar::replace_event, calendar::patch_event, calendar::delete_event))
+        .routes(routes!(calendar::invitation_response))
+        .routes(routes!(calendar::event_summary))
+        .routes(routes!(calendar::schedules))
+        .routes(routes!(calendar::available_schedules))
+        .routes(routes!(calendar::full_schedules))
+        .routes(routes!(calendar::create_work_hours, calendar::list_work_hours))
+        .routes(routes!(calendar::read_work_hours, calendar::replace_work_hours))
         .routes(routes!(audit::data))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

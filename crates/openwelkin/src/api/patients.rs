@@ -57,6 +57,9 @@ pub async fn create(
     let mut patient =
         Patient::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     patient.apply(&body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
+    if body.contains_key("patientTerritories") {
+        check_territories(&state, &ctx, &mut patient).await?;
+    }
     let mut tx = state.db.begin().await?;
     check_references(&mut tx, &ctx, &patient).await?;
     patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, now_ms)
@@ -118,6 +121,9 @@ pub async fn update(
     let mut patient =
         patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
     patient.apply(&body, false).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
+    if body.contains_key("patientTerritories") {
+        check_territories(&state, &ctx, &mut patient).await?;
+    }
     patient.updated_at = crate::time::format_ms(now_ms);
     patient.updated_by = actor.id.clone();
     patient.updated_by_name = actor.full_name();
@@ -153,7 +159,11 @@ pub async fn delete(
     // What belongs to the patient goes with it, in the same transaction.
     crate::store::records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::contacts::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::patient_programs::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::tasks::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::care_plans::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::assessment_records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::encounters::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     audit(&mut tx, &ctx, Operation::Delete, &patient, now_ms).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
@@ -266,6 +276,28 @@ fn filter_from_body(body: &Map<String, Value>) -> Result<PatientFilter, FieldErr
     })
 }
 
+/// Each region of `patientTerritories` exists in the instance's current designer and each
+/// territory belongs to it; the first region's title becomes `patientRegionTitle`.
+async fn check_territories(state: &AppState, ctx: &InstanceCaller, p: &mut Patient) -> ApiResult<()> {
+    let regions = state.db.current_formation(&ctx.instance.id).await?.designer.region_list();
+    for (i, t) in p.patient_territories.iter().enumerate() {
+        let Some(region) = regions.iter().find(|r| r.name == t.name) else {
+            let e = FieldError::new(format!("patientTerritories[{i}].name"), format!("no region named {:?}", t.name));
+            return Err(ApiError::invalid_field(COMPONENT, e));
+        };
+        if let Some(j) = t.territories.iter().position(|x| !region.territories.contains(x)) {
+            let e = FieldError::new(
+                format!("patientTerritories[{i}].territories[{j}]"),
+                format!("{:?} is not a territory of region {:?}", t.territories[j], t.name),
+            );
+            return Err(ApiError::invalid_field(COMPONENT, e));
+        }
+    }
+    p.patient_region_title =
+        p.patient_region.as_ref().and_then(|name| regions.iter().find(|r| &r.name == name)).map(|r| r.title.clone());
+    Ok(())
+}
+
 /// Unique keys free within the instance, care team members existing in the tenant.
 async fn check_references(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient) -> ApiResult<()> {
     for (kind, field, value) in [
@@ -341,6 +373,7 @@ async fn render(state: &AppState, ctx: &InstanceCaller, mut p: Patient, expand: 
             .filter_map(|m| found.iter().find(|u| u.id == m.id).map(|u| care_team_user(u, m.point_of_contact)))
             .collect();
     }
+    p.patient_programs = super::patient_programs::of_patient(state, ctx, &p.id).await?;
     if expand {
         let mut team = Vec::new();
         if let Some(region) = &p.patient_region {

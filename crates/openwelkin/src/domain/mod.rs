@@ -2,11 +2,17 @@
 //! saves.
 
 pub mod assessment_record;
+pub mod calendar;
+pub mod care_plan;
 pub mod contact;
+pub mod encounter;
 pub mod fields;
 pub mod patient;
+pub mod patient_program;
 pub mod records;
+pub mod task;
 pub mod user;
+pub mod user_access;
 
 /// A rejected input value, named by its JSON field path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,15 +7,20 @@
 
 pub mod assessment_records;
 pub mod audit;
+pub mod calendar;
+pub mod care_plans;
 pub mod clients;
 pub mod contacts;
 pub mod dictionaries;
+pub mod encounters;
 pub mod formations;
 pub mod keys;
+pub mod patient_programs;
 pub mod patients;
 pub mod query;
 pub mod ratelimit;
 pub mod records;
+pub mod tasks;
 pub mod tenants;
 pub mod users;
 

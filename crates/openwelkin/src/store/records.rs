@@ -11,6 +11,8 @@ use sqlx::Row;
 pub enum DtKind {
     Cdt,
     Pdt,
+    /// Welkin's internal data types: encounter assessment links and dispositions.
+    Internal,
 }
 
 impl DtKind {
@@ -18,6 +20,7 @@ impl DtKind {
         match self {
             DtKind::Cdt => "CDT",
             DtKind::Pdt => "PDT",
+            DtKind::Internal => "INTERNAL",
         }
     }
 }

@@ -1,0 +1,122 @@
+//! Encounters: a visit or session with a patient, made from an encounter template, with
+//! a status that only moves along allowed transitions.
+
+use super::fields::{self, reject_unknown};
+use super::FieldError;
+use serde_json::{json, Map, Value};
+
+pub const STATUSES: &[&str] = &["DRAFT", "OPEN", "ACTIVE", "FINALIZED", "CANCELLED"];
+
+/// The statuses an encounter may move to from `from`. Finalized and cancelled
+/// encounters are closed: nothing changes them any more.
+pub fn next_statuses(from: &str) -> &'static [&'static str] {
+    match from {
+        "DRAFT" => &["OPEN", "ACTIVE", "CANCELLED"],
+        "OPEN" => &["DRAFT", "ACTIVE", "CANCELLED"],
+        "ACTIVE" => &["OPEN", "FINALIZED", "CANCELLED"],
+        _ => &[],
+    }
+}
+
+pub fn is_closed(status: &str) -> bool {
+    matches!(status, "FINALIZED" | "CANCELLED")
+}
+
+const WRITABLE: &[&str] =
+    &["title", "description", "notes", "status", "calendarEventId", "ownerUserId", "templateName"];
+
+const READ_ONLY: &[&str] = &[
+    "type",
+    "templateTitle",
+    "instruction",
+    "startDatetime",
+    "endDatetime",
+    "localStartDatetime",
+    "localEndDatetime",
+    "calendarEventStartDatetime",
+    "localCalendarEventStartDatetime",
+    "currentScheduledAppointment",
+    "calendarEvent",
+    "dispositionId",
+    "activeUserId",
+    "activeUserName",
+    "ownerUserName",
+    "local_created_at",
+    "local_updated_at",
+    "created_at",
+    "created_by",
+    "created_by_name",
+    "updated_at",
+    "updated_by",
+    "updated_by_name",
+    "source_type",
+    "source_name",
+    "source_id",
+    "external_id",
+    "external_guid",
+];
+
+/// What a PATCH asks for, checked for shape; references (template, user, event) and the
+/// status transition are checked by the caller against the store.
+#[derive(Debug, Default, PartialEq)]
+pub struct Change {
+    pub fields: Map<String, Value>,
+    pub status: Option<String>,
+    pub template: Option<String>,
+    pub owner: Option<Option<String>>,
+    pub calendar_event: Option<Option<String>>,
+}
+
+pub fn parse_change(body: &Map<String, Value>, id: &str) -> Result<Change, FieldError> {
+    let mut body = body.clone();
+    if let Some(given) = body.remove("id") {
+        if given.as_str() != Some(id) {
+            return Err(FieldError::new("id", "does not match the encounter in the path"));
+        }
+    }
+    reject_unknown(&body, WRITABLE, READ_ONLY)?;
+    let mut change = Change::default();
+    for (key, value) in &body {
+        let k = key.as_str();
+        match k {
+            "title" => {
+                change.fields.insert(k.into(), json!(fields::text(k, value)?));
+            }
+            "description" | "notes" => {
+                change.fields.insert(k.into(), fields::opt_text(k, value)?.map(Value::String).unwrap_or(Value::Null));
+            }
+            "status" => change.status = Some(fields::one_of(k, value, STATUSES)?),
+            "templateName" => change.template = Some(fields::text(k, value)?),
+            "ownerUserId" => change.owner = Some(fields::opt_uuid(k, value)?),
+            "calendarEventId" => change.calendar_event = Some(fields::opt_text(k, value)?),
+            _ => unreachable!("reject_unknown admits only writable keys"),
+        }
+    }
+    Ok(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_encounters_go_nowhere() {
+        assert!(next_statuses("DRAFT").contains(&"ACTIVE"));
+        assert!(!next_statuses("DRAFT").contains(&"FINALIZED"), "an encounter is active before it is finalized");
+        assert!(next_statuses("FINALIZED").is_empty());
+        assert!(next_statuses("CANCELLED").is_empty());
+    }
+
+    #[test]
+    fn changes_are_checked_by_field() {
+        let ok = parse_change(json!({"id": "e1", "notes": "n", "status": "open"}).as_object().unwrap(), "e1").unwrap();
+        assert_eq!(ok.status.as_deref(), Some("OPEN"));
+        assert_eq!(parse_change(json!({"status": "DONE"}).as_object().unwrap(), "e1").unwrap_err().field, "status");
+        assert_eq!(
+            parse_change(json!({"dispositionId": "x"}).as_object().unwrap(), "e1").unwrap_err().field,
+            "dispositionId"
+        );
+        assert_eq!(parse_change(json!({"id": "e2"}).as_object().unwrap(), "e1").unwrap_err().field, "id");
+        assert_eq!(parse_change(json!({"mood": 1}).as_object().unwrap(), "e1").unwrap_err().field, "mood");
+    }
+}

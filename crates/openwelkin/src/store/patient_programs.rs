@@ -1,0 +1,155 @@
+//! Patients' program enrolments, scoped by instance and patient.
+
+use super::{Db, Tx};
+use crate::domain::patient_program::{PatientProgram, FINISHED};
+use sqlx::Row;
+
+fn parse(body: &str) -> PatientProgram {
+    serde_json::from_str(body).expect("stored patient programs are written by this server")
+}
+
+fn status(pp: &PatientProgram) -> &str {
+    pp.status.as_deref().unwrap_or(FINISHED)
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    pp: &PatientProgram,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO patient_programs (id, tenant_id, instance_id, patient_id, program_name, status, created_at, updated_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+    )
+    .bind(pp.id.as_deref())
+    .bind(tenant_id)
+    .bind(instance_id)
+    .bind(pp.patient_id.as_deref())
+    .bind(&pp.program_name)
+    .bind(status(pp))
+    .bind(now_ms)
+    .bind(serde_json::to_string(pp).expect("patient program serializes"))
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update(tx: &mut Tx, instance_id: &str, pp: &PatientProgram, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE patient_programs SET status = $1, updated_at = $2, body = $3 WHERE instance_id = $4 AND id = $5",
+    )
+    .bind(status(pp))
+    .bind(now_ms)
+    .bind(serde_json::to_string(pp).expect("patient program serializes"))
+    .bind(instance_id)
+    .bind(pp.id.as_deref())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM patient_programs WHERE instance_id = $1 AND id = $2")
+        .bind(instance_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM patient_programs WHERE instance_id = $1 AND patient_id = $2")
+        .bind(instance_id)
+        .bind(patient_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+/// The unfinished enrolment of a patient in a program, inside a write transaction.
+pub async fn open_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    patient_id: &str,
+    program_name: &str,
+) -> sqlx::Result<Option<PatientProgram>> {
+    let row = sqlx::query(
+        "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND program_name = $3 \
+         AND status <> $4",
+    )
+    .bind(instance_id)
+    .bind(patient_id)
+    .bind(program_name)
+    .bind(FINISHED)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+}
+
+/// An enrolment of a patient by id, inside a write transaction.
+pub async fn get_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    patient_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<PatientProgram>> {
+    let row = sqlx::query("SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
+        .bind(instance_id)
+        .bind(patient_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+}
+
+impl Db {
+    pub async fn patient_program(
+        &self,
+        instance_id: &str,
+        patient_id: &str,
+        id: &str,
+    ) -> sqlx::Result<Option<PatientProgram>> {
+        let row =
+            sqlx::query("SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
+                .bind(instance_id)
+                .bind(patient_id)
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+    }
+
+    /// The unfinished enrolment of a patient in a program.
+    pub async fn open_patient_program(
+        &self,
+        instance_id: &str,
+        patient_id: &str,
+        program_name: &str,
+    ) -> sqlx::Result<Option<PatientProgram>> {
+        let row = sqlx::query(
+            "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND program_name = $3 \
+             AND status <> $4",
+        )
+        .bind(instance_id)
+        .bind(patient_id)
+        .bind(program_name)
+        .bind(FINISHED)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+    }
+
+    /// Every enrolment of a patient, finished ones included, oldest first.
+    pub async fn patient_programs(&self, instance_id: &str, patient_id: &str) -> sqlx::Result<Vec<PatientProgram>> {
+        let rows = sqlx::query(
+            "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 ORDER BY created_at, id",
+        )
+        .bind(instance_id)
+        .bind(patient_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.iter().map(|r| parse(&r.get::<String, _>("body"))).collect())
+    }
+}
