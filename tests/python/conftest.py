@@ -136,7 +136,8 @@ def _start_server(binary, database):
     import queue
 
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--database", database],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--database", database,
+         "--files-dir", tempfile.mkdtemp(prefix="openwelkin-files-")],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -4,6 +4,7 @@
 //! `reqwest::Client` against `--base-url` for `--warmup` + `--duration`, and
 //! reports throughput, errors and latency percentiles of the measured window.
 
+mod export;
 mod stats;
 
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ enum Scenario {
     Create,
     /// Seed patients, then GET them by id in a loop (success = 200).
     Read,
+    /// Page GET /export/{TYPE} to the end, quiet and then while --writers tasks create and
+    /// update patients; checks that no record was skipped or repeated.
+    Export,
 }
 
 #[derive(Parser, Debug)]
@@ -64,6 +68,15 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// `export`: the type to export.
+    #[arg(long, default_value = "PATIENT")]
+    export_type: String,
+    /// `export`: records per page.
+    #[arg(long, default_value_t = 1000)]
+    page_size: u32,
+    /// `export`: tasks creating and updating patients during the second pass (0: none).
+    #[arg(long, default_value_t = 4)]
+    writers: usize,
 }
 
 /// Parse "10s", "500ms", "1.5s", "2m" or a bare number of seconds.
@@ -183,6 +196,7 @@ async fn worker(
                 Scenario::Read => {
                     target.read_patient(&target.ids[n % target.ids.len()]).await.map(|status| (status, 200))
                 }
+                Scenario::Export => unreachable!("export runs on its own"),
             }
         };
         let result = match timeout_at(end, request).await {
@@ -235,6 +249,17 @@ async fn run(args: Args) -> Result<bool> {
         .context("building HTTP client")?;
 
     let token = get_token(&client, &base, &args).await?;
+    if let Scenario::Export = args.scenario {
+        let options = export::ExportOptions {
+            base: base.clone(),
+            tenant: args.tenant.clone(),
+            instance: args.instance.clone(),
+            export_type: args.export_type.clone(),
+            page_size: args.page_size,
+            writers: args.writers,
+        };
+        return export::run(client, format!("Bearer {token}"), options, args.json).await;
+    }
     let mut target = Target {
         client,
         patients_url: format!("{base}/{}/{}/patients", args.tenant, args.instance),

@@ -257,3 +257,28 @@ async fn a_changed_policy_applies_to_tokens_already_issued() {
         s.post(&format!("/{}/live/patients", s.tenant), &token, json!({"firstName": "A", "lastName": "B"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "create is no longer allowed");
 }
+
+#[tokio::test]
+async fn client_access_changes_are_in_the_security_audit() {
+    let s = Server::start().await;
+    let (name, _) = s.client_with_policy(&json!({"permissions": {"patients": ["read"]}}), None);
+    s.cli(&["clients", "disable", "--tenant", &s.tenant, "--name", &name]);
+    s.cli(&["clients", "rotate-secret", "--tenant", &s.tenant, "--name", &name]);
+    let token = s.token().await;
+    let (_, audit) = s.get(&format!("/{}/admin/audit-security?objectUsername={name}", s.tenant), &token).await;
+    let subtypes: Vec<&str> =
+        audit["data"].as_array().unwrap().iter().map(|i| i["eventSubtype"].as_str().unwrap()).collect();
+    assert_eq!(subtypes, ["API_CLIENT_SECRET_ROTATED", "API_CLIENT_DISABLED"]);
+    assert_eq!(audit["data"][0]["objectActor"], "API_CLIENT");
+    let (_, refused) = s.get(&format!("/{}/admin/audit-security?eventSubtype=TOKEN_REFUSED", s.tenant), &token).await;
+    assert_eq!(refused["metaInfo"]["totalElements"], 0);
+    s.call(
+        Method::POST,
+        &format!("/{}/admin/api_clients/{}", s.tenant, s.client),
+        None,
+        Some(json!({"secret": "wrong"})),
+    )
+    .await;
+    let (_, refused) = s.get(&format!("/{}/admin/audit-security?eventSubtype=TOKEN_REFUSED", s.tenant), &token).await;
+    assert_eq!(refused["metaInfo"]["totalElements"], 1);
+}

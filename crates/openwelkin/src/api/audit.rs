@@ -113,3 +113,68 @@ pub async fn data(
     let (rows, total) = state.db.data_audit(&ctx.tenant.id, &filter, &page.sorts, page.offset(), page.size).await?;
     Ok(Json(MetaInfoPage::new(rows.into_iter().map(DataAuditItem::from).collect(), &page, total)))
 }
+
+/// Read the webhook audit: every delivery attempt with its status (`DELIVERED`,
+/// `FAILED`), status code and response text, newest first (`{data, metaInfo}`).
+#[utoipa::path(
+    get, path = "/{tenant}/admin/audit-webhook", tag = "Audit",
+    params(("tenant" = String, Path), ("instance" = Option<String>, Query), ("eventSubtype" = Option<String>, Query),
+           ("entity" = Option<String>, Query), ("status" = Option<String>, Query, description = "Comma list of SENT, DELIVERED, FAILED"),
+           ("patientId" = Option<String>, Query), ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query),
+           ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 403, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn webhook(
+    State(state): State<AppState>,
+    ctx: Caller,
+    params: Params,
+) -> ApiResult<Json<MetaInfoPage<Value>>> {
+    ctx.require_flag(AdminFlag::DataAudit)?;
+    let page = PageRequest::parse(&params, |f| matches!(f, "sentAt" | "createdAt").then_some("sent_at"))?;
+    let upper = |name: &str| params.text(name).map(|v| v.to_ascii_uppercase());
+    let filter = crate::store::webhooks::AttemptFilter {
+        instance: params.text("instance"),
+        event_subtype: upper("eventSubtype"),
+        entity: upper("entity").or_else(|| upper("eventEntity")),
+        status: params.list("status").map(|l| l.iter().map(|s| s.to_ascii_uppercase()).collect()),
+        patient_id: params.text("patientId"),
+        from: date_param(&params, "dateStart")?,
+        to: date_param(&params, "dateEnd")?,
+    };
+    let (mut rows, total) = state.db.webhook_attempts(&ctx.tenant.id, &filter, page.offset(), page.size).await?;
+    if let InstanceGrant::Only(list) = &ctx.client.instances {
+        rows.retain(|r| r["instance"].as_str().is_some_and(|i| list.iter().any(|g| g == i)));
+    }
+    Ok(Json(MetaInfoPage::new(rows, &page, total)))
+}
+
+/// Read the security audit: tokens issued and refused, access changes (`{data, metaInfo}`).
+#[utoipa::path(
+    get, path = "/{tenant}/admin/audit-security", tag = "Audit",
+    params(("tenant" = String, Path), ("subjectUsername" = Option<String>, Query), ("subjectActor" = Option<String>, Query),
+           ("objectUsername" = Option<String>, Query), ("objectActor" = Option<String>, Query), ("eventSubtype" = Option<String>, Query),
+           ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 403, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn security(
+    State(state): State<AppState>,
+    ctx: Caller,
+    params: Params,
+) -> ApiResult<Json<MetaInfoPage<Value>>> {
+    ctx.require_flag(AdminFlag::DataAudit)?;
+    let page = PageRequest::parse(&params, |f| matches!(f, "sentAt" | "createdAt").then_some("sent_at"))?;
+    let upper = |name: &str| params.text(name).map(|v| v.to_ascii_uppercase());
+    let filter = crate::store::audit::SecurityFilter {
+        subject_username: params.text("subjectUsername"),
+        subject_actor: upper("subjectActor"),
+        object_username: params.text("objectUsername"),
+        object_actor: upper("objectActor"),
+        event_subtype: upper("eventSubtype"),
+        from: date_param(&params, "dateStart")?,
+        to: date_param(&params, "dateEnd")?,
+    };
+    let (rows, total) = state.db.security_audit(&ctx.tenant.id, &filter, page.offset(), page.size).await?;
+    Ok(Json(MetaInfoPage::new(rows, &page, total)))
+}

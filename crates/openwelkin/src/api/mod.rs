@@ -3,16 +3,25 @@
 
 pub mod assessment_records;
 pub mod audit;
+pub mod billing;
 pub mod body;
 pub mod calendar;
 pub mod caller;
+pub mod calls;
 pub mod care_plans;
 pub mod cdts;
+pub mod chat;
+pub mod communication_ids;
 pub mod contacts;
 pub mod dictionaries;
+pub mod documents;
+pub mod email_drafts;
+pub mod email_inbound;
+pub mod emails;
 pub mod encounter_parts;
 pub mod encounters;
 pub mod error;
+pub mod export;
 pub mod formations;
 pub mod headers;
 pub mod health;
@@ -22,10 +31,13 @@ pub mod params;
 pub mod patient_programs;
 pub mod patients;
 pub mod pdts;
+pub mod sms;
 pub mod tasks;
+pub mod templates;
 pub mod token;
 pub mod user_access;
 pub mod users;
+pub mod webhooks;
 
 use crate::auth::tokens::TokenSigner;
 use crate::clock::Clock;
@@ -55,17 +67,30 @@ pub struct AppState {
     pub token_limit: Arc<TokenLimit>,
     /// Verified against when a client name is unknown, so that both cases take as long.
     pub dummy_hash: String,
+    /// Webhook delivery settings (`serve --webhook-…`), also used by test sends.
+    pub webhooks: crate::events::webhooks::WebhookSettings,
+    /// Where uploaded files live (`serve --files-dir`).
+    pub files: crate::files::FileStore,
+    /// Email delivery: SMTP or the local outbox (`serve --smtp-url`, `--email-from`).
+    pub email: crate::delivery::email::EmailDelivery,
+    /// SMS delivery: the local outbox or a Twilio-compatible API (`serve --sms-provider`).
+    pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
 }
 
 impl AppState {
     pub async fn new(db: Db, clock: Clock) -> anyhow::Result<Self> {
         let key = db.signing_key(clock.now_ms()).await?;
         Ok(AppState {
+            // Before `db` moves into the state.
+            email: crate::delivery::email::EmailDelivery::local(db.clone()),
+            sms: crate::delivery::sms::local(db.clone()),
             db,
             clock,
             signer: TokenSigner::new(&key),
             token_limit: Arc::new(TokenLimit::default()),
             dummy_hash: crate::auth::secrets::hash(&crate::auth::secrets::generate()),
+            webhooks: Default::default(),
+            files: crate::files::FileStore::local("openwelkin-files"),
         })
     }
 }
@@ -128,6 +153,46 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(encounter_parts::links, encounter_parts::add_link))
         .routes(routes!(encounter_parts::read_link, encounter_parts::update_link, encounter_parts::delete_link))
         .routes(routes!(encounter_parts::disposition, encounter_parts::update_disposition))
+        .routes(routes!(documents::create, documents::list))
+        .routes(routes!(documents::read, documents::update, documents::delete))
+        .routes(documents::upload_routes())
+        .routes(routes!(documents::download))
+        .routes(routes!(
+            documents::read_type_record,
+            documents::create_type_record,
+            documents::update_type_record,
+            documents::delete_type_record
+        ))
+        .routes(routes!(billing::add_method, billing::list_methods))
+        .routes(routes!(billing::read_method, billing::delete_method))
+        .routes(routes!(billing::create_subscription, billing::list_subscriptions))
+        .routes(routes!(billing::read_subscription))
+        .routes(routes!(billing::cancel_subscription))
+        .routes(routes!(billing::create_invoice, billing::list_invoices))
+        .routes(routes!(billing::read_invoice, billing::update_invoice))
+        .routes(routes!(billing::add_payment))
+        .routes(routes!(billing::list_patient_invoices))
+        .routes(routes!(billing::list_encounter_invoices))
+        .routes(routes!(billing::list_payments))
+        .routes(routes!(billing::read_payment))
+        .routes(routes!(emails::send, emails::list))
+        .routes(routes!(emails::read, emails::update, emails::patch, emails::post_update, emails::delete))
+        .routes(routes!(emails::attachment))
+        .routes(routes!(email_drafts::create, email_drafts::list))
+        .routes(routes!(email_drafts::read, email_drafts::update, email_drafts::replace, email_drafts::delete))
+        .routes(routes!(email_drafts::send))
+        .routes(routes!(email_inbound::receive))
+        .routes(routes!(email_inbound::list_unrecognized))
+        .routes(routes!(
+            email_inbound::read_unrecognized,
+            email_inbound::update_unrecognized,
+            email_inbound::post_unrecognized,
+            email_inbound::delete_unrecognized
+        ))
+        .routes(routes!(email_inbound::docs_list))
+        .routes(routes!(email_inbound::docs_read, email_inbound::docs_resolve))
+        .routes(routes!(email_inbound::docs_attachment))
+        .routes(routes!(email_inbound::outbox))
         .routes(routes!(formations::publish))
         .routes(routes!(formations::disposition, formations::replace_disposition))
         .routes(routes!(formations::assessment_cdt))
@@ -147,7 +212,55 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(calendar::full_schedules))
         .routes(routes!(calendar::create_work_hours, calendar::list_work_hours))
         .routes(routes!(calendar::read_work_hours, calendar::replace_work_hours))
+        .routes(routes!(sms::create, sms::list))
+        .routes(routes!(sms::read, sms::update, sms::update_patch, sms::update_post, sms::delete))
+        .routes(routes!(sms::list_unrecognized))
+        .routes(routes!(
+            sms::read_unrecognized,
+            sms::assign_unrecognized,
+            sms::assign_unrecognized_patch,
+            sms::assign_unrecognized_post,
+            sms::delete_unrecognized
+        ))
+        .routes(routes!(sms::docs_list))
+        .routes(routes!(sms::docs_read, sms::docs_resolve))
+        .routes(routes!(sms::inbound))
+        .routes(routes!(sms::status_report))
+        .routes(routes!(sms::outbox))
+        .routes(routes!(communication_ids::create, communication_ids::list))
+        .routes(routes!(communication_ids::read, communication_ids::update, communication_ids::delete))
+        .routes(routes!(chat::inbound))
+        .routes(routes!(chat::inbound_v8))
+        .routes(routes!(chat::list))
+        .routes(routes!(chat::list_v8))
+        .routes(routes!(chat::search))
+        .routes(routes!(chat::search_v8))
+        .routes(routes!(chat::archive))
+        .routes(routes!(chat::restore))
+        .routes(routes!(chat::archive_v8))
+        .routes(routes!(chat::restore_v8))
+        .routes(routes!(chat::send, chat::messages))
+        .routes(routes!(chat::search_docs))
+        .routes(routes!(chat::read_webhook, chat::put_webhook, chat::delete_webhook))
+        .routes(routes!(calls::inbound))
+        .routes(routes!(calls::list))
+        .routes(routes!(calls::read))
+        .routes(routes!(calls::recording))
+        .routes(routes!(calls::list_unrecognized))
+        .routes(routes!(calls::read_unrecognized, calls::resolve_unrecognized))
+        .routes(routes!(templates::list, templates::create))
+        .routes(routes!(templates::read, templates::replace, templates::delete))
+        .routes(routes!(templates::resolve))
+        .routes(routes!(templates::send, templates::list_communications))
+        .routes(routes!(templates::read_communication))
         .routes(routes!(audit::data))
+        .routes(routes!(export::export))
+        .routes(routes!(audit::webhook))
+        .routes(routes!(audit::security))
+        .routes(routes!(webhooks::list))
+        .routes(routes!(webhooks::activate))
+        .routes(routes!(webhooks::deactivate))
+        .routes(routes!(webhooks::test))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -164,8 +164,17 @@ pub async fn delete(
     crate::store::care_plans::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::assessment_records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::encounters::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::emails::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    let files = crate::store::documents::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::billing::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::sms::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::chat::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::calls::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
+    crate::store::templates::delete_communications_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     audit(&mut tx, &ctx, Operation::Delete, &patient, now_ms).await?;
     tx.commit().await?;
+    // Uploaded files' bytes go once the rows naming them are gone.
+    state.files.delete_all(&files).await;
     Ok(StatusCode::OK)
 }
 

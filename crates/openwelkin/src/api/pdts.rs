@@ -49,7 +49,7 @@ fn full_value(dt: &DataType, body: &Map<String, Value>) -> String {
         .join(" ")
 }
 
-fn render(dt: &DataType, r: &StoredRecord) -> Value {
+pub(crate) fn render(dt: &DataType, r: &StoredRecord) -> Value {
     json!({
         "id": r.id,
         "createdAt": crate::time::format_ms(r.created_at),

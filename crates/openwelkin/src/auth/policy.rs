@@ -69,6 +69,9 @@ pub struct AdminFlags {
     /// Read the security audit.
     #[serde(default)]
     pub security_audit: bool,
+    /// Activate, deactivate and test webhooks.
+    #[serde(default)]
+    pub webhooks: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +81,7 @@ pub enum AdminFlag {
     UserAttributes,
     DataAudit,
     SecurityAudit,
+    Webhooks,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +117,7 @@ impl Policy {
                 AdminFlag::UserAttributes => self.admin.user_attributes,
                 AdminFlag::DataAudit => self.admin.data_audit,
                 AdminFlag::SecurityAudit => self.admin.security_audit,
+                AdminFlag::Webhooks => self.admin.webhooks,
             }
     }
 }

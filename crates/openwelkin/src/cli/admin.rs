@@ -197,6 +197,7 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
             let policy = read_policy(access.policy, access.all_access)?;
             let grant = read_grant(&db, &t, access.instances).await?.unwrap_or(current.instances);
             db.set_client_policy(&t.id, &name, &policy, &grant, clock.now_ms()).await?;
+            audit_client(&db, &t.id, &name, "API_CLIENT_ACCESS_UPDATED", clock.now_ms()).await?;
             println!("client {name}: policy {}", serde_json::to_string(&policy)?);
         }
         ClientCommand::List { tenant } => {
@@ -215,6 +216,7 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
             if !db.set_client_enabled(&t.id, &name, false, clock.now_ms()).await? {
                 bail!("no client {name:?}");
             }
+            audit_client(&db, &t.id, &name, "API_CLIENT_DISABLED", clock.now_ms()).await?;
             println!("client {name} disabled");
         }
         ClientCommand::Enable { tenant, name } => {
@@ -222,6 +224,7 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
             if !db.set_client_enabled(&t.id, &name, true, clock.now_ms()).await? {
                 bail!("no client {name:?}");
             }
+            audit_client(&db, &t.id, &name, "API_CLIENT_ENABLED", clock.now_ms()).await?;
             println!("client {name} enabled");
         }
         ClientCommand::RotateSecret { tenant, name, secret } => {
@@ -230,6 +233,7 @@ pub async fn clients(command: ClientCommand, url: &str) -> anyhow::Result<()> {
             if !db.rotate_client_secret(&t.id, &name, &secrets::hash(&secret), clock.now_ms()).await? {
                 bail!("no client {name:?}");
             }
+            audit_client(&db, &t.id, &name, "API_CLIENT_SECRET_ROTATED", clock.now_ms()).await?;
             println!("client: {name}");
             println!("secret: {secret}");
         }
@@ -261,4 +265,19 @@ async fn read_grant(db: &Db, tenant: &Tenant, instances: Option<Vec<String>>) ->
         }
     }
     Ok(Some(InstanceGrant::Only(list)))
+}
+
+/// A change to an API client's access, in the security audit.
+async fn audit_client(db: &Db, tenant_id: &str, name: &str, subtype: &'static str, now_ms: i64) -> anyhow::Result<()> {
+    let client = db.client_by_name(tenant_id, name).await?.with_context(|| format!("no client {name:?}"))?;
+    let object = crate::events::audit::Actor::api_client(&client.id, &client.name);
+    let event = crate::events::audit::SecurityEvent {
+        tenant_id,
+        subtype,
+        subject: &crate::events::audit::Actor::system(),
+        object: Some(&object),
+        record: serde_json::json!({"clientName": client.name, "enabled": client.enabled, "policy": client.policy}),
+    };
+    db.record_security_event(&event, now_ms).await?;
+    Ok(())
 }

@@ -4,8 +4,10 @@
 
 mod admin;
 mod designer;
+mod export;
 mod formations;
 mod serve;
+mod webhooks;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -50,6 +52,13 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArg,
     },
+    /// Activate, deactivate and list webhooks of an instance.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhookCommand,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Check designer folders (no database needed).
@@ -57,6 +66,8 @@ pub enum Command {
         #[command(subcommand)]
         command: designer::DesignerCommand,
     },
+    /// Export every record of one type of an instance to an NDJSON or CSV file.
+    Export(export::ExportArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -65,10 +76,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants { command, db } => admin::tenants(command, &db.database).await,
         Command::Instances { command, db } => admin::instances(command, &db.database).await,
         Command::Clients { command, db } => admin::clients(command, &db.database).await,
+        Command::Webhooks { command, db } => webhooks::run(command, &db.database).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(())
         }
         Command::Designer { command } => designer::run(command).await,
+        Command::Export(args) => export::run(args).await,
     }
 }

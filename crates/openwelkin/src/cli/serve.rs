@@ -21,6 +21,48 @@ pub struct ServeArgs {
     /// docs/DESIGNER.md. Instances whose current formation differs get a new version.
     #[arg(long, env = "OPENWELKIN_DESIGNER")]
     pub designer: Option<std::path::PathBuf>,
+    /// Directory of uploaded files (document files); by default a folder next to the
+    /// SQLite database (`openwelkin.db` → `openwelkin-files`), else `./openwelkin-files`.
+    #[arg(long, env = "OPENWELKIN_FILES_DIR")]
+    pub files_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub sms: crate::delivery::sms::SmsArgs,
+    #[command(flatten)]
+    pub email: crate::delivery::email::EmailArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Webhook delivery settings.
+#[derive(Args)]
+pub struct WebhookArgs {
+    /// First retry delay in milliseconds; each further retry doubles it (at most 6 hours).
+    #[arg(long, env = "OPENWELKIN_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: i64,
+    /// Give up on a delivery this many milliseconds after its event (default 24 hours).
+    #[arg(long, env = "OPENWELKIN_WEBHOOK_RETRY_WINDOW_MS", default_value_t = 86_400_000)]
+    pub webhook_retry_window_ms: i64,
+    /// How long a node holds a delivery it took before another node may take it over.
+    #[arg(long, env = "OPENWELKIN_WEBHOOK_LEASE_MS", default_value_t = 60_000)]
+    pub webhook_lease_ms: i64,
+    /// Allow webhook URLs on loopback or private addresses (local receivers, tests).
+    #[arg(long, env = "OPENWELKIN_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
+    /// Do not run the webhook delivery worker in this process.
+    #[arg(long, env = "OPENWELKIN_NO_WEBHOOK_WORKER")]
+    pub no_webhook_worker: bool,
+}
+
+impl WebhookArgs {
+    fn settings(&self) -> crate::events::webhooks::WebhookSettings {
+        crate::events::webhooks::WebhookSettings {
+            retry_base_ms: self.webhook_retry_base_ms.max(1),
+            retry_window_ms: self.webhook_retry_window_ms,
+            lease_ms: self.webhook_lease_ms.max(100),
+            allow_private: self.allow_private_webhooks,
+            ..Default::default()
+        }
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -39,7 +81,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         crate::demo::ensure(&db, &clock, args.designer.is_none()).await?;
     }
-    let state = AppState::new(db.clone(), clock).await?;
+    let mut state = AppState::new(db.clone(), clock).await?;
+    state.files = crate::files::FileStore::local(
+        args.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&args.db.database)),
+    );
+    state.sms = args.sms.provider(&db)?;
+    crate::api::sms::spawn_scheduler(state.clone());
+    state.email = args.email.delivery(&db)?;
+    state.email.spawn_dispatcher(db.clone(), state.clock.clone());
+    state.webhooks = args.webhooks.settings();
+    if !args.webhooks.no_webhook_worker {
+        tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to learn the port.

@@ -2,15 +2,24 @@
 //! saves.
 
 pub mod assessment_record;
+pub mod billing;
 pub mod calendar;
+pub mod call;
 pub mod care_plan;
+pub mod chat;
+pub mod communication_id;
 pub mod contact;
+pub mod document;
+pub mod email;
 pub mod encounter;
 pub mod fields;
+pub mod money;
 pub mod patient;
 pub mod patient_program;
 pub mod records;
+pub mod sms;
 pub mod task;
+pub mod template;
 pub mod user;
 pub mod user_access;
 

@@ -2,3 +2,4 @@
 //! later issues, the webhook outbox). Rows are written inside the write's transaction.
 
 pub mod audit;
+pub mod webhooks;

@@ -4,6 +4,7 @@
 use super::{Db, Tx};
 use crate::events::audit::{DataEvent, SecurityEvent};
 use crate::ids::new_event_id;
+use serde_json::Value;
 use sqlx::Row;
 
 /// Records a write: its data audit row and its event in the outbox that webhook delivery
@@ -221,6 +222,9 @@ impl Db {
 #[derive(Clone, Debug)]
 pub struct OutboxEvent {
     pub seq: i64,
+    pub created_at: i64,
+    pub tenant_id: String,
+    pub source_name: Option<String>,
     pub instance: Option<String>,
     pub event_entity: String,
     pub event_subtype: String,
@@ -232,7 +236,7 @@ impl Db {
     /// Queued events of a tenant after `after_seq`, oldest first.
     pub async fn outbox_events(&self, tenant_id: &str, after_seq: i64, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {
         let rows = sqlx::query(
-            "SELECT seq, instance_name, event_entity, event_subtype, source_id, patient_id FROM event_outbox \
+            "SELECT seq, created_at, tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id FROM event_outbox \
              WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(tenant_id)
@@ -244,6 +248,9 @@ impl Db {
             .into_iter()
             .map(|r| OutboxEvent {
                 seq: r.get("seq"),
+                created_at: r.get("created_at"),
+                tenant_id: r.get("tenant_id"),
+                source_name: r.get("source_name"),
                 instance: r.get("instance_name"),
                 event_entity: r.get("event_entity"),
                 event_subtype: r.get("event_subtype"),
@@ -251,5 +258,107 @@ impl Db {
                 patient_id: r.get("patient_id"),
             })
             .collect())
+    }
+}
+
+/// Events not fanned out yet, oldest first, locked for this transaction (on PostgreSQL
+/// other nodes skip them).
+pub async fn outbox_pending(tx: &mut Tx, backend: super::Backend, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {
+    let lock = if backend == super::Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let rows = sqlx::query(&format!(
+        "SELECT seq, created_at, tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id FROM event_outbox \
+         WHERE fanned_out = 0 ORDER BY seq LIMIT {limit}{lock}"
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| OutboxEvent {
+            seq: r.get("seq"),
+            created_at: r.get("created_at"),
+            tenant_id: r.get("tenant_id"),
+            instance: r.get("instance_name"),
+            event_entity: r.get("event_entity"),
+            event_subtype: r.get("event_subtype"),
+            source_id: r.get("source_id"),
+            source_name: r.get("source_name"),
+            patient_id: r.get("patient_id"),
+        })
+        .collect())
+}
+
+/// Filters of `GET /admin/audit-security`.
+#[derive(Default)]
+pub struct SecurityFilter {
+    pub subject_username: Option<String>,
+    pub subject_actor: Option<String>,
+    pub object_username: Option<String>,
+    pub object_actor: Option<String>,
+    pub event_subtype: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl Db {
+    pub async fn security_audit(
+        &self,
+        tenant_id: &str,
+        f: &SecurityFilter,
+        offset: i64,
+        limit: i64,
+    ) -> sqlx::Result<(Vec<Value>, i64)> {
+        use super::query::{Arg, Where};
+        let mut w = Where::default();
+        w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
+        for (column, value) in [
+            ("subject_username", &f.subject_username),
+            ("subject_actor", &f.subject_actor),
+            ("object_username", &f.object_username),
+            ("object_actor", &f.object_actor),
+            ("event_subtype", &f.event_subtype),
+        ] {
+            if let Some(v) = value {
+                w.and(&format!("{column} = ?"), [Arg::Text(v.clone())]);
+            }
+        }
+        if let Some(from) = f.from {
+            w.and("sent_at >= ?", [Arg::Int(from)]);
+        }
+        if let Some(to) = f.to {
+            w.and("sent_at <= ?", [Arg::Int(to)]);
+        }
+        let total: i64 = w
+            .bind(sqlx::query(&format!("SELECT COUNT(*) AS n FROM audit_security{}", w.sql())))
+            .fetch_one(self.reader())
+            .await?
+            .get("n");
+        let sql = format!(
+            "SELECT sent_at, subject_username, subject_user_id, subject_actor, object_username, object_user_id, object_actor, event_subtype, record \
+             FROM audit_security{} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}",
+            w.sql()
+        );
+        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let full = |actor: Option<String>, name: Option<String>| match (actor, name) {
+            (Some(a), Some(n)) if a != "USER" => Some(format!("{a}:{n}")),
+            (_, n) => n,
+        };
+        Ok((
+            rows.iter()
+                .map(|r| {
+                    let (sa, su): (String, String) = (r.get("subject_actor"), r.get("subject_username"));
+                    let (oa, ou): (Option<String>, Option<String>) = (r.get("object_actor"), r.get("object_username"));
+                    serde_json::json!({
+                        "sentAt": crate::time::format_ms(r.get("sent_at")),
+                        "subjectUsername": su, "subjectUserId": r.get::<Option<String>, _>("subject_user_id"), "subjectActor": sa,
+                        "subjectFullName": full(Some(sa.clone()), Some(su.clone())),
+                        "objectUsername": ou, "objectUserId": r.get::<Option<String>, _>("object_user_id"), "objectActor": oa,
+                        "objectFullName": full(oa.clone(), ou.clone()),
+                        "eventSubtype": r.get::<String, _>("event_subtype"),
+                        "record": serde_json::from_str::<Value>(&r.get::<String, _>("record")).unwrap_or(Value::Null),
+                    })
+                })
+                .collect(),
+            total,
+        ))
     }
 }

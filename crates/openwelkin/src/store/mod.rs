@@ -7,12 +7,19 @@
 
 pub mod assessment_records;
 pub mod audit;
+pub mod billing;
 pub mod calendar;
+pub mod calls;
 pub mod care_plans;
+pub mod chat;
 pub mod clients;
+pub mod communication_ids;
 pub mod contacts;
 pub mod dictionaries;
+pub mod documents;
+pub mod emails;
 pub mod encounters;
+pub mod export;
 pub mod formations;
 pub mod keys;
 pub mod patient_programs;
@@ -20,9 +27,12 @@ pub mod patients;
 pub mod query;
 pub mod ratelimit;
 pub mod records;
+pub mod sms;
 pub mod tasks;
+pub mod templates;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;

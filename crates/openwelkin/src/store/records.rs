@@ -13,6 +13,8 @@ pub enum DtKind {
     Pdt,
     /// Welkin's internal data types: encounter assessment links and dispositions.
     Internal,
+    /// Document summaries (`_document_summary`) and their document-type records.
+    Document,
 }
 
 impl DtKind {
@@ -21,6 +23,7 @@ impl DtKind {
             DtKind::Cdt => "CDT",
             DtKind::Pdt => "PDT",
             DtKind::Internal => "INTERNAL",
+            DtKind::Document => "DOCUMENT",
         }
     }
 }

@@ -91,3 +91,11 @@ impl Db {
         Ok(rows.iter().map(|r| r.get("name")).collect())
     }
 }
+
+impl Db {
+    pub async fn tenant_by_id(&self, id: &str) -> sqlx::Result<Option<Tenant>> {
+        let row =
+            sqlx::query("SELECT id, name FROM tenants WHERE id = $1").bind(id).fetch_optional(self.reader()).await?;
+        Ok(row.map(|r| Tenant { id: r.get("id"), name: r.get("name") }))
+    }
+}

@@ -20,6 +20,8 @@ pub struct Server {
     pub client: String,
     pub secret: String,
     pub http: reqwest::Client,
+    /// Extra `serve` flags.
+    pub serve_args: Vec<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -57,6 +59,13 @@ pub fn secret_of(output: &str) -> String {
 impl Server {
     /// A server with a new tenant (instances `live` and `sandbox`) and an all-access client.
     pub async fn start() -> Server {
+        // Test servers share a PostgreSQL database: only the webhook tests run delivery
+        // workers, with the settings they need.
+        Server::start_with(&["--no-webhook-worker"]).await
+    }
+
+    /// The same, with extra `serve` flags.
+    pub async fn start_with(serve_args: &[&str]) -> Server {
         let (db_url, dir) = match std::env::var("OPENWELKIN_TEST_DATABASE") {
             Ok(url) if url.starts_with("postgres") => (url, None),
             _ => {
@@ -77,6 +86,7 @@ impl Server {
             client,
             secret,
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
             _dir: dir,
         };
         server.spawn();
@@ -95,6 +105,7 @@ impl Server {
     pub fn spawn(&mut self) {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &self.db_url])
+            .args(&self.serve_args)
             .env("OPENWELKIN_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

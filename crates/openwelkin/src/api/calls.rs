@@ -1,0 +1,379 @@
+//! Voice calls (DOCS): a patient's calls `/{tenant}/{instance}/patients/{patientId}/calls…`
+//! (`{data, metaInfo}`, the full call, the recording as a download), the unrecognized
+//! calls `/{tenant}/{instance}/unrecognized-calls…` (`{content, totalElements,
+//! totalPages, page, size}`; PATCH `{patientId, status: "RESOLVED"}` assigns one to a
+//! patient, whose calls then list it), and the provider route calls arrive through,
+//! `POST /{tenant}/{instance}/providers/calls/inbound` (an openwelkin extension). Writes
+//! are audited as `CALL` (`CALL_CREATED`, `CALL_UPDATED`).
+
+use super::body::JsonObject;
+use super::caller::{InstanceCaller, Write};
+use super::cdts::patient;
+use super::error::{ApiError, ApiResult, ErrorItem};
+use super::paging::{MetaInfoPage, PageRequest};
+use super::params::Params;
+use super::AppState;
+use crate::auth::policy::{Family, Op};
+use crate::domain::call::{self, RESOLUTIONS, RESOLVED};
+use crate::domain::FieldError;
+use crate::events::audit::Operation;
+use crate::store::calls::{self as store, CallFilter};
+use crate::store::patients::PatientKey;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+const COMPONENT: &str = "CALL";
+
+fn invalid(e: FieldError) -> ApiError {
+    ApiError::invalid_field(COMPONENT, e)
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("CALL_NOT_FOUND", COMPONENT, "Call not found", json!({"id": id}))
+}
+
+/// The DOCS page of the unrecognized lists: `{content, totalElements, totalPages, page,
+/// size}`, plus `last`, so that a client paging it knows where to stop.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlatPage {
+    #[schema(value_type = Vec<Object>)]
+    pub content: Vec<Value>,
+    pub total_elements: i64,
+    pub total_pages: i64,
+    pub page: i64,
+    pub size: i64,
+    pub last: bool,
+}
+
+impl FlatPage {
+    fn new(content: Vec<Value>, req: &PageRequest, total: i64) -> Self {
+        let total_pages = (total + req.size - 1) / req.size;
+        FlatPage {
+            content,
+            total_elements: total,
+            total_pages,
+            page: req.page,
+            size: req.size,
+            last: req.page + 1 >= total_pages,
+        }
+    }
+}
+
+/// `startDate`/`endDate` as epoch milliseconds.
+fn range(params: &Params) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let one = |name: &str| -> ApiResult<Option<i64>> {
+        match params.text(name) {
+            None => Ok(None),
+            Some(v) => crate::time::parse_datetime(&v)
+                .map(|t| Some(t.timestamp_millis()))
+                .ok_or_else(|| ApiError::invalid_param(name, "must be an ISO-8601 time")),
+        }
+    };
+    Ok((one("startDate")?, one("endDate")?))
+}
+
+/// Reads the provider's report: a JSON object, or multipart form fields with the
+/// recording as the file part `recording`.
+async fn report_body(
+    req: Request,
+    state: &AppState,
+) -> ApiResult<(Map<String, Value>, Option<(Vec<u8>, Option<String>, Option<String>)>)> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !multipart {
+        let JsonObject(body) = JsonObject::from_request(req, state).await?;
+        return Ok((body, None));
+    }
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "REQUEST",
+                "request body is too large",
+                json!({}),
+            )
+        } else {
+            ApiError::bad_request("REQUEST", format!("could not read the multipart body: {e}"))
+        }
+    };
+    let mut form = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::bad_request("REQUEST", format!("could not read the multipart body: {e}")))?;
+    let (mut fields, mut file) = (Map::new(), None);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "recording" {
+            let content_type = field.content_type().map(String::from);
+            let filename = field.file_name().map(String::from);
+            let bytes = field.bytes().await.map_err(bad)?;
+            file = Some((bytes.to_vec(), content_type, filename));
+        } else {
+            let text = field.text().await.map_err(bad)?;
+            fields.insert(name, Value::String(text));
+        }
+    }
+    Ok((fields, file))
+}
+
+/// A call reported by the telephony provider (an openwelkin extension). The patient is
+/// `patientId` when given, else the one patient whose phone is the caller's (inbound) or
+/// the callee's (outbound) number; with none or several, the call is unrecognized
+/// (`PENDING`). Body: JSON with `recording: {data (base64), contentType, filename}`, or
+/// multipart form fields with a file part `recording`. Recordings must be MP3 or WAV
+/// (checked on the bytes).
+#[utoipa::path(
+    post, path = "/{tenant}/{instance}/providers/calls/inbound", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path)),
+    request_body(content = Object, description = "from, to (E.164, required), status (required: COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELED, …; Twilio's lower-case spellings too), direction (INBOUND default, OUTBOUND), duration (seconds), calledAt, externalId, userId, patientId, recording {data, contentType, filename}"),
+    responses((status = 201, body = Object, description = "the full call"), (status = 400, body = Vec<ErrorItem>),
+              (status = 403, body = Vec<ErrorItem>), (status = 413, body = Vec<ErrorItem>)),
+    security(("bearer" = [])),
+    extensions(("x-openwelkin-extension" = json!(true)))
+)]
+pub async fn inbound(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require(Family::Calls, Op::Create)?;
+    let (body, file) = report_body(req, &state).await?;
+    let report = call::parse_report(&body, file).map_err(invalid)?;
+    if let Some(user) = &report.user_id {
+        super::chat::user_named_by(&state, &ctx, COMPONENT, "userId", user).await?;
+    }
+    let named = match &report.patient_id {
+        Some(id) => Some(
+            state
+                .db
+                .patient(&ctx.instance.id, PatientKey::Id, id)
+                .await?
+                .ok_or_else(|| invalid(FieldError::new("patientId", format!("patient {id} does not exist"))))?,
+        ),
+        None => None,
+    };
+    let now_ms = state.clock.now_ms();
+    let actor = ctx.actor();
+    let id = crate::ids::new_id();
+    let mut tx = state.db.begin().await?;
+    let patient = match named {
+        Some(p) => Some(p),
+        None => {
+            match store::patients_with_phone(&mut tx, &ctx.instance.id, report.patient_number()).await?.as_slice() {
+                [only] => state.db.patient(&ctx.instance.id, PatientKey::Id, only).await?,
+                _ => None,
+            }
+        }
+    };
+    let c = call::new_call(
+        &id,
+        &report,
+        patient.as_ref().map(|p| p.id.as_str()),
+        report.called_at_ms.unwrap_or(now_ms),
+        &crate::time::format_ms(now_ms),
+        &actor.id,
+        &actor.full_name(),
+    );
+    store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &c, now_ms).await?;
+    if let Some(r) = &report.recording {
+        store::insert_recording(&mut tx, &ctx.instance.id, &id, r.content_type, &r.filename, &r.bytes).await?;
+    }
+    ctx.record(&mut tx, Write { patient: patient.as_ref(), ..Write::new("CALL", Operation::Create, &id, &c) }, now_ms)
+        .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(call::full(&c))))
+}
+
+/// A patient's calls, newest first: `{data, metaInfo}`.
+#[utoipa::path(
+    get, path = "/{tenant}/{instance}/patients/{patientId}/calls", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path),
+           ("page" = Option<i64>, Query), ("size" = Option<i64>, Query),
+           ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query)),
+    responses((status = 200, body = Object, description = "{data:[{id, patientId, direction, duration, status, calledAt, hasRecording}], metaInfo}"),
+              (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    Path(path): Path<(String, String, String)>,
+    params: Params,
+) -> ApiResult<Json<MetaInfoPage<Value>>> {
+    ctx.require(Family::Calls, Op::Read)?;
+    let p = patient(&state, &ctx, &path.2).await?;
+    let req = PageRequest::parse(&params, |_| None)?;
+    let (from, to) = range(&params)?;
+    let filter = CallFilter { patient_id: Some(p.id), from, to, ..Default::default() };
+    let (rows, total) = state.db.calls(&ctx.instance.id, &filter, req.offset(), req.size).await?;
+    Ok(Json(MetaInfoPage::new(rows.iter().map(call::list_item).collect(), &req, total)))
+}
+
+/// One call of a patient, with all its metadata.
+#[utoipa::path(
+    get, path = "/{tenant}/{instance}/patients/{patientId}/calls/{callId}", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("callId" = String, Path)),
+    responses((status = 200, body = Object), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn read(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    Path(path): Path<(String, String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Family::Calls, Op::Read)?;
+    let p = patient(&state, &ctx, &path.2).await?;
+    let c = state.db.patient_call(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&path.3))?;
+    Ok(Json(call::full(&c)))
+}
+
+/// A call's recording as a download (`audio/mpeg` or `audio/wav`, `Content-Disposition:
+/// attachment`).
+#[utoipa::path(
+    get, path = "/{tenant}/{instance}/patients/{patientId}/calls/{callId}/recording", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("callId" = String, Path)),
+    responses((status = 200, description = "the recording", content_type = "audio/mpeg"),
+              (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn recording(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    Path(path): Path<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    ctx.require(Family::Calls, Op::Read)?;
+    let p = patient(&state, &ctx, &path.2).await?;
+    state.db.patient_call(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&path.3))?;
+    let (content_type, filename, bytes) =
+        state.db.call_recording(&ctx.instance.id, &path.3).await?.ok_or_else(|| {
+            ApiError::not_found(
+                "CALL_RECORDING_NOT_FOUND",
+                COMPONENT,
+                "The call has no recording",
+                json!({"id": path.3}),
+            )
+        })?;
+    let disposition =
+        format!("attachment; filename=\"{}\"", call::clean_filename(&filename).replace(|c: char| !c.is_ascii(), "_"));
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static(call::MPEG)),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    Ok(response)
+}
+
+/// Calls from numbers no patient has (DOCS), newest first.
+#[utoipa::path(
+    get, path = "/{tenant}/{instance}/unrecognized-calls", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path),
+           ("status" = Option<String>, Query, description = "PENDING or RESOLVED"),
+           ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query),
+           ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
+    responses((status = 200, body = FlatPage), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn list_unrecognized(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    params: Params,
+) -> ApiResult<Json<FlatPage>> {
+    ctx.require(Family::Calls, Op::Read)?;
+    let req = PageRequest::parse(&params, |_| None)?;
+    let (from, to) = range(&params)?;
+    let resolution = match params.text("status") {
+        None => None,
+        Some(s) if RESOLUTIONS.contains(&s.to_ascii_uppercase().as_str()) => Some(s.to_ascii_uppercase()),
+        Some(_) => return Err(ApiError::invalid_param("status", "must be PENDING or RESOLVED")),
+    };
+    let filter = CallFilter { unrecognized: true, resolution, from, to, ..Default::default() };
+    let (rows, total) = state.db.calls(&ctx.instance.id, &filter, req.offset(), req.size).await?;
+    Ok(Json(FlatPage::new(rows.iter().map(call::unrecognized_item).collect(), &req, total)))
+}
+
+/// One unrecognized call.
+#[utoipa::path(
+    get, path = "/{tenant}/{instance}/unrecognized-calls/{callId}", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path), ("callId" = String, Path)),
+    responses((status = 200, body = Object), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn read_unrecognized(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    Path(path): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Family::Calls, Op::Read)?;
+    let c = state.db.unrecognized_call(&ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
+    Ok(Json(call::unrecognized_item(&c)))
+}
+
+/// Assigns an unrecognized call to a patient: `{patientId, status: "RESOLVED"}`. A call
+/// already resolved is refused (409).
+#[utoipa::path(
+    patch, path = "/{tenant}/{instance}/unrecognized-calls/{callId}", tag = "Calls",
+    params(("tenant" = String, Path), ("instance" = String, Path), ("callId" = String, Path)),
+    request_body(content = Object, description = "{patientId, status: \"RESOLVED\"}"),
+    responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>),
+              (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
+    security(("bearer" = []))
+)]
+pub async fn resolve_unrecognized(
+    State(state): State<AppState>,
+    ctx: InstanceCaller,
+    Path(path): Path<(String, String, String)>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Family::Calls, Op::Update)?;
+    let patient_id = call::parse_resolution(&body).map_err(invalid)?;
+    let p = state
+        .db
+        .patient(&ctx.instance.id, PatientKey::Id, &patient_id)
+        .await?
+        .ok_or_else(|| invalid(FieldError::new("patientId", format!("patient {patient_id} does not exist"))))?;
+    let now_ms = state.clock.now_ms();
+    let now = crate::time::format_ms(now_ms);
+    let actor = ctx.actor();
+    let mut tx = state.db.begin().await?;
+    let mut c =
+        store::unrecognized_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
+    if c["resolutionStatus"] == RESOLVED {
+        return Err(ApiError::conflict(
+            "CALL_ALREADY_RESOLVED",
+            COMPONENT,
+            "The call is already assigned to a patient",
+            json!({"id": path.2, "patientId": c["patientId"]}),
+        ));
+    }
+    for (k, v) in [
+        ("patientId", json!(p.id)),
+        ("resolutionStatus", json!(RESOLVED)),
+        ("resolvedBy", json!(actor.id)),
+        ("resolvedByName", json!(actor.full_name())),
+        ("resolvedAt", json!(now)),
+        ("updatedAt", json!(now)),
+        ("updatedBy", json!(actor.id)),
+        ("updatedByName", json!(actor.full_name())),
+    ] {
+        c[k] = v;
+    }
+    store::update(&mut tx, &ctx.instance.id, &c, now_ms).await?;
+    ctx.record(&mut tx, Write { patient: Some(&p), ..Write::new("CALL", Operation::Update, &path.2, &c) }, now_ms)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(call::unrecognized_item(&c)))
+}

@@ -1,0 +1,341 @@
+//! Webhook delivery. A worker in every serving node fans events out of the transactional
+//! outbox into deliveries for the instance's active webhooks that subscribe to them, then
+//! claims due deliveries (leased, so one node at a time) and POSTs them: at least once,
+//! in order per record, retried with exponential backoff within a window (24 hours by
+//! default), every attempt recorded for the webhook audit. Receivers check the
+//! `X-Openwelkin-Signature` header (docs/WEBHOOKS.md).
+
+use crate::clock::Clock;
+use crate::designer::objects::Webhook;
+use crate::store::webhooks::{insert_delivery, mark_fanned_out, Attempt, Delivery};
+use crate::store::Db;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+use std::net::IpAddr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Retry base delay; attempt n waits base × 2^(n-1), at most 6 hours.
+    pub retry_base_ms: i64,
+    /// Give up on a delivery this long after its event.
+    pub retry_window_ms: i64,
+    /// How long a node holds a claimed delivery before others may take it over.
+    pub lease_ms: i64,
+    /// Allow URLs that resolve to loopback or private addresses (tests, local receivers).
+    pub allow_private: bool,
+    pub timeout: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry_base_ms: 10_000,
+            retry_window_ms: 24 * 3600 * 1000,
+            lease_ms: 60_000,
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The per-webhook signing secret: derived from the server key, never stored.
+pub fn secret(server_key: &[u8], instance_id: &str, webhook: &str, version: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(server_key).expect("any key length works");
+    mac.update(format!("webhook:{instance_id}:{webhook}:{version}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length works");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The webhook as the audit's `record` shows it.
+pub fn record_of(w: &Webhook, active: bool) -> Value {
+    json!({"name": w.name, "title": w.title, "url": w.url, "headers": w.headers, "queryParameters": w.query_parameters,
+           "payload": w.payload, "active": active, "enabled": true})
+}
+
+/// The payload: the webhook's predefined fields (all of them when it names none) and its
+/// custom fields.
+pub fn payload(w: &Webhook, event: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    let all = w.payload.predefined_fields.is_empty();
+    for (field, key) in [
+        ("SOURCE_ID", "sourceId"),
+        ("PATIENT_ID", "patientId"),
+        ("SOURCE_NAME", "sourceName"),
+        ("TENANT_NAME", "tenantName"),
+        ("INSTANCE_NAME", "instanceName"),
+        ("EVENT_ENTITY", "eventEntity"),
+        ("EVENT_SUBTYPE", "eventSubtype"),
+        ("URL", "url"),
+    ] {
+        if all || w.payload.predefined_fields.iter().any(|f| f == field) {
+            out.insert(key.into(), event.get(key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    for c in &w.payload.custom_fields {
+        out.insert(c.name.clone(), json!(c.value));
+    }
+    Value::Object(out)
+}
+
+/// Refuses URLs that are not http(s) or that resolve to private or loopback addresses.
+pub async fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("only http and https URLs are allowed".into());
+    }
+    if allow_private {
+        return Ok(());
+    }
+    let host = parsed.host_str().ok_or("the URL has no host")?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    for a in addrs {
+        if is_private(a.ip()) {
+            return Err(format!("{host} resolves to a private or loopback address ({}); refused", a.ip()));
+        }
+    }
+    Ok(())
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+fn status_name(code: u16) -> String {
+    reqwest::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| r.to_ascii_uppercase().replace([' ', '-'], "_"))
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// Runs forever: fan out, deliver, sleep when idle.
+pub async fn run(db: Db, clock: Clock, settings: WebhookSettings) {
+    let node = crate::ids::new_id();
+    let http = reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    let key = match db.signing_key(clock.now_ms()).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook worker cannot read the server key");
+            return;
+        }
+    };
+    loop {
+        let mut busy = false;
+        match fan_out(&db, &clock).await {
+            Ok(n) => busy |= n > 0,
+            Err(e) => tracing::warn!(error = %e, "webhook fan-out failed"),
+        }
+        let now = clock.now_ms();
+        match db.claim_deliveries(&node, now, now + settings.lease_ms, 16).await {
+            Ok(batch) => {
+                busy |= !batch.is_empty();
+                let mut sends = tokio::task::JoinSet::new();
+                for d in batch {
+                    let (db, clock, http, key, settings) =
+                        (db.clone(), clock.clone(), http.clone(), key.clone(), settings.clone());
+                    sends.spawn(async move { deliver(&db, &clock, &http, &key, &settings, d).await });
+                }
+                while sends.join_next().await.is_some() {}
+            }
+            Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
+        }
+        if !busy {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Turns new outbox events into deliveries and marks them, in one transaction (on
+/// PostgreSQL nodes lock disjoint events).
+pub async fn fan_out(db: &Db, clock: &Clock) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let events = crate::store::audit::outbox_pending(&mut tx, db.backend(), 500).await?;
+    if events.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    let now = clock.now_ms();
+    let mut made = 0;
+    for e in &events {
+        let Some(instance_name) = &e.instance else { continue };
+        let Some(tenant) = db.tenant_by_id(&e.tenant_id).await? else { continue };
+        let Some(instance) = db.instance_by_name(&e.tenant_id, instance_name).await? else { continue };
+        // Only webhooks active since before the event was written.
+        let active: Vec<String> = db
+            .webhook_activations(&instance.id)
+            .await?
+            .into_iter()
+            .filter(|a| a.active && a.updated_at <= e.created_at)
+            .map(|a| a.webhook_name)
+            .collect();
+        if active.is_empty() {
+            continue;
+        }
+        let formation = db.current_formation(&instance.id).await?;
+        for w in formation
+            .designer
+            .webhook_list()
+            .into_iter()
+            .filter(|w| active.contains(&w.name) && w.events.contains(&e.event_subtype))
+        {
+            let mut event = Map::new();
+            event.insert("sourceId".into(), json!(e.source_id));
+            event.insert("patientId".into(), json!(e.patient_id));
+            event.insert("sourceName".into(), json!(e.source_name));
+            event.insert("tenantName".into(), json!(tenant.name));
+            event.insert("instanceName".into(), json!(instance.name));
+            event.insert("eventEntity".into(), json!(e.event_entity));
+            event.insert("eventSubtype".into(), json!(e.event_subtype));
+            event.insert("url".into(), json!(w.url));
+            let body = json!({"event": event, "payload": payload(&w, &event)});
+            insert_delivery(&mut tx, &e.tenant_id, &instance.id, &w.name, e.seq, &e.source_id, &body, now).await?;
+            made += 1;
+        }
+    }
+    mark_fanned_out(&mut tx, &events.iter().map(|e| e.seq).collect::<Vec<_>>()).await?;
+    tx.commit().await?;
+    Ok(made.max(events.len()))
+}
+
+async fn deliver(db: &Db, clock: &Clock, http: &reqwest::Client, key: &[u8], settings: &WebhookSettings, d: Delivery) {
+    if let Err(e) = try_deliver(db, clock, http, key, settings, &d).await {
+        tracing::warn!(error = %e, delivery = %d.id, "webhook delivery could not be recorded");
+    }
+}
+
+async fn try_deliver(
+    db: &Db,
+    clock: &Clock,
+    http: &reqwest::Client,
+    key: &[u8],
+    settings: &WebhookSettings,
+    d: &Delivery,
+) -> anyhow::Result<()> {
+    let formation = db.current_formation(&d.instance_id).await?;
+    let activation =
+        db.webhook_activations(&d.instance_id).await?.into_iter().find(|a| a.webhook_name == d.webhook_name);
+    let webhook = formation.designer.webhook_list().into_iter().find(|w| w.name == d.webhook_name);
+    let event = &d.payload["event"];
+    let text = |k: &str| event[k].as_str().map(String::from);
+    let (entity, subtype, patient, instance) = (
+        text("eventEntity").unwrap_or_default(),
+        text("eventSubtype").unwrap_or_default(),
+        text("patientId"),
+        text("instanceName").unwrap_or_default(),
+    );
+    let now = clock.now_ms();
+    let (Some(w), Some(a)) = (webhook, activation.filter(|a| a.active)) else {
+        let attempt = Attempt {
+            tenant_id: &d.tenant_id,
+            instance_name: &instance,
+            delivery_id: &d.id,
+            webhook_name: &d.webhook_name,
+            event_entity: &entity,
+            event_subtype: &subtype,
+            patient_id: patient.as_deref(),
+            status: "FAILED",
+            status_code: None,
+            response: Some("the webhook is no longer active"),
+            record: &Value::Null,
+        };
+        db.finish_attempt(&attempt, false, None, now).await?;
+        return Ok(());
+    };
+    let record = record_of(&w, true);
+    let body = d.payload["payload"].to_string();
+    let (delivered, code, response) = match check_url(&w.url, settings.allow_private).await {
+        Err(refused) => (false, None, refused),
+        Ok(()) => {
+            let secret = secret(key, &d.instance_id, &w.name, a.secret_version);
+            let mut req = http
+                .post(&w.url)
+                .query(&w.query_parameters.iter().map(|q| (q.name.clone(), q.value.clone())).collect::<Vec<_>>())
+                .header("content-type", "application/json")
+                .header("x-openwelkin-signature", signature(&secret, now / 1000, &body))
+                .header("x-openwelkin-delivery", &d.id)
+                .body(body.clone());
+            for h in &w.headers {
+                req = req.header(h.name.as_str(), h.value.as_str());
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text: String = resp.text().await.unwrap_or_default().chars().take(4000).collect();
+                    (status.is_success(), Some(status_name(status.as_u16())), text)
+                }
+                Err(e) => (false, None, format!("request failed: {e}")),
+            }
+        }
+    };
+    let retry_at = (!delivered)
+        .then(|| now + (settings.retry_base_ms.saturating_mul(1 << d.attempts.min(20))).min(6 * 3600 * 1000))
+        .filter(|at| *at - d.created_at <= settings.retry_window_ms);
+    let attempt = Attempt {
+        tenant_id: &d.tenant_id,
+        instance_name: &instance,
+        delivery_id: &d.id,
+        webhook_name: &w.name,
+        event_entity: &entity,
+        event_subtype: &subtype,
+        patient_id: patient.as_deref(),
+        status: if delivered { "DELIVERED" } else { "FAILED" },
+        status_code: code.as_deref(),
+        response: Some(&response),
+        record: &record,
+    };
+    db.finish_attempt(&attempt, delivered, retry_at, clock.now_ms()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_cover_time_and_body() {
+        let s = signature("secret", 1700000000, "{}");
+        assert!(s.starts_with("t=1700000000,v1="));
+        assert_ne!(s, signature("secret", 1700000001, "{}"));
+        assert_ne!(s, signature("secret", 1700000000, "{ }"));
+        assert_ne!(secret(b"k", "i", "w", 1), secret(b"k", "i", "w", 2));
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1", "::1", "fd00::1", "100.64.0.1"]
+        {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!is_private("93.184.216.34".parse().unwrap()));
+        assert_eq!(status_name(500), "INTERNAL_SERVER_ERROR");
+        assert_eq!(status_name(200), "OK");
+    }
+}

@@ -1,0 +1,146 @@
+//! Communication IDs of one instance (sending lines), unique per channel and value. The
+//! default of a channel is the one marked default, else the oldest.
+
+use super::{Db, Tx};
+use serde_json::Value;
+use sqlx::Row;
+
+fn parse(body: &str) -> Value {
+    serde_json::from_str(body).expect("stored communication IDs are written by this server")
+}
+
+pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, c: &Value, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO communication_ids (id, tenant_id, instance_id, channel, value, is_default, created_at, updated_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+    )
+    .bind(c["id"].as_str())
+    .bind(tenant_id)
+    .bind(instance_id)
+    .bind(c["channel"].as_str())
+    .bind(c["value"].as_str())
+    .bind(c["default"].as_bool().unwrap_or(false) as i64)
+    .bind(now_ms)
+    .bind(c.to_string())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update(tx: &mut Tx, instance_id: &str, c: &Value, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE communication_ids SET is_default = $1, updated_at = $2, body = $3 WHERE instance_id = $4 AND id = $5",
+    )
+    .bind(c["default"].as_bool().unwrap_or(false) as i64)
+    .bind(now_ms)
+    .bind(c.to_string())
+    .bind(instance_id)
+    .bind(c["id"].as_str())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// The other communication IDs of the channel marked default (to unmark them when
+/// another becomes the default).
+pub async fn other_defaults(tx: &mut Tx, instance_id: &str, channel: &str, except: &str) -> sqlx::Result<Vec<Value>> {
+    let rows = sqlx::query(
+        "SELECT body FROM communication_ids WHERE instance_id = $1 AND channel = $2 AND is_default = 1 AND id <> $3",
+    )
+    .bind(instance_id)
+    .bind(channel)
+    .bind(except)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.iter().map(|r| parse(&r.get::<String, _>("body"))).collect())
+}
+
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM communication_ids WHERE instance_id = $1 AND id = $2")
+        .bind(instance_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
+    let row = sqlx::query("SELECT body FROM communication_ids WHERE instance_id = $1 AND id = $2")
+        .bind(instance_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+}
+
+impl Db {
+    pub async fn communication_id(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
+        let row = sqlx::query("SELECT body FROM communication_ids WHERE instance_id = $1 AND id = $2")
+            .bind(instance_id)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+    }
+
+    /// One page of the instance's communication IDs (of one channel, if given), oldest
+    /// first, and the total count.
+    pub async fn communication_ids(
+        &self,
+        instance_id: &str,
+        channel: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> sqlx::Result<(Vec<Value>, i64)> {
+        let channel = channel.unwrap_or("");
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM communication_ids WHERE instance_id = $1 AND ($2 = '' OR channel = $2)",
+        )
+        .bind(instance_id)
+        .bind(channel)
+        .fetch_one(self.reader())
+        .await?
+        .get("n");
+        let rows = sqlx::query(&format!(
+            "SELECT body FROM communication_ids WHERE instance_id = $1 AND ($2 = '' OR channel = $2) \
+             ORDER BY created_at, id LIMIT {limit} OFFSET {offset}"
+        ))
+        .bind(instance_id)
+        .bind(channel)
+        .fetch_all(self.reader())
+        .await?;
+        Ok((rows.iter().map(|r| parse(&r.get::<String, _>("body"))).collect(), total))
+    }
+
+    /// The communication ID of `channel` used when none is named: the one marked
+    /// default, else the oldest.
+    pub async fn default_communication_id(&self, instance_id: &str, channel: &str) -> sqlx::Result<Option<Value>> {
+        let row = sqlx::query(
+            "SELECT body FROM communication_ids WHERE instance_id = $1 AND channel = $2 \
+             ORDER BY is_default DESC, created_at, id LIMIT 1",
+        )
+        .bind(instance_id)
+        .bind(channel)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+    }
+
+    /// The communication ID of `channel` with this value, if the instance has it.
+    pub async fn communication_id_by_value(
+        &self,
+        instance_id: &str,
+        channel: &str,
+        value: &str,
+    ) -> sqlx::Result<Option<Value>> {
+        let row =
+            sqlx::query("SELECT body FROM communication_ids WHERE instance_id = $1 AND channel = $2 AND value = $3")
+                .bind(instance_id)
+                .bind(channel)
+                .bind(value)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
+    }
+}
