@@ -1,0 +1,37 @@
+"""The welkin client's audit models page through the data and webhook audits to the end."""
+
+import support
+
+
+def test_data_audits_page_through_every_row(ow, client):
+    token = support.raw_token(ow, ow.client_name, ow.client_secret)
+    for i in range(25):
+        client.Patient(firstName=f"Audit{i}", lastName="Trail").create()
+    # The client sends `page` only; its own page size is the server's default (20).
+    first = support.requests.get(ow.url("admin/audit-data"), headers={"Authorization": f"Bearer {token}"}, params={"page": 0}, timeout=10).json()
+    total = first["metaInfo"]["totalElements"]
+    assert total >= 25
+    assert first["metaInfo"]["lastPage"] is False
+    rows = list(client.DataAudits().get(paginate=True))
+    assert len(rows) == total, "every row, each once"
+    assert len({r.eventId for r in rows}) == total
+    created = [r for r in rows if r.eventSubtype == "PATIENT_CREATED" and r.record["lastName"] == "Trail"]
+    assert len(created) == 25
+    assert all(r.subjectFullName == f"API_CLIENT:{ow.client_name}" for r in created)
+
+
+def test_data_audits_filter_by_entity_and_patient(ow, client):
+    p = client.Patient(firstName="Only", lastName="Me").create()
+    p.update(firstName="Still")
+    rows = list(client.DataAudits().get(params={"patientId": p.id}, paginate=True))
+    assert [r.eventSubtype for r in rows] == ["PATIENT_UPDATED", "PATIENT_CREATED"]
+    assert all(r.instance == "sandbox" for r in rows)
+
+
+def test_webhook_audits_page_to_the_end(ow, client):
+    rows = list(client.WebhookAudits().get(paginate=True))
+    token = support.raw_token(ow, ow.client_name, ow.client_secret)
+    raw = support.requests.get(ow.url("admin/audit-webhook"), headers={"Authorization": f"Bearer {token}"}, params={"page": 0}, timeout=10).json()
+    assert set(raw) == {"data", "metaInfo"}
+    assert raw["metaInfo"]["lastPage"] is True
+    assert len(rows) == raw["metaInfo"]["totalElements"]
