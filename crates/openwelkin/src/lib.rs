@@ -14,6 +14,7 @@ pub mod domain;
 pub mod events;
 pub mod files;
 pub mod ids;
+pub mod postman;
 pub mod provision;
 pub mod store;
 pub mod time;

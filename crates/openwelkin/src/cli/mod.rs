@@ -6,6 +6,7 @@ mod admin;
 mod designer;
 mod export;
 mod formations;
+mod postman;
 mod serve;
 mod webhooks;
 
@@ -61,6 +62,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write a Postman collection (v2.1) of every endpoint, generated from the OpenAPI document.
+    Postman(postman::PostmanArgs),
     /// Check designer folders (no database needed).
     Designer {
         #[command(subcommand)]
@@ -81,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(())
         }
+        Command::Postman(args) => postman::run(args),
         Command::Designer { command } => designer::run(command).await,
         Command::Export(args) => export::run(args).await,
     }

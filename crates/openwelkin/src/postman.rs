@@ -1,0 +1,439 @@
+//! A Postman Collection (v2.1) generated from the OpenAPI document, for `openwelkin postman`.
+//!
+//! One folder per OpenAPI tag (in the document's tag order), one request per path and
+//! method. `{tenant}`, `{instance}` and `{clientName}` become collection variables; every
+//! other path parameter becomes a Postman path variable (`:patientId`). Query parameters
+//! are listed, disabled, with their descriptions. The first item, "Get token", issues a
+//! token and stores it in the `token` collection variable that every other request sends
+//! as a bearer token.
+
+use serde_json::{json, Map, Value};
+
+pub const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
+
+/// The path and method of the token request, which "Get token" stands for.
+const TOKEN_PATH: &str = "/{tenant}/admin/api_clients/{clientName}";
+const TOKEN_METHOD: &str = "post";
+
+const METHODS: [&str; 8] = ["get", "post", "put", "patch", "delete", "head", "options", "trace"];
+
+/// Path parameters filled from collection variables of the same name.
+const COLLECTION_PATH_VARIABLES: [&str; 3] = ["tenant", "instance", "clientName"];
+
+/// The collection for an OpenAPI document (as JSON), with `base_url` as the default of
+/// the `baseUrl` variable.
+pub fn collection(doc: &Value, base_url: &str) -> Value {
+    let mut folders: Vec<(String, Option<String>, Vec<Value>)> = Vec::new();
+    for tag in doc["tags"].as_array().into_iter().flatten() {
+        if let Some(name) = tag["name"].as_str() {
+            let description = tag["description"].as_str().map(str::to_owned);
+            folders.push((name.to_owned(), description, Vec::new()));
+        }
+    }
+
+    let empty = Map::new();
+    for (path, item) in doc["paths"].as_object().unwrap_or(&empty) {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            if path == TOKEN_PATH && method == TOKEN_METHOD {
+                continue;
+            }
+            let request = request_item(doc, path, method, item, op);
+            let tag = op["tags"].get(0).and_then(Value::as_str).unwrap_or("Other");
+            match folders.iter_mut().find(|(name, _, _)| name == tag) {
+                Some((_, _, items)) => items.push(request),
+                None => folders.push((tag.to_owned(), None, vec![request])),
+            }
+        }
+    }
+
+    let mut items = vec![token_item()];
+    for (name, description, requests) in folders {
+        if requests.is_empty() {
+            continue;
+        }
+        let mut folder = json!({ "name": name, "item": requests });
+        if let Some(description) = description {
+            folder["description"] = json!(description);
+        }
+        items.push(folder);
+    }
+
+    let info = &doc["info"];
+    json!({
+        "info": {
+            "name": info["title"].as_str().unwrap_or("openwelkin"),
+            "description": info["description"].as_str().unwrap_or(""),
+            "version": info["version"].as_str().unwrap_or(""),
+            "schema": SCHEMA,
+        },
+        "item": items,
+        "variable": [
+            variable("baseUrl", base_url),
+            variable("tenant", "demo"),
+            variable("instance", "sandbox"),
+            variable("clientName", "DEMOAPICLIENT"),
+            variable("clientSecret", "demo-secret"),
+            variable("token", ""),
+        ],
+    })
+}
+
+fn variable(key: &str, value: &str) -> Value {
+    json!({ "key": key, "value": value, "type": "string" })
+}
+
+fn bearer() -> Value {
+    json!({ "type": "bearer", "bearer": [{ "key": "token", "value": "{{token}}", "type": "string" }] })
+}
+
+fn json_body(raw: &str) -> Value {
+    json!({ "mode": "raw", "raw": raw, "options": { "raw": { "language": "json" } } })
+}
+
+fn token_item() -> Value {
+    json!({
+        "name": "Get token",
+        "event": [{
+            "listen": "test",
+            "script": {
+                "type": "text/javascript",
+                "exec": [
+                    "pm.test(\"token issued\", function () {",
+                    "    pm.expect(pm.response.code).to.be.oneOf([200, 201]);",
+                    "});",
+                    "pm.collectionVariables.set(\"token\", pm.response.json().token);",
+                ],
+            },
+        }],
+        "request": {
+            "method": "POST",
+            "auth": { "type": "noauth" },
+            "header": [{ "key": "Content-Type", "value": "application/json" }],
+            "body": json_body("{\n  \"secret\": \"{{clientSecret}}\"\n}"),
+            "url": url("{{baseUrl}}", TOKEN_PATH, Vec::new(), Vec::new()),
+            "description": "Issue a bearer token for the API client {{clientName}} and store it in the \
+                            `token` collection variable used by every other request.",
+        },
+        "response": [],
+    })
+}
+
+/// The parameters of an operation, with those declared on the path item first.
+fn parameters<'a>(doc: &'a Value, item: &'a Value, op: &'a Value) -> Vec<&'a Value> {
+    item.get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten())
+        .map(|p| resolve(doc, p))
+        .collect()
+}
+
+fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value) -> Value {
+    let params = parameters(doc, item, op);
+    let described = |p: &Value| -> Value {
+        let mut v = json!({ "key": p["name"], "value": "" });
+        if let Some(d) = p["description"].as_str() {
+            v["description"] = json!(d);
+        }
+        v
+    };
+    let query: Vec<Value> = params
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| {
+            let mut v = described(p);
+            v["disabled"] = json!(true);
+            v
+        })
+        .collect();
+    let path_variables: Vec<Value> = params
+        .iter()
+        .filter(|p| p["in"] == "path")
+        .filter(|p| !COLLECTION_PATH_VARIABLES.contains(&p["name"].as_str().unwrap_or("")))
+        .map(|p| described(p))
+        .collect();
+    let headers: Vec<Value> = params
+        .iter()
+        .filter(|p| p["in"] == "header")
+        .map(|p| {
+            let mut v = described(p);
+            v["disabled"] = json!(true);
+            v
+        })
+        .collect();
+
+    let summary = op["summary"].as_str().unwrap_or("");
+    let name = match summary.lines().next().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(first) => first.trim_end_matches('.').to_owned(),
+        None => {
+            op["operationId"].as_str().map(str::to_owned).unwrap_or_else(|| format!("{} {path}", method.to_uppercase()))
+        }
+    };
+    let description = [summary, op["description"].as_str().unwrap_or("")]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+
+    let mut request = json!({
+        "method": method.to_uppercase(),
+        "auth": bearer(),
+        "header": headers,
+        "url": url("{{baseUrl}}", path, query, path_variables),
+        "description": format!("{description}\n\n`{} {path}`", method.to_uppercase()).trim().to_owned(),
+    });
+    if let Some(body) = op.get("requestBody").map(|b| resolve(doc, b)) {
+        let content = &body["content"];
+        if let Some(media) = content.get("application/json") {
+            let example = media.get("example").cloned().unwrap_or_else(|| placeholder(doc, &media["schema"], 0));
+            let raw = serde_json::to_string_pretty(&example).unwrap_or_else(|_| "{}".into());
+            request["header"]
+                .as_array_mut()
+                .expect("array")
+                .push(json!({ "key": "Content-Type", "value": "application/json" }));
+            request["body"] = json_body(&raw);
+        } else if let Some(media) = content.get("multipart/form-data") {
+            request["body"] = json!({ "mode": "formdata", "formdata": form_fields(doc, &media["schema"], true) });
+        } else if let Some(media) = content.get("application/x-www-form-urlencoded") {
+            request["body"] = json!({ "mode": "urlencoded", "urlencoded": form_fields(doc, &media["schema"], false) });
+        } else {
+            request["body"] = json_body("{}");
+        }
+    }
+    json!({ "name": name, "request": request, "response": [] })
+}
+
+/// A Postman URL for an OpenAPI path: `{x}` becomes `{{x}}` for the collection
+/// variables of `COLLECTION_PATH_VARIABLES` and `:x` otherwise.
+fn url(host: &str, path: &str, query: Vec<Value>, variables: Vec<Value>) -> Value {
+    // A trailing slash is kept as an empty last segment: some routes exist both ways.
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) if COLLECTION_PATH_VARIABLES.contains(&name) => format!("{{{{{name}}}}}"),
+            Some(name) => format!(":{name}"),
+            None => segment.to_owned(),
+        })
+        .collect();
+    let mut url = json!({
+        "raw": format!("{host}/{}", segments.join("/")),
+        "host": [host],
+        "path": segments,
+    });
+    if !query.is_empty() {
+        url["query"] = json!(query);
+    }
+    if !variables.is_empty() {
+        url["variable"] = json!(variables);
+    }
+    url
+}
+
+/// Follows a local `$ref` (`#/components/...`), once per level.
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    let mut v = v;
+    for _ in 0..8 {
+        match v.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => match doc.pointer(pointer) {
+                Some(target) => v = target,
+                None => break,
+            },
+            None => break,
+        }
+    }
+    v
+}
+
+/// A JSON placeholder for a schema: objects list their properties with empty values of
+/// their type, nested to a small depth.
+fn placeholder(doc: &Value, schema: &Value, depth: usize) -> Value {
+    let schema = resolve(doc, schema);
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    if let Some(first) = schema["enum"].get(0) {
+        return first.clone();
+    }
+    for combinator in ["allOf", "oneOf", "anyOf"] {
+        if let Some(first) = schema[combinator].get(0) {
+            if combinator == "allOf" {
+                let mut merged = Map::new();
+                for part in schema[combinator].as_array().into_iter().flatten() {
+                    if let Value::Object(o) = placeholder(doc, part, depth) {
+                        merged.extend(o);
+                    }
+                }
+                return Value::Object(merged);
+            }
+            return placeholder(doc, first, depth);
+        }
+    }
+    let ty = match &schema["type"] {
+        Value::Array(types) => types.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("object"),
+        Value::String(t) => t.as_str(),
+        _ if schema.get("properties").is_some() => "object",
+        _ => "",
+    };
+    match ty {
+        "object" => {
+            let mut out = Map::new();
+            if depth < 3 {
+                for (key, prop) in schema["properties"].as_object().into_iter().flatten() {
+                    out.insert(key.clone(), placeholder(doc, prop, depth + 1));
+                }
+            }
+            Value::Object(out)
+        }
+        "array" => json!([]),
+        "string" => json!(""),
+        "integer" | "number" => json!(0),
+        "boolean" => json!(false),
+        _ => Value::Null,
+    }
+}
+
+fn form_fields(doc: &Value, schema: &Value, files: bool) -> Vec<Value> {
+    let schema = resolve(doc, schema);
+    schema["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, prop)| {
+            let prop = resolve(doc, prop);
+            let binary = prop["format"] == "binary" || prop["items"]["format"] == "binary";
+            let mut field = json!({ "key": key, "type": if files && binary { "file" } else { "text" } });
+            if files && binary {
+                field["src"] = json!([]);
+            } else {
+                field["value"] = json!("");
+            }
+            if let Some(d) = prop["description"].as_str() {
+                field["description"] = json!(d);
+            }
+            field
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        json!({
+            "info": { "title": "t", "version": "1" },
+            "tags": [{ "name": "Auth", "description": "tokens" }, { "name": "Patients" }, { "name": "Unused" }],
+            "paths": {
+                "/{tenant}/admin/api_clients/{clientName}": {
+                    "post": { "tags": ["Auth"], "summary": "Issue.", "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SecretBody" } } } } }
+                },
+                "/{tenant}/{instance}/patients/{patientId}": {
+                    "get": {
+                        "tags": ["Patients"],
+                        "summary": "Read a patient.\nMore.",
+                        "parameters": [
+                            { "name": "tenant", "in": "path", "required": true },
+                            { "name": "instance", "in": "path", "required": true },
+                            { "name": "patientId", "in": "path", "required": true, "description": "The id" },
+                            { "name": "page", "in": "query", "description": "Page number" }
+                        ]
+                    },
+                    "patch": {
+                        "tags": ["Patients"],
+                        "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PatientWrite" } } } }
+                    }
+                },
+                "/healthz": { "get": { "operationId": "healthz" } },
+                "/{tenant}/{instance}/patients/": { "get": { "tags": ["Patients"], "summary": "List with a slash" } }
+            },
+            "components": { "schemas": {
+                "SecretBody": { "type": "object", "properties": { "secret": { "type": "string" } } },
+                "PatientWrite": { "type": "object", "properties": { "firstName": { "type": "string" }, "age": { "type": ["integer", "null"] } } }
+            } }
+        })
+    }
+
+    fn find<'a>(items: &'a [Value], name: &str) -> &'a Value {
+        items.iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("no item {name}"))
+    }
+
+    #[test]
+    fn info_and_variables() {
+        let c = collection(&doc(), "http://x:1");
+        assert_eq!(c["info"]["schema"], SCHEMA);
+        let vars: Vec<(&str, &str)> = c["variable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v["key"].as_str().unwrap(), v["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                ("baseUrl", "http://x:1"),
+                ("tenant", "demo"),
+                ("instance", "sandbox"),
+                ("clientName", "DEMOAPICLIENT"),
+                ("clientSecret", "demo-secret"),
+                ("token", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn token_request_comes_first_and_stores_the_token() {
+        let c = collection(&doc(), DEFAULT_BASE_URL);
+        let first = &c["item"][0];
+        assert_eq!(first["name"], "Get token");
+        assert_eq!(first["request"]["method"], "POST");
+        assert_eq!(first["request"]["url"]["raw"], "{{baseUrl}}/{{tenant}}/admin/api_clients/{{clientName}}");
+        assert_eq!(first["request"]["auth"]["type"], "noauth");
+        let body: Value = serde_json::from_str(first["request"]["body"]["raw"].as_str().unwrap()).unwrap();
+        assert_eq!(body, json!({ "secret": "{{clientSecret}}" }));
+        let exec = first["event"][0]["script"]["exec"].as_array().unwrap();
+        assert_eq!(first["event"][0]["listen"], "test");
+        assert!(exec.iter().any(|l| l == "pm.collectionVariables.set(\"token\", pm.response.json().token);"));
+        // The token operation is not repeated in its folder; the Auth folder is then empty and left out.
+        let items = c["item"].as_array().unwrap();
+        assert!(items.iter().all(|i| i["name"] != "Auth"));
+    }
+
+    #[test]
+    fn folders_follow_tags_and_requests_carry_params_auth_and_body() {
+        let c = collection(&doc(), DEFAULT_BASE_URL);
+        let items = c["item"].as_array().unwrap();
+        let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Get token", "Patients", "Other"]);
+
+        let patients = find(items, "Patients")["item"].as_array().unwrap();
+        let read = &find(patients, "Read a patient")["request"];
+        assert_eq!(read["method"], "GET");
+        assert_eq!(read["url"]["raw"], "{{baseUrl}}/{{tenant}}/{{instance}}/patients/:patientId");
+        assert_eq!(read["url"]["path"], json!(["{{tenant}}", "{{instance}}", "patients", ":patientId"]));
+        assert_eq!(read["url"]["variable"], json!([{ "key": "patientId", "value": "", "description": "The id" }]));
+        assert_eq!(
+            read["url"]["query"],
+            json!([{ "key": "page", "value": "", "description": "Page number", "disabled": true }])
+        );
+        assert_eq!(read["auth"]["bearer"][0]["value"], "{{token}}");
+        assert!(read.get("body").is_none());
+
+        let slash = &find(patients, "List with a slash")["request"]["url"];
+        assert_eq!(slash["raw"], "{{baseUrl}}/{{tenant}}/{{instance}}/patients/");
+        assert_eq!(slash["path"], json!(["{{tenant}}", "{{instance}}", "patients", ""]));
+
+        let patch = &patients.iter().find(|i| i["request"]["method"] == "PATCH").unwrap()["request"];
+        let body: Value = serde_json::from_str(patch["body"]["raw"].as_str().unwrap()).unwrap();
+        assert_eq!(body, json!({ "firstName": "", "age": 0 }));
+        assert_eq!(patch["body"]["options"]["raw"]["language"], "json");
+
+        let other = find(items, "Other")["item"].as_array().unwrap();
+        assert_eq!(other[0]["name"], "healthz");
+        assert_eq!(other[0]["request"]["url"]["raw"], "{{baseUrl}}/healthz");
+    }
+}
