@@ -49,6 +49,8 @@ CLIENT_RE = re.compile(r"client:\s*(\S+)")
 START_TIMEOUT = 20.0
 CLI_TIMEOUT = 120.0
 # One tenant's designer folder, published to every test tenant (both instances).
+# The session server serves the /_emulator/ controls under this admin token.
+EMULATOR_TOKEN = "emulator-" + secrets.token_hex(8)
 DESIGNER_FIXTURE = REPO_ROOT / "crates" / "openwelkin" / "tests" / "fixtures" / "designer"
 
 if not os.environ.get("OPENWELKIN_KEEP_TMP"):
@@ -137,7 +139,8 @@ def _start_server(binary, database):
 
     proc = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:0", "--database", database,
-         "--files-dir", tempfile.mkdtemp(prefix="openwelkin-files-")],
+         "--files-dir", tempfile.mkdtemp(prefix="openwelkin-files-"),
+         "--emulator", "--emulator-token", EMULATOR_TOKEN],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -219,6 +222,7 @@ def ow():
             ro_name=ro_name,
             ro_secret=ro_secret,
             database=database,
+            emulator_token=EMULATOR_TOKEN,
         )
     finally:
         _stop(proc)

@@ -27,6 +27,7 @@ class Env:
     ro_name: str       # API client whose policy only reads patients
     ro_secret: str
     database: str
+    emulator_token: str  # bearer token of the /_emulator/ controls
 
     def url(self, path: str) -> str:
         """Absolute URL of a path relative to the tenant root."""

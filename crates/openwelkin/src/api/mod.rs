@@ -18,6 +18,7 @@ pub mod documents;
 pub mod email_drafts;
 pub mod email_inbound;
 pub mod emails;
+pub mod emulator;
 pub mod encounter_parts;
 pub mod encounters;
 pub mod error;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub email: crate::delivery::email::EmailDelivery,
     /// SMS delivery: the local outbox or a Twilio-compatible API (`serve --sms-provider`).
     pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
+    /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
+    pub emulator: Option<emulator::EmulatorAuth>,
 }
 
 impl AppState {
@@ -91,6 +94,7 @@ impl AppState {
             dummy_hash: crate::auth::secrets::hash(&crate::auth::secrets::generate()),
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
+            emulator: None,
         })
     }
 }
@@ -268,6 +272,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = api_router().split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
+    // Only mounted when enabled, so a production server has no such paths at all.
+    let routes = if state.emulator.is_some() { routes.merge(emulator::routes()) } else { routes };
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { not_found() })

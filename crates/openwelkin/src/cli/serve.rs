@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// SQLite database (`openwelkin.db` → `openwelkin-files`), else `./openwelkin-files`.
     #[arg(long, env = "OPENWELKIN_FILES_DIR")]
     pub files_dir: Option<std::path::PathBuf>,
+    /// Serve the emulator controls under `/_emulator/` (always on with `--demo`).
+    #[arg(long, env = "OPENWELKIN_EMULATOR")]
+    pub emulator: bool,
+    /// Bearer token for `/_emulator/`; when absent one is generated and printed once at start.
+    #[arg(long, env = "OPENWELKIN_EMULATOR_TOKEN", hide_env_values = true)]
+    pub emulator_token: Option<String>,
     #[command(flatten)]
     pub sms: crate::delivery::sms::SmsArgs,
     #[command(flatten)]
@@ -90,6 +96,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.email = args.email.delivery(&db)?;
     state.email.spawn_dispatcher(db.clone(), state.clock.clone());
     state.webhooks = args.webhooks.settings();
+    if args.emulator || args.demo {
+        let token = match &args.emulator_token {
+            Some(t) if !t.is_empty() => t.clone(),
+            _ => {
+                let t = crate::auth::secrets::generate();
+                // Printed once for the operator, like a new client secret; never logged.
+                println!("openwelkin emulator token: {t}");
+                t
+            }
+        };
+        state.emulator = Some(crate::api::emulator::EmulatorAuth::new(&token));
+    }
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
     }
