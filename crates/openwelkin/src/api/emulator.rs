@@ -128,19 +128,14 @@ async fn advance(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let Json(b) = body.map_err(|e| ApiError::bad_request("EMULATOR", e.body_text()))?;
-    // Ten years either way is far beyond any test and keeps the arithmetic from overflowing.
+    // Ten years either way is far beyond any test; checked arithmetic keeps huge inputs
+    // from overflowing on their way to that one limit.
     const LIMIT: i64 = 10 * 366 * 86_400;
-    let parts = [(b.seconds, 1), (b.minutes, 60), (b.hours, 3600), (b.days, 86_400)];
-    let mut total: i64 = 0;
-    for (value, unit) in parts {
-        if value.abs() > LIMIT {
-            return Err(ApiError::bad_request("EMULATOR", "the clock moves at most ten years at a time"));
-        }
-        total += value * unit;
-    }
-    if total.abs() > LIMIT {
-        return Err(ApiError::bad_request("EMULATOR", "the clock moves at most ten years at a time"));
-    }
+    let total = [(b.seconds, 1), (b.minutes, 60), (b.hours, 3600), (b.days, 86_400)]
+        .into_iter()
+        .try_fold(0i64, |sum, (value, unit)| value.checked_mul(unit).and_then(|s| sum.checked_add(s)))
+        .filter(|t| (-LIMIT..=LIMIT).contains(t))
+        .ok_or_else(|| ApiError::bad_request("EMULATOR", "the clock moves at most ten years at a time"))?;
     state.clock.advance(chrono::Duration::seconds(total));
     Ok(clock_view(&state))
 }
