@@ -39,6 +39,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import support  # noqa: E402  (imports welkin, after the TMPDIR switch)
+import parity  # noqa: E402
+
+parity.install_tracer()
 
 RUN_TMP = os.environ["TMPDIR"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -263,7 +266,85 @@ def api(ow):
     return support.Raw(ow, support.raw_token(ow, ow.client_name, ow.client_secret))
 
 
+# --------------------------------------------------------------------------
+# client parity: every scenario declares the welkin pairs it covers
+# (@parity.covers); a pair counts only when the test body really called it
+# and the test passed (or strictly xfailed: a reported server defect).
+# --------------------------------------------------------------------------
+
+_CALLED_KEY = pytest.StashKey[set]()
+PARITY_LAST = "test_parity.py::test_every_pair_ran_in_a_passing_scenario"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "covers(*pairs): welkin client pairs (Class.method) a scenario exercises")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The run-time parity check reads every other test's outcome: run it last.
+    last = [i for i in items if i.nodeid.endswith(PARITY_LAST)]
+    if last:
+        items[:] = [i for i in items if i not in last] + last
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    parity.CALLED.clear()
+    try:
+        return (yield)
+    finally:
+        item.stash[_CALLED_KEY] = set(parity.CALLED)
+        parity.CALLED.clear()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when != "call":
+        return report
+    declared = parity.declared(item)
+    called = item.stash.get(_CALLED_KEY, set())
+    unknown = declared - set(parity.welkin_api())
+    missing = declared - called
+    xfailed = report.skipped and hasattr(report, "wasxfail")
+    if (unknown or missing) and (report.passed or xfailed):
+        # A declaration the test body does not honour fails the test, even
+        # an xfailing one (it would otherwise hide behind the xfail).
+        report.outcome = "failed"
+        if xfailed:
+            del report.wasxfail
+        report.longrepr = (
+            f"@covers declares pairs this test never called: {sorted(missing)}\n"
+            f"unknown pairs (not in welkin_api()): {sorted(unknown)}\n"
+            f"called: {sorted(called)}")
+    outcome = "xfailed" if report.skipped and hasattr(report, "wasxfail") else report.outcome
+    parity.RESULTS[item.nodeid] = {"outcome": outcome, "covers": declared,
+                                   "called": called}
+    return report
+
+
+def pytest_runtest_logreport(report):
+    # An error in setup or teardown spoils the scenario's coverage too.
+    if report.when in ("setup", "teardown") and report.failed:
+        parity.RESULTS.setdefault(report.nodeid, {"covers": set(), "called": set()})
+        parity.RESULTS[report.nodeid]["outcome"] = "failed"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    dump = os.environ.get("OPENWELKIN_PARITY_TRACE")
+    if dump:
+        Path(dump).write_text(json.dumps(
+            {k: {"outcome": v["outcome"], "covers": sorted(v["covers"]),
+                 "called": sorted(v["called"])} for k, v in parity.RESULTS.items()},
+            indent=1))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if parity.REPORT:
+        terminalreporter.section("welkin client parity")
+        for line in parity.REPORT:
+            terminalreporter.write_line(line)
     if exitstatus != 0 and _SERVER_LOG:
         terminalreporter.section("openwelkin server output (tail)")
         for line in list(_SERVER_LOG)[-80:]:

@@ -3,10 +3,14 @@ the welkin token cache has been redirected to a private TMPDIR."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import re
 import secrets
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from welkin import Client
 from welkin.exceptions import WelkinHTTPError  # noqa: F401  (re-exported)
@@ -199,3 +203,118 @@ def capped(iterable, cap: int):
             raise AssertionError(f"pagination yielded more than {cap} items; "
                                  "does the last page set its stop key?")
         yield item
+
+
+# --------------------------------------------------------------------------
+# helpers shared by the model scenarios (tests/python/models/)
+# --------------------------------------------------------------------------
+
+def sent_json(recorder: Recorder, index: int = -1):
+    """JSON body of a request the client sent."""
+    body = recorder.responses[index].request.body
+    return json.loads(body) if body else None
+
+
+def path_of(recorder: Recorder, index: int = -1) -> str:
+    return urlsplit(recorder.responses[index].request.url).path
+
+
+def query_of(recorder: Recorder, index: int = -1) -> dict:
+    return parse_qs(urlsplit(recorder.responses[index].request.url).query)
+
+
+def http_error(call) -> requests.Response:
+    """Call `call`, which must raise WelkinHTTPError; return its response."""
+    with pytest.raises(WelkinHTTPError) as exc_info:
+        call()
+    return exc_info.value.response
+
+
+def plain(resource):
+    """A welkin resource as the plain JSON it was built from."""
+    return json.loads(json.dumps(resource))
+
+
+def ids(items) -> list:
+    return [i["id"] for i in items]
+
+
+# Audit / system keys of every CDT-backed jsonBody (encounters, dispositions,
+# assessment links, CDT and PDT records).
+CDT_SYSTEM_FIELDS = frozenset({
+    "id", "created_at", "created_by", "created_by_name", "updated_at", "updated_by",
+    "updated_by_name", "source_type", "source_name", "source_id", "external_id",
+    "external_guid",
+})
+
+# --- encounters (test_encounter, test_encounter_disposition, test_assessment) ---
+# Designer fixture: encounter template `etmp-intake` ("Intake visit",
+# assessmentNames [asm-phq-2]) and assessment `asm-phq-2` ("PHQ-2").
+ENCOUNTER_TEMPLATE = "etmp-intake"
+ENCOUNTER_TEMPLATE_TITLE = "Intake visit"
+ENCOUNTER_ASSESSMENT = "asm-phq-2"
+ENCOUNTER_ASSESSMENT_TITLE = "PHQ-2"
+# Envelope of an encounter, a disposition and an assessment link: exactly these keys.
+ENCOUNTER_RECORD_KEYS = frozenset({"id", "patientId", "cdtId", "version", "jsonBody", "cdtName"})
+
+
+def encounter_path(env: Env, patient_id, encounter_id=None, full=False) -> str:
+    path = f"/{env.tenant}/sandbox/patients/{patient_id}/"
+    path += "full-encounters" if full else "encounters"
+    return f"{path}/{encounter_id}" if encounter_id else path
+
+
+def new_encounter(patient, **fields):
+    """An encounter of the fixture template, created through the patient."""
+    fields.setdefault("templateName", ENCOUNTER_TEMPLATE)
+    return patient.Encounter(**fields).create()
+
+
+def new_assessment_record(client, patient_id):
+    return client.AssessmentRecord(assessmentName=ENCOUNTER_ASSESSMENT).create(patient_id)
+
+
+# --- calendar (test_calendar_event, test_schedules, test_work_hours) ---
+
+def calendar_user(client, tz="US/Pacific") -> str:
+    """Id of a fresh care-team user, so schedules and searches are the test's own."""
+    username = uniq("cal")
+    return client.User(username=username, email=f"{username}@example.com", firstName="Sam",
+                       lastName="Morgan", timezone=tz).create()["id"]
+
+
+def utc_at(year, month, day, hour=0, minute=0) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=datetime.timezone.utc)
+
+
+def new_calendar_event(client, psm, start, hours=1, **fields):
+    return client.CalendarEvent(
+        startDateTime=start, endDateTime=start + datetime.timedelta(hours=hours), hostId=psm,
+        participants=fields.pop("participants", [{"participantId": psm, "participantRole": "psm"}]),
+        **fields,
+    ).create()
+
+
+def new_work_hours(api: Raw, psm, **extra) -> dict:
+    """Work hours of `psm` over raw HTTP (the client has no create method)."""
+    body = {"psmId": psm, "createdBy": psm, "startDateTime": "2031-01-01T00:00:00.000Z",
+            "endDateTime": "2031-12-31T23:59:59.000Z",
+            "daysInfo": [{"day": 1, "startTime": "09:00:00", "endTime": "18:00:00"},
+                         {"day": 2, "startTime": "09:00:00", "endTime": "18:00:00"}]}
+    body.update(extra)
+    r = api.post("sandbox/calendar/work-hours", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+# Keys of a calendar event and of work hours (recorded Welkin responses).
+CALENDAR_EVENT_KEYS = frozenset({
+    "id", "createdBy", "createdAt", "updatedBy", "updatedAt", "externalId", "externalIdUpdatedAt",
+    "eventTitle", "eventDescription", "startDateTime", "localStartDateTime", "endDateTime",
+    "localEndDateTime", "allDayEvent", "duration", "eventType", "eventStatus", "eventMode",
+    "eventColor", "hostId", "timezone", "additionalInfo", "participants",
+})
+WORK_HOURS_KEYS = frozenset({
+    "workHoursId", "createdAt", "updatedAt", "createdBy", "updatedBy", "name", "type", "ruleType",
+    "startDateTime", "endDateTime", "localStartDateTime", "localEndDateTime", "daysInfo",
+})

@@ -1,8 +1,10 @@
 """The welkin client's audit models page through the data and webhook audits to the end."""
 
 import support
+from parity import covers
 
 
+@covers("DataAudit.<instance>", "DataAudits.get")
 def test_data_audits_page_through_every_row(ow, client):
     token = support.raw_token(ow, ow.client_name, ow.client_secret)
     for i in range(25):
@@ -20,6 +22,7 @@ def test_data_audits_page_through_every_row(ow, client):
     assert all(r.subjectFullName == f"API_CLIENT:{ow.client_name}" for r in created)
 
 
+@covers("DataAudit.<instance>", "DataAudits.get")
 def test_data_audits_filter_by_entity_and_patient(ow, client):
     p = client.Patient(firstName="Only", lastName="Me").create()
     p.update(firstName="Still")
@@ -28,6 +31,7 @@ def test_data_audits_filter_by_entity_and_patient(ow, client):
     assert all(r.instance == "sandbox" for r in rows)
 
 
+@covers("WebhookAudits.get")
 def test_webhook_audits_page_to_the_end(ow, client):
     rows = list(client.WebhookAudits().get(paginate=True))
     token = support.raw_token(ow, ow.client_name, ow.client_secret)

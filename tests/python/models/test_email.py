@@ -14,6 +14,7 @@ import pytest
 from welkin.exceptions import WelkinHTTPError
 from welkin.models.email import Email as EmailModel
 
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 EMAIL_KEYS = {
@@ -52,6 +53,7 @@ def _wait(api, path, done, tries=60):
     raise AssertionError(f"{path} never reached the expected state: {body}")
 
 
+@covers("Emails.get")
 def test_empty_list_is_the_recorded_spring_page(ow, client, recorder, people):
     _, patient = people
     emails = client.Emails().get(patient["id"])
@@ -62,6 +64,7 @@ def test_empty_list_is_the_recorded_spring_page(ow, client, recorder, people):
     assert (body["totalPages"], body["totalElements"], body["empty"], body["last"]) == (0, 0, True, True)
 
 
+@covers("Email.get")
 def test_unknown_email_is_the_recorded_404(ow, client, people):
     _, patient = people
     missing = str(uuid.uuid4())
@@ -73,6 +76,7 @@ def test_unknown_email_is_the_recorded_404(ow, client, people):
     assert first["details"] == {"patientId": patient["id"], "id": missing}
 
 
+@covers("Email.get", "Emails.get")
 def test_send_then_read_and_list_with_the_client(ow, client, api, recorder, people):
     user, patient = people
     sent = []
@@ -114,6 +118,7 @@ def test_send_then_read_and_list_with_the_client(ow, client, api, recorder, peop
     assert {m["subject"] for m in outbox["content"]} == {"Subject 0", "Subject 1", "Subject 2"}
 
 
+@covers("Email.get")
 def test_filters_updates_and_deletes(client, api, people):
     _, patient = people
     path = _emails(patient)
@@ -188,6 +193,7 @@ def test_drafts(api, people):
     assert api.get(drafts).json()["metaInfo"]["totalElements"] == 0
 
 
+@covers("Email.get", "Emails.get")
 def test_unmatched_inbound_emails_are_assigned_to_patients(client, api, people):
     _, patient = people
     r = api.post("sandbox/providers/email/inbound",
@@ -221,6 +227,7 @@ def test_unmatched_inbound_emails_are_assigned_to_patients(client, api, people):
     assert len(client.Emails().get(patient["id"])) == 3
 
 
+@covers("Emails.get")
 def test_email_needs_the_email_policy(people, ro_client):
     _, patient = people
     with pytest.raises(WelkinHTTPError) as exc:

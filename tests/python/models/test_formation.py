@@ -16,6 +16,7 @@ import pytest
 from welkin.exceptions import WelkinHTTPError
 from welkin.models import formation as fm
 
+from parity import covers
 from support import assert_error, capped
 
 # --- recorded key sets -------------------------------------------------------
@@ -97,6 +98,7 @@ def _check_data_type(obj, name, relation, version=1):
 # CDTs
 # --------------------------------------------------------------------------
 
+@covers("formation.CDTs.get")
 def test_cdts_list(ow, client, formation, recorder):
     cdts = formation.CDTs().get()
 
@@ -112,6 +114,7 @@ def test_cdts_list(ow, client, formation, recorder):
     assert sorted(_names(paged)) == sorted(FIXTURE_CDTS)
 
 
+@covers("formation.CDT.get")
 def test_cdt_read(ow, formation, recorder):
     cdt = formation.CDT(name="cdt-self-care").get()
 
@@ -139,6 +142,7 @@ def test_cdt_read(ow, formation, recorder):
         assert text[key] is None, key
 
 
+@covers("formation.CDT.get")
 def test_cdt_read_single_record_and_dictionary(formation):
     intake = formation.CDT(name="cdt-intake").get()
     fields = _check_data_type(intake, "cdt-intake", "COMMON")
@@ -151,6 +155,7 @@ def test_cdt_read_single_record_and_dictionary(formation):
     assert fields["condition"]["dictionary"] == "dict-conditions"
 
 
+@covers("formation.CDT.get")
 def test_cdt_read_unknown_is_404(formation):
     with pytest.raises(WelkinHTTPError) as exc_info:
         formation.CDT(name="cdt-nope").get()
@@ -161,6 +166,7 @@ def test_cdt_read_unknown_is_404(formation):
 # assessments
 # --------------------------------------------------------------------------
 
+@covers("formation.Assessment.get", "formation.Assessments.get")
 def test_assessments_list_and_read(ow, formation, recorder):
     assessments = formation.Assessments().get()
 
@@ -191,6 +197,7 @@ def test_assessments_list_and_read(ow, formation, recorder):
 # document types
 # --------------------------------------------------------------------------
 
+@covers("formation.DocumentType.get", "formation.DocumentTypes.get")
 def test_document_types_list_and_read(ow, formation, recorder):
     types = formation.DocumentTypes().get()
 
@@ -214,6 +221,7 @@ def test_document_types_list_and_read(ow, formation, recorder):
 # encounter templates and the encounter disposition
 # --------------------------------------------------------------------------
 
+@covers("formation.Encounter.get", "formation.Encounters.get")
 def test_encounters_list_and_read(ow, formation, recorder):
     encounters = formation.Encounters().get()
 
@@ -235,6 +243,7 @@ def test_encounters_list_and_read(ow, formation, recorder):
     }
 
 
+@covers("formation.EncounterDisposition.get")
 def test_encounter_disposition(ow, formation, recorder):
     disposition = formation.EncounterDisposition().get()
 
@@ -250,6 +259,7 @@ def test_encounter_disposition(ow, formation, recorder):
 # goal templates
 # --------------------------------------------------------------------------
 
+@covers("formation.Goal.get", "formation.Goals.get")
 def test_goals_list_and_read(ow, formation, recorder):
     goals = formation.Goals().get()
 
@@ -274,6 +284,7 @@ def test_goals_list_and_read(ow, formation, recorder):
 # programs
 # --------------------------------------------------------------------------
 
+@covers("formation.Program.get", "formation.Programs.get")
 def test_programs_list_and_read(ow, formation, recorder):
     programs = formation.Programs().get()
 
@@ -302,6 +313,22 @@ def test_programs_list_and_read(ow, formation, recorder):
 # versions
 # --------------------------------------------------------------------------
 
+@covers(
+    "formation.Assessment.get",
+    "formation.Assessments.get",
+    "formation.CDT.get",
+    "formation.CDTs.get",
+    "formation.DocumentType.get",
+    "formation.DocumentTypes.get",
+    "formation.Encounter.get",
+    "formation.EncounterDisposition.get",
+    "formation.Encounters.get",
+    "formation.Formation.<instance>",
+    "formation.Goal.get",
+    "formation.Goals.get",
+    "formation.Program.get",
+    "formation.Programs.get",
+)
 def test_numeric_version(ow, client, recorder):
     # NOTE: Formation(...) binds the formation classes to the *last* Formation
     # built (a class attribute), so each read below builds its own.
@@ -327,12 +354,14 @@ def test_numeric_version(ow, client, recorder):
     assert dict(one) == dict(client.Formation(version="current").EncounterDisposition().get())
 
 
+@covers("formation.CDTs.get", "formation.Formation.<instance>")
 def test_unknown_version_is_404(client):
     with pytest.raises(WelkinHTTPError) as exc_info:
         client.Formation(version=99).CDTs().get()
     assert_error(exc_info.value.response, 404)
 
 
+@covers("formation.CDT.get", "formation.CDTs.get", "formation.Formation.<instance>")
 def test_live_instance_has_the_fixture_too(ow, live_client):
     cdts = live_client.Formation(version="current").CDTs().get()
 

@@ -1,53 +1,36 @@
-"""Calendar, driven through the real welkin client: `CalendarEvent` (create, get,
-update, delete), `CalendarEvents` (the search), `Schedules` (psm, available and full
-schedules) and `WorkHours`.
+"""Scenario: `CalendarEvent` (create, get, update, delete) and `CalendarEvents`
+(the search), driven through the real welkin client. Schedules and work hours
+have their own scenarios (test_schedules.py, test_work_hours.py).
 
 Expected shapes are those of the recorded Welkin responses (cassettes
 test_calendar_event_create / read / update / delete / read_all,
 test_schedule_read_all, test_work_hours_read_all and the work-hours recordings in
-_history), written out here. Work hours have no create method in the client, so the
-tests create them over raw HTTP as the V8 reference documents it.
+_history), written out here.
 """
 
 import datetime
 import json
 import uuid
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from welkin.exceptions import WelkinHTTPError
-from welkin.models.calendar import CalendarEvent, WorkHours
+from welkin.models.calendar import CalendarEvent
 
+from parity import covers
+from support import CALENDAR_EVENT_KEYS as EVENT_KEYS
 from support import TS_RE, assert_error, capped, uniq
+from support import calendar_user as _user
+from support import new_calendar_event as _event
+from support import new_work_hours as _work_hours
+from support import query_of as _query
+from support import utc_at as _at
 
-UTC = datetime.timezone.utc
 
-EVENT_KEYS = {
-    "id", "createdBy", "createdAt", "updatedBy", "updatedAt", "externalId", "externalIdUpdatedAt",
-    "eventTitle", "eventDescription", "startDateTime", "localStartDateTime", "endDateTime",
-    "localEndDateTime", "allDayEvent", "duration", "eventType", "eventStatus", "eventMode",
-    "eventColor", "hostId", "timezone", "additionalInfo", "participants",
-}
 PARTICIPANT_KEYS = {
     "id", "participantId", "participantRole", "participationStatus", "attended", "timezone",
     "firstName", "lastName", "deleted", "hasAccess", "email", "phone", "gender", "birthDate",
     "enabled",
 }
-HOURS_KEYS = {
-    "workHoursId", "createdAt", "updatedAt", "createdBy", "updatedBy", "name", "type", "ruleType",
-    "startDateTime", "endDateTime", "localStartDateTime", "localEndDateTime", "daysInfo",
-}
-SCHEDULE_EVENT_KEYS = {
-    "id", "eventId", "eventTitle", "eventType", "eventColor", "allDayEvent", "startDateTime",
-    "localStartDateTime", "endDateTime", "localEndDateTime",
-}
-LOCAL_RE = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$"
-
-
-def _user(client, tz="US/Pacific"):
-    username = uniq("cal")
-    return client.User(username=username, email=f"{username}@example.com", firstName="Sam",
-                       lastName="Morgan", timezone=tz).create()["id"]
 
 
 @pytest.fixture
@@ -61,26 +44,11 @@ def patient_id(client):
     return client.Patient(firstName="Cal", lastName=uniq("Endar"), gender="FEMALE").create()["id"]
 
 
-def _at(year, month, day, hour=0, minute=0):
-    return datetime.datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-def _event(client, psm, start, hours=1, **fields):
-    return client.CalendarEvent(
-        startDateTime=start, endDateTime=start + datetime.timedelta(hours=hours), hostId=psm,
-        participants=fields.pop("participants", [{"participantId": psm, "participantRole": "psm"}]),
-        **fields,
-    ).create()
-
-
-def _query(recorder, index=-1):
-    return parse_qs(urlsplit(recorder.responses[index].request.url).query)
-
-
 # --------------------------------------------------------------------------
 # CalendarEvent: create / get / update / delete
 # --------------------------------------------------------------------------
 
+@covers("CalendarEvent.create")
 def test_create_minimal_event_shape(ow, client, recorder, psm):
     start = _at(2031, 6, 30, 17, 59)
     event = _event(client, psm, start)
@@ -105,6 +73,7 @@ def test_create_minimal_event_shape(ow, client, recorder, psm):
     uuid.UUID(event["id"])
 
 
+@covers("CalendarEvent.create", "CalendarEvent.get")
 def test_get_event(ow, client, recorder, psm, patient_id):
     created = _event(
         client, psm, _at(2031, 1, 1), hours=24 * 31, eventTitle="Weekly Appointment",
@@ -127,6 +96,7 @@ def test_get_event(ow, client, recorder, psm, patient_id):
     assert (patient["participantRole"], patient["gender"], patient["enabled"]) == ("patient", "FEMALE", None)
 
 
+@covers("CalendarEvent.create", "CalendarEvent.get", "CalendarEvent.update")
 def test_update_event(ow, client, recorder, psm):
     event = _event(client, psm, _at(2031, 2, 1, 10), eventStatus="SCHEDULED", eventColor="green")
     recorder.clear()
@@ -140,6 +110,7 @@ def test_update_event(ow, client, recorder, psm):
     assert CalendarEvent(id=event["id"]).get()["eventTitle"] == "New event title"
 
 
+@covers("CalendarEvent.create", "CalendarEvent.update", "CalendarEvents.get")
 def test_cancel_event_by_update(client, psm):
     start = _at(2031, 3, 1, 10)
     event = _event(client, psm, start)
@@ -152,6 +123,7 @@ def test_cancel_event_by_update(client, psm):
     assert [e["id"] for e in found] == [event["id"]]
 
 
+@covers("CalendarEvent.create", "CalendarEvent.delete", "CalendarEvent.get")
 def test_delete_future_event_is_gone(ow, client, recorder, psm):
     event = _event(client, psm, _at(2031, 4, 1, 10))
     recorder.clear()
@@ -165,6 +137,7 @@ def test_delete_future_event_is_gone(ow, client, recorder, psm):
     assert_error(exc.value.response, 404, "CALENDAR_EVENT_NOT_FOUND")
 
 
+@covers("CalendarEvent.create", "CalendarEvent.delete", "CalendarEvent.get")
 def test_delete_past_event_reads_back_cancelled(ow, client, recorder, psm):
     event = _event(client, psm, _at(2022, 6, 28, 14), eventType="APPOINTMENT",
                    eventStatus="SCHEDULED", timezone="US/Pacific")
@@ -178,6 +151,7 @@ def test_delete_past_event_reads_back_cancelled(ow, client, recorder, psm):
     assert kept["eventType"] == "APPOINTMENT"
 
 
+@covers("CalendarEvent.create", "CalendarEvents.get")
 def test_invalid_event_is_refused_and_not_written(client, psm):
     start = _at(2031, 5, 1, 10)
     with pytest.raises(WelkinHTTPError) as exc:
@@ -194,6 +168,7 @@ def test_invalid_event_is_refused_and_not_written(client, psm):
     assert list(client.CalendarEvents().get(**window)) == []
 
 
+@covers("CalendarEvent.get")
 def test_unknown_event_is_404(client):
     with pytest.raises(WelkinHTTPError) as exc:
         CalendarEvent(id=str(uuid.uuid4())).get()
@@ -204,6 +179,7 @@ def test_unknown_event_is_404(client):
 # CalendarEvents: the search
 # --------------------------------------------------------------------------
 
+@covers("CalendarEvent.create", "CalendarEvents.get")
 def test_find_events_params_and_page(ow, client, recorder, api, psm, patient_id):
     base = _at(2031, 7, 1, 9)
     first = _event(client, psm, base + datetime.timedelta(days=1), eventType="LEAVE")
@@ -244,6 +220,7 @@ def test_find_events_params_and_page(ow, client, recorder, api, psm, patient_id)
     assert (page["totalElements"], page["totalPages"], page["last"], page["number"]) == (2, 2, False, 0)
 
 
+@covers("CalendarEvent.create", "CalendarEvents.get")
 def test_paginate_all_events(client, psm):
     base = _at(2031, 9, 1, 9)
     made = [_event(client, psm, base + datetime.timedelta(hours=2 * i))["id"] for i in range(5)]
@@ -256,103 +233,6 @@ def test_paginate_all_events(client, psm):
 def test_bad_search_parameter_is_400(api):
     r = api.get("sandbox/calendar/events", params={"eventType": "PARTY"})
     assert assert_error(r, 400, "INVALID_PARAMETER")["details"]["parameter"] == "eventType"
-
-
-# --------------------------------------------------------------------------
-# Work hours and schedules
-# --------------------------------------------------------------------------
-
-def _work_hours(api, psm, **extra):
-    body = {"psmId": psm, "createdBy": psm, "startDateTime": "2031-01-01T00:00:00.000Z",
-            "endDateTime": "2031-12-31T23:59:59.000Z",
-            "daysInfo": [{"day": 1, "startTime": "09:00:00", "endTime": "18:00:00"},
-                         {"day": 2, "startTime": "09:00:00", "endTime": "18:00:00"}]}
-    body.update(extra)
-    r = api.post("sandbox/calendar/work-hours", json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def test_work_hours_get(ow, client, recorder, api, psm):
-    created = _work_hours(api, psm)
-    assert set(created) == {"psmId", "details"}
-    [detail] = created["details"]
-    assert set(detail) == HOURS_KEYS
-    assert (detail["type"], detail["ruleType"]) == ("WORKING_HOURS", "DEFAULT")
-    assert detail["localStartDateTime"] == "2030-12-31T16:00:00.000-08:00"
-    recorder.clear()
-
-    hours = WorkHours().get(from_date=_at(2031, 1, 1), to_date=_at(2031, 12, 31), psm_ids=[psm])
-
-    assert recorder.last() == ("GET", recorder.calls[-1][1], 200)
-    assert recorder.calls[-1][1].startswith(f"/{ow.tenant}/sandbox/calendar/work-hours?")
-    assert "page" not in _query(recorder)
-    [row] = hours["content"] if isinstance(hours, dict) else hours
-    assert row["psmId"] == psm
-    assert row["details"] == created["details"]
-
-    viewed = WorkHours().get(from_date=_at(2031, 1, 1), to_date=_at(2031, 12, 31), psm_ids=[psm],
-                             timezone="UTC")
-    [row] = viewed["content"] if isinstance(viewed, dict) else viewed
-    assert row["details"][0]["localStartDateTime"] == "2031-01-01T00:00:00.000+00:00"
-    assert _query(recorder)["viewerTimezone"] == ["UTC"]
-
-
-def test_work_hours_empty(client, recorder, psm):
-    empty = WorkHours().get(from_date=_at(2100, 1, 1), to_date=_at(2100, 1, 2), psm_ids=[psm])
-    assert recorder.responses[-1].json() == []
-    assert list(empty) == []
-
-
-def test_work_hours_update_and_validation(api, psm):
-    created = _work_hours(api, psm)
-    wid = created["details"][0]["workHoursId"]
-    r = api.request("PUT", f"sandbox/calendar/work-hours/{wid}", json={
-        "psmId": psm, "updatedBy": psm, "startDateTime": "2031-01-01T00:00:00.000Z",
-        "endDateTime": "2031-01-31T23:59:59.000Z",
-        "daysInfo": [{"day": 1, "startTime": "10:00:00", "endTime": "19:00:00"}]})
-    assert r.status_code == 200, r.text
-    assert r.json()["details"][0]["daysInfo"][0]["startTime"] == "10:00:00"
-    r = api.post("sandbox/calendar/work-hours", json={
-        "psmId": psm, "startDateTime": "2031-01-01T00:00:00.000Z",
-        "daysInfo": [{"day": 9, "startTime": "10:00:00", "endTime": "19:00:00"}]})
-    assert assert_error(r, 400, "VALIDATION_ERROR")["details"]["field"] == "daysInfo[0].day"
-
-
-def test_schedules_get(ow, client, recorder, api, psm, patient_id):
-    _work_hours(api, psm)
-    start = _at(2031, 3, 3, 20)
-    event = _event(client, psm, start, eventTitle="Late call", eventType="APPOINTMENT",
-                   eventColor="green",
-                   participants=[{"participantId": psm, "participantRole": "psm"},
-                                 {"participantId": patient_id, "participantRole": "patient"}])
-    nobody = _user(client)
-    recorder.clear()
-
-    schedules = client.Schedules().get([psm, nobody], _at(2031, 3, 1), _at(2031, 3, 31),
-                                       include_cancelled=True)
-
-    assert recorder.last()[2] == 200
-    assert recorder.last()[1].startswith(f"/{ow.tenant}/sandbox/calendar/psm-schedules?")
-    query = _query(recorder)
-    assert query["psmIds"] == [f"{psm},{nobody}"]
-    assert query["includeCancelled"] == ["True"]
-    assert query["page"] == ["0"]
-    mine, other = schedules
-    assert set(mine) == {"psmId", "workHours", "events"}
-    assert dict(other) == {"psmId": nobody, "workHours": [], "events": []}
-    assert set(mine["workHours"][0]) == HOURS_KEYS
-    [entry] = mine["events"]
-    assert set(entry) == SCHEDULE_EVENT_KEYS
-    assert entry["id"] == entry["eventId"] == event["id"]
-    assert entry["localStartDateTime"] == "2031-03-03T12:00:00.000-08:00"
-
-    available = client.Schedules().get([psm], _at(2031, 3, 1), _at(2031, 3, 31), available=True)
-    assert recorder.last()[1].startswith(f"/{ow.tenant}/sandbox/calendar/available-psm-schedules?")
-    assert available[0]["events"][0]["participants"][1]["participantId"] == patient_id
-    full = client.Schedules().get([psm], _at(2031, 3, 1), _at(2031, 3, 31), full=True)
-    assert recorder.last()[1].startswith(f"/{ow.tenant}/sandbox/calendar/full-psm-schedules?")
-    assert EVENT_KEYS <= set(full[0]["events"][0])
 
 
 def test_event_summary(api, psm):
@@ -372,6 +252,7 @@ def test_event_summary(api, psm):
 # isolation and policy
 # --------------------------------------------------------------------------
 
+@covers("CalendarEvent.create", "CalendarEvent.get")
 def test_instances_are_isolated(ow, client, live_client, psm):
     import support
 
@@ -385,6 +266,7 @@ def test_instances_are_isolated(ow, client, live_client, psm):
     assert CalendarEvent(id=event["id"]).get()["id"] == event["id"]
 
 
+@covers("CalendarEvents.get")
 def test_calendar_outside_policy_is_403(ow, client, ro_client):
     with pytest.raises(WelkinHTTPError) as exc:
         ro_client.CalendarEvents().get(from_date=_at(2031, 1, 1), to_date=_at(2031, 2, 1))

@@ -16,6 +16,7 @@ import pytest
 from welkin.exceptions import WelkinHTTPError
 
 import support
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 SUMMARY_CDT = "_document_summary"
@@ -55,6 +56,7 @@ def _path(ow, patient_id, *rest):
     return "/".join([f"/{ow.tenant}/sandbox/patients/{patient_id}/document-summary", *rest])
 
 
+@covers("DocumentSummary.create")
 def test_create_summary_shape(ow, client, recorder, patient_id):
     summary = _summary(client, patient_id)
     assert recorder.last() == ("POST", _path(ow, patient_id), 201)
@@ -75,6 +77,7 @@ def test_create_summary_shape(ow, client, recorder, patient_id):
         assert jb[key] is None, key
 
 
+@covers("DocumentSummary.create", "DocumentSummary.get")
 def test_get_summary(ow, client, recorder, patient_id):
     created = _summary(client, patient_id)
     created_body = recorder.responses[-1].json()
@@ -84,6 +87,7 @@ def test_get_summary(ow, client, recorder, patient_id):
     assert got["jsonBody"]["type"] == "doc-type-others"
 
 
+@covers("DocumentSummaries.get", "DocumentSummary.create")
 def test_summary_through_the_patient(ow, client, patient_id):
     patient = client.Patient(id=patient_id).get()
     created = patient.DocumentSummary(type="doc-type-others").create()
@@ -92,6 +96,7 @@ def test_summary_through_the_patient(ow, client, patient_id):
     assert [s["id"] for s in listed] == [created["id"]]
 
 
+@covers("DocumentSummaries.get", "DocumentSummary.create")
 def test_list_summaries(ow, client, recorder, patient_id):
     ids = [_summary(client, patient_id)["id"] for _ in range(3)]
     recorder.clear()
@@ -116,6 +121,12 @@ def test_list_summaries(ow, client, recorder, patient_id):
     assert pages == [["0"], ["1"]]
 
 
+@covers(
+    "DocumentSummary.create",
+    "DocumentSummary.get",
+    "DocumentSummaryFile.get",
+    "DocumentSummaryFiles.create",
+)
 def test_upload_then_download_byte_for_byte(ow, client, recorder, patient_id):
     summary = _summary(client, patient_id)
     recorder.clear()
@@ -149,6 +160,7 @@ def test_upload_then_download_byte_for_byte(ow, client, recorder, patient_id):
     assert all(set(f) == FILE_KEYS for f in got["jsonBody"]["files"])
 
 
+@covers("DocumentSummary.create", "DocumentSummaryFile.get", "DocumentSummaryFiles.create")
 def test_content_not_name_decides_the_type(ow, client, recorder, patient_id):
     summary = _summary(client, patient_id)
     files = client.DocumentSummaryFiles().create(
@@ -160,6 +172,7 @@ def test_content_not_name_decides_the_type(ow, client, recorder, patient_id):
     assert recorder.responses[-1].headers["Content-Type"] == "application/pdf"
 
 
+@covers("DocumentSummary.create", "DocumentSummary.get", "DocumentSummaryFiles.create")
 def test_other_content_is_refused_with_nothing_stored(ow, client, patient_id):
     summary = _summary(client, patient_id)
     for parts in (
@@ -173,6 +186,7 @@ def test_other_content_is_refused_with_nothing_stored(ow, client, patient_id):
     assert client.DocumentSummary(id=summary["id"]).get(patient_id)["jsonBody"]["files"] is None
 
 
+@covers("DocumentSummaries.get", "DocumentSummary.create")
 def test_invalid_summary_is_refused(ow, client, patient_id):
     with pytest.raises(WelkinHTTPError) as exc:
         client.DocumentSummary(type="doc-type-nope").create(patient_id)
@@ -181,6 +195,13 @@ def test_invalid_summary_is_refused(ow, client, patient_id):
     assert list(client.DocumentSummaries().get(patient_id)) == []
 
 
+@covers(
+    "DocumentSummary.create",
+    "DocumentSummary.delete",
+    "DocumentSummary.get",
+    "DocumentSummaryFile.get",
+    "DocumentSummaryFiles.create",
+)
 def test_delete_summary(ow, client, recorder, patient_id):
     summary = _summary(client, patient_id)
     files = client.DocumentSummaryFiles().create(
@@ -199,6 +220,7 @@ def test_delete_summary(ow, client, recorder, patient_id):
     assert_error(exc.value.response, 404)
 
 
+@covers("DocumentSummary.create")
 def test_document_type_records(ow, client, api, patient_id):
     summary = _summary(client, patient_id)
     path = f"sandbox/patients/{patient_id}/document-summary/{summary['id']}/doc-type-others"
@@ -226,6 +248,7 @@ def test_document_type_records(ow, client, api, patient_id):
     assert_error(api.get(path), 404, "DT_RECORD_NOT_FOUND")
 
 
+@covers("DocumentSummaries.get")
 def test_documents_need_the_documents_policy(ow, client, patient_id, ro_client):
     support.activate(ro_client)
     with pytest.raises(WelkinHTTPError) as exc:

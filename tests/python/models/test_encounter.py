@@ -1,5 +1,6 @@
-"""Encounters, driven through the real welkin client (`Encounter`, `Encounters`,
-`EncounterDisposition`, and the encounter's `Assessment` / `Assessments` links).
+"""Scenario: `Encounter` and `Encounters` (patient and user encounters), driven
+through the real welkin client. The encounter's disposition and assessment links
+have their own scenarios (test_encounter_disposition.py, test_assessment.py).
 
 The tenant has the designer fixture (crates/openwelkin/tests/fixtures/designer)
 published by conftest.py: encounter template `etmp-intake` ("Intake visit",
@@ -10,40 +11,34 @@ Completed / Rescheduled / No Show / Referred Out / Not Eligible; `note`: textare
 Expected shapes are those of the recorded Welkin responses (cassettes
 test_encounter_create, test_encounter_patient_read(_related_data),
 test_encounter_update, test_encounter_delete, test_all_encounters_patient_read,
-test_all_encounters_user_read, test_encounter_disposition_get/update,
-test_encounter_assessment_create/get/update/delete, test_encounter_assessments_get),
-written out here.
+test_all_encounters_user_read), written out here.
 
 Encounters are created without `currentScheduledAppointment` (the inline calendar
 event of the recording): the client does not need it and the server does not take it.
 """
 
-import json
 import uuid
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from welkin.exceptions import WelkinHTTPError
 from welkin.models.assessment import Assessment, Assessments
 from welkin.models.encounter import Encounter, EncounterDisposition, Encounters
 from welkin.models.user import User
 
+from parity import covers
+from support import CDT_SYSTEM_FIELDS as SYSTEM_FIELDS
+from support import ENCOUNTER_ASSESSMENT as ASSESSMENT
+from support import ENCOUNTER_RECORD_KEYS as RECORD_KEYS
+from support import ENCOUNTER_TEMPLATE as TEMPLATE
+from support import ENCOUNTER_TEMPLATE_TITLE as TEMPLATE_TITLE
 from support import TS_RE, activate, assert_error, capped, uniq
-
-TEMPLATE = "etmp-intake"
-TEMPLATE_TITLE = "Intake visit"
-ASSESSMENT = "asm-phq-2"
-ASSESSMENT_TITLE = "PHQ-2"
-
-# Envelope of an encounter, a disposition and an assessment link: exactly these keys.
-RECORD_KEYS = {"id", "patientId", "cdtId", "version", "jsonBody", "cdtName"}
-
-# Audit / system keys of every CDT-backed jsonBody.
-SYSTEM_FIELDS = {
-    "id", "created_at", "created_by", "created_by_name", "updated_at", "updated_by",
-    "updated_by_name", "source_type", "source_name", "source_id", "external_id",
-    "external_guid",
-}
+from support import encounter_path as _enc_path
+from support import http_error as _error
+from support import ids as _ids
+from support import new_assessment_record as _assessment_record
+from support import new_encounter as _new
+from support import plain as _plain
+from support import query_of as _query
+from support import sent_json as _sent
 
 # jsonBody of an encounter (test_encounter_create#0, test_encounter_patient_read#0).
 ENCOUNTER_FIELDS = SYSTEM_FIELDS | {
@@ -58,14 +53,6 @@ ENCOUNTER_FIELDS = SYSTEM_FIELDS | {
 # jsonBody of a user-listing item (test_all_encounters_user_read#0): the business
 # keys and patientInfo, none of the audit keys.
 USER_ITEM_FIELDS = (ENCOUNTER_FIELDS - SYSTEM_FIELDS) | {"patientInfo"}
-
-# jsonBody of an encounter assessment link (test_encounter_assessment_create#0).
-LINK_FIELDS = SYSTEM_FIELDS | {
-    "assessmentName", "assessmentTitle", "assessmentRecordId", "fromTemplate", "relation",
-}
-
-# The disposition's own fields (the standard disposition), besides SYSTEM_FIELDS.
-DISPOSITION_FIELDS = {"disposition-code", "note"}
 
 FULL_KEYS = {
     "encounter", "disposition", "calendarEvent", "userRelatedToCalendarEvent",
@@ -96,12 +83,6 @@ def owner(client):
                        firstName="Doc", lastName="Tor").create()
 
 
-def _enc_path(ow, patient_id, encounter_id=None, full=False):
-    path = f"/{ow.tenant}/sandbox/patients/{patient_id}/"
-    path += "full-encounters" if full else "encounters"
-    return f"{path}/{encounter_id}" if encounter_id else path
-
-
 def _same_keys(obj, expected):
     """Assert the keys of `obj` are exactly `expected`, naming the difference."""
     keys = set(obj)
@@ -109,48 +90,11 @@ def _same_keys(obj, expected):
         f"missing {sorted(expected - keys)}, extra {sorted(keys - expected)}")
 
 
-def _sent(recorder, index=-1):
-    """JSON body of a request the client sent."""
-    body = recorder.responses[index].request.body
-    return json.loads(body) if body else None
-
-
-def _path_of(recorder, index=-1):
-    return urlsplit(recorder.responses[index].request.url).path
-
-
-def _query(recorder, index=-1):
-    return parse_qs(urlsplit(recorder.responses[index].request.url).query)
-
-
-def _new(patient, **fields):
-    fields.setdefault("templateName", TEMPLATE)
-    return patient.Encounter(**fields).create()
-
-
-def _error(call):
-    with pytest.raises(WelkinHTTPError) as exc_info:
-        call()
-    return exc_info.value.response
-
-
-def _plain(resource):
-    """A welkin resource as the plain JSON it was built from."""
-    return json.loads(json.dumps(resource))
-
-
-def _ids(items):
-    return [i["id"] for i in items]
-
-
-def _assessment_record(client, patient_id):
-    return client.AssessmentRecord(assessmentName=ASSESSMENT).create(patient_id)
-
-
 # --------------------------------------------------------------------------
 # create
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create")
 def test_create_encounter_shape(ow, client, recorder, patient, owner):
     enc = _new(patient, title="new enc", description="new encounter",
                ownerUserId=owner["id"])
@@ -196,6 +140,7 @@ def test_create_encounter_shape(ow, client, recorder, patient, owner):
     assert {k: enc[k] for k in RECORD_KEYS} == body
 
 
+@covers("Encounter.create")
 def test_create_encounter_minimal_takes_the_template_title(client, patient):
     enc = _new(patient)
     jb = enc["jsonBody"]
@@ -206,6 +151,7 @@ def test_create_encounter_minimal_takes_the_template_title(client, patient):
     assert jb["ownerUserName"] is None
 
 
+@covers("Encounter.create")
 def test_create_encounter_links_the_template_assessments_and_a_disposition(client, patient):
     enc = _new(patient)
     links = enc.Assessments().get()
@@ -223,6 +169,7 @@ def test_create_encounter_links_the_template_assessments_and_a_disposition(clien
     assert disposition["cdtName"] == "__encounter_disposition__"
 
 
+@covers("Encounter.create", "Encounters.get")
 @pytest.mark.parametrize("fields, field", [
     ({"title": "no template"}, "templateName"),
     ({"templateName": "etmp-nope"}, "templateName"),
@@ -240,6 +187,7 @@ def test_create_encounter_refused_names_the_field(client, patient, fields, field
     assert len(patient.Encounters().get()) == 0
 
 
+@covers("Encounter.create")
 def test_create_encounter_for_unknown_patient(client):
     response = _error(lambda: client.Encounter(templateName=TEMPLATE).create(str(uuid.uuid4())))
     assert_error(response, 404, "PATIENT_NOT_FOUND")
@@ -249,6 +197,7 @@ def test_create_encounter_for_unknown_patient(client):
 # read
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create", "Encounter.get")
 def test_read_encounter(ow, client, recorder, patient):
     created = _new(patient, title="read me")
     created_body = recorder.responses[-1].json()
@@ -265,11 +214,13 @@ def test_read_encounter(ow, client, recorder, patient):
     assert _plain(nested) == created_body
 
 
+@covers("Encounter.get")
 def test_read_unknown_encounter_is_404(client, patient):
     response = _error(lambda: client.Encounter(id=str(uuid.uuid4())).get(patient["id"]))
     assert_error(response, 404, "DT_RECORD_NOT_FOUND")
 
 
+@covers("Encounter.create", "Encounter.get")
 def test_read_full_encounter(ow, client, recorder, patient, owner):
     created = _new(patient, ownerUserId=owner["id"])
     created_body = recorder.responses[-1].json()
@@ -309,6 +260,7 @@ def test_read_full_encounter(ow, client, recorder, patient, owner):
     assert nested["encounter"] == created_body
 
 
+@covers("Encounter.create", "Encounter.get")
 def test_read_full_encounter_without_owner(client, patient):
     created = _new(patient)
     enc = client.Encounter(id=created["id"]).get(patient["id"], related_data=True)
@@ -320,6 +272,7 @@ def test_read_full_encounter_without_owner(client, patient):
 # update
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create", "Encounter.get", "Encounter.update")
 def test_update_encounter(ow, client, recorder, patient, owner):
     enc = _new(patient, title="new enc")
     created_body = recorder.responses[-1].json()
@@ -354,6 +307,7 @@ def test_update_encounter(ow, client, recorder, patient, owner):
     assert enc["jsonBody"]["notes"] is None
 
 
+@covers("Encounter.create", "Encounter.get", "Encounter.update")
 @pytest.mark.parametrize("fields, field", [
     ({"dispositionId": "x"}, "dispositionId"),
     ({"created_at": "2022-01-01T00:00:00.000Z"}, "created_at"),
@@ -372,6 +326,7 @@ def test_update_encounter_refused_names_the_field(client, patient, fields, field
     assert _plain(client.Encounter(id=enc["id"]).get(patient["id"])) == before
 
 
+@covers("Encounter.update")
 def test_update_unknown_encounter_is_404(client, patient):
     ghost = client.Encounter(id=str(uuid.uuid4()))
     response = _error(lambda: ghost.update(patient["id"], notes="x"))
@@ -382,6 +337,7 @@ def test_update_unknown_encounter_is_404(client, patient):
 # statuses
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create", "Encounter.get", "Encounter.update")
 def test_status_transitions_to_finalized(ow, client, recorder, api, patient):
     enc = _new(patient)
 
@@ -416,6 +372,7 @@ def test_status_transitions_to_finalized(ow, client, recorder, api, patient):
     assert audit.json()["metaInfo"]["totalElements"] == 1
 
 
+@covers("Encounter.create", "Encounter.get", "Encounter.update")
 def test_finalized_encounter_is_closed(client, recorder, patient):
     enc = _new(patient)
     enc.update(status="ACTIVE")
@@ -441,6 +398,7 @@ def test_finalized_encounter_is_closed(client, recorder, patient):
     assert _plain(client.Encounter(id=enc["id"]).get(patient["id"], related_data=True)) == frozen
 
 
+@covers("Encounter.create", "Encounter.get", "Encounter.update")
 def test_cancelled_encounter_is_closed(client, patient):
     enc = _new(patient)
     enc.update(status="CANCELLED")
@@ -456,6 +414,7 @@ def test_cancelled_encounter_is_closed(client, patient):
 # delete
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create", "Encounter.delete", "Encounter.get", "Encounters.get")
 def test_delete_encounter(ow, client, recorder, patient):
     enc = _new(patient)
     path = _enc_path(ow, patient["id"], enc["id"])
@@ -481,6 +440,7 @@ def test_delete_encounter(ow, client, recorder, patient):
 # lists
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create", "Encounters.get")
 def test_patient_encounters_list(ow, client, recorder, api, patient):
     made = [_new(patient, title=f"enc {n}") for n in range(3)]
 
@@ -509,6 +469,7 @@ def test_patient_encounters_list(ow, client, recorder, api, patient):
     assert sorted(_ids(by_arg)) == sorted(_ids(made))
 
 
+@covers("Encounter.create", "Encounters.get")
 def test_patient_encounters_paginate(ow, client, recorder, patient):
     made = [_new(patient) for _ in range(5)]
     recorder.clear()
@@ -525,6 +486,7 @@ def test_patient_encounters_paginate(ow, client, recorder, patient):
     assert len(first_two) == 2
 
 
+@covers("Encounter.create", "Encounter.update", "Encounters.get")
 def test_patient_encounters_statuses_filter(ow, client, recorder, patient):
     draft = _new(patient)
     cancelled = _new(patient)
@@ -549,6 +511,7 @@ def test_patient_encounters_statuses_filter(ow, client, recorder, patient):
     assert first["details"], first
 
 
+@covers("Encounter.create", "Encounters.get")
 def test_patient_encounters_sort(client, recorder, patient):
     for title in ("b-second", "a-first", "c-third"):
         _new(patient, title=title)
@@ -568,6 +531,7 @@ def test_patient_encounters_sort(client, recorder, patient):
                  "INVALID_PARAMETER")
 
 
+@covers("Encounter.create", "Encounters.get")
 def test_patient_full_encounters_list(ow, client, recorder, patient):
     made = [_new(patient) for _ in range(2)]
 
@@ -583,6 +547,7 @@ def test_patient_full_encounters_list(ow, client, recorder, patient):
     assert all(len(e["assessmentLinks"]) == 1 for e in got)
 
 
+@covers("Encounter.create", "Encounters.get")
 def test_only_with_calendar_event(client, recorder, patient):
     _new(patient)
     got = patient.Encounters().get(only_with_calendar_event=True)
@@ -592,6 +557,7 @@ def test_only_with_calendar_event(client, recorder, patient):
     assert len(patient.Encounters().get(only_with_calendar_event=False)) == 1
 
 
+@covers("Encounter.create", "Encounters.get")
 def test_user_encounters(ow, client, recorder, owner):
     mine = client.Patient(firstName="Own", lastName=uniq("Ed")).create()
     theirs = client.Patient(firstName="Team", lastName=uniq("Mate"),
@@ -636,219 +602,17 @@ def test_user_encounters(ow, client, recorder, owner):
     assert len(owner.Encounters().get(statuses=["CANCELLED"])) == 0
 
 
+@covers("Encounters.get")
 def test_user_encounters_of_unknown_user(client):
     response = _error(lambda: client.Encounters().get(user_id=str(uuid.uuid4())))
     assert_error(response, 404, "USER_NOT_FOUND")
 
 
 # --------------------------------------------------------------------------
-# disposition
-# --------------------------------------------------------------------------
-
-def test_disposition_get(ow, client, recorder, patient):
-    enc = _new(patient)
-
-    disposition = enc.EncounterDisposition().get()
-    path = _enc_path(ow, patient["id"], enc["id"]) + "/disposition"
-    assert recorder.last() == ("GET", path, 200)
-    assert isinstance(disposition, EncounterDisposition)
-    body = recorder.responses[-1].json()
-    assert set(body) == RECORD_KEYS
-    assert body["cdtName"] == "__encounter_disposition__"
-    assert body["id"] == enc["jsonBody"]["dispositionId"]
-    assert body["patientId"] == patient["id"]
-    uuid.UUID(body["cdtId"])
-    assert type(body["version"]) is int
-    jb = body["jsonBody"]
-    assert set(jb) == SYSTEM_FIELDS | DISPOSITION_FIELDS, sorted(jb)
-    assert jb["id"] == body["id"]
-    assert (jb["source_type"], jb["source_name"], jb["source_id"]) == (
-        "ENCOUNTER", "__encounter__", enc["id"])
-    assert jb["disposition-code"] is None
-    assert jb["note"] is None
-
-    # With explicit ids.
-    again = client.EncounterDisposition().get(patient["id"], enc["id"])
-    assert recorder.last() == ("GET", path, 200)
-    assert _plain(again) == body
-
-
-def test_disposition_update(ow, client, recorder, patient):
-    enc = _new(patient)
-    disposition = enc.EncounterDisposition().get()
-    created_at = disposition["jsonBody"]["created_at"]
-
-    result = disposition.update(**{"disposition-code": "Referred Out", "note": "see cardiology"})
-    assert result is disposition
-    path = _enc_path(ow, patient["id"], enc["id"]) + "/disposition"
-    assert recorder.last() == ("PATCH", path, 200)
-    # A field map without nesting (as recorded).
-    assert _sent(recorder) == {"disposition-code": "Referred Out", "note": "see cardiology"}
-    body = recorder.responses[-1].json()
-    assert set(body) == RECORD_KEYS
-    assert body["jsonBody"]["disposition-code"] == "Referred Out"
-    assert body["jsonBody"]["note"] == "see cardiology"
-    assert body["jsonBody"]["created_at"] == created_at
-    assert body["jsonBody"]["updated_at"] >= created_at
-    assert disposition["jsonBody"]["note"] == "see cardiology"
-
-    # One field at a time leaves the other.
-    client.EncounterDisposition().update(patient["id"], enc["id"], note="follow up")
-    again = client.EncounterDisposition().get(patient["id"], enc["id"])
-    assert again["jsonBody"]["disposition-code"] == "Referred Out"
-    assert again["jsonBody"]["note"] == "follow up"
-
-    # The full encounter shows the same disposition.
-    full = client.Encounter(id=enc["id"]).get(patient["id"], related_data=True)
-    assert full["disposition"] == _plain(again)
-
-
-@pytest.mark.parametrize("fields, field", [
-    ({"disposition-code": "Maybe"}, "disposition-code"),
-    ({"outcome": "x"}, "outcome"),
-])
-def test_disposition_update_refused(client, patient, fields, field):
-    enc = _new(patient)
-    before = _plain(enc.EncounterDisposition().get())
-
-    first = assert_error(_error(lambda: enc.EncounterDisposition().update(**fields)),
-                         400, "VALIDATION_ERROR")
-    assert first["details"]["field"] == field, first
-    assert _plain(client.EncounterDisposition().get(patient["id"], enc["id"])) == before
-
-
-# --------------------------------------------------------------------------
-# assessment links
-# --------------------------------------------------------------------------
-
-def test_assessment_links_list(ow, client, recorder, patient):
-    enc = _new(patient)
-
-    links = client.Assessments().get(patient["id"], enc["id"])
-    path = _enc_path(ow, patient["id"], enc["id"]) + "/assessments"
-    # A bare list, still asked with ?page=0 (as recorded).
-    assert recorder.last() == ("GET", path + "?page=0", 200)
-    body = recorder.responses[-1].json()
-    assert isinstance(body, list) and len(body) == 1
-    assert isinstance(links, Assessments) and len(links) == 1
-    link = body[0]
-    assert set(link) == RECORD_KEYS
-    assert link["cdtName"] == "__encounter_assessment__"
-    assert link["patientId"] == patient["id"]
-    jb = link["jsonBody"]
-    assert set(jb) == LINK_FIELDS, sorted(jb)
-    assert jb["assessmentName"] == ASSESSMENT
-    assert jb["assessmentTitle"] == ASSESSMENT_TITLE
-    assert jb["assessmentRecordId"] is None
-    assert jb["fromTemplate"] is True
-    assert jb["relation"] == "ASSESSMENT"
-    assert (jb["source_type"], jb["source_name"], jb["source_id"]) == (
-        "ENCOUNTER", "__encounter__", enc["id"])
-
-    # Walking it with paginate stops after the one page.
-    walked = list(capped(enc.Assessments().get(paginate=True), 10))
-    assert _ids(walked) == [link["id"]]
-
-
-def test_assessment_link_create_get_update_delete(ow, client, recorder, patient):
-    enc = _new(patient)
-    base = _enc_path(ow, patient["id"], enc["id"]) + "/assessments"
-
-    link = enc.Assessment(assessmentName=ASSESSMENT).create()
-    assert recorder.last() == ("POST", base, 201)
-    assert _sent(recorder) == {"assessmentName": ASSESSMENT}
-    body = recorder.responses[-1].json()
-    assert set(body) == RECORD_KEYS
-    assert body["cdtName"] == "__encounter_assessment__"
-    jb = body["jsonBody"]
-    assert set(jb) == LINK_FIELDS, sorted(jb)
-    assert jb["id"] == body["id"]
-    assert jb["fromTemplate"] is False
-    assert jb["assessmentRecordId"] is None
-    assert jb["assessmentTitle"] == ASSESSMENT_TITLE
-    assert jb["source_id"] == enc["id"]
-    assert jb["created_by_name"] == f"API_CLIENT:{ow.client_name}"
-    assert isinstance(link, Assessment)
-    assert len(enc.Assessments().get()) == 2
-
-    fetched = client.Assessment(id=link["id"]).get(patient["id"], enc["id"])
-    assert recorder.last() == ("GET", f"{base}/{link['id']}", 200)
-    assert _plain(fetched) == body
-
-    record = _assessment_record(client, patient["id"])
-    updated = link.update(assessmentRecordId=record["id"])
-    assert updated is link
-    assert recorder.last() == ("PATCH", f"{base}/{link['id']}", 200)
-    assert _sent(recorder) == {"assessmentRecordId": record["id"]}
-    ubody = recorder.responses[-1].json()
-    assert ubody["jsonBody"]["assessmentRecordId"] == record["id"]
-    assert ubody["jsonBody"]["updated_at"] >= jb["created_at"]
-    assert client.Assessment(id=link["id"]).get(patient["id"], enc["id"])[
-        "jsonBody"]["assessmentRecordId"] == record["id"]
-    # The full encounter shows the link with its record.
-    full = client.Encounter(id=enc["id"]).get(patient["id"], related_data=True)
-    linked = [a for a in full["assessmentLinks"] if a["id"] == link["id"]]
-    assert linked[0]["jsonBody"]["assessmentRecordId"] == record["id"]
-
-    # Detach with null.
-    link.update(assessmentRecordId=None)
-    assert link["jsonBody"]["assessmentRecordId"] is None
-
-    link.delete()
-    assert recorder.last() == ("DELETE", f"{base}/{link['id']}", 200)
-    assert recorder.responses[-1].content == b""
-    first = assert_error(
-        _error(lambda: client.Assessment(id=link["id"]).get(patient["id"], enc["id"])),
-        404, "DT_RECORD_NOT_FOUND")
-    assert first["componentType"] == "CDT"
-    assert len(enc.Assessments().get()) == 1
-
-
-def test_assessment_link_refusals(client, patient):
-    enc = _new(patient)
-    link = enc.Assessments().get()[0]
-    other_patient = client.Patient(firstName="Other", lastName=uniq("Pat")).create()
-    foreign_record = _assessment_record(client, other_patient["id"])
-
-    first = assert_error(_error(lambda: enc.Assessment(assessmentName="asm-nope").create()),
-                         400, "VALIDATION_ERROR")
-    assert first["details"]["field"] == "assessmentName"
-    first = assert_error(_error(lambda: enc.Assessment(title="x").create()),
-                         400, "VALIDATION_ERROR")
-    assert first["details"]["field"] == "title"
-
-    for record_id in (str(uuid.uuid4()), foreign_record["id"]):
-        first = assert_error(
-            _error(lambda rid=record_id: client.Assessment(id=link["id"]).update(
-                patient["id"], enc["id"], assessmentRecordId=rid)),
-            400, "VALIDATION_ERROR")
-        assert first["details"]["field"] == "assessmentRecordId", first
-
-    # Nothing was written.
-    links = enc.Assessments().get()
-    assert len(links) == 1
-    assert links[0]["jsonBody"]["assessmentRecordId"] is None
-
-    assert_error(_error(lambda: client.Assessment(id=str(uuid.uuid4())).get(
-        patient["id"], enc["id"])), 404, "DT_RECORD_NOT_FOUND")
-    # A link is reached only through its own encounter.
-    other = _new(patient)
-    assert_error(_error(lambda: client.Assessment(id=link["id"]).get(
-        patient["id"], other["id"])), 404, "DT_RECORD_NOT_FOUND")
-
-
-def test_assessment_link_created_with_a_record(client, patient):
-    enc = _new(patient)
-    record = _assessment_record(client, patient["id"])
-    link = client.Assessment(assessmentName=ASSESSMENT, assessmentRecordId=record["id"]).create(
-        patient["id"], enc["id"])
-    assert link["jsonBody"]["assessmentRecordId"] == record["id"]
-
-
-# --------------------------------------------------------------------------
 # isolation, policy, audit
 # --------------------------------------------------------------------------
 
+@covers("Encounter.create", "Encounter.get", "Encounters.get")
 def test_instances_are_isolated(client, live_client):
     activate(client)
     patient = client.Patient(firstName="Sand", lastName=uniq("Iso")).create()
@@ -867,6 +631,13 @@ def test_instances_are_isolated(client, live_client):
     assert client.Encounter(id=enc["id"]).get(patient["id"])["id"] == enc["id"]
 
 
+@covers(
+    "Encounter.create",
+    "Encounter.delete",
+    "Encounter.get",
+    "Encounter.update",
+    "Encounters.get",
+)
 def test_policy_refuses_encounters(client, ro_client):
     activate(client)
     patient = client.Patient(firstName="Pol", lastName=uniq("Icy")).create()
@@ -892,6 +663,7 @@ def test_policy_refuses_encounters(client, ro_client):
     assert client.Encounter(id=enc["id"]).get(patient["id"])["jsonBody"]["notes"] is None
 
 
+@covers("Encounter.create", "Encounter.delete", "Encounter.update")
 def test_encounter_writes_are_audited(ow, client, api, patient):
     enc = _new(patient)
     enc.update(notes="n")

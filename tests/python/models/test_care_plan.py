@@ -10,6 +10,7 @@ from welkin.exceptions import WelkinHTTPError
 from welkin.models.care_plan import CarePlan as CarePlanModel
 
 import support
+from parity import covers
 from support import TS_RE, assert_error, uniq
 
 PLAN_KEYS = {"id", "createdByName", "createdAt", "updatedByName", "updatedAt", "patientId",
@@ -24,6 +25,7 @@ def patient(client):
     return client.Patient(firstName="Care", lastName=uniq("Plan")).create()
 
 
+@covers("CarePlan.create")
 def test_care_plan_create_through_patient(ow, client, recorder, patient):
     overview = "This is a message for the overview."
     created = patient.CarePlan(overview=overview).create()
@@ -38,6 +40,7 @@ def test_care_plan_create_through_patient(ow, client, recorder, patient):
     assert TS_RE.match(body["createdAt"]) and TS_RE.match(body["updatedAt"])
 
 
+@covers("CarePlan.create")
 def test_care_plan_create_passing_patient_id(ow, client, recorder, patient):
     care_plan = client.CarePlan(overview="This is a message for the overview.").create(
         patient_id=patient["id"])
@@ -46,6 +49,7 @@ def test_care_plan_create_passing_patient_id(ow, client, recorder, patient):
         "POST", f"/{ow.tenant}/sandbox/patients/{patient['id']}/care-plan/overview", 200)
 
 
+@covers("CarePlan.create", "CarePlan.get")
 def test_care_plan_read(ow, client, recorder, patient):
     patient.CarePlan(overview="Overview message test").create()
 
@@ -62,6 +66,7 @@ def test_care_plan_read(ow, client, recorder, patient):
     assert again["id"] == care_plan["id"]
 
 
+@covers("CarePlan.get")
 def test_care_plan_of_a_new_patient_has_no_overview(client, patient):
     care_plan = client.CarePlan().get(patient_id=patient["id"])
     assert care_plan.id
@@ -69,6 +74,7 @@ def test_care_plan_of_a_new_patient_has_no_overview(client, patient):
     assert client.CarePlan().get(patient_id=patient["id"])["id"] == care_plan["id"]
 
 
+@covers("CarePlan.create", "CarePlan.get", "CarePlanOverview.update")
 def test_care_plan_update(ow, client, recorder, patient):
     patient.CarePlan(overview="first").create()
     care_plan = patient.CarePlan().get()
@@ -85,6 +91,7 @@ def test_care_plan_update(ow, client, recorder, patient):
     assert care_plan.patientOverview["overview"] == new_overview
 
 
+@covers("CarePlan.create", "CarePlan.get", "CarePlanOverview.update")
 def test_care_plan_update_passing_patient_id(client, patient):
     client.CarePlan(overview="first").create(patient_id=patient["id"])
     new_overview = "Why not have a new overview message?"
@@ -93,6 +100,7 @@ def test_care_plan_update_passing_patient_id(client, patient):
     assert care_plan.patientOverview["overview"] == new_overview
 
 
+@covers("CarePlan.create", "CarePlan.get")
 def test_care_plan_errors(client, patient):
     with pytest.raises(WelkinHTTPError) as exc:
         client.CarePlan().get(patient_id="00000000-0000-4000-8000-000000000000")
@@ -143,6 +151,7 @@ def test_goals_comments_and_tasks_over_raw_http(ow, client, api):
     assert_error(r, 400, "VALIDATION_ERROR")
 
 
+@covers("CarePlan.get")
 def test_care_plans_need_the_care_plan_policy(client, ro_client):
     support.activate(client)
     patient_id = client.Patient(firstName="No", lastName=uniq("Access")).create()["id"]

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from welkin.exceptions import WelkinHTTPError
 
+from parity import covers
 from support import TS_RE, activate, assert_error, capped, error_list, items_of, uniq
 
 PATIENT_KEYS = [
@@ -33,6 +34,7 @@ def _status(exc_info):
     return exc_info.value.response.status_code
 
 
+@covers("Patient.create")
 def test_create_patient_shape(ow, client, recorder):
     p = client.Patient(firstName="Foo", lastName="Bar").create()
 
@@ -58,6 +60,7 @@ def test_create_patient_shape(ow, client, recorder):
     assert TS_RE.match(p["updatedAt"]), p["updatedAt"]
 
 
+@covers("Patient.create", "Patient.get")
 def test_create_patient_birthdate(client):
     p = client.Patient(firstName="happy", lastName=uniq("borf"),
                        birthDate=datetime.date(2022, 8, 9)).create()
@@ -67,6 +70,7 @@ def test_create_patient_birthdate(client):
     assert again["birthDate"] == "2022-08-09T00:00:00.000Z"
 
 
+@covers("Patient.create", "Patient.get")
 def test_read_patient_by_id(ow, client, recorder):
     created = client.Patient(firstName="Read", lastName=uniq("ById")).create()
 
@@ -77,6 +81,7 @@ def test_read_patient_by_id(ow, client, recorder):
     assert dict(fetched) == dict(created)
 
 
+@covers("Patient.create", "Patient.get")
 @pytest.mark.parametrize("key,kind", [
     ("externalId", "EID"),
     ("externalGuid", "EGUID"),
@@ -100,6 +105,7 @@ def test_read_patient_by_alternate_key(ow, client, recorder, key, kind):
     assert fetched["lastName"] == created["lastName"]
 
 
+@covers("Patient.get")
 def test_read_patient_by_unknown_external_guid_is_404(client):
     with pytest.raises(WelkinHTTPError) as exc_info:
         client.Patient(externalGuid=str(uuid.uuid4())).get()
@@ -107,6 +113,7 @@ def test_read_patient_by_unknown_external_guid_is_404(client):
     assert_error(exc_info.value.response, 404, "PATIENT_NOT_FOUND")
 
 
+@covers("Patient.create", "Patient.get", "Patient.update")
 def test_update_patient(ow, client, recorder):
     p = client.Patient(firstName="Foo", lastName=uniq("Upd")).create()
     last_name = p["lastName"]
@@ -123,6 +130,7 @@ def test_update_patient(ow, client, recorder):
     assert again["lastName"] == last_name
 
 
+@covers("Patient.create")
 def test_duplicate_external_id_is_conflict(client):
     ext = uniq("ext-dup-")
     client.Patient(firstName="One", lastName=uniq("Dup"), externalId=ext).create()
@@ -136,6 +144,7 @@ def test_duplicate_external_id_is_conflict(client):
     error_list(exc_info.value.response)
 
 
+@covers("Patient.create", "Patients.get")
 def test_paginate_all_patients(ow, client, api):
     marker = uniq("Page")
     created = [
@@ -164,6 +173,7 @@ def test_paginate_all_patients(ow, client, api):
         assert p.__class__.__name__ == "Patient"
 
 
+@covers("Patient.create")
 def test_patient_page_raw_shape(ow, client, api):
     for i in range(21):  # make sure there is more than one page
         client.Patient(firstName=f"S{i}", lastName=uniq("Shape")).create()
@@ -214,6 +224,7 @@ def test_patient_page_raw_shape(ow, client, api):
     assert beyond["last"] is True
 
 
+@covers("Patient.create", "Patient.delete", "Patient.get")
 def test_delete_patient(ow, client, recorder):
     p = client.Patient(firstName="Gone", lastName=uniq("Del")).create()
     pid = p["id"]
@@ -234,6 +245,7 @@ def _count_by_query(api, marker):
     return sum(1 for p in items_of(r.json()) if p.get("lastName") == marker)
 
 
+@covers("Patient.create")
 def test_invalid_phone_is_rejected(ow, client, api):
     marker = uniq("Phone")
     before = _count_by_query(api, marker)
@@ -259,6 +271,7 @@ def test_unknown_field_is_400(ow, api):
     assert any("shoeSize" in str(item.get("message", "")) for item in body), body
 
 
+@covers("Patient.create", "Patient.get", "Patients.get")
 def test_instances_are_isolated(ow, client, live_client):
     activate(client)
     sandbox_patient = client.Patient(firstName="Sand", lastName=uniq("Iso")).create()

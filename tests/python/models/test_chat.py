@@ -19,6 +19,7 @@ from welkin.exceptions import WelkinHTTPError
 from welkin.models.chat import Chat, ChatSearchResult
 
 import support
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 MESSAGE_KEYS = {"sender", "message", "externalId", "createdAt"}
@@ -56,6 +57,7 @@ def _query(call):
     return parse_qs(urlsplit(call[1]).query)
 
 
+@covers("Chat.create")
 def test_chat_create_answers_200_with_the_recorded_message(ow, client, recorder, patient):
     chat = client.Chat(message="Foo Baz.").create(patient.id)
     assert isinstance(chat, Chat)
@@ -70,6 +72,7 @@ def test_chat_create_answers_200_with_the_recorded_message(ow, client, recorder,
     assert str(chat) == "PATIENT Foo Baz."
 
 
+@covers("Chat.create", "Chats.get")
 def test_chats_get_reads_the_conversation_newest_first(ow, client, api, recorder, patient, coach):
     client.Chat(message="Test response from patient, sent via API").create(patient.id)
     _team_says(api, patient.id, "This is a test. How does it look?", coach["id"])
@@ -103,6 +106,7 @@ def test_chats_get_reads_the_conversation_newest_first(ow, client, api, recorder
     assert _query(recorder.last())["includeArchived"] == ["True"]
 
 
+@covers("Chat.create", "Chats.get")
 def test_chats_paginate_over_several_pages_with_the_token_alone(ow, client, api, recorder, patient):
     written = []
     for i in range(7):
@@ -134,6 +138,7 @@ def test_chats_paginate_over_several_pages_with_the_token_alone(ow, client, api,
     assert [c["message"] for c in client.Chats().get(patient.id, size=2)] == list(reversed(written))[:2]
 
 
+@covers("Chat.create", "ChatSearchResult.<instance>", "SearchChats.get")
 def test_search_chats_finds_messages_with_their_tokens(ow, client, api, recorder, patient, coach):
     client.Chat(message="Test response from patient, sent via API").create(patient.id)
     client.Chat(message="unrelated").create(patient.id)
@@ -191,6 +196,7 @@ def test_search_chats_finds_messages_with_their_tokens(ow, client, api, recorder
     assert recorder.responses[-1].json()["meta"]["found"] is False
 
 
+@covers("Chat.create", "Chats.get", "SearchChats.get")
 def test_chat_errors(ow, client, patient):
     with pytest.raises(WelkinHTTPError) as exc:
         client.Chat(message="").create(patient.id)
@@ -216,6 +222,7 @@ def test_archive_and_restore_are_restricted(ow, api, patient):
                                          "requestURI"}
 
 
+@covers("Chat.create", "Chats.get", "SearchChats.get")
 def test_chat_needs_the_chat_policy(ow, client, ro_client):
     support.activate(client)
     pid = client.Patient(firstName="No", lastName=uniq("Access")).create().id

@@ -25,6 +25,7 @@ from welkin.models.assessment import (
     AssessmentRecords,
 )
 
+from parity import covers
 from support import TS_RE, activate, assert_error, capped, uniq
 
 ASSESSMENT = "asm-phq-2"
@@ -102,6 +103,7 @@ def _fetch(client, patient_id, record_id):
 # create / read
 # --------------------------------------------------------------------------
 
+@covers("AssessmentRecord.create")
 def test_create_record_shape(ow, client, recorder, patient):
     record = _new(patient)
 
@@ -145,6 +147,7 @@ def test_create_record_shape(ow, client, recorder, patient):
     assert _plain(record) == body
 
 
+@covers("AssessmentRecord.create", "AssessmentRecords.get")
 @pytest.mark.parametrize("fields, status, code, field", [
     ({"assessmentName": "asm-nope"}, 404, "ASSESSMENT_NOT_FOUND", None),
     ({"name": ASSESSMENT}, 400, "VALIDATION_ERROR", "name"),
@@ -160,12 +163,14 @@ def test_create_record_refused(client, patient, fields, status, code, field):
     assert len(patient.AssessmentRecords().get()) == 0
 
 
+@covers("AssessmentRecord.create")
 def test_create_record_for_unknown_patient(client):
     response = _error(lambda: client.AssessmentRecord(assessmentName=ASSESSMENT).create(
         str(uuid.uuid4())))
     assert_error(response, 404, "PATIENT_NOT_FOUND")
 
 
+@covers("AssessmentRecord.create", "AssessmentRecord.get")
 def test_read_record(ow, client, recorder, patient):
     created = _new(patient)
     created_body = recorder.responses[-1].json()
@@ -191,6 +196,7 @@ def test_read_record(ow, client, recorder, patient):
 # answers
 # --------------------------------------------------------------------------
 
+@covers("AssessmentRecord.create", "AssessmentRecord.get", "AssessmentRecordAnswers.update")
 def test_answers_update(ow, client, recorder, patient):
     record = _new(patient)
     created_at = record["createdAt"]
@@ -222,6 +228,7 @@ def test_answers_update(ow, client, recorder, patient):
     assert again["status"] == "IN_PROGRESS"
 
 
+@covers("AssessmentRecord.create", "AssessmentRecord.get", "AssessmentRecordAnswers.update")
 @pytest.mark.parametrize("answers, field", [
     ({INTEREST: 2}, INTEREST),             # not an option
     ({INTEREST: "3"}, INTEREST),           # options are integers
@@ -239,6 +246,7 @@ def test_answers_update_refused(client, patient, answers, field):
     assert _plain(_fetch(client, patient["id"], record["id"])) == before
 
 
+@covers("AssessmentRecordAnswers.update")
 def test_answers_of_unknown_record(client, patient):
     rid = str(uuid.uuid4())
     first = assert_error(
@@ -251,6 +259,12 @@ def test_answers_of_unknown_record(client, patient):
 # update (PUT of the whole record)
 # --------------------------------------------------------------------------
 
+@covers(
+    "AssessmentRecord.create",
+    "AssessmentRecord.get",
+    "AssessmentRecord.update",
+    "AssessmentRecordAnswers.update",
+)
 def test_complete_record(ow, client, recorder, api, patient):
     record = _new(patient)
     record.AssessmentRecordAnswers(**{INTEREST: 3}).update()
@@ -296,6 +310,12 @@ def test_complete_record(ow, client, recorder, api, patient):
     assert rows[0]["eventEntity"] == "ASSESSMENT"
 
 
+@covers(
+    "AssessmentRecord.create",
+    "AssessmentRecord.get",
+    "AssessmentRecord.update",
+    "AssessmentRecordAnswers.update",
+)
 def test_completed_record_is_frozen(client, patient):
     record = _new(patient)
     record.AssessmentRecordAnswers(**{INTEREST: 0, MOOD: 0}).update()
@@ -313,6 +333,7 @@ def test_completed_record_is_frozen(client, patient):
     assert _plain(_fetch(client, patient["id"], record["id"])) == frozen
 
 
+@covers("AssessmentRecord.create", "AssessmentRecord.get", "AssessmentRecord.update")
 def test_put_answers_of_a_new_record_as_fetched(client, recorder, patient):
     """The client's flow: fetch the record, change an answer, PUT it back. The
     status sent is the stored one (NEW), so it asks for no status change."""
@@ -327,6 +348,12 @@ def test_put_answers_of_a_new_record_as_fetched(client, recorder, patient):
     assert fetched["finalizedDate"] is None
 
 
+@covers(
+    "AssessmentRecord.create",
+    "AssessmentRecord.get",
+    "AssessmentRecord.update",
+    "AssessmentRecordAnswers.update",
+)
 def test_put_answers_and_status_back_to_new(client, recorder, patient):
     record = _new(patient)
     record.AssessmentRecordAnswers(**{INTEREST: 3}).update()
@@ -347,6 +374,7 @@ def test_put_answers_and_status_back_to_new(client, recorder, patient):
     assert _fetch(client, patient["id"], record["id"])["status"] == "IN_PROGRESS"
 
 
+@covers("AssessmentRecord.create", "AssessmentRecord.get", "AssessmentRecord.update")
 @pytest.mark.parametrize("change, field", [
     ({"status": "DONE"}, "status"),
     ({"assessmentName": "asm-other"}, "assessmentName"),
@@ -363,6 +391,7 @@ def test_update_record_refused(client, patient, change, field):
     assert _plain(_fetch(client, patient["id"], record["id"])) == before
 
 
+@covers("AssessmentRecord.update")
 def test_update_unknown_record(client, patient):
     rid = str(uuid.uuid4())
     ghost = client.AssessmentRecord(id=rid, status="COMPLETED")
@@ -373,6 +402,12 @@ def test_update_unknown_record(client, patient):
 # delete
 # --------------------------------------------------------------------------
 
+@covers(
+    "AssessmentRecord.create",
+    "AssessmentRecord.delete",
+    "AssessmentRecord.get",
+    "AssessmentRecords.get",
+)
 def test_delete_record(ow, client, recorder, patient):
     record = _new(patient)
 
@@ -396,6 +431,7 @@ def test_delete_record(ow, client, recorder, patient):
 # lists
 # --------------------------------------------------------------------------
 
+@covers("AssessmentRecord.create", "AssessmentRecords.get")
 def test_list_records(ow, client, recorder, api, patient):
     made = [_new(patient) for _ in range(3)]
 
@@ -425,6 +461,7 @@ def test_list_records(ow, client, recorder, api, patient):
             empty["last"]) == ([], 0, True, 0, True)
 
 
+@covers("AssessmentRecord.create", "AssessmentRecords.get")
 def test_paginate_records(ow, client, recorder, patient):
     made = [_new(patient) for _ in range(5)]
     recorder.clear()
@@ -438,6 +475,7 @@ def test_paginate_records(ow, client, recorder, patient):
     assert len(patient.AssessmentRecords().get(size=2)) == 2
 
 
+@covers("AssessmentRecord.create", "AssessmentRecords.get")
 def test_list_is_the_patients_own(client, patient):
     mine = _new(patient)
     other = client.Patient(firstName="Other", lastName=uniq("One")).create()
@@ -445,6 +483,7 @@ def test_list_is_the_patients_own(client, patient):
     assert [r["id"] for r in patient.AssessmentRecords().get()] == [mine["id"]]
 
 
+@covers("AssessmentRecords.get")
 def test_unknown_patient_list(client):
     assert_error(_error(lambda: client.AssessmentRecords().get(str(uuid.uuid4()))),
                  404, "PATIENT_NOT_FOUND")
@@ -454,6 +493,7 @@ def test_unknown_patient_list(client):
 # isolation, policy, audit
 # --------------------------------------------------------------------------
 
+@covers("AssessmentRecord.create", "AssessmentRecord.get", "AssessmentRecords.get")
 def test_instances_are_isolated(client, live_client):
     activate(client)
     patient = client.Patient(firstName="Sand", lastName=uniq("Iso")).create()
@@ -472,6 +512,14 @@ def test_instances_are_isolated(client, live_client):
     assert _fetch(client, patient["id"], record["id"])["id"] == record["id"]
 
 
+@covers(
+    "AssessmentRecord.create",
+    "AssessmentRecord.delete",
+    "AssessmentRecord.get",
+    "AssessmentRecord.update",
+    "AssessmentRecordAnswers.update",
+    "AssessmentRecords.get",
+)
 def test_policy_refuses_assessment_records(client, ro_client):
     activate(client)
     patient = client.Patient(firstName="Pol", lastName=uniq("Icy")).create()
@@ -498,6 +546,7 @@ def test_policy_refuses_assessment_records(client, ro_client):
     assert _fetch(client, patient["id"], record["id"])["status"] == "NEW"
 
 
+@covers("AssessmentRecord.create", "AssessmentRecord.delete", "AssessmentRecordAnswers.update")
 def test_record_writes_are_audited(client, api, patient):
     record = _new(patient)
     record.AssessmentRecordAnswers(**{INTEREST: 1}).update()

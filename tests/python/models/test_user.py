@@ -5,6 +5,7 @@ import uuid
 import pytest
 from welkin.exceptions import WelkinHTTPError
 
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 USER_KEYS = [
@@ -29,6 +30,7 @@ def _new_user(client, **extra):
     return client.User(username=username, email=f"{username}@example.com", **extra).create()
 
 
+@covers("User.create")
 def test_create_user_shape(ow, client, recorder):
     username = uniq("u")
     email = f"{username}@example.com"
@@ -55,6 +57,7 @@ def test_create_user_shape(ow, client, recorder):
     assert TS_RE.match(user["updatedAt"]), user["updatedAt"]
 
 
+@covers("User.create", "User.get")
 def test_read_user_by_id(ow, client, recorder):
     created = _new_user(client)
 
@@ -66,6 +69,7 @@ def test_read_user_by_id(ow, client, recorder):
     assert fetched["email"] == created["email"]
 
 
+@covers("User.create", "User.get", "User.update")
 def test_update_user_by_username(ow, client, recorder):
     user = _new_user(client)
 
@@ -79,6 +83,7 @@ def test_update_user_by_username(ow, client, recorder):
     assert again["username"] == user["username"]
 
 
+@covers("User.create", "Users.get")
 def test_search_users(ow, client, recorder):
     user = _new_user(client)
 
@@ -92,6 +97,7 @@ def test_search_users(ow, client, recorder):
     assert all(u.__class__.__name__ == "User" for u in found)
 
 
+@covers("User.create")
 def test_users_list_raw_envelope(ow, client, api):
     _new_user(client)
 
@@ -109,6 +115,7 @@ def test_users_list_raw_envelope(ow, client, api):
     assert meta["totalElements"] >= 1
 
 
+@covers("User.create", "Users.get")
 def test_users_paginate_metainfo(client):
     ids = {_new_user(client)["id"] for _ in range(5)}
 
@@ -118,6 +125,7 @@ def test_users_paginate_metainfo(client):
     assert ids <= set(seen)
 
 
+@covers("User.create", "Users.get")
 def test_users_filter_by_state(client):
     user = _new_user(client)
 
@@ -130,6 +138,7 @@ def test_users_filter_by_state(client):
     assert set(states.values()) == {"PROVISIONED"}
 
 
+@covers("User.create", "User.delete", "User.get")
 def test_delete_user(ow, client, recorder):
     user = _new_user(client)
 

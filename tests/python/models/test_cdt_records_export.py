@@ -13,6 +13,7 @@ from welkin.exceptions import WelkinHTTPError
 from welkin.models.base import Collection, Resource
 from welkin.pagination import CursorIterator
 
+from parity import covers
 from support import TS_RE, activate, capped, uniq
 
 SELF_CARE = "cdt-self-care"
@@ -53,6 +54,7 @@ def patient_with_records(client):
     return patient, ids
 
 
+@covers("CDTRecordExport.<instance>", "CDTRecordsExport.get")
 def test_cdt_records_export_pages_to_the_end(client, recorder, patient_with_records):
     patient, made = patient_with_records
     recorder.clear()
@@ -78,6 +80,7 @@ def test_cdt_records_export_pages_to_the_end(client, recorder, patient_with_reco
     assert all(p["cursor"]["hasNext"] is True for p in pages[:-1])
 
 
+@covers("CDTRecordExport.<instance>", "CDTRecordsExport.get")
 def test_cdt_records_export_without_paginate_gives_one_collection(client, patient_with_records):
     _, made = patient_with_records
     got = client.CDTRecordsExport().get(size=1000)
@@ -118,6 +121,7 @@ def test_patients_export_returns_what_patient_get_returns(client):
     assert dict(exported[made["id"]]) == dict(fetched)
 
 
+@covers("CDTRecordsExport.get")
 def test_export_needs_the_policy(ow, ro_client, client):
     # The read-only client may read patients but not export them.
     activate(ro_client)

@@ -7,6 +7,7 @@ import pytest
 from welkin.exceptions import WelkinHTTPError
 from welkin.models.program import PatientProgram, ProgramPhase, ProgramPhases
 
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 PROGRAM = "prog-diabetes"  # start -> education -> finish (the fixture designer)
@@ -29,6 +30,12 @@ def _programs_path(ow, patient_id):
     return f"/{ow.tenant}/sandbox/patients/{patient_id}/programs"
 
 
+@covers(
+    "PatientProgram.get",
+    "PatientProgram.update",
+    "ProgramPhase.<instance>",
+    "ProgramPhases.<instance>",
+)
 def test_assign_then_read_by_name_and_by_id(ow, client, recorder):
     patient = _patient(client)
 
@@ -68,6 +75,12 @@ def test_assign_then_read_by_name_and_by_id(ow, client, recorder):
     assert [p["id"] for p in again["patientPrograms"]] == [program.id]
 
 
+@covers(
+    "PatientProgram.get",
+    "PatientProgram.update",
+    "ProgramPhase.<instance>",
+    "ProgramPhases.<instance>",
+)
 def test_phase_changes_follow_the_program(ow, client, recorder):
     patient = _patient(client)
     program = patient.PatientProgram(programName=PROGRAM).update(assigned=True, phaseName="start")
@@ -99,6 +112,7 @@ def test_phase_changes_follow_the_program(ow, client, recorder):
     assert [p.name for p in finished.pathHistory] == ["start", "education", "finish"]
 
 
+@covers("PatientProgram.delete", "PatientProgram.get", "PatientProgram.update")
 def test_delete_by_id(ow, client, recorder):
     patient = _patient(client)
     program = patient.PatientProgram(programName=PROGRAM).update(assigned=True, phaseName="start")
@@ -113,6 +127,7 @@ def test_delete_by_id(ow, client, recorder):
     assert first["details"] == {"id": program_id, "patientId": patient.id}
 
 
+@covers("PatientProgram.update", "PatientPrograms.get", "ProgramPhase.<instance>")
 def test_list_every_designer_program(ow, client, recorder):
     patient = _patient(client)
     formation = [p["name"] for p in client.Formation().Programs().get()]

@@ -20,6 +20,7 @@ import pytest
 from welkin.exceptions import WelkinHTTPError
 from welkin.models.cdt import CDT as CDTModel
 
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 SELF_CARE = "cdt-self-care"
@@ -77,6 +78,7 @@ def _formation_id(client, cdt):
 # create / read / update / delete
 # --------------------------------------------------------------------------
 
+@covers("CDT.create")
 def test_create_record_shape(ow, client, recorder, patient_id):
     rec = client.CDT(cdtName=SELF_CARE, **{"cdtf-alone-time": "Yes"}).create(patient_id)
 
@@ -113,6 +115,7 @@ def test_create_record_shape(ow, client, recorder, patient_id):
     assert body["cdtId"] == _formation_id(client, SELF_CARE)
 
 
+@covers("CDT.create", "CDT.get")
 def test_read_record_by_id(ow, client, recorder, patient_id):
     created = _new(client, patient_id, **{"cdtf-alone-time": "No", "cdtf-unwind": "walk"})
     created_body = recorder.responses[-1].json()
@@ -129,6 +132,7 @@ def test_read_record_by_id(ow, client, recorder, patient_id):
     assert dict(again) == created_body
 
 
+@covers("CDT.get")
 def test_read_unknown_record_is_404(client, patient_id):
     with pytest.raises(WelkinHTTPError) as exc_info:
         client.CDT(cdtName=SELF_CARE, id=str(uuid.uuid4())).get(patient_id)
@@ -137,6 +141,7 @@ def test_read_unknown_record_is_404(client, patient_id):
     assert err["componentType"] == "CDT"
 
 
+@covers("CDT.create", "CDT.get", "CDT.update")
 def test_update_record(ow, client, recorder, patient_id):
     rec = _new(client, patient_id, **{"cdtf-alone-time": "Yes", "cdtf-unwind": "read"})
     before = recorder.responses[-1].json()["jsonBody"]
@@ -164,6 +169,7 @@ def test_update_record(ow, client, recorder, patient_id):
     assert again["jsonBody"] == jb
 
 
+@covers("CDT.create", "CDT.delete", "CDT.get", "CDTs.get")
 def test_delete_record(ow, client, recorder, patient_id):
     keep = _new(client, patient_id, **{"cdtf-unwind": "keep"})
     gone = _new(client, patient_id, **{"cdtf-unwind": "gone"})
@@ -189,6 +195,7 @@ def test_delete_record(ow, client, recorder, patient_id):
 # lists
 # --------------------------------------------------------------------------
 
+@covers("CDT.create", "CDTs.get")
 def test_list_records_paginates(ow, client, recorder, patient_id):
     created = [_new(client, patient_id, **{"cdtf-unwind": f"r{i:02d}"})["id"]
                for i in range(25)]
@@ -229,10 +236,12 @@ def test_list_records_paginates(ow, client, recorder, patient_id):
     assert len({r["id"] for r in page}) == 20
 
 
+@covers("CDTs.get")
 def test_list_records_of_a_patient_without_any(client, patient_id):
     assert _all(client, patient_id) == []
 
 
+@covers("CDT.create", "CDTs.get")
 def test_list_fields_projection(client, recorder, patient_id):
     _new(client, patient_id, **{"cdtf-alone-time": "Yes", "cdtf-unwind": "tea"})
     recorder.clear()
@@ -253,6 +262,7 @@ def test_list_fields_projection(client, recorder, patient_id):
         "tea", "Yes")
 
 
+@covers("CDT.create", "CDTs.get")
 def test_list_sort(client, recorder, patient_id):
     for value in ("b", "c", "a"):
         _new(client, patient_id, **{"cdtf-unwind": value})
@@ -266,6 +276,7 @@ def test_list_sort(client, recorder, patient_id):
     assert [r["jsonBody"]["cdtf-unwind"] for r in asc] == ["a", "b", "c"]
 
 
+@covers("CDT.create", "CDTs.get")
 def test_list_date_range(client, recorder, patient_id):
     early = _new(client, patient_id, **{"cdtf-unwind": "early"})
     time.sleep(0.05)
@@ -286,6 +297,7 @@ def test_list_date_range(client, recorder, patient_id):
     assert _all(client, patient_id, date_start=middle + day) == []
 
 
+@covers("CDT.create", "CDTs.get")
 def test_list_filters_as_the_client_sends_them(client, recorder, patient_id):
     # The client passes `filters` to requests as is: a dict becomes the
     # repeated bare field names, which keep the records where the field is set.
@@ -299,6 +311,7 @@ def test_list_filters_as_the_client_sends_them(client, recorder, patient_id):
     assert [r["id"] for r in found] == [with_value["id"]]
 
 
+@covers("CDTs.get")
 def test_list_rejects_unknown_fields(client, patient_id):
     for kwargs in ({"sort": "cdtf-colour,asc"}, {"fields": ["cdtf-colour"]}):
         with pytest.raises(WelkinHTTPError) as exc_info:
@@ -310,6 +323,7 @@ def test_list_rejects_unknown_fields(client, patient_id):
 # bulk update
 # --------------------------------------------------------------------------
 
+@covers("CDT.create", "CDT.get", "CDTs.update")
 def test_bulk_update(ow, client, recorder, patient_id):
     a = _new(client, patient_id, **{"cdtf-alone-time": "No", "cdtf-unwind": "a"})
     b = _new(client, patient_id, **{"cdtf-alone-time": "No", "cdtf-unwind": "b"})
@@ -345,6 +359,7 @@ def test_bulk_update(ow, client, recorder, patient_id):
         assert again["jsonBody"]["cdtf-alone-time"] == "Yes"
 
 
+@covers("CDT.create", "CDTs.get", "CDTs.update")
 def test_bulk_update_refuses_rows_one_by_one(client, recorder, patient_id):
     a = _new(client, patient_id, **{"cdtf-alone-time": "No"})
     b = _new(client, patient_id, **{"cdtf-alone-time": "No"})
@@ -369,6 +384,7 @@ def test_bulk_update_refuses_rows_one_by_one(client, recorder, patient_id):
 # schema checks: nothing is stored
 # --------------------------------------------------------------------------
 
+@covers("CDT.create", "CDTs.get")
 @pytest.mark.parametrize("cdt,fields,named", [
     (SELF_CARE, {"cdtf-colour": "blue"}, "cdtf-colour"),
     (SELF_CARE, {"cdtf-alone-time": "Sometimes"}, "cdtf-alone-time"),
@@ -394,6 +410,7 @@ def test_schema_breaking_create_is_refused_and_nothing_stored(
     assert len(_all(client, patient_id, cdt)) == before, "nothing was stored"
 
 
+@covers("CDT.create", "CDT.get", "CDT.update")
 def test_schema_breaking_update_changes_nothing(client, patient_id):
     rec = _new(client, patient_id, **{"cdtf-alone-time": "Yes", "cdtf-unwind": "read"})
 
@@ -407,12 +424,14 @@ def test_schema_breaking_update_changes_nothing(client, patient_id):
         "Yes", "read")
 
 
+@covers("CDT.create")
 def test_unknown_cdt_is_404(client, patient_id):
     with pytest.raises(WelkinHTTPError) as exc_info:
         client.CDT(cdtName="cdt-nope", **{"x": 1}).create(patient_id)
     assert_error(exc_info.value.response, 404, "DT_NOT_FOUND")
 
 
+@covers("CDT.create", "CDTs.get")
 def test_single_record_cdt(client, patient_id):
     first = _new(client, patient_id, "cdt-intake", reason="checkup")
     assert first["jsonBody"]["reason"] == "checkup"

@@ -15,6 +15,7 @@ import pytest
 from welkin.exceptions import WelkinHTTPError
 from welkin.models.sms import SMS as SMSModel
 
+from parity import covers
 from support import TS_RE, activate, assert_error, capped, uniq
 
 SMS_KEYS = {
@@ -61,6 +62,7 @@ def _inbound(api, sender, text, sid=None):
     return r.json()
 
 
+@covers("SMS.get")
 def test_sms_get_of_a_missing_sms_is_the_recorded_404(ow, client, recorder, patient):
     missing = str(uuid.uuid4())
     with pytest.raises(WelkinHTTPError) as info:
@@ -72,6 +74,7 @@ def test_sms_get_of_a_missing_sms_is_the_recorded_404(ow, client, recorder, pati
     assert first["details"] == {"id": missing}
 
 
+@covers("SMSes.get")
 def test_smses_of_a_patient_without_sms_is_the_recorded_empty_page(ow, client, recorder, patient):
     got = client.SMSes().get(patient["id"])
     assert len(got) == 0
@@ -84,6 +87,7 @@ def test_smses_of_a_patient_without_sms_is_the_recorded_empty_page(ow, client, r
     assert body["pageable"]["pageSize"] == 20 and body["empty"] is True
 
 
+@covers("SMS.get", "SMSes.get")
 def test_sent_sms_read_through_the_models(ow, client, api, recorder, line, patient):
     pid = patient["id"]
     sent = _send(api, pid, message="Hi dear patient!", sendNow=True, receiver=pid)
@@ -131,6 +135,7 @@ def test_scheduled_sms_update_and_delete(api, line, patient):
     assert_error(api.delete(path), 409, "SMS_CANNOT_BE_DELETED")
 
 
+@covers("SMSes.get")
 def test_inbound_sms_from_the_patient_lands_in_their_list(client, api, patient):
     got = _inbound(api, patient["phone"], "Thanks!", sid="SM" + secrets.token_hex(16))
     assert got["status"] == "RECEIVED" and got["sender"] == patient["id"]
@@ -140,6 +145,7 @@ def test_inbound_sms_from_the_patient_lands_in_their_list(client, api, patient):
     assert listed[0]["direction"] == "IN"
 
 
+@covers("SMS.get", "SMSes.get")
 def test_unmatched_inbound_sms_is_assigned_then_listed(client, api, patient):
     stranger = _phone()
     u = _inbound(api, stranger, "New number, who dis?")
@@ -166,6 +172,7 @@ def test_unmatched_inbound_sms_is_assigned_then_listed(client, api, patient):
     assert docs["status"] == "RESOLVED" and docs["patientId"] == patient["id"]
 
 
+@covers("SMSes.get")
 def test_docs_site_resolution(client, api, patient):
     u = _inbound(api, _phone(), "Please call me")
     first = assert_error(
@@ -188,6 +195,7 @@ def test_outbox_shows_what_was_sent(api, line, patient):
     assert item["message"] == "Outbox check"
 
 
+@covers("SMSes.get")
 def test_a_client_without_the_sms_policy_is_refused(ow, ro_client, client, patient):
     activate(ro_client)
     with pytest.raises(WelkinHTTPError) as info:

@@ -15,6 +15,7 @@ from welkin.exceptions import WelkinHTTPError
 from welkin.models.task import Task as TaskModel
 
 import support
+from parity import covers
 from support import TS_RE, assert_error, capped, uniq
 
 TASK_KEYS = {
@@ -48,6 +49,7 @@ def _sent(recorder):
     return json.loads(body) if body else None
 
 
+@covers("Task.create", "Task.get")
 def test_create_and_read_task(ow, client, recorder, people):
     ann, bob, patient = people
     task = client.Task(
@@ -80,6 +82,7 @@ def test_create_and_read_task(ow, client, recorder, people):
     assert dict(read) == dict(task)
 
 
+@covers("Task.create", "Tasks.get")
 def test_list_tasks_with_meta_info_paging(ow, client, recorder, people):
     ann, bob, _ = people
     marker = uniq("batch-")
@@ -116,6 +119,7 @@ def test_list_tasks_with_meta_info_paging(ow, client, recorder, people):
     assert [t["name"] for t in related] == [f"{marker}-done"]
 
 
+@covers("Task.create", "Task.get")
 def test_invalid_tasks_are_refused_with_the_field(ow, client, api, people):
     ann, _, _ = people
     with pytest.raises(WelkinHTTPError) as exc:
@@ -137,6 +141,7 @@ def test_invalid_tasks_are_refused_with_the_field(ow, client, api, people):
     assert r.status_code == 200 and r.json()["metaInfo"]["totalElements"] == 0
 
 
+@covers("Task.create", "Task.get")
 def test_task_updates_over_raw_http(ow, client, api, people):
     """The client has no update methods; the V8 PATCH routes over plain HTTP."""
     ann, bob, _ = people
@@ -162,6 +167,7 @@ def test_task_updates_over_raw_http(ow, client, api, people):
     assert client.Task(id=task["id"]).get()["status"] == "COMPLETED"
 
 
+@covers("Tasks.get")
 def test_tasks_need_the_tasks_policy(ow, ro_client):
     support.activate(ro_client)
     with pytest.raises(WelkinHTTPError) as exc:
