@@ -1,4 +1,12 @@
-"""The welkin client's audit models page through the data and webhook audits to the end."""
+"""Scenario: the audit models `DataAudits` / `DataAudit` and `WebhookAudits` /
+`WebhookAudit`, driven through the real welkin client: they page through the
+data and webhook audits to the end, and a webhook delivery (to a local
+receiver, on a tenant of its own: conftest.webhook_tenant) reads back as a
+`WebhookAudit`."""
+
+import time
+
+from welkin.models.audit import WebhookAudit
 
 import support
 from parity import covers
@@ -39,3 +47,31 @@ def test_webhook_audits_page_to_the_end(ow, client):
     assert set(raw) == {"data", "metaInfo"}
     assert raw["metaInfo"]["lastPage"] is True
     assert len(rows) == raw["metaInfo"]["totalElements"]
+
+
+@covers("WebhookAudits.get", "WebhookAudit.<instance>")
+def test_webhook_audits_show_each_delivery(client, webhook_tenant):
+    env, receiver = webhook_tenant
+    hooked = support.make_client(env, env.client_name, env.client_secret, "sandbox")
+    try:
+        patient = hooked.Patient(firstName="Web", lastName=support.uniq("Hook")).create()
+        deadline = time.monotonic() + 30
+        rows = []
+        while not rows and time.monotonic() < deadline:
+            rows = list(hooked.WebhookAudits().get(params={"patientId": patient.id}, paginate=True))
+            if not rows:
+                time.sleep(0.1)
+        assert len(rows) == 1, rows
+        row = rows[0]
+        assert isinstance(row, WebhookAudit)
+        assert (row.status, row.eventSubtype, row.instance, row.patientId) == (
+            "DELIVERED", "PATIENT_CREATED", "sandbox", patient.id), dict(row)
+        assert row.response == "thanks"
+        assert support.TS_RE.match(row.sentAt), row.sentAt
+        assert any(body.get("patientId") == patient.id for body in receiver.received)
+        # Only this tenant's deliveries: the session tenant has no webhooks.
+        support.activate(client)
+        assert list(client.WebhookAudits().get(params={"patientId": patient.id},
+                                               paginate=True)) == []
+    finally:
+        support.activate(client)

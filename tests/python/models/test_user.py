@@ -138,6 +138,28 @@ def test_users_filter_by_state(client):
     assert set(states.values()) == {"PROVISIONED"}
 
 
+@covers("Users.get")
+def test_users_by_region_are_listed_per_instance(ow, client, api, recorder):
+    inside, outside = _new_user(client), _new_user(client)
+    r = api.request("PUT", f"admin/user-territories/{inside['id']}", json={"territories": [
+        {"name": "washington", "territories": ["seattle"], "instanceName": "sandbox"}]})
+    assert r.status_code == 200, r.text
+    recorder.clear()
+
+    found = client.Users().get(region="washington", paginate=True)
+    ids = [u["id"] for u in capped(found, 10_000)]
+
+    # With a region the client lists the instance's users (GET {instance}/users).
+    method, path, status = recorder.calls[0]
+    assert (method, status) == ("GET", 200)
+    assert path.startswith(f"/{ow.tenant}/sandbox/users?"), path
+    assert "region=washington" in path
+    assert inside["id"] in ids
+    assert outside["id"] not in ids
+    assert len(ids) == len(set(ids))
+    assert client.Users().get(region="california", search=inside["username"]) == []
+
+
 @covers("User.create", "User.delete", "User.get")
 def test_delete_user(ow, client, recorder):
     user = _new_user(client)
