@@ -262,37 +262,81 @@ class _Receiver:
         self.server.server_close()
 
 
-@pytest.fixture(scope="session")
-def webhook_tenant(ow):
-    """A second tenant (own client, same server) whose designer is the fixture
-    plus webhook `wh-patients` (PATIENT_CREATED) posting to a local receiver,
-    activated on sandbox. Yields (support.Env of that tenant, receiver)."""
+def _webhook_tenant(ow, prefix, webhook_name):
+    """A tenant of its own (own all-access client, same server): the designer
+    fixture plus webhook `webhook_name` (PATIENT_CREATED) posting to a fresh
+    local receiver, activated on sandbox. Returns (support.Env, receiver)."""
     import dataclasses
 
     binary = _binary()
-    tenant = "pywh" + secrets.token_hex(6)
+    tenant = prefix + secrets.token_hex(6)
     receiver = _Receiver()
     designer = Path(tempfile.mkdtemp(prefix="openwelkin-designer-"), "designer")
     shutil.copytree(DESIGNER_FIXTURE, designer)
     (designer / "webhooks").mkdir(exist_ok=True)
     (designer / "webhooks" / "patients.json").write_text(json.dumps({
-        "name": "wh-patients", "title": "Patient changes", "url": receiver.url,
+        "name": webhook_name, "title": "Patient changes", "url": receiver.url,
         "events": ["PATIENT_CREATED"]}))
     _cli(binary, "tenants", "create", tenant, "--instances", "live,sandbox",
          "--database", ow.database)
     _cli(binary, "designer", "apply", str(designer), "--tenant", tenant,
          "--database", ow.database)
     name, secret = _create_client(binary, ow.database, tenant,
-                                  "PYWH" + secrets.token_hex(4).upper(), "--all-access")
+                                  prefix.upper() + secrets.token_hex(4).upper(), "--all-access")
     env = dataclasses.replace(ow, tenant=tenant, client_name=name, client_secret=secret)
     raw = support.Raw(env, support.raw_token(env, name, secret))
-    r = raw.post("sandbox/webhooks/wh-patients/activate")
+    r = raw.post(f"sandbox/webhooks/{webhook_name}/activate")
     if r.status_code != 200:
-        pytest.fail(f"activating wh-patients: {r.status_code} {r.text}", pytrace=False)
+        receiver.close()
+        pytest.fail(f"activating {webhook_name}: {r.status_code} {r.text}", pytrace=False)
+    return env, receiver
+
+
+@pytest.fixture(scope="session")
+def webhook_tenant(ow):
+    """A second tenant (own client, same server) whose designer is the fixture
+    plus webhook `wh-patients` (PATIENT_CREATED) posting to a local receiver,
+    activated on sandbox. Yields (support.Env of that tenant, receiver)."""
+    env, receiver = _webhook_tenant(ow, "pywh", "wh-patients")
     try:
         yield env, receiver
     finally:
         receiver.close()
+
+
+@pytest.fixture(scope="session")
+def emu_tenant_with_receiver(ow):
+    """The tenant the emulator tests may reset, seed and snapshot at will
+    (no other test touches it): like webhook_tenant, with webhook `wh-emu`
+    (PATIENT_CREATED, active on sandbox) posting to its own receiver.
+    Yields (support.Env, receiver)."""
+    env, receiver = _webhook_tenant(ow, "pyemu", "wh-emu")
+    try:
+        yield env, receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture(scope="session")
+def emu_tenant(emu_tenant_with_receiver):
+    return emu_tenant_with_receiver[0]
+
+
+@pytest.fixture
+def throwaway_tenant(ow):
+    """A brand-new tenant (live + sandbox, designer fixture applied, its own
+    all-access client) for tests that wipe a whole tenant. Returns support.Env."""
+    import dataclasses
+
+    binary = _binary()
+    tenant = "pytmp" + secrets.token_hex(6)
+    _cli(binary, "tenants", "create", tenant, "--instances", "live,sandbox",
+         "--database", ow.database)
+    _cli(binary, "designer", "apply", str(DESIGNER_FIXTURE), "--tenant", tenant,
+         "--database", ow.database)
+    name, secret = _create_client(binary, ow.database, tenant,
+                                  "PYTMP" + secrets.token_hex(4).upper(), "--all-access")
+    return dataclasses.replace(ow, tenant=tenant, client_name=name, client_secret=secret)
 
 
 @pytest.fixture

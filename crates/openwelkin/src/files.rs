@@ -120,6 +120,32 @@ impl FileStore {
         .await
     }
 
+    /// True when a file is stored under `key`.
+    pub async fn exists(&self, key: &str) -> io::Result<bool> {
+        let path = self.path(key)?;
+        blocking(move || Ok(path.is_file())).await
+    }
+
+    /// Copies the file under `from` to `to` (durably, as `put` writes); returns false when
+    /// there is no file under `from`.
+    pub async fn copy(&self, from: &str, to: &str) -> io::Result<bool> {
+        match self.get(from).await? {
+            Some(bytes) => self.put(to, bytes).await.map(|_| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Removes a directory of files under the root (a snapshot's copies) and everything
+    /// in it; a missing directory is not an error.
+    pub async fn delete_tree(&self, prefix: &str) -> io::Result<()> {
+        let path = self.path(prefix)?;
+        blocking(move || match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await
+    }
+
     /// Removes several files, logging (not returning) failures: for cleanup after a
     /// commit or a failed write, when the request's outcome no longer depends on it.
     pub async fn delete_all(&self, keys: &[String]) {

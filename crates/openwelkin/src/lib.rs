@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod demo;
 pub mod designer;
 pub mod domain;
+pub mod emulator;
 pub mod events;
 pub mod files;
 pub mod ids;

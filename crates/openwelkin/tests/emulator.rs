@@ -77,3 +77,114 @@ async fn advancing_61_minutes_expires_tokens() {
     let (status, _) = s.get(&s.sandbox("/patients"), &fresh).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn faults_answer_errors_add_latency_and_drop_connections_on_matching_routes() {
+    let s = Server::start_with(&["--no-webhook-worker", "--emulator", "--emulator-token", ADMIN]).await;
+    let token = s.token().await;
+    let patients = s.sandbox("/patients");
+    let (status, rule) = s
+        .post("/_emulator/faults", ADMIN, json!({"path": "*/patients", "method": "GET", "status": 503, "times": 2}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    for _ in 0..2 {
+        let (status, err) = s.get(&patients, &token).await;
+        assert_eq!((status, error_code(&err).as_str()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
+    }
+    assert_eq!(s.get(&patients, &token).await.0, StatusCode::OK, "the rule was used up");
+    assert_eq!(s.get("/_emulator/faults", ADMIN).await.1, json!({"faults": []}));
+
+    // Another method, or an emulator route, is never affected.
+    s.post("/_emulator/faults", ADMIN, json!({"path": "*", "method": "POST", "status": 500})).await;
+    assert_eq!(s.get(&patients, &token).await.0, StatusCode::OK);
+    let (status, err) = s.post(&patients, &token, json!({"firstName": "Never", "lastName": "Made"})).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{err}");
+    assert_eq!(s.count_patients(&token, "Never").await, 0, "the request never reached its handler");
+    let (status, cleared) = s.call(Method::DELETE, "/_emulator/faults", Some(ADMIN), None).await;
+    assert_eq!((status, &cleared["cleared"]), (StatusCode::OK, &json!(1)));
+
+    let (_, slow) = s.post("/_emulator/faults", ADMIN, json!({"path": "*/patients", "latencyMs": 300})).await;
+    let started = std::time::Instant::now();
+    assert_eq!(s.get(&patients, &token).await.0, StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let (status, _) =
+        s.call(Method::DELETE, &format!("/_emulator/faults/{}", slow["id"].as_str().unwrap()), Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    s.post("/_emulator/faults", ADMIN, json!({"path": "*/patients", "dropRate": 1.0, "times": 1})).await;
+    let dropped = s.http.get(s.url(&patients)).bearer_auth(&token).send().await;
+    let failed = match dropped {
+        Err(_) => true,
+        Ok(resp) => resp.bytes().await.is_err(),
+    };
+    assert!(failed, "the connection closes without a whole answer");
+    assert_eq!(s.get(&patients, &token).await.0, StatusCode::OK);
+
+    for bad in
+        [json!({"path": "*", "status": 404}), json!({"path": "*", "errorRate": 2, "status": 503}), json!({"path": "*"})]
+    {
+        let (status, err) = s.post("/_emulator/faults", ADMIN, bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {err}");
+    }
+    assert_eq!(s.get("/_emulator/faults", ADMIN).await.1, json!({"faults": []}));
+}
+
+#[tokio::test]
+async fn webhooks_wait_in_the_outbox_until_delivered_on_demand() {
+    let s = Server::start_with(&["--emulator", "--emulator-token", ADMIN, "--allow-private-webhooks"]).await;
+    let token = s.token().await;
+    let (status, mode) =
+        s.call(Method::PUT, "/_emulator/webhooks/mode", Some(ADMIN), Some(json!({"onDemand": true}))).await;
+    assert_eq!((status, mode), (StatusCode::OK, json!({"onDemand": true})));
+    // A receiver that counts what it gets.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = vec![0u8; 65536];
+                let _ = sock.read(&mut buf).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    let designer = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(designer.path().join("webhooks")).unwrap();
+    std::fs::write(
+        designer.path().join("webhooks/hook.yaml"),
+        format!("name: wh-test\nurl: {url}\nevents: [PATIENT_CREATED]\n"),
+    )
+    .unwrap();
+    s.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &s.tenant]);
+    s.cli(&["webhooks", "activate", "--tenant", &s.tenant, "--instance", "sandbox", "--name", "wh-test"]);
+    s.create_patient(&token, json!({"firstName": "Hook", "lastName": "Held"})).await;
+
+    let outbox = format!("/_emulator/tenants/{}/instances/sandbox/outbox/webhooks", s.tenant);
+    let mut items = json!([]);
+    for _ in 0..100 {
+        items = s.get(&outbox, ADMIN).await.1["items"].clone();
+        if !items.as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(items.as_array().unwrap().len(), 1, "fanned out into a delivery: {items}");
+    assert_eq!(items[0]["status"], "PENDING", "{items}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing is sent before it is asked for");
+
+    let (status, done) = s.post("/_emulator/webhooks/deliver", ADMIN, json!({})).await;
+    assert_eq!((status, done), (StatusCode::OK, json!({"attempted": 1})));
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (_, cleared) = s.call(Method::DELETE, &outbox, Some(ADMIN), None).await;
+    assert_eq!(cleared["cleared"], 1);
+    assert_eq!(s.get(&outbox, ADMIN).await.1, json!({"items": []}));
+    let (status, _) = s.get(&format!("/_emulator/tenants/{}/instances/sandbox/outbox/fax", s.tenant), ADMIN).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -67,7 +67,9 @@ pub struct AppState {
     pub signer: TokenSigner,
     pub token_limit: Arc<TokenLimit>,
     /// Verified against when a client name is unknown, so that both cases take as long.
-    pub dummy_hash: String,
+    /// Computed in the background at start (an argon2 hash costs tens of milliseconds,
+    /// which the time to ready should not pay); the first use waits for it if need be.
+    pub dummy_hash: Arc<std::sync::OnceLock<String>>,
     /// Webhook delivery settings (`serve --webhook-…`), also used by test sends.
     pub webhooks: crate::events::webhooks::WebhookSettings,
     /// Where uploaded files live (`serve --files-dir`).
@@ -77,7 +79,7 @@ pub struct AppState {
     /// SMS delivery: the local outbox or a Twilio-compatible API (`serve --sms-provider`).
     pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
     /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
-    pub emulator: Option<emulator::EmulatorAuth>,
+    pub emulator: Option<Arc<emulator::Emulator>>,
 }
 
 impl AppState {
@@ -91,12 +93,24 @@ impl AppState {
             clock,
             signer: TokenSigner::new(&key),
             token_limit: Arc::new(TokenLimit::default()),
-            dummy_hash: crate::auth::secrets::hash(&crate::auth::secrets::generate()),
+            dummy_hash: {
+                let cell = Arc::new(std::sync::OnceLock::new());
+                let warm = cell.clone();
+                tokio::task::spawn_blocking(move || {
+                    warm.get_or_init(dummy_hash);
+                });
+                cell
+            },
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
             emulator: None,
         })
     }
+}
+
+/// A hash of a random secret nobody knows, verified against when a client is unknown.
+pub fn dummy_hash() -> String {
+    crate::auth::secrets::hash(&crate::auth::secrets::generate())
 }
 
 /// Every route with its OpenAPI description.
@@ -274,6 +288,11 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // Only mounted when enabled, so a production server has no such paths at all.
     let routes = if state.emulator.is_some() { routes.merge(emulator::routes()) } else { routes };
+    let faults = state.emulator.as_ref().map(|e| e.faults.clone());
+    let routes = match faults {
+        Some(f) => routes.layer(axum::middleware::from_fn_with_state(f, crate::emulator::faults::inject)),
+        None => routes,
+    };
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { not_found() })

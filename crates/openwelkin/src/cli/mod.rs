@@ -4,6 +4,7 @@
 
 mod admin;
 mod designer;
+mod emulator;
 mod export;
 mod formations;
 mod postman;
@@ -71,6 +72,15 @@ pub enum Command {
     },
     /// Export every record of one type of an instance to an NDJSON or CSV file.
     Export(export::ExportArgs),
+    /// Emulator: delete the records of an instance, or of every instance and the users of a tenant.
+    Reset(emulator::ResetArgs),
+    /// Emulator: seed an instance from a fixture file or with generated realistic data.
+    Seed(emulator::SeedArgs),
+    /// Emulator: save, restore, list and delete named snapshots of an instance.
+    Snapshot {
+        #[command(subcommand)]
+        command: emulator::SnapshotCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -87,5 +97,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Postman(args) => postman::run(args),
         Command::Designer { command } => designer::run(command).await,
         Command::Export(args) => export::run(args).await,
+        Command::Reset(args) => emulator::reset(args).await,
+        Command::Seed(args) => emulator::seed(args).await,
+        Command::Snapshot { command } => emulator::snapshot(command).await,
     }
 }

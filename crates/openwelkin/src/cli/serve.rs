@@ -106,8 +106,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 t
             }
         };
-        state.emulator = Some(crate::api::emulator::EmulatorAuth::new(&token));
+        state.emulator = Some(std::sync::Arc::new(crate::api::emulator::Emulator::new(&token)));
     }
+    // Records of instances reset before a stop (or by the CLI) that are not yet deleted.
+    crate::emulator::data::spawn_sweep(crate::emulator::data::Target {
+        db: db.clone(),
+        clock: state.clock.clone(),
+        files: state.files.clone(),
+    });
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
     }

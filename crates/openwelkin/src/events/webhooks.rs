@@ -13,6 +13,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -26,6 +28,8 @@ pub struct WebhookSettings {
     /// Allow URLs that resolve to loopback or private addresses (tests, local receivers).
     pub allow_private: bool,
     pub timeout: Duration,
+    /// Emulator: the worker only fans out; deliveries wait for `deliver_now`.
+    pub on_demand: Arc<AtomicBool>,
 }
 
 impl Default for WebhookSettings {
@@ -36,6 +40,7 @@ impl Default for WebhookSettings {
             lease_ms: 60_000,
             allow_private: false,
             timeout: Duration::from_secs(10),
+            on_demand: Arc::default(),
         }
     }
 }
@@ -132,14 +137,18 @@ fn status_name(code: u16) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-/// Runs forever: fan out, deliver, sleep when idle.
-pub async fn run(db: Db, clock: Clock, settings: WebhookSettings) {
-    let node = crate::ids::new_id();
-    let http = reqwest::Client::builder()
+fn http_client(settings: &WebhookSettings) -> reqwest::Client {
+    reqwest::Client::builder()
         .timeout(settings.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("HTTP client");
+        .expect("HTTP client")
+}
+
+/// Runs forever: fan out, deliver, sleep when idle.
+pub async fn run(db: Db, clock: Clock, settings: WebhookSettings) {
+    let node = crate::ids::new_id();
+    let http = http_client(&settings);
     let key = match db.signing_key(clock.now_ms()).await {
         Ok(k) => k,
         Err(e) => {
@@ -153,23 +162,53 @@ pub async fn run(db: Db, clock: Clock, settings: WebhookSettings) {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::warn!(error = %e, "webhook fan-out failed"),
         }
-        let now = clock.now_ms();
-        match db.claim_deliveries(&node, now, now + settings.lease_ms, 16).await {
-            Ok(batch) => {
-                busy |= !batch.is_empty();
-                let mut sends = tokio::task::JoinSet::new();
-                for d in batch {
-                    let (db, clock, http, key, settings) =
-                        (db.clone(), clock.clone(), http.clone(), key.clone(), settings.clone());
-                    sends.spawn(async move { deliver(&db, &clock, &http, &key, &settings, d).await });
-                }
-                while sends.join_next().await.is_some() {}
+        if !settings.on_demand.load(Ordering::Relaxed) {
+            match deliver_due(&db, &clock, &http, &key, &settings, &node).await {
+                Ok(n) => busy |= n > 0,
+                Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
             }
-            Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
         }
         if !busy {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Claims up to 16 due deliveries and sends them; returns how many it claimed.
+async fn deliver_due(
+    db: &Db,
+    clock: &Clock,
+    http: &reqwest::Client,
+    key: &[u8],
+    settings: &WebhookSettings,
+    node: &str,
+) -> anyhow::Result<usize> {
+    let now = clock.now_ms();
+    let batch = db.claim_deliveries(node, now, now + settings.lease_ms, 16).await?;
+    let claimed = batch.len();
+    let mut sends = tokio::task::JoinSet::new();
+    for d in batch {
+        let (db, clock, http, key, settings) =
+            (db.clone(), clock.clone(), http.clone(), key.to_vec(), settings.clone());
+        sends.spawn(async move { deliver(&db, &clock, &http, &key, &settings, d).await });
+    }
+    while sends.join_next().await.is_some() {}
+    Ok(claimed)
+}
+
+/// Emulator: fans out and sends every delivery due now, whatever the mode; returns how
+/// many deliveries were attempted. Failed ones are rescheduled as usual.
+pub async fn deliver_now(db: &Db, clock: &Clock, settings: &WebhookSettings) -> anyhow::Result<usize> {
+    while fan_out(db, clock).await? > 0 {}
+    let (node, http) = (crate::ids::new_id(), http_client(settings));
+    let key = db.signing_key(clock.now_ms()).await?;
+    let mut attempted = 0;
+    loop {
+        let n = deliver_due(db, clock, &http, &key, settings, &node).await?;
+        if n == 0 {
+            return Ok(attempted);
+        }
+        attempted += n;
     }
 }
 

@@ -11,6 +11,9 @@ use sqlx::Row;
 /// reads. Call inside the write's transaction, so that neither exists without the other.
 pub async fn record_write(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
     record_data_event(tx, event, now_ms).await?;
+    if !crate::events::webhooks_enabled() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -58,26 +61,38 @@ async fn record_data_event(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> s
 
 impl Db {
     pub async fn record_security_event(&self, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_security (event_id, tenant_id, event_subtype, subject_actor, subject_user_id, \
-             subject_username, object_actor, object_user_id, object_username, record, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(new_event_id(now_ms))
-        .bind(event.tenant_id)
-        .bind(event.subtype)
-        .bind(event.subject.kind)
-        .bind(&event.subject.id)
-        .bind(&event.subject.username)
-        .bind(event.object.map(|o| o.kind))
-        .bind(event.object.map(|o| o.id.clone()))
-        .bind(event.object.map(|o| o.username.clone()))
-        .bind(event.record.to_string())
-        .bind(now_ms)
-        .execute(&self.writer)
-        .await
-        .map(|_| ())
+        insert_security_event(&self.writer, event, now_ms).await
     }
+}
+
+/// Records a security event inside a write's transaction (emulator resets, restores).
+pub async fn record_security_event_in(tx: &mut Tx, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
+    insert_security_event(&mut **tx, event, now_ms).await
+}
+
+async fn insert_security_event<'c, E>(executor: E, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_security (event_id, tenant_id, event_subtype, subject_actor, subject_user_id, \
+         subject_username, object_actor, object_user_id, object_username, record, sent_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(new_event_id(now_ms))
+    .bind(event.tenant_id)
+    .bind(event.subtype)
+    .bind(event.subject.kind)
+    .bind(&event.subject.id)
+    .bind(&event.subject.username)
+    .bind(event.object.map(|o| o.kind))
+    .bind(event.object.map(|o| o.id.clone()))
+    .bind(event.object.map(|o| o.username.clone()))
+    .bind(event.record.to_string())
+    .bind(now_ms)
+    .execute(executor)
+    .await
+    .map(|_| ())
 }
 
 /// Filters of `GET /admin/audit-data`.

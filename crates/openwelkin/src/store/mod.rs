@@ -18,6 +18,7 @@ pub mod contacts;
 pub mod dictionaries;
 pub mod documents;
 pub mod emails;
+pub mod emulator;
 pub mod encounters;
 pub mod export;
 pub mod formations;

@@ -39,18 +39,21 @@ impl Db {
     }
 
     pub async fn instance_by_name(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<Instance>> {
-        let row =
-            sqlx::query("SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 AND name = $2")
-                .bind(tenant_id)
-                .bind(name)
-                .fetch_optional(self.reader())
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, tenant_id, name, description FROM instances \
+             WHERE tenant_id = $1 AND name = $2 AND retired_at IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(self.reader())
+        .await?;
         Ok(row.map(instance_from_row))
     }
 
     pub async fn instances(&self, tenant_id: &str) -> sqlx::Result<Vec<Instance>> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 ORDER BY created_at, name",
+            "SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 AND retired_at IS NULL \
+             ORDER BY created_at, name",
         )
         .bind(tenant_id)
         .fetch_all(self.reader())

@@ -1,0 +1,100 @@
+//! Emulator controls under `/_emulator/`, served only with `serve --emulator` (or `--demo`).
+//! They are test-harness tools, not part of Welkin's API, so they stay out of the OpenAPI
+//! document and are guarded by their own admin token rather than an API client's. The
+//! work is done in `crate::emulator`; these handlers only read requests and word answers.
+//!
+//! - `clock`: `GET /_emulator/clock`, `POST /_emulator/clock/{freeze,unfreeze,reset,set,advance}`
+//! - `data`: `POST /_emulator/tenants/{t}/reset`, `POST /_emulator/tenants/{t}/instances/{i}/reset`,
+//!   `POST …/instances/{i}/seed`, `GET …/instances/{i}/snapshots`,
+//!   `PUT|DELETE …/instances/{i}/snapshots/{name}`, `POST …/snapshots/{name}/restore`
+//! - `outbox`: `GET|DELETE …/instances/{i}/outbox/{sms|email|chat|webhooks}`,
+//!   `POST /_emulator/webhooks/deliver`, `GET|PUT /_emulator/webhooks/mode`
+//! - `faults`: `GET|POST|DELETE /_emulator/faults`, `DELETE /_emulator/faults/{id}`
+
+mod clock;
+mod data;
+mod faults;
+mod outbox;
+
+use super::error::ApiError;
+use super::AppState;
+use axum::http::HeaderMap;
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// The emulator admin token, kept only as its SHA-256 digest so the process never holds
+/// or logs it in plain text after start.
+#[derive(Clone)]
+pub struct EmulatorAuth {
+    digest: [u8; 32],
+}
+
+impl EmulatorAuth {
+    pub fn new(token: &str) -> Self {
+        EmulatorAuth { digest: Sha256::digest(token.as_bytes()).into() }
+    }
+
+    fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .unwrap_or_default();
+        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        // Comparing digests keeps the comparison time independent of the secret's content.
+        if given == self.digest {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_token())
+        }
+    }
+}
+
+/// What a server started with `--emulator` holds for the controls.
+pub struct Emulator {
+    pub auth: EmulatorAuth,
+    pub faults: crate::emulator::faults::Faults,
+}
+
+impl Emulator {
+    pub fn new(token: &str) -> Self {
+        Emulator { auth: EmulatorAuth::new(token), faults: Default::default() }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    let instance = "/_emulator/tenants/{tenant}/instances/{instance}";
+    Router::new()
+        .route("/_emulator/clock", get(clock::read))
+        .route("/_emulator/clock/freeze", post(clock::freeze))
+        .route("/_emulator/clock/unfreeze", post(clock::unfreeze))
+        .route("/_emulator/clock/reset", post(clock::reset))
+        .route("/_emulator/clock/set", post(clock::set))
+        .route("/_emulator/clock/advance", post(clock::advance))
+        .route("/_emulator/tenants/{tenant}/reset", post(data::reset_tenant))
+        .route(&format!("{instance}/reset"), post(data::reset_instance))
+        .route(&format!("{instance}/seed"), post(data::seed))
+        .route(&format!("{instance}/snapshots"), get(data::list_snapshots))
+        .route(&format!("{instance}/snapshots/{{name}}"), put(data::save_snapshot).delete(data::delete_snapshot))
+        .route(&format!("{instance}/snapshots/{{name}}/restore"), post(data::restore_snapshot))
+        .route(&format!("{instance}/outbox/{{kind}}"), get(outbox::list).delete(outbox::clear))
+        .route("/_emulator/webhooks/deliver", post(outbox::deliver))
+        .route("/_emulator/webhooks/mode", get(outbox::mode).put(outbox::set_mode))
+        .route("/_emulator/faults", get(faults::list).post(faults::add).delete(faults::clear))
+        .route("/_emulator/faults/{id}", axum::routing::delete(faults::remove))
+}
+
+/// The emulator of a server that has one, once the caller showed its token.
+fn authorize<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Emulator, ApiError> {
+    match &state.emulator {
+        Some(emulator) => emulator.auth.check(headers).map(|_| emulator.as_ref()),
+        None => Err(ApiError::not_found("NOT_FOUND", "REQUEST", "No such endpoint", json!({}))),
+    }
+}
+
+/// A JSON body, or the Welkin error naming what is wrong with it.
+fn body<T>(b: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    b.map(|axum::Json(t)| t).map_err(|e| ApiError::bad_request("EMULATOR", e.body_text()))
+}

@@ -1,0 +1,123 @@
+//! The outboxes a test inspects instead of a phone, a mailbox or a receiver: SMS and email
+//! that the local providers kept, chat messages sent to patients, and webhook deliveries.
+//! Clearing SMS, email and webhooks deletes their rows (a cleared webhook delivery is
+//! never sent); clearing chat only hides the messages from the outbox, since they are
+//! part of the patient's conversation.
+
+use super::EmulatorError;
+use crate::store::tenants::Instance;
+use crate::store::Db;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sms,
+    Email,
+    Chat,
+    Webhooks,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Result<Kind, EmulatorError> {
+        Ok(match s {
+            "sms" => Kind::Sms,
+            "email" => Kind::Email,
+            "chat" => Kind::Chat,
+            "webhooks" => Kind::Webhooks,
+            other => {
+                return Err(EmulatorError::NotFound(format!(
+                    "no outbox {other:?}: the outboxes are sms, email, chat and webhooks"
+                )))
+            }
+        })
+    }
+}
+
+fn parsed(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// What the outbox holds, oldest first.
+pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>, EmulatorError> {
+    let pool = db.reader();
+    let id = &instance.id;
+    Ok(match kind {
+        Kind::Sms => sqlx::query(
+            "SELECT id, sms_id, external_id, from_phone, to_phone, message, queued_at FROM sms_outbox \
+             WHERE instance_id = $1 ORDER BY queued_at, id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({"id": r.get::<String, _>("id"), "smsId": r.get::<String, _>("sms_id"),
+                   "externalId": r.get::<String, _>("external_id"), "from": r.get::<String, _>("from_phone"),
+                   "to": r.get::<String, _>("to_phone"), "message": r.get::<String, _>("message"),
+                   "queuedAt": crate::time::format_ms(r.get("queued_at"))})
+        })
+        .collect(),
+        Kind::Email => sqlx::query(
+            "SELECT id, email_id, to_key, created_at, body FROM email_outbox WHERE instance_id = $1 ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({"id": r.get::<String, _>("id"), "emailId": r.get::<String, _>("email_id"),
+                   "to": r.get::<String, _>("to_key"), "queuedAt": crate::time::format_ms(r.get("created_at")),
+                   "message": parsed(r.get("body"))})
+        })
+        .collect(),
+        Kind::Chat => sqlx::query(
+            "SELECT id, patient_id, sender_type, created_at, body FROM chat_messages m \
+             WHERE instance_id = $1 AND sender_type <> 'PATIENT' AND NOT EXISTS (SELECT 1 FROM emulator_cleared c \
+             WHERE c.instance_id = m.instance_id AND c.kind = 'chat' AND c.item_id = m.id) ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({"id": r.get::<String, _>("id"), "patientId": r.get::<String, _>("patient_id"),
+                   "senderType": r.get::<String, _>("sender_type"),
+                   "sentAt": crate::time::format_ms(r.get("created_at")), "message": parsed(r.get("body"))})
+        })
+        .collect(),
+        Kind::Webhooks => sqlx::query(
+            "SELECT id, webhook_name, status, attempts, next_attempt_at, created_at, payload FROM webhook_deliveries \
+             WHERE instance_id = $1 ORDER BY event_seq, webhook_name",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({"id": r.get::<String, _>("id"), "webhookName": r.get::<String, _>("webhook_name"),
+                   "status": r.get::<String, _>("status"), "attempts": r.get::<i64, _>("attempts"),
+                   "nextAttemptAt": crate::time::format_ms(r.get("next_attempt_at")),
+                   "createdAt": crate::time::format_ms(r.get("created_at")), "body": parsed(r.get("payload"))})
+        })
+        .collect(),
+    })
+}
+
+/// Empties the outbox; returns how many items it held.
+pub async fn clear(db: &Db, instance: &Instance, kind: Kind) -> Result<u64, EmulatorError> {
+    let mut tx = db.begin().await?;
+    let sql = match kind {
+        Kind::Sms => "DELETE FROM sms_outbox WHERE instance_id = $1",
+        Kind::Email => "DELETE FROM email_outbox WHERE instance_id = $1",
+        Kind::Webhooks => "DELETE FROM webhook_deliveries WHERE instance_id = $1",
+        Kind::Chat => {
+            "INSERT INTO emulator_cleared (instance_id, kind, item_id) SELECT instance_id, 'chat', id \
+             FROM chat_messages m WHERE instance_id = $1 AND sender_type <> 'PATIENT' AND NOT EXISTS \
+             (SELECT 1 FROM emulator_cleared c WHERE c.instance_id = m.instance_id AND c.kind = 'chat' AND c.item_id = m.id)"
+        }
+    };
+    let n = sqlx::query(sql).bind(&instance.id).execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}

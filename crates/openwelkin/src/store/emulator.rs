@@ -1,0 +1,455 @@
+//! Emulator resets and snapshots: whole-instance operations over every table that holds
+//! instance data. The tables are found in the schema at run time (every one with an
+//! `instance_id` column), so a table added by a later migration is reset and snapshotted
+//! without anyone remembering to list it here; only the exceptions are named.
+//!
+//! A snapshot copies the instance's rows into shadow tables `emu_snap_<table>` (created
+//! on the first snapshot, one extra `snapshot_id` column), so saving and restoring are
+//! set-based `INSERT … SELECT`s inside one transaction on either backend.
+
+use super::{Backend, Db, Tx};
+use crate::store::tenants::Instance;
+use sqlx::Row;
+
+/// Instance configuration rather than data: kept by a reset and not part of a snapshot.
+/// (The formation and its draft, webhook and chat-webhook settings, messaging templates,
+/// sending lines and dictionaries are set up by the designer or an administrator.)
+const CONFIGURATION: &[&str] = &[
+    "instances",
+    "formations",
+    "formation_drafts",
+    "webhook_activations",
+    "chat_webhooks",
+    "messaging_templates",
+    "communication_ids",
+    "dictionary_records",
+    "emulator_snapshots",
+];
+
+/// Delivery state: cleared by a reset and a restore, never snapshotted (a restored
+/// instance must not replay deliveries of events it no longer has).
+const DELIVERY_STATE: &[&str] = &["webhook_deliveries"];
+
+const SHADOW_PREFIX: &str = "emu_snap_";
+
+/// One table of instance data and its columns in schema order.
+#[derive(Clone, Debug)]
+pub struct DataTable {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+/// What a reset or restore removed, for the response and the file cleanup.
+#[derive(Debug, Default)]
+pub struct Cleared {
+    pub rows: u64,
+    /// Storage keys of document files whose rows are gone; remove them after the commit.
+    pub file_keys: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct SnapshotInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub rows: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("no snapshot named {0:?} in this instance")]
+    NotFound(String),
+    #[error("snapshot {0:?} was taken with another database schema and cannot be restored")]
+    SchemaChanged(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn quote(ident: &str) -> String {
+    // Identifiers come from the schema itself, never from a request; quoting still keeps
+    // a keyword-named column working.
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+async fn columns_of(tx: &mut Tx, backend: Backend, table: &str) -> sqlx::Result<Vec<String>> {
+    let sql = match backend {
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1) ORDER BY cid",
+        Backend::Postgres => {
+            "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+        }
+    };
+    let rows = sqlx::query(sql).bind(table).fetch_all(&mut **tx).await?;
+    Ok(rows.iter().map(|r| r.get::<String, _>("name")).collect())
+}
+
+/// Every table with an `instance_id` column, shadow tables and configuration excluded.
+async fn instance_tables(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec<DataTable>> {
+    let mut tables = Vec::new();
+    for name in instance_table_names(tx, backend).await? {
+        let columns = columns_of(tx, backend, &name).await?;
+        tables.push(DataTable { name, columns });
+    }
+    Ok(tables)
+}
+
+/// The names of `instance_tables`, in one query.
+async fn instance_table_names(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec<String>> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT m.name AS name FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND p.name = 'instance_id' ORDER BY m.name"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(c.table_name AS TEXT) AS name FROM information_schema.columns c \
+             JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+             WHERE c.table_schema = current_schema() AND c.column_name = 'instance_id' \
+             AND t.table_type = 'BASE TABLE' ORDER BY c.table_name"
+        }
+    };
+    let rows = sqlx::query(sql).fetch_all(&mut **tx).await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<String, _>("name"))
+        .filter(|name| !name.starts_with(SHADOW_PREFIX) && !CONFIGURATION.contains(&name.as_str()))
+        .collect())
+}
+
+/// On PostgreSQL, snapshot operations take one cluster-wide transaction lock: they may
+/// create shadow tables, and two transactions creating the same table at once would fail.
+async fn lock_snapshots(tx: &mut Tx, backend: Backend) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7244083910417371226)").execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn document_keys(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query("SELECT storage_key FROM document_files WHERE instance_id = $1")
+        .bind(instance_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.iter().map(|r| r.get::<String, _>("storage_key")).collect())
+}
+
+/// Deletes the instance's data rows, its pending outbox events and deliveries (a
+/// restore does this before copying the snapshot in).
+async fn clear_instance(tx: &mut Tx, backend: Backend, instance: &Instance) -> sqlx::Result<Cleared> {
+    // Events first: on PostgreSQL this waits for a webhook fan-out that holds some of them
+    // to commit, so the deliveries it made are there to be deleted below (read committed
+    // sees them), and no event of a deleted record is delivered after the reset.
+    sqlx::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND instance_name = $2")
+        .bind(&instance.tenant_id)
+        .bind(&instance.name)
+        .execute(&mut **tx)
+        .await?;
+    let mut cleared = Cleared { rows: 0, file_keys: document_keys(tx, &instance.id).await? };
+    for table in instance_tables(tx, backend).await? {
+        let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table.name));
+        cleared.rows += sqlx::query(&sql).bind(&instance.id).execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(cleared)
+}
+
+impl Db {
+    /// Empties an instance at once, whatever it holds: a new instances row takes over its
+    /// name and configuration, and the old row is retired with the records still under its
+    /// id, invisible to every lookup (which goes by name to live rows). `sweep_retired`
+    /// deletes them afterwards, in batches. Returns the instance as it now is and how many
+    /// records it held.
+    pub async fn reset_instance(&self, tx: &mut Tx, instance: &Instance, now_ms: i64) -> sqlx::Result<(Instance, u64)> {
+        // Events first: on PostgreSQL this waits for a webhook fan-out that holds some of
+        // them, so no event of a reset record is delivered after the reset.
+        sqlx::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND instance_name = $2")
+            .bind(&instance.tenant_id)
+            .bind(&instance.name)
+            .execute(&mut **tx)
+            .await?;
+        // One round trip for the count: a reset's time should not grow with the schema.
+        let counts: Vec<String> = instance_table_names(tx, self.backend)
+            .await?
+            .iter()
+            .map(|t| format!("(SELECT COUNT(*) FROM {} WHERE instance_id = $1)", quote(t)))
+            .collect();
+        let sql = format!("SELECT CAST({} AS BIGINT) AS n", counts.join(" + "));
+        let rows = sqlx::query(&sql).bind(&instance.id).fetch_one(&mut **tx).await?.get::<i64, _>("n") as u64;
+        let fresh = Instance { id: crate::ids::new_id(), ..instance.clone() };
+        sqlx::query("UPDATE instances SET name = $2, retired_at = $3 WHERE id = $1")
+            .bind(&instance.id)
+            .bind(format!("{}~retired~{}", instance.name, instance.id))
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO instances (id, tenant_id, name, description, created_at) \
+             SELECT $1, tenant_id, $2, description, created_at FROM instances WHERE id = $3",
+        )
+        .bind(&fresh.id)
+        .bind(&instance.name)
+        .bind(&instance.id)
+        .execute(&mut **tx)
+        .await?;
+        for table in CONFIGURATION.iter().filter(|t| **t != "instances") {
+            sqlx::query(&format!("UPDATE {} SET instance_id = $1 WHERE instance_id = $2", quote(table)))
+                .bind(&fresh.id)
+                .bind(&instance.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok((fresh, rows))
+    }
+
+    /// Retired instances whose records are still to be deleted.
+    pub async fn retired_instances(&self) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM instances WHERE retired_at IS NOT NULL ORDER BY retired_at")
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.iter().map(|r| r.get("id")).collect())
+    }
+
+    /// Storage keys of a retired instance's document files that no live row names (a
+    /// restored snapshot may name the same key).
+    pub async fn retired_file_keys(&self, retired_id: &str) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT storage_key FROM document_files d WHERE instance_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM document_files o WHERE o.storage_key = d.storage_key AND o.instance_id <> $1)",
+        )
+        .bind(retired_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.iter().map(|r| r.get("storage_key")).collect())
+    }
+
+    /// Deletes up to `limit` rows of a retired instance from each table, in one short
+    /// transaction; returns how many went (0 when it is empty), and then drops its row.
+    pub async fn sweep_retired_batch(&self, retired_id: &str, limit: i64) -> sqlx::Result<u64> {
+        let mut tx = self.begin().await?;
+        let row_id = match self.backend {
+            Backend::Sqlite => "rowid",
+            Backend::Postgres => "ctid",
+        };
+        let mut deleted = 0;
+        for table in instance_tables(&mut tx, self.backend).await? {
+            let t = quote(&table.name);
+            let sql = format!(
+                "DELETE FROM {t} WHERE {row_id} IN (SELECT {row_id} FROM {t} WHERE instance_id = $1 LIMIT {limit})"
+            );
+            deleted += sqlx::query(&sql).bind(retired_id).execute(&mut *tx).await?.rows_affected();
+        }
+        if deleted == 0 {
+            sqlx::query("DELETE FROM instances WHERE id = $1 AND retired_at IS NOT NULL")
+                .bind(retired_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Deletes the tenant's users (instance data is reset per instance by the caller).
+    pub async fn reset_tenant_users(&self, tx: &mut Tx, tenant_id: &str) -> sqlx::Result<u64> {
+        Ok(sqlx::query("DELETE FROM users WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
+    }
+
+    /// Saves the instance's data under `name`, replacing an earlier snapshot of that
+    /// name. Returns the snapshot and the storage keys of the document files it holds.
+    pub async fn save_snapshot(
+        &self,
+        tx: &mut Tx,
+        instance: &Instance,
+        name: &str,
+        now_ms: i64,
+    ) -> sqlx::Result<(SnapshotInfo, Vec<String>)> {
+        lock_snapshots(tx, self.backend).await?;
+        if let Some(old) = snapshot_id(tx, &instance.id, name).await? {
+            drop_snapshot_rows(tx, self.backend, &old).await?;
+        }
+        let tables = instance_tables(tx, self.backend).await?;
+        discard_stale_snapshots(tx, self.backend, &tables).await?;
+        let id = crate::ids::new_id();
+        let mut rows = 0i64;
+        for table in tables {
+            if DELIVERY_STATE.contains(&table.name.as_str()) {
+                continue;
+            }
+            let shadow = ensure_shadow(tx, self.backend, &table).await?;
+            let cols = table.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "INSERT INTO {shadow} (snapshot_id, {cols}) SELECT $1, {cols} FROM {} WHERE instance_id = $2",
+                quote(&table.name)
+            );
+            rows += sqlx::query(&sql).bind(&id).bind(&instance.id).execute(&mut **tx).await?.rows_affected() as i64;
+        }
+        sqlx::query(
+            "INSERT INTO emulator_snapshots (id, instance_id, name, row_count, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(&instance.id)
+        .bind(name)
+        .bind(rows)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+        let keys = document_keys(tx, &instance.id).await?;
+        Ok((SnapshotInfo { id, name: name.to_string(), created_at: now_ms, rows }, keys))
+    }
+
+    /// Replaces the instance's data with the snapshot's. Returns what the restore
+    /// removed (whose files may go) and the snapshot (whose files must come back).
+    pub async fn restore_snapshot(
+        &self,
+        tx: &mut Tx,
+        instance: &Instance,
+        name: &str,
+    ) -> Result<(Cleared, SnapshotInfo, Vec<String>), SnapshotError> {
+        lock_snapshots(tx, self.backend).await?;
+        let info = self
+            .snapshots_in(tx, &instance.id)
+            .await?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| SnapshotError::NotFound(name.to_string()))?;
+        let mut cleared = clear_instance(tx, self.backend, instance).await?;
+        // Rows of a reset not yet swept carry the ids the snapshot brings back: they go now.
+        let retired = sqlx::query("SELECT id FROM instances WHERE tenant_id = $1 AND retired_at IS NOT NULL")
+            .bind(&instance.tenant_id)
+            .fetch_all(&mut **tx)
+            .await?;
+        for id in retired.iter().map(|r| r.get::<String, _>("id")) {
+            cleared.file_keys.extend(document_keys(tx, &id).await?);
+            for table in instance_tables(tx, self.backend).await? {
+                let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table.name));
+                cleared.rows += sqlx::query(&sql).bind(&id).execute(&mut **tx).await?.rows_affected();
+            }
+        }
+        for table in instance_tables(tx, self.backend).await? {
+            if DELIVERY_STATE.contains(&table.name.as_str()) {
+                continue;
+            }
+            let shadow = format!("{SHADOW_PREFIX}{}", table.name);
+            let mut shadow_cols = columns_of(tx, self.backend, &shadow).await?;
+            if shadow_cols.is_empty() {
+                // A table added after every snapshot so far: the snapshot had no rows in it.
+                continue;
+            }
+            shadow_cols.retain(|c| c != "snapshot_id");
+            if shadow_cols != table.columns {
+                return Err(SnapshotError::SchemaChanged(name.to_string()));
+            }
+            let cols = table.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+            // The instance may have a new id since the snapshot (a reset gives it one).
+            let values = table
+                .columns
+                .iter()
+                .map(|c| if c == "instance_id" { "$2".to_string() } else { quote(c) })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO {} ({cols}) SELECT {values} FROM {} WHERE snapshot_id = $1",
+                quote(&table.name),
+                quote(&shadow)
+            );
+            sqlx::query(&sql).bind(&info.id).bind(&instance.id).execute(&mut **tx).await?;
+        }
+        let keys = document_keys(tx, &instance.id).await?;
+        Ok((cleared, info, keys))
+    }
+
+    pub async fn snapshots_in(&self, tx: &mut Tx, instance_id: &str) -> sqlx::Result<Vec<SnapshotInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, row_count FROM emulator_snapshots WHERE instance_id = $1 ORDER BY name",
+        )
+        .bind(instance_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SnapshotInfo {
+                id: r.get("id"),
+                name: r.get("name"),
+                created_at: r.get("created_at"),
+                rows: r.get("row_count"),
+            })
+            .collect())
+    }
+
+    /// Deletes a snapshot; returns its id (for its files) or `None` when there is none.
+    pub async fn delete_snapshot(&self, tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result<Option<String>> {
+        lock_snapshots(tx, self.backend).await?;
+        let Some(id) = snapshot_id(tx, instance_id, name).await? else { return Ok(None) };
+        drop_snapshot_rows(tx, self.backend, &id).await?;
+        Ok(Some(id))
+    }
+}
+
+async fn snapshot_id(tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query("SELECT id FROM emulator_snapshots WHERE instance_id = $1 AND name = $2")
+        .bind(instance_id)
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| r.get("id")))
+}
+
+async fn drop_snapshot_rows(tx: &mut Tx, backend: Backend, id: &str) -> sqlx::Result<()> {
+    for table in instance_tables(tx, backend).await? {
+        let shadow = format!("{SHADOW_PREFIX}{}", table.name);
+        if columns_of(tx, backend, &shadow).await?.is_empty() {
+            continue;
+        }
+        sqlx::query(&format!("DELETE FROM {} WHERE snapshot_id = $1", quote(&shadow)))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM emulator_snapshots WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Creates the shadow table of `table` when missing: the same columns (no constraints,
+/// so rows of several snapshots live side by side) plus `snapshot_id`. The caller has
+/// made sure an existing shadow matches (see `discard_stale_snapshots`).
+async fn ensure_shadow(tx: &mut Tx, backend: Backend, table: &DataTable) -> sqlx::Result<String> {
+    let shadow = format!("{SHADOW_PREFIX}{}", table.name);
+    let quoted = quote(&shadow);
+    if columns_of(tx, backend, &shadow).await?.is_empty() {
+        let cols = table.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+        sqlx::query(&format!(
+            "CREATE TABLE {quoted} AS SELECT CAST('' AS TEXT) AS snapshot_id, {cols} FROM {} WHERE 1 = 0",
+            quote(&table.name)
+        ))
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(&format!("CREATE INDEX {} ON {quoted} (snapshot_id)", quote(&format!("{shadow}_by_snapshot"))))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(quoted)
+}
+
+/// After a migration changed a data table, the snapshots taken before it cannot be
+/// restored whole; rather than keep snapshots that would restore part of an instance,
+/// every snapshot and shadow table goes (the next snapshot starts afresh).
+async fn discard_stale_snapshots(tx: &mut Tx, backend: Backend, tables: &[DataTable]) -> sqlx::Result<()> {
+    let mut stale = false;
+    for table in tables {
+        let existing = columns_of(tx, backend, &format!("{SHADOW_PREFIX}{}", table.name)).await?;
+        stale |= !existing.is_empty() && existing[1..] != table.columns[..];
+    }
+    if !stale {
+        return Ok(());
+    }
+    tracing::warn!("the schema changed since the emulator snapshots were taken; discarding them");
+    for table in tables {
+        let shadow = format!("{SHADOW_PREFIX}{}", table.name);
+        if !columns_of(tx, backend, &shadow).await?.is_empty() {
+            sqlx::query(&format!("DROP TABLE {}", quote(&shadow))).execute(&mut **tx).await?;
+        }
+    }
+    sqlx::query("DELETE FROM emulator_snapshots").execute(&mut **tx).await?;
+    Ok(())
+}
