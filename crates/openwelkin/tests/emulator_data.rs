@@ -399,4 +399,23 @@ async fn the_cli_resets_seeds_and_snapshots_without_http() {
     assert_eq!(s.count_patients(&token, "").await, 6);
     s.cli(&[&["snapshot", "delete", "six"][..], &scope[..]].concat());
     assert_eq!(s.cli(&[&["snapshot", "list"][..], &scope[..]].concat()), "");
+
+    // The chat outbox holds what the care team sent, and the CLI empties it.
+    let (_, page) = s.get(&s.sandbox("/patients?size=1"), &token).await;
+    let pid = id(&page["content"][0]);
+    let (status, sent) = s
+        .post(&s.sandbox(&format!("/patients/{pid}/chat/messages")), &token, json!({"message": "Hello from the team"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let listed = s.cli(&[&["outbox", "list", "chat"][..], &scope[..]].concat());
+    let items: Vec<Value> = listed.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(items.len(), 1, "inbound messages from the seed are not in the outbox: {listed}");
+    assert_eq!((items[0]["patientId"].as_str(), items[0]["id"].as_str()), (Some(pid.as_str()), sent["id"].as_str()));
+    assert_eq!(s.cli(&[&["outbox", "clear", "chat"][..], &scope[..]].concat()).trim(), "cleared 1");
+    assert_eq!(s.cli(&[&["outbox", "list", "chat"][..], &scope[..]].concat()), "");
+    let (_, sec) =
+        s.get(&format!("/{}/admin/audit-security?eventSubtype=EMULATOR_OUTBOX_CLEARED", s.tenant), &token).await;
+    assert_eq!(sec["metaInfo"]["totalElements"], 1, "clearing is audited: {sec}");
+    let out = common::cli_output(&s.db_url, &[&["outbox", "list", "fax"][..], &scope[..]].concat());
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("sms, email, chat and webhooks"));
 }

@@ -1,4 +1,4 @@
-//! `openwelkin reset | seed | snapshot`: the emulator's data controls without HTTP, for a
+//! `openwelkin reset | seed | snapshot | outbox`: the emulator's data controls without HTTP, for a
 //! test suite that prepares its database before (or beside) a serving process. They do
 //! what the `/_emulator/` routes do, through the same code.
 
@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::emulator::data::{self, Target};
 use crate::emulator::fixture::{self, Fixture};
 use crate::emulator::generate;
+use crate::emulator::outbox;
 use crate::store::Db;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -92,6 +93,22 @@ pub enum SnapshotCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    /// Print what an outbox (sms, email, chat or webhooks) holds, one JSON object per line.
+    List {
+        kind: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Empty an outbox (chat messages stay in their conversation).
+    Clear {
+        kind: String,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
 async fn target(scope: &Scope) -> anyhow::Result<Target> {
     let db = Db::connect(&scope.db.database).await?;
     let files = scope.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&scope.db.database));
@@ -157,6 +174,26 @@ pub async fn snapshot(command: SnapshotCommand) -> anyhow::Result<()> {
         SnapshotCommand::Delete { name, .. } => {
             data::delete(&t, tenant, instance, name).await?;
             println!("deleted snapshot {name} of {tenant}/{instance}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn outbox(command: OutboxCommand) -> anyhow::Result<()> {
+    let (OutboxCommand::List { kind, at } | OutboxCommand::Clear { kind, at }) = &command;
+    let kind = outbox::Kind::parse(kind)?;
+    let t = target(&at.scope).await?;
+    let tenant = data::tenant(&t.db, &at.scope.tenant).await?;
+    let instance = data::instance(&t.db, &tenant, &at.instance).await?;
+    match command {
+        OutboxCommand::List { .. } => {
+            for item in outbox::list(&t.db, &instance, kind).await? {
+                println!("{item}");
+            }
+        }
+        OutboxCommand::Clear { .. } => {
+            let n = outbox::clear(&t.db, &instance, kind, t.clock.now_ms()).await?;
+            println!("cleared {n}");
         }
     }
     Ok(())

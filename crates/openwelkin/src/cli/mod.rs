@@ -81,6 +81,11 @@ pub enum Command {
         #[command(subcommand)]
         command: emulator::SnapshotCommand,
     },
+    /// Emulator: print or empty an instance's SMS, email, chat or webhook outbox.
+    Outbox {
+        #[command(subcommand)]
+        command: emulator::OutboxCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -100,5 +105,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reset(args) => emulator::reset(args).await,
         Command::Seed(args) => emulator::seed(args).await,
         Command::Snapshot { command } => emulator::snapshot(command).await,
+        Command::Outbox { command } => emulator::outbox(command).await,
     }
 }

@@ -5,6 +5,8 @@
 //! part of the patient's conversation.
 
 use super::EmulatorError;
+use crate::events::audit::{Actor, SecurityEvent};
+use crate::store::audit::record_security_event_in;
 use crate::store::tenants::Instance;
 use crate::store::Db;
 use serde_json::{json, Value};
@@ -19,6 +21,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sms => "sms",
+            Kind::Email => "email",
+            Kind::Chat => "chat",
+            Kind::Webhooks => "webhooks",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Kind, EmulatorError> {
         Ok(match s {
             "sms" => Kind::Sms,
@@ -104,8 +115,8 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>
     })
 }
 
-/// Empties the outbox; returns how many items it held.
-pub async fn clear(db: &Db, instance: &Instance, kind: Kind) -> Result<u64, EmulatorError> {
+/// Empties the outbox; returns how many items it held. Audited like every write.
+pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> Result<u64, EmulatorError> {
     let mut tx = db.begin().await?;
     let sql = match kind {
         Kind::Sms => "DELETE FROM sms_outbox WHERE instance_id = $1",
@@ -118,6 +129,14 @@ pub async fn clear(db: &Db, instance: &Instance, kind: Kind) -> Result<u64, Emul
         }
     };
     let n = sqlx::query(sql).bind(&instance.id).execute(&mut *tx).await?.rows_affected();
+    let event = SecurityEvent {
+        tenant_id: &instance.tenant_id,
+        subtype: "EMULATOR_OUTBOX_CLEARED",
+        subject: &Actor::system(),
+        object: None,
+        record: json!({"instance": instance.name, "outbox": kind.name(), "cleared": n}),
+    };
+    record_security_event_in(&mut tx, &event, now_ms).await?;
     tx.commit().await?;
     Ok(n)
 }
