@@ -143,12 +143,18 @@ async fn clear_instance(tx: &mut Tx, backend: Backend, instance: &Instance) -> s
         .bind(&instance.name)
         .execute(&mut **tx)
         .await?;
-    let mut cleared = Cleared { rows: 0, file_keys: document_keys(tx, &instance.id).await? };
-    for table in instance_tables(tx, backend).await? {
-        let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table.name));
-        cleared.rows += sqlx::query(&sql).bind(&instance.id).execute(&mut **tx).await?.rows_affected();
+    let file_keys = document_keys(tx, &instance.id).await?;
+    Ok(Cleared { rows: delete_rows_of(tx, backend, &instance.id).await?, file_keys })
+}
+
+/// Deletes every data row under an instance id; returns how many went.
+async fn delete_rows_of(tx: &mut Tx, backend: Backend, instance_id: &str) -> sqlx::Result<u64> {
+    let mut rows = 0;
+    for table in instance_table_names(tx, backend).await? {
+        let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table));
+        rows += sqlx::query(&sql).bind(instance_id).execute(&mut **tx).await?.rows_affected();
     }
-    Ok(cleared)
+    Ok(rows)
 }
 
 impl Db {
@@ -229,8 +235,8 @@ impl Db {
             Backend::Postgres => "ctid",
         };
         let mut deleted = 0;
-        for table in instance_tables(&mut tx, self.backend).await? {
-            let t = quote(&table.name);
+        for table in instance_table_names(&mut tx, self.backend).await? {
+            let t = quote(&table);
             let sql = format!(
                 "DELETE FROM {t} WHERE {row_id} IN (SELECT {row_id} FROM {t} WHERE instance_id = $1 LIMIT {limit})"
             );
@@ -321,10 +327,7 @@ impl Db {
             .await?;
         for id in retired.iter().map(|r| r.get::<String, _>("id")) {
             cleared.file_keys.extend(document_keys(tx, &id).await?);
-            for table in instance_tables(tx, self.backend).await? {
-                let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table.name));
-                cleared.rows += sqlx::query(&sql).bind(&id).execute(&mut **tx).await?.rows_affected();
-            }
+            cleared.rows += delete_rows_of(tx, self.backend, &id).await?;
         }
         for table in instance_tables(tx, self.backend).await? {
             if DELIVERY_STATE.contains(&table.name.as_str()) {
@@ -396,8 +399,8 @@ async fn snapshot_id(tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result
 }
 
 async fn drop_snapshot_rows(tx: &mut Tx, backend: Backend, id: &str) -> sqlx::Result<()> {
-    for table in instance_tables(tx, backend).await? {
-        let shadow = format!("{SHADOW_PREFIX}{}", table.name);
+    for table in instance_table_names(tx, backend).await? {
+        let shadow = format!("{SHADOW_PREFIX}{table}");
         if columns_of(tx, backend, &shadow).await?.is_empty() {
             continue;
         }
