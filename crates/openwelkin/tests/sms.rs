@@ -251,7 +251,15 @@ async fn sends_are_validated_and_refused_ones_write_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err[0]["details"]["field"], "receiver");
     // Malformed JSON is refused before anything else.
-    let resp = t.s.http.post(t.s.url(&t.sms())).bearer_auth(&t.token).body("{").send().await.unwrap();
+    let resp =
+        t.s.http
+            .post(t.s.url(&t.sms()))
+            .bearer_auth(&t.token)
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 
     assert_eq!(t.list("").await["totalElements"], 0, "nothing was written");

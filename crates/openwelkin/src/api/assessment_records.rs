@@ -2,6 +2,9 @@
 //! A record is created from an assessment of the current formation (status `NEW`), its
 //! answers are checked against the CDT fields the questions reference (`IN_PROGRESS`),
 //! and completing it checks required answers, scores it and sets `finalizedDate`.
+//!
+//! Changes read the record inside their write transaction, its row locked: status and
+//! answers are judged on the latest committed state, so a record is completed once.
 
 use super::body::JsonObject;
 use super::caller::{InstanceCaller, Write};
@@ -20,10 +23,12 @@ use crate::domain::records::DictionaryValues;
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
 use crate::store::assessment_records as store;
+use crate::store::Tx;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 const COMPONENT: &str = "ASSESSMENT";
 
@@ -40,16 +45,44 @@ fn invalid(e: FieldError) -> ApiError {
     ApiError::invalid_field(COMPONENT, e)
 }
 
-async fn assessment(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    name: &str,
-) -> ApiResult<(Assessment, std::sync::Arc<Designer>, i64)> {
+fn assessment_not_found(name: &str) -> ApiError {
+    ApiError::not_found("ASSESSMENT_NOT_FOUND", COMPONENT, "Assessment not found", json!({"assessmentName": name}))
+}
+
+async fn assessment(state: &AppState, ctx: &InstanceCaller, name: &str) -> ApiResult<(Assessment, Arc<Designer>, i64)> {
     let f = state.db.current_formation(&ctx.instance.id).await?;
-    let a = f.designer.assessment(name).ok_or_else(|| {
-        ApiError::not_found("ASSESSMENT_NOT_FOUND", COMPONENT, "Assessment not found", json!({"assessmentName": name}))
-    })?;
+    let a = f.designer.assessment(name).ok_or_else(|| assessment_not_found(name))?;
     Ok((a, f.designer, f.version))
+}
+
+/// What answering and completing records of one assessment need from the current
+/// formation. Loaded before the write transaction opens: a record's assessment never
+/// changes, so this does not depend on the state the transaction locks.
+struct Rules {
+    assessment: Assessment,
+    designer: Arc<Designer>,
+    dictionaries: DictionaryValues,
+}
+
+/// The rules of assessment `name`; `None` when the current formation no longer has it,
+/// which is an error only for a change that needs them.
+async fn rules(state: &AppState, ctx: &InstanceCaller, name: &str) -> ApiResult<Option<Rules>> {
+    let f = state.db.current_formation(&ctx.instance.id).await?;
+    let Some(assessment) = f.designer.assessment(name) else { return Ok(None) };
+    let dictionaries = dictionaries(state, ctx, &f.designer, &assessment).await?;
+    Ok(Some(Rules { assessment, designer: f.designer, dictionaries }))
+}
+
+/// The assessment a stored record is of: read before the transaction only to load its
+/// rules (the record itself is read again, locked, inside the transaction).
+async fn assessment_of(state: &AppState, ctx: &InstanceCaller, p: &Patient, id: &str) -> ApiResult<String> {
+    let record = state.db.assessment_record(&ctx.instance.id, &p.id, id).await?.ok_or_else(|| not_found(&p.id, id))?;
+    Ok(record["assessmentName"].as_str().unwrap_or_default().to_string())
+}
+
+/// Inside `tx`: the record, its row locked until the transaction ends.
+async fn record_for_update(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient, id: &str) -> ApiResult<Value> {
+    store::get_for_update(tx, &ctx.instance.id, &p.id, id).await?.ok_or_else(|| not_found(&p.id, id))
 }
 
 /// Dictionaries used by the fields the assessment's questions reference.
@@ -75,8 +108,9 @@ fn touch(record: &mut Value, ctx: &InstanceCaller, p: &Patient, now_ms: i64) {
     record["answers"]["updated_by_name"] = json!(actor.full_name());
 }
 
+/// Writes and audits in `tx`, then commits it.
 async fn save(
-    state: &AppState,
+    mut tx: Tx,
     ctx: &InstanceCaller,
     p: &Patient,
     record: &Value,
@@ -84,7 +118,6 @@ async fn save(
     completed: bool,
     now_ms: i64,
 ) -> ApiResult<()> {
-    let mut tx = state.db.begin().await?;
     match operation {
         Operation::Create => store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, record, now_ms).await?,
         Operation::Update => store::update(&mut tx, &ctx.instance.id, record, now_ms).await?,
@@ -159,7 +192,7 @@ pub async fn create(
         "version": version, "patientId": p.id, "status": status, "answers": answers, "scoring": {},
         "folderId": null, "expirationDate": null, "questions": {}, "resolvedCdtValues": {}, "pfa": false,
     });
-    save(&state, &ctx, &p, &record, Operation::Create, false, now_ms).await?;
+    save(state.db.begin().await?, &ctx, &p, &record, Operation::Create, false, now_ms).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -218,12 +251,7 @@ pub async fn list(
 }
 
 /// Checks and applies new answers; a record with answers is `IN_PROGRESS`.
-async fn answer(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    record: &mut Value,
-    given: &Map<String, Value>,
-) -> ApiResult<()> {
+fn answer(rules: Option<&Rules>, record: &mut Value, given: &Map<String, Value>) -> ApiResult<()> {
     if record["status"] == "COMPLETED" && !given.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -233,11 +261,10 @@ async fn answer(
             json!({"recordId": record["id"]}),
         ));
     }
-    let name = record["assessmentName"].as_str().unwrap_or_default().to_string();
-    let (a, designer, _) = assessment(state, ctx, &name).await?;
-    let dicts = dictionaries(state, ctx, &designer, &a).await?;
+    let name = record["assessmentName"].as_str().unwrap_or_default();
+    let r = rules.ok_or_else(|| assessment_not_found(name))?;
     let answers = record["answers"].as_object_mut().expect("answers are an object");
-    domain::apply_answers(&designer, &a, answers, given, &dicts).map_err(invalid)?;
+    domain::apply_answers(&r.designer, &r.assessment, answers, given, &r.dictionaries).map_err(invalid)?;
     if record["status"] == "NEW" && !given.is_empty() {
         record["status"] = json!("IN_PROGRESS");
     }
@@ -245,17 +272,11 @@ async fn answer(
 }
 
 /// Completes a record: every required question answered, then scores and `finalizedDate`.
-async fn complete(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    p: &Patient,
-    record: &mut Value,
-    now_ms: i64,
-) -> ApiResult<()> {
-    let name = record["assessmentName"].as_str().unwrap_or_default().to_string();
-    let (a, _, _) = assessment(state, ctx, &name).await?;
+fn complete(rules: Option<&Rules>, p: &Patient, record: &mut Value, now_ms: i64) -> ApiResult<()> {
+    let name = record["assessmentName"].as_str().unwrap_or_default();
+    let a = &rules.ok_or_else(|| assessment_not_found(name))?.assessment;
     let answers = record["answers"].as_object().expect("answers are an object");
-    let missing = domain::unanswered(&a, answers);
+    let missing = domain::unanswered(a, answers);
     if let Some(first) = missing.first() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -265,8 +286,8 @@ async fn complete(
             json!({"field": first, "reason": "is required to complete the assessment", "unanswered": missing}),
         ));
     }
-    record["scoring"] = Value::Object(domain::score(&a, answers));
-    record["questions"] = Value::Object(domain::questions(&a));
+    record["scoring"] = Value::Object(domain::score(a, answers));
+    record["questions"] = Value::Object(domain::questions(a));
     record["finalizedDate"] = json!(crate::time::format_ms(now_ms));
     record["localFinalizedDate"] = json!(crate::time::format_local_ms(now_ms, p.timezone.as_deref()));
     record["status"] = json!("COMPLETED");
@@ -316,9 +337,13 @@ pub async fn update(
     allowed.extend(["status", "answers", "expirationDate", "folderId"]);
     crate::domain::fields::reject_unknown(&body, &allowed, &[]).map_err(invalid)?;
     let p = patient(&state, &ctx, &path.2).await?;
+    let rules = match body.contains_key("answers") || body.contains_key("status") {
+        true => rules(&state, &ctx, &assessment_of(&state, &ctx, &p, &path.3).await?).await?,
+        false => None,
+    };
     let now_ms = state.clock.now_ms();
-    let mut record =
-        state.db.assessment_record(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&p.id, &path.3))?;
+    let mut tx = state.db.begin().await?;
+    let mut record = record_for_update(&mut tx, &ctx, &p, &path.3).await?;
     if let Some(name) = body.get("assessmentName").and_then(Value::as_str) {
         if Some(name) != record["assessmentName"].as_str() {
             return Err(invalid(FieldError::new("assessmentName", "cannot change")));
@@ -335,7 +360,7 @@ pub async fn update(
             .filter(|(k, v)| !SYSTEM_FIELDS.iter().any(|(s, _)| s == k) && record["answers"].get(k.as_str()) != Some(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        answer(&state, &ctx, &mut record, &changed).await?;
+        answer(rules.as_ref(), &mut record, &changed)?;
     }
     for key in ["expirationDate", "folderId"] {
         if let Some(v) = body.get(key) {
@@ -365,7 +390,7 @@ pub async fn update(
                 ))
             }
             (_, "COMPLETED") => {
-                complete(&state, &ctx, &p, &mut record, now_ms).await?;
+                complete(rules.as_ref(), &p, &mut record, now_ms)?;
                 completed = true;
             }
             (Some("IN_PROGRESS"), "NEW") => return Err(invalid(FieldError::new("status", "cannot go back to NEW"))),
@@ -373,7 +398,7 @@ pub async fn update(
         }
     }
     touch(&mut record, &ctx, &p, now_ms);
-    save(&state, &ctx, &p, &record, Operation::Update, completed, now_ms).await?;
+    save(tx, &ctx, &p, &record, Operation::Update, completed, now_ms).await?;
     Ok(Json(record))
 }
 
@@ -393,12 +418,13 @@ pub async fn answers(
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Assessments, Op::Update)?;
     let p = patient(&state, &ctx, &path.2).await?;
+    let rules = rules(&state, &ctx, &assessment_of(&state, &ctx, &p, &path.3).await?).await?;
     let now_ms = state.clock.now_ms();
-    let mut record =
-        state.db.assessment_record(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&p.id, &path.3))?;
-    answer(&state, &ctx, &mut record, &body).await?;
+    let mut tx = state.db.begin().await?;
+    let mut record = record_for_update(&mut tx, &ctx, &p, &path.3).await?;
+    answer(rules.as_ref(), &mut record, &body)?;
     touch(&mut record, &ctx, &p, now_ms);
-    save(&state, &ctx, &p, &record, Operation::Update, false, now_ms).await?;
+    save(tx, &ctx, &p, &record, Operation::Update, false, now_ms).await?;
     Ok(Json(record))
 }
 
@@ -417,8 +443,8 @@ pub async fn delete(
     ctx.require(Family::Assessments, Op::Delete)?;
     let p = patient(&state, &ctx, &path.2).await?;
     let now_ms = state.clock.now_ms();
-    let record =
-        state.db.assessment_record(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&p.id, &path.3))?;
-    save(&state, &ctx, &p, &record, Operation::Delete, false, now_ms).await?;
+    let mut tx = state.db.begin().await?;
+    let record = record_for_update(&mut tx, &ctx, &p, &path.3).await?;
+    save(tx, &ctx, &p, &record, Operation::Delete, false, now_ms).await?;
     Ok(StatusCode::OK)
 }

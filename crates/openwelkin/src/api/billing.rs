@@ -96,15 +96,19 @@ pub async fn add_method(
     m.insert("patientId".into(), json!(p.id));
     m.extend(fields);
     let mut method = Value::Object(m);
-    let existing = state
-        .db
-        .billing_records(
-            &ctx.instance.id,
-            Kind::PaymentMethod,
-            &Filter { patient_id: Some(&p.id), ..Default::default() },
-        )
-        .await?;
     let mut tx = state.db.begin().await?;
+    // The patient's row is locked while the default is decided, so that two methods added
+    // at once do not both become the default.
+    if !crate::store::patients::lock(&mut tx, &ctx.instance.id, &p.id).await? {
+        return Err(not_found("PATIENT", &p.id));
+    }
+    let existing = store::records_in(
+        &mut tx,
+        &ctx.instance.id,
+        Kind::PaymentMethod,
+        &Filter { patient_id: Some(&p.id), ..Default::default() },
+    )
+    .await?;
     // The first method is the default; a new default replaces the old one.
     if existing.is_empty() {
         method["isDefault"] = json!(true);
@@ -211,15 +215,20 @@ pub async fn delete_method(
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Billing, Op::Delete)?;
     let p = patient(&state, &ctx, &path.2).await?;
-    let method = method_of(&state, &ctx, &p.id, &path.3).await?;
-    let subs = state
-        .db
-        .billing_records(
-            &ctx.instance.id,
-            Kind::Subscription,
-            &Filter { patient_id: Some(&p.id), ..Default::default() },
-        )
-        .await?;
+    let now_ms = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    // Locked: a subscription created meanwhile (which locks the method too) is seen below.
+    let method = store::get_for_update(&mut tx, &ctx.instance.id, Kind::PaymentMethod, &path.3)
+        .await?
+        .filter(|m| m["patientId"] == p.id.as_str())
+        .ok_or_else(|| not_found("PAYMENT_METHOD", &path.3))?;
+    let subs = store::records_in(
+        &mut tx,
+        &ctx.instance.id,
+        Kind::Subscription,
+        &Filter { patient_id: Some(&p.id), ..Default::default() },
+    )
+    .await?;
     if let Some(s) =
         subs.iter().find(|s| s["paymentTypeInfo"]["paymentMethodId"] == path.3.as_str() && s["status"] != "CANCELLED")
     {
@@ -230,8 +239,6 @@ pub async fn delete_method(
             json!({"subscriptionId": s["id"]}),
         ));
     }
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
     store::delete(&mut tx, &ctx.instance.id, Kind::PaymentMethod, &path.3).await?;
     ctx.record(
         &mut tx,
@@ -288,20 +295,16 @@ pub async fn create_subscription(
         .user(&ctx.tenant.id, &input.care_member, true)
         .await?
         .ok_or_else(|| invalid(FieldError::new("careMember.id", format!("no user {}", input.care_member))))?;
-    if input.payment_type == "AUTO_CHARGE" {
-        let Some(method) = &input.payment_method else {
+    let charged = match (input.payment_type.as_str(), &input.payment_method) {
+        ("AUTO_CHARGE", None) => {
             return Err(invalid(FieldError::new(
                 "paymentTypeInfo.paymentMethodId",
                 "is required to charge automatically",
-            )));
-        };
-        method_of(&state, &ctx, &p.id, method).await.map_err(|_| {
-            invalid(FieldError::new(
-                "paymentTypeInfo.paymentMethodId",
-                format!("the patient has no payment method {method}"),
-            ))
-        })?;
-    }
+            )))
+        }
+        ("AUTO_CHARGE", Some(method)) => Some(method.clone()),
+        _ => None,
+    };
     let now_ms = state.clock.now_ms();
     let id = crate::ids::new_id();
     let mut m = stamp_new(&ctx, now_ms);
@@ -325,6 +328,18 @@ pub async fn create_subscription(
     }
     let sub = Value::Object(m);
     let mut tx = state.db.begin().await?;
+    if let Some(method) = &charged {
+        // Locked, so that the method is not deleted while this subscription comes to use it.
+        store::get_for_update(&mut tx, &ctx.instance.id, Kind::PaymentMethod, method)
+            .await?
+            .filter(|m| m["patientId"] == p.id.as_str())
+            .ok_or_else(|| {
+                invalid(FieldError::new(
+                    "paymentTypeInfo.paymentMethodId",
+                    format!("the patient has no payment method {method}"),
+                ))
+            })?;
+    }
     let keys = Keys {
         patient_id: &p.id,
         encounter_id: None,
@@ -474,6 +489,17 @@ async fn payments_of(state: &AppState, ctx: &InstanceCaller, invoice_id: &str) -
         .await?)
 }
 
+/// An invoice's payments inside a write (after the invoice was locked).
+async fn payments_in(tx: &mut crate::store::Tx, ctx: &InstanceCaller, invoice_id: &str) -> ApiResult<Vec<Value>> {
+    Ok(store::records_in(
+        tx,
+        &ctx.instance.id,
+        Kind::Payment,
+        &Filter { parent_id: Some(invoice_id), ..Default::default() },
+    )
+    .await?)
+}
+
 pub(crate) async fn rendered_invoice(state: &AppState, ctx: &InstanceCaller, inv: &Value) -> ApiResult<Value> {
     let payments = payments_of(state, ctx, inv["id"].as_str().unwrap_or_default()).await?;
     Ok(render_invoice(inv, &payments, today(state)))
@@ -616,11 +642,13 @@ pub async fn update_invoice(
     )
     .map_err(invalid)?;
     let now_ms = state.clock.now_ms();
-    let payments = payments_of(&state, &ctx, &path.2).await?;
     let mut tx = state.db.begin().await?;
     let mut inv = store::get_for_update(&mut tx, &ctx.instance.id, Kind::Invoice, &path.2)
         .await?
         .ok_or_else(|| not_found("INVOICE", &path.2))?;
+    // Read under the invoice's lock: a payment (which takes the same lock) is either in
+    // this list or waits for this update.
+    let payments = payments_in(&mut tx, &ctx, &path.2).await?;
     let stored = inv["status"].as_str().unwrap_or("PENDING").to_string();
     if stored == "VOIDED" {
         return Err(ApiError::conflict(
@@ -799,11 +827,13 @@ pub async fn add_payment(
         ),
         None => crate::time::format_ms(now_ms),
     };
-    let payments = payments_of(&state, &ctx, &path.2).await?;
     let mut tx = state.db.begin().await?;
     let inv = store::get_for_update(&mut tx, &ctx.instance.id, Kind::Invoice, &path.2)
         .await?
         .ok_or_else(|| not_found("INVOICE", &path.2))?;
+    // The invoice is locked: payments at once are checked one after the other against
+    // what is due, never all against the same amount.
+    let payments = payments_in(&mut tx, &ctx, &path.2).await?;
     let rendered = render_invoice(&inv, &payments, today(&state));
     if matches!(rendered["status"].as_str(), Some("DRAFT" | "VOIDED" | "PAID")) {
         return Err(ApiError::conflict(

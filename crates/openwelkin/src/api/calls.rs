@@ -119,6 +119,8 @@ async fn report_body(
             file = Some((bytes.to_vec(), content_type, filename));
         } else {
             let text = field.text().await.map_err(bad)?;
+            super::body::no_nul(&name, &name)?;
+            super::body::no_nul(&name, &text)?;
             fields.insert(name, Value::String(text));
         }
     }

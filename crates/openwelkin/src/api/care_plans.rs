@@ -81,6 +81,11 @@ async fn write_overview(
     let now_ms = state.clock.now_ms();
     let actor = ctx.actor().full_name();
     let mut tx = state.db.begin().await?;
+    // A plan is stored by its first write; until then there is no row to lock. The
+    // patient's row serializes first writes, so exactly one of them creates the plan.
+    if !crate::store::patients::lock(&mut tx, &ctx.instance.id, &p.id).await? {
+        return Err(ApiError::not_found("PATIENT_NOT_FOUND", "PATIENT", "Patient not found", json!({"id": p.id})));
+    }
     let stored = store::plan_for_update(&mut tx, &ctx.instance.id, &p.id).await?;
     let op = if stored.is_some() { Operation::Update } else { Operation::Create };
     let mut plan = stored.unwrap_or_else(|| implicit(ctx, &p));

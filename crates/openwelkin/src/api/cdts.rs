@@ -15,7 +15,7 @@ use crate::domain::patient::Patient;
 use crate::domain::records::{self, DictionaryValues};
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
-use crate::store::patients::PatientKey;
+use crate::store::patients::{self, PatientKey};
 use crate::store::records::{self as store, DtKind, RecordKey, Scope, StoredRecord};
 use crate::store::{is_unique_violation, Tx};
 use axum::extract::{Path, State};
@@ -36,12 +36,23 @@ pub(crate) fn type_not_found(name: &str) -> ApiError {
     ApiError::not_found("DT_NOT_FOUND", COMPONENT, "Data type not found", json!({"cdtName": name}))
 }
 
+fn patient_not_found(id: &str) -> ApiError {
+    ApiError::not_found("PATIENT_NOT_FOUND", "PATIENT", "Patient not found", json!({"id": id}))
+}
+
 pub(crate) async fn patient(state: &AppState, ctx: &InstanceCaller, id: &str) -> ApiResult<Patient> {
-    state
-        .db
-        .patient(&ctx.instance.id, PatientKey::Id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("PATIENT_NOT_FOUND", "PATIENT", "Patient not found", json!({"id": id})))
+    state.db.patient(&ctx.instance.id, PatientKey::Id, id).await?.ok_or_else(|| patient_not_found(id))
+}
+
+/// Locks the patient's row in the write transaction (404 if it was deleted meanwhile).
+/// Writes that add records to a patient take this before checking a per-patient rule, so
+/// two of them run one after the other and none outlives a concurrent delete.
+pub(crate) async fn lock_patient(tx: &mut Tx, ctx: &InstanceCaller, id: &str) -> ApiResult<()> {
+    if patients::lock(tx, &ctx.instance.id, id).await? {
+        Ok(())
+    } else {
+        Err(patient_not_found(id))
+    }
 }
 
 /// The data type of the current formation, with that formation's version.
@@ -164,6 +175,7 @@ pub async fn create(
         .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     let scope = scope(&ctx, &cdt, &patient.id);
     let mut tx = state.db.begin().await?;
+    lock_patient(&mut tx, &ctx, &patient.id).await?;
     if dt.cardinality == Cardinality::SingleRecord && store::count(&mut tx, &scope).await? > 0 {
         return Err(ApiError::conflict(
             "DT_RECORD_ALREADY_EXISTS",
@@ -341,9 +353,15 @@ pub async fn bulk_update(
     let scope = scope(&ctx, &cdt, &patient.id);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    let mut ids: Vec<String> =
+        rows.iter().filter_map(|r| r.get("id").and_then(Value::as_str)).map(String::from).collect();
+    ids.sort();
+    ids.dedup();
+    store::lock_all(&mut tx, &scope, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        store::savepoint_row(&mut tx).await?;
         let outcome: ApiResult<Value> = async {
             let fields = row.get("jsonBody").and_then(Value::as_object).ok_or_else(|| {
                 ApiError::invalid_field(COMPONENT, FieldError::new(format!("rows[{i}].jsonBody"), "must be an object"))
@@ -373,9 +391,15 @@ pub async fn bulk_update(
         }
         .await;
         out.push(match outcome {
-            Ok(body) => json!({"id": id, "jsonBody": body, "result": {"status": "OK", "content": null}}),
+            Ok(body) => {
+                store::release_row(&mut tx).await?;
+                json!({"id": id, "jsonBody": body, "result": {"status": "OK", "content": null}})
+            }
             Err(e) if e.status.is_server_error() => return Err(e),
             Err(e) => {
+                // A refused row leaves nothing behind, and the rows after it can still be
+                // written (on PostgreSQL a failed statement would abort the transaction).
+                store::rollback_to_row(&mut tx).await?;
                 json!({"id": id, "jsonBody": row.get("jsonBody"), "result": {"status": "ERROR", "content": e.item}})
             }
         });

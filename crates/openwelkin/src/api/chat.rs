@@ -727,11 +727,9 @@ pub async fn delete_webhook(State(state): State<AppState>, ctx: InstanceCaller) 
     ctx.require(Family::Chat, Op::Delete)?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let hook = state.db.chat_webhook(&ctx.instance.id).await?;
-    if !store::delete_webhook(&mut tx, &ctx.instance.id).await? {
-        return Err(webhook_not_found(&ctx.instance.name));
-    }
-    let view = hook.as_ref().map(store::webhook_view).unwrap_or(Value::Null);
+    let hook =
+        store::delete_webhook(&mut tx, &ctx.instance.id).await?.ok_or_else(|| webhook_not_found(&ctx.instance.name))?;
+    let view = store::webhook_view(&hook);
     ctx.record(&mut tx, Write::new("CHAT_WEBHOOK", Operation::Delete, &ctx.instance.id, &view), now_ms).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)

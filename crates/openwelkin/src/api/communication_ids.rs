@@ -90,11 +90,12 @@ pub async fn create(
     let mut c =
         communication_id::blank(&crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     communication_id::apply(&mut c, &body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let channel = c["channel"].as_str().unwrap_or_default();
-    if state.db.default_communication_id(&ctx.instance.id, channel).await?.is_none() {
+    let mut tx = state.db.begin().await?;
+    store::lock(&mut tx, &ctx.instance.id).await?;
+    // The first of a channel becomes its default: checked under the lock.
+    if !store::channel_in_use(&mut tx, &ctx.instance.id, c["channel"].as_str().unwrap_or_default()).await? {
         c["default"] = json!(true);
     }
-    let mut tx = state.db.begin().await?;
     store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &c, now_ms).await.map_err(|e| {
         if is_unique_violation(&e) {
             taken(&c)
@@ -181,6 +182,8 @@ pub async fn update(
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    // The instance's lock before the row's, in the order creates take them.
+    store::lock(&mut tx, &ctx.instance.id).await?;
     let mut c = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
     communication_id::apply(&mut c, &body, false).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     c["updatedAt"] = json!(crate::time::format_ms(now_ms));

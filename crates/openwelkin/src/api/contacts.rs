@@ -75,6 +75,8 @@ pub async fn create(
         contact::blank(&crate::ids::new_id(), &p.id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     contact::apply(&mut c, &body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     let mut tx = state.db.begin().await?;
+    // The patient may have been deleted since it was read; its row lock keeps it.
+    super::cdts::lock_patient(&mut tx, &ctx, &p.id).await?;
     check_links(&state, &ctx, &mut tx, &p, &c).await?;
     store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &c, now_ms).await.map_err(|e| {
         if is_unique_violation(&e) {

@@ -280,6 +280,7 @@ pub async fn add(
     let all = records_of(&body, &fields)?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    store::lock(&mut tx, &ctx.instance.id, &path.2).await?;
     insert_all(&mut tx, &ctx, &path.2, &fields, all, now_ms).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(listing(&state, &ctx, &path.2, false, None, None).await?)))
@@ -306,7 +307,10 @@ pub async fn replace_all(
     let all = records_of(&body, &fields)?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    for old in state.db.dictionary_records(&ctx.instance.id, &path.2, true, None, None).await? {
+    // With the dictionary locked, what is read here is exactly what the purge removes (and
+    // two replacements at once leave one set, not both).
+    store::lock(&mut tx, &ctx.instance.id, &path.2).await?;
+    for old in store::all_for_update(&mut tx, &ctx.instance.id, &path.2).await? {
         ctx.record(
             &mut tx,
             Write {
@@ -426,6 +430,7 @@ pub async fn seed(
     seeds: &[Map<String, Value>],
     now_ms: i64,
 ) -> sqlx::Result<bool> {
+    store::lock(tx, instance_id, name).await?;
     if store::count(tx, instance_id, name).await? > 0 {
         return Ok(false);
     }

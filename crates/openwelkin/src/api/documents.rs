@@ -416,6 +416,8 @@ async fn store_upload(
                 FieldError::new(part, "is not a part of an upload; send each file as a part named files"),
             ));
         }
+        // A NUL would be dropped by `clean_name`; refused like every other NUL instead.
+        super::body::no_nul("files", field.file_name().unwrap_or_default())?;
         let name = clean_name(field.file_name());
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -446,7 +448,7 @@ async fn store_upload(
                 crate::ids::new_id()
             ),
         };
-        state.files.put(&file.storage_key, bytes).await.map_err(ApiError::internal)?;
+        state.files.put(&file.storage_key, bytes).await.map_err(ApiError::from_io)?;
         written.push(file.storage_key.clone());
         files.push(file);
     }

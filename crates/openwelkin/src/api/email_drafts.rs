@@ -240,16 +240,15 @@ pub async fn send(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Email, Op::Create)?;
     let p = patient(&state, &ctx, &path.2).await?;
-    let draft =
-        state.db.email_draft(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&p.id, &path.3))?;
-    let c = email::compose_of_draft(&draft).map_err(invalid)?;
-    let parties = outbound_parties(&state, &ctx, &p, c.sender.as_deref()).await?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    // Read again under the write lock: a concurrent send or delete wins, this one 404s.
+    // Read (and locked) inside the write: of two sends at once, or a send and a delete,
+    // the first wins and the other finds no draft (404); an edit made meanwhile is sent.
     let draft = store::draft_for_update(&mut tx, &ctx.instance.id, &p.id, &path.3)
         .await?
         .ok_or_else(|| not_found(&p.id, &path.3))?;
+    let c = email::compose_of_draft(&draft).map_err(invalid)?;
+    let parties = outbound_parties(&state, &ctx, &p, c.sender.as_deref()).await?;
     let id = crate::ids::new_id();
     store::move_attachments(&mut tx, &ctx.instance.id, &path.3, &id).await?;
     let row = create_outbound(

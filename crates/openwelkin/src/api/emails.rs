@@ -137,6 +137,8 @@ impl<S: Send + Sync> FromRequest<S> for EmailInput {
             while let Some(part) = parts.next_field().await.map_err(multipart_error)? {
                 let name = part.name().unwrap_or_default().to_string();
                 let file_name = part.file_name().map(String::from);
+                super::body::no_nul(&name, &name)?;
+                super::body::no_nul(&name, file_name.as_deref().unwrap_or_default())?;
                 if file_name.is_some() || name == FILE_PART {
                     let file_name = email::clean_file_name(file_name.as_deref().unwrap_or("attachment"));
                     let content_type = content_type_of(part.content_type(), &file_name);
@@ -145,6 +147,7 @@ impl<S: Send + Sync> FromRequest<S> for EmailInput {
                     uploads.push(Upload { part: name, file });
                 } else {
                     let text = part.text().await.map_err(multipart_error)?;
+                    super::body::no_nul(&name, &text)?;
                     if let Some(v) = form_value(&name, text) {
                         fields.insert(name, v);
                     }
@@ -155,6 +158,8 @@ impl<S: Send + Sync> FromRequest<S> for EmailInput {
                 .await
                 .map_err(|e| ApiError::bad_request("REQUEST", format!("could not read the request body: {e}")))?;
             for (k, v) in form_urlencoded::parse(&bytes) {
+                super::body::no_nul(&k, &k)?;
+                super::body::no_nul(&k, &v)?;
                 if let Some(v) = form_value(&k, v.into_owned()) {
                     fields.insert(k.into_owned(), v);
                 }

@@ -1,6 +1,11 @@
 //! What hangs off an encounter: comments, assessment links (`__encounter_assessment__`
 //! records) and the disposition (`__encounter_disposition__` record, checked against the
 //! formation's disposition data type). Closed encounters refuse changes to them too.
+//!
+//! Every write here reads inside its transaction and locks the encounter's row first
+//! (`encounter_for_update`): whether the encounter is closed, and the link or disposition
+//! being changed, are read after that lock, so a write never lands on an encounter that a
+//! concurrent FINALIZE has closed, and two writes to one disposition both keep their fields.
 
 use super::body::JsonObject;
 use super::caller::{InstanceCaller, Write};
@@ -17,6 +22,7 @@ use crate::domain::FieldError;
 use crate::events::audit::Operation;
 use crate::store::encounters::{self as store, StoredEncounter};
 use crate::store::records::{self as dt, DtKind, RecordKey, Scope, StoredRecord};
+use crate::store::Tx;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -55,6 +61,13 @@ async fn encounter(
         .await?
         .ok_or_else(|| record_not_found(json!({"patientId": p.id, "cdtRecordId": id, "cdtName": ENCOUNTER})))?;
     Ok((p, e))
+}
+
+/// Inside `tx`: the encounter the path names, its row locked until the transaction ends.
+async fn encounter_for_update(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient, id: &str) -> ApiResult<StoredEncounter> {
+    store::get_for_update(tx, &ctx.instance.id, &p.id, id)
+        .await?
+        .ok_or_else(|| record_not_found(json!({"patientId": p.id, "cdtRecordId": id, "cdtName": ENCOUNTER})))
 }
 
 fn open(e: &StoredEncounter) -> ApiResult<()> {
@@ -142,13 +155,15 @@ pub async fn add_comment(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Encounters, Op::Update)?;
     let text = text_of(&body)?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
     let now_ms = state.clock.now_ms();
     let now = crate::time::format_ms(now_ms);
     let actor = ctx.actor();
+    let mut tx = state.db.begin().await?;
+    // Locked so that the comment never outlives a concurrent delete of the encounter.
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
     let c = json!({"id": crate::ids::new_id(), "createdAt": now, "updatedAt": now, "createdBy": actor.id, "updatedBy": actor.id,
                    "createdByName": actor.full_name(), "updatedByName": actor.full_name(), "encounterId": e.id, "text": text});
-    let mut tx = state.db.begin().await?;
     store::insert_comment(&mut tx, &ctx.instance.id, &c, now_ms).await?;
     let id = c["id"].as_str().unwrap_or_default();
     ctx.record(
@@ -177,10 +192,11 @@ pub async fn update_comment(
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Encounters, Op::Update)?;
     let text = text_of(&body)?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
     let now_ms = state.clock.now_ms();
     let actor = ctx.actor();
     let mut tx = state.db.begin().await?;
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
     let mut c = store::comment_for_update(&mut tx, &ctx.instance.id, &e.id, &path.4)
         .await?
         .ok_or_else(|| comment_not_found(&path.4))?;
@@ -212,9 +228,10 @@ pub async fn delete_comment(
     Path(path): Path<IdsWithPart>,
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Encounters, Op::Update)?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
     let c = store::comment_for_update(&mut tx, &ctx.instance.id, &e.id, &path.4)
         .await?
         .ok_or_else(|| comment_not_found(&path.4))?;
@@ -240,9 +257,18 @@ async fn link(state: &AppState, ctx: &InstanceCaller, e: &StoredEncounter, id: &
         .ok_or_else(|| record_not_found(json!({})))
 }
 
+/// Inside `tx`: a link of the encounter, its row locked until the transaction ends.
+async fn link_for_update(tx: &mut Tx, ctx: &InstanceCaller, e: &StoredEncounter, id: &str) -> ApiResult<StoredRecord> {
+    dt::get_for_update(tx, &scope(ctx, LINK, &e.patient_id), RecordKey::Id, id)
+        .await?
+        .filter(|r| r.body.get("source_id").and_then(Value::as_str) == Some(&e.id))
+        .ok_or_else(|| record_not_found(json!({})))
+}
+
 /// An assessment record given to a link must be the patient's, of the link's assessment.
+/// Read (and locked) inside `tx`, so it cannot be deleted before the link commits.
 async fn check_record(
-    state: &AppState,
+    tx: &mut Tx,
     ctx: &InstanceCaller,
     p: &Patient,
     assessment: &str,
@@ -255,7 +281,7 @@ async fn check_record(
             Err(ApiError::invalid_field(COMPONENT, FieldError::new("assessmentRecordId", "must be a string or null")))
         };
     };
-    let r = state.db.assessment_record(&ctx.instance.id, &p.id, id).await?;
+    let r = crate::store::assessment_records::get_for_update(tx, &ctx.instance.id, &p.id, id).await?;
     match r {
         Some(r) if r["assessmentName"] == assessment => Ok(Some(id.to_string())),
         Some(_) => Err(ApiError::invalid_field(
@@ -326,18 +352,20 @@ pub async fn add_link(
     ctx.require(Family::Encounters, Op::Update)?;
     crate::domain::fields::reject_unknown(&body, &["assessmentName", "assessmentRecordId"], &[])
         .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
+    let formation = state.db.current_formation(&ctx.instance.id).await?;
+    let mut tx = state.db.begin().await?;
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
     open(&e)?;
     let name = body
         .get("assessmentName")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid_field(COMPONENT, FieldError::new("assessmentName", "is required")))?;
-    let formation = state.db.current_formation(&ctx.instance.id).await?;
     let a = formation.designer.assessment(name).ok_or_else(|| {
         ApiError::invalid_field(COMPONENT, FieldError::new("assessmentName", format!("no assessment {name:?}")))
     })?;
     let record_id =
-        check_record(&state, &ctx, &p, name, body.get("assessmentRecordId").unwrap_or(&Value::Null)).await?;
+        check_record(&mut tx, &ctx, &p, name, body.get("assessmentRecordId").unwrap_or(&Value::Null)).await?;
     let now_ms = state.clock.now_ms();
     let id = crate::ids::new_id();
     let actor = ctx.actor();
@@ -356,7 +384,6 @@ pub async fn add_link(
     ] {
         link_body.insert(k.into(), v);
     }
-    let mut tx = state.db.begin().await?;
     dt::insert(&mut tx, &scope(&ctx, LINK, &p.id), &id, formation.version, &link_body, now_ms).await?;
     let stored = StoredRecord {
         id: id.clone(),
@@ -399,17 +426,18 @@ pub async fn update_link(
         &["assessmentName", "assessmentTitle", "fromTemplate", "relation"],
     )
     .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
+    let now_ms = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
     open(&e)?;
-    let mut l = link(&state, &ctx, &e, &path.4).await?;
+    let mut l = link_for_update(&mut tx, &ctx, &e, &path.4).await?;
     let name = l.body.get("assessmentName").and_then(Value::as_str).unwrap_or_default().to_string();
     if let Some(given) = body.get("assessmentRecordId") {
-        let record_id = check_record(&state, &ctx, &p, &name, given).await?;
+        let record_id = check_record(&mut tx, &ctx, &p, &name, given).await?;
         l.body.insert("assessmentRecordId".into(), json!(record_id));
     }
-    let now_ms = state.clock.now_ms();
     stamp(&mut l.body, &ctx, now_ms);
-    let mut tx = state.db.begin().await?;
     dt::update(&mut tx, &scope(&ctx, LINK, &p.id), &l.id, &l.body, now_ms).await?;
     let record = envelope(&l, LINK);
     ctx.record(
@@ -435,11 +463,12 @@ pub async fn delete_link(
     Path(path): Path<IdsWithPart>,
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Encounters, Op::Update)?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
-    open(&e)?;
-    let l = link(&state, &ctx, &e, &path.4).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
+    open(&e)?;
+    let l = link_for_update(&mut tx, &ctx, &e, &path.4).await?;
     dt::delete(&mut tx, &scope(&ctx, LINK, &p.id), &l.id).await?;
     let record = envelope(&l, LINK);
     ctx.record(
@@ -495,14 +524,21 @@ pub async fn update_disposition(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Encounters, Op::Update)?;
-    let (p, e) = encounter(&state, &ctx, &path.2, &path.3).await?;
-    open(&e)?;
-    let mut d = disposition_of(&state, &ctx, &e).await?;
+    let p = patient(&state, &ctx, &path.2).await?;
+    // What the check needs from the formation, before the transaction: it does not
+    // depend on the disposition.
     let formation = state.db.current_formation(&ctx.instance.id).await?;
     let dtype = formation.designer.disposition();
     let dictionaries = dictionary_values(&state, &ctx, &dtype).await?;
     let now_ms = state.clock.now_ms();
     let actor = ctx.actor();
+    let mut tx = state.db.begin().await?;
+    let e = encounter_for_update(&mut tx, &ctx, &p, &path.3).await?;
+    open(&e)?;
+    let disposition_id = e.body.get("dispositionId").and_then(Value::as_str).unwrap_or_default();
+    let mut d = dt::get_for_update(&mut tx, &scope(&ctx, DISPOSITION, &p.id), RecordKey::Id, disposition_id)
+        .await?
+        .ok_or_else(|| record_not_found(json!({})))?;
     records::update_body(
         &dtype,
         &mut d.body,
@@ -514,7 +550,6 @@ pub async fn update_disposition(
         &actor.full_name(),
     )
     .map_err(|e| ApiError::invalid_field("CDT", e))?;
-    let mut tx = state.db.begin().await?;
     dt::update(&mut tx, &scope(&ctx, DISPOSITION, &p.id), &d.id, &d.body, now_ms).await?;
     let record = envelope(&d, DISPOSITION);
     ctx.record(

@@ -653,10 +653,10 @@ pub async fn delete(
     let e = store::get_for_update(&mut tx, &ctx.instance.id, &p.id, &path.3)
         .await?
         .ok_or_else(|| not_found(&p.id, &path.3))?;
-    for r in state.db.records(&scope(&ctx, LINK, &p.id), None, None).await? {
-        if r.body.get("source_id").and_then(Value::as_str) == Some(&e.id) {
-            dt::delete(&mut tx, &scope(&ctx, LINK, &p.id), &r.id).await?;
-        }
+    // Read inside the transaction, after the encounter's lock: a link added meanwhile
+    // (adding one locks the encounter too) is committed by now and goes with it.
+    for link_id in store::owned_record_ids(&mut tx, &ctx.instance.id, &p.id, LINK, &e.id).await? {
+        dt::delete(&mut tx, &scope(&ctx, LINK, &p.id), &link_id).await?;
     }
     if let Some(d) = e.body.get("dispositionId").and_then(Value::as_str) {
         dt::delete(&mut tx, &scope(&ctx, DISPOSITION, &p.id), d).await?;

@@ -94,6 +94,40 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", "AUTH", "JWT token is expired", json!({}))
     }
 
+    /// A write refused because the database or the file store has no space left. Reads
+    /// go on; the operator frees space and writes are accepted again.
+    pub fn storage_full(detail: &dyn std::fmt::Display) -> Self {
+        crate::store::errors::storage_full(detail);
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "INSUFFICIENT_STORAGE",
+            "SERVER",
+            "The server has no storage space left for this write; nothing was changed",
+            json!({}),
+        )
+    }
+
+    /// The database cannot be reached within the configured wait (`serve --db-timeout`).
+    pub fn database_unavailable(detail: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "database unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DATABASE_UNAVAILABLE",
+            "SERVER",
+            "The database is not reachable; try again later",
+            json!({}),
+        )
+    }
+
+    /// A file store failure: a full disk is a 507, anything else an internal error.
+    pub fn from_io(err: std::io::Error) -> Self {
+        if crate::store::errors::is_storage_full(&err) {
+            Self::storage_full(&err)
+        } else {
+            Self::internal(err)
+        }
+    }
+
     /// A storage failure: the detail goes to the log, the client gets a request id.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         let reference = crate::ids::new_id();
@@ -110,7 +144,12 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError::internal(err)
+        use crate::store::errors::{classify, Failure};
+        match classify(&err) {
+            Failure::StorageFull => ApiError::storage_full(&err),
+            Failure::Unavailable => ApiError::database_unavailable(&err),
+            Failure::Other => ApiError::internal(err),
+        }
     }
 }
 

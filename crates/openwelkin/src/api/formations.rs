@@ -226,6 +226,23 @@ fn invalid(errors: Vec<DesignerError>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", COMPONENT, first, json!({"errors": all}))
 }
 
+/// The draft as it is now, with the instance's formation locked in `tx` until it ends
+/// (so concurrent edits and publishes of the draft run one after the other): its stored
+/// row, else the current version (read after the lock, so no publish is in between).
+async fn locked_draft(
+    state: &AppState,
+    ctx: &InstanceCaller,
+    tx: &mut crate::store::Tx,
+) -> ApiResult<(i64, crate::designer::Designer)> {
+    Ok(match formations::draft_for_update(tx, &ctx.instance.id).await? {
+        Some(draft) => draft,
+        None => {
+            let current = state.db.current_formation(&ctx.instance.id).await?;
+            (current.version, (*current.designer).clone())
+        }
+    })
+}
+
 /// Applies `edit` to the draft inside one transaction, audited.
 async fn edit_draft(
     state: &AppState,
@@ -236,13 +253,7 @@ async fn edit_draft(
 ) -> ApiResult<Value> {
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let (base, mut designer) = match formations::draft_for_update(&mut tx, &ctx.instance.id).await? {
-        Some(draft) => draft,
-        None => {
-            let current = state.db.current_formation(&ctx.instance.id).await?;
-            (current.version, (*current.designer).clone())
-        }
-    };
+    let (base, mut designer) = locked_draft(state, ctx, &mut tx).await?;
     let result = edit(&mut designer)?;
     formations::save_draft(&mut tx, &ctx.instance.id, base, &designer, now_ms).await?;
     ctx.record(
@@ -474,14 +485,15 @@ pub struct Published {
 pub async fn publish(State(state): State<AppState>, ctx: InstanceCaller) -> ApiResult<(StatusCode, Json<Published>)> {
     ctx.require(Family::Formations, Op::Update)?;
     let now_ms = state.clock.now_ms();
-    let draft = state.db.draft_formation(&ctx.instance.id).await?;
-    let errors = draft.designer.validate();
+    // The draft is read under the lock: an edit committed meanwhile is published, not
+    // dropped with the draft row.
+    let mut tx = state.db.begin().await?;
+    let (_, draft) = locked_draft(&state, &ctx, &mut tx).await?;
+    let errors = draft.validate();
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
-    let mut tx = state.db.begin().await?;
-    let version =
-        formations::publish(&mut tx, &ctx.instance.id, &draft.designer, &ctx.actor().full_name(), now_ms).await?;
+    let version = formations::publish(&mut tx, &ctx.instance.id, &draft, &ctx.actor().full_name(), now_ms).await?;
     ctx.record(
         &mut tx,
         Write {

@@ -24,6 +24,7 @@ pub mod encounters;
 pub mod error;
 pub mod export;
 pub mod formations;
+pub mod guard;
 pub mod headers;
 pub mod health;
 pub mod openapi;
@@ -307,12 +308,21 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        // The request head (URI and header limits, path decoding) before any extractor,
+        // and plain-text rejections into the error format; inside the CORS headers.
+        .layer(axum::middleware::from_fn(guard::request_guard))
         // Outside the panic catcher, so that even a 500 from a panic carries the headers.
         .layer(axum::middleware::from_fn(headers::welkin_headers))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                // A 5xx is logged where it is made, once and with its cause (an internal error
+                // with its reference, a full disk once per period); not again for every response.
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -13,7 +13,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        Ok(Params(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        // No NUL (`%00`) in a name or a value: the store cannot hold it, and a search for it
+        // would match everything.
+        if let Some((name, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(super::body::nul_field(name.as_str()));
+        }
+        Ok(Params(pairs))
     }
 }
 

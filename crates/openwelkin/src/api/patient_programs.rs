@@ -47,6 +47,10 @@ fn id_not_found(patient_id: &str, id: &str) -> ApiError {
     ApiError::not_found("PATIENT_PROGRAM_NOT_FOUND", COMPONENT, MESSAGE, json!({"id": id, "patientId": patient_id}))
 }
 
+fn patient_not_found(id: &str) -> ApiError {
+    ApiError::not_found("PATIENT_NOT_FOUND", "PATIENT", "Patient not found", json!({"id": id}))
+}
+
 fn program_not_found(name: &str) -> ApiError {
     ApiError::not_found("PROGRAM_NOT_FOUND", "PROGRAM", "Program not found", json!({"programName": name}))
 }
@@ -316,6 +320,12 @@ async fn apply(
     let now = crate::time::format_ms(now_ms);
     let stamp = Stamp { actor_id: &actor.id, actor_name: &actor_name, now: &now, version: formation.version };
     let mut tx = state.db.begin().await?;
+    // The patient's row first: whether an unfinished enrolment exists decides between
+    // enrolling and changing it, and a missing enrolment has no row to lock. Two
+    // concurrent enrolments thus run one after the other; the second finds the first's.
+    if !crate::store::patients::lock(&mut tx, &ctx.instance.id, &p.id).await? {
+        return Err(patient_not_found(&p.id));
+    }
     let open = store::open_for_update(&mut tx, &ctx.instance.id, &p.id, program_name).await?;
     let (pp, operation) = match open {
         None if phase_only || change.assigned == Some(false) => return Err(open_not_found(&p.id, program_name)),

@@ -5,7 +5,8 @@
 use super::body::JsonObject;
 use super::caller::{InstanceCaller, Write};
 use super::cdts::{
-    check_external_keys, data_type, date_param, dictionary_values, patient, record_not_found, unique_or_internal,
+    check_external_keys, data_type, date_param, dictionary_values, lock_patient, patient, record_not_found,
+    unique_or_internal,
 };
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
@@ -88,6 +89,10 @@ async fn create_record(
         .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
     let scope = scope(ctx, pdt, patient.map(|p| p.id.as_str()));
     let mut tx = state.db.begin().await?;
+    if let Some(p) = patient {
+        // One profile per patient and type: checked with the patient locked.
+        lock_patient(&mut tx, ctx, &p.id).await?;
+    }
     if patient.is_some() && store::count(&mut tx, &scope).await? > 0 {
         return Err(ApiError::conflict(
             "DT_RECORD_ALREADY_EXISTS",

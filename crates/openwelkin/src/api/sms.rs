@@ -866,7 +866,12 @@ impl<S: Send + Sync> FromRequest<S> for ProviderForm {
                 ApiError::bad_request("REQUEST", format!("could not read the request body: {e}"))
             }
         })?;
-        let map = form_urlencoded::parse(&bytes).into_owned().map(|(k, v)| (k, Value::String(v))).collect();
+        let mut map = Map::new();
+        for (k, v) in form_urlencoded::parse(&bytes).into_owned() {
+            super::body::no_nul(&k, &k)?;
+            super::body::no_nul(&k, &v)?;
+            map.insert(k, Value::String(v));
+        }
         Ok(ProviderForm(map))
     }
 }

@@ -315,9 +315,18 @@ pub async fn batch_update(
     let now = crate::time::format_ms(now_ms);
     let who = author(&ctx);
     let mut tx = state.db.begin().await?;
+    // Every task is locked before any changes, in id order: two batches naming the same
+    // tasks in different orders wait for each other instead of deadlocking, and each
+    // batch applies to all its tasks or none.
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let mut locked = BTreeMap::new();
+    for id in &sorted {
+        locked.insert(id.clone(), store::get_for_update(&mut tx, &ctx.instance.id, id).await?);
+    }
     let mut out = Vec::with_capacity(ids.len());
     for id in &ids {
-        let mut t = store::get_for_update(&mut tx, &ctx.instance.id, id).await?.ok_or_else(|| not_found(id))?;
+        let mut t = locked.remove(id).flatten().ok_or_else(|| not_found(id))?;
         if t["status"] != json!(status) {
             t["status"] = json!(status);
             task::touch(&mut t, &now, &who);

@@ -14,6 +14,10 @@ pub struct ServeArgs {
     pub listen: String,
     #[command(flatten)]
     pub db: DatabaseArg,
+    /// Longest wait, in milliseconds, for a database connection; a request that waits
+    /// longer (the database down or restarting) is answered 503 DATABASE_UNAVAILABLE.
+    #[arg(long, env = "OPENWELKIN_DB_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_timeout_ms: u64,
     /// Create the demo tenant, instances, API client, users and patients (idempotent).
     #[arg(long, env = "OPENWELKIN_DEMO")]
     pub demo: bool,
@@ -74,7 +78,7 @@ impl WebhookArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let clock = Clock::system();
-    let db = Db::connect(&args.db.database).await?;
+    let db = Db::connect_with(&args.db.database, std::time::Duration::from_millis(args.db_timeout_ms.max(1))).await?;
     if let Some(root) = &args.designer {
         let tenants = crate::designer::Designer::load_root(root).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -123,9 +127,86 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("openwelkin listening on http://{addr}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "ready");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await?;
+    serve_http(listener, router(state), shutdown()).await;
     db.close().await;
     Ok(())
+}
+
+/// Serves HTTP/1.1 on `listener` until `signal`, then stops accepting and waits for the
+/// open connections to finish their requests. What `axum::serve` does, except that hyper's
+/// own limits on the request head are raised above those of `api::guard`, so that a head
+/// over the guard's limits is answered in the Welkin error format, not with hyper's empty
+/// 431.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    signal: impl std::future::Future<Output = ()>,
+) {
+    use crate::api::guard::{HYPER_MAX_BUF_SIZE, HYPER_MAX_HEADERS};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use tokio::sync::watch;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().max_headers(HYPER_MAX_HEADERS).max_buf_size(HYPER_MAX_BUF_SIZE);
+    let builder = std::sync::Arc::new(builder);
+    // Every connection holds a `closed` receiver and watches `stop`: the accept loop ends at
+    // the signal, connections then finish gracefully, and the loop waits for the last one.
+    let (stop, _) = watch::channel(false);
+    let (closed_tx, closed_rx) = watch::channel(());
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            _ = &mut signal => break,
+        };
+        let builder = builder.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let mut stopping = stop.subscribe();
+        let closed = closed_rx.clone();
+        tokio::spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            let mut shutting_down = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::trace!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = stopping.wait_for(|stop| *stop), if !shutting_down => {
+                        shutting_down = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(closed);
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(closed_rx);
+    closed_tx.closed().await;
+}
+
+/// As `axum::serve` does: a connection reset before it was accepted is nothing; anything
+/// else (such as running out of file descriptors) is logged and retried after a second.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %e, "accept error");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 async fn shutdown() {

@@ -9,7 +9,7 @@ use crate::events::audit::{Actor, SecurityEvent};
 use crate::files::FileStore;
 use crate::store::audit::record_security_event_in;
 use crate::store::tenants::{Instance, Tenant};
-use crate::store::Db;
+use crate::store::{Db, Tx};
 use serde_json::{json, Value};
 
 /// Held by a restore and by the sweep's file removal, so that the sweep never removes a
@@ -33,10 +33,20 @@ pub async fn tenant(db: &Db, name: &str) -> Result<Tenant, EmulatorError> {
     db.tenant_by_name(name).await?.ok_or_else(|| EmulatorError::NotFound(format!("no tenant named {name:?}")))
 }
 
+fn no_instance(tenant: &Tenant, name: &str) -> EmulatorError {
+    EmulatorError::NotFound(format!("no instance named {name:?} in tenant {:?}", tenant.name))
+}
+
 pub async fn instance(db: &Db, tenant: &Tenant, name: &str) -> Result<Instance, EmulatorError> {
-    db.instance_by_name(&tenant.id, name)
-        .await?
-        .ok_or_else(|| EmulatorError::NotFound(format!("no instance named {name:?} in tenant {:?}", tenant.name)))
+    db.instance_by_name(&tenant.id, name).await?.ok_or_else(|| no_instance(tenant, name))
+}
+
+/// The instance as it is inside the transaction, locked until it ends. Every operation
+/// here works on this, never on an instance looked up before its transaction: a reset
+/// that committed meanwhile has given the instance a new id, and the old one is retired
+/// (a restore into it would be swept, a second reset of it would collide on the name).
+async fn locked(db: &Db, tx: &mut Tx, tenant: &Tenant, name: &str) -> Result<Instance, EmulatorError> {
+    db.lock_instance(tx, &tenant.id, name).await?.ok_or_else(|| no_instance(tenant, name))
 }
 
 fn audit<'a>(tenant: &'a Tenant, subtype: &'static str, actor: &'a Actor, record: Value) -> SecurityEvent<'a> {
@@ -52,15 +62,18 @@ fn audit<'a>(tenant: &'a Tenant, subtype: &'static str, actor: &'a Actor, record
 /// the caller runs (the server in the background, the CLI before it exits).
 pub async fn reset(t: &Target, tenant_name: &str, instance_name: Option<&str>) -> Result<Value, EmulatorError> {
     let tenant = tenant(&t.db, tenant_name).await?;
-    let instances = match instance_name {
-        Some(name) => vec![instance(&t.db, &tenant, name).await?],
-        None => t.db.instances(&tenant.id).await?,
+    let names: Vec<String> = match instance_name {
+        Some(name) => vec![instance(&t.db, &tenant, name).await?.name],
+        None => t.db.instances(&tenant.id).await?.into_iter().map(|i| i.name).collect(),
     };
     let now = t.clock.now_ms();
     let mut tx = t.db.begin().await?;
     let mut rows = 0u64;
-    for i in &instances {
-        rows += t.db.reset_instance(&mut tx, i, now).await?.1;
+    let mut instances = Vec::new();
+    for name in &names {
+        let i = locked(&t.db, &mut tx, &tenant, name).await?;
+        rows += t.db.reset_instance(&mut tx, &i, now).await?.1;
+        instances.push(i);
     }
     if instance_name.is_none() {
         rows += t.db.reset_tenant_users(&mut tx, &tenant.id).await?;
@@ -131,9 +144,10 @@ fn view(s: &crate::store::emulator::SnapshotInfo) -> Value {
 pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> Result<Value, EmulatorError> {
     check_name(name)?;
     let tenant = tenant(&t.db, tenant_name).await?;
-    let instance = instance(&t.db, &tenant, instance_name).await?;
+    instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
     let mut tx = t.db.begin().await?;
+    let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let old = t.db.snapshots_in(&mut tx, &instance.id).await?.into_iter().find(|s| s.name == name);
     let (info, keys) = t.db.save_snapshot(&mut tx, &instance, name, now).await?;
     // Copies are made before the commit: a snapshot that is visible has its files.
@@ -159,10 +173,11 @@ pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str
 /// Replaces the instance's data with snapshot `name`.
 pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> Result<Value, EmulatorError> {
     let tenant = tenant(&t.db, tenant_name).await?;
-    let instance = instance(&t.db, &tenant, instance_name).await?;
+    instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
     let _files = FILES.lock().await;
     let mut tx = t.db.begin().await?;
+    let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let (cleared, info, restored_keys) = t.db.restore_snapshot(&mut tx, &instance, name).await?;
     // Files first: every restored document row must name a file once the restore is seen.
     for key in &restored_keys {
@@ -185,8 +200,9 @@ pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &
 
 pub async fn list(t: &Target, tenant_name: &str, instance_name: &str) -> Result<Value, EmulatorError> {
     let tenant = tenant(&t.db, tenant_name).await?;
-    let instance = instance(&t.db, &tenant, instance_name).await?;
+    instance(&t.db, &tenant, instance_name).await?;
     let mut tx = t.db.begin().await?;
+    let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let all = t.db.snapshots_in(&mut tx, &instance.id).await?;
     tx.commit().await?;
     Ok(json!({"snapshots": all.iter().map(view).collect::<Vec<_>>()}))
@@ -194,9 +210,10 @@ pub async fn list(t: &Target, tenant_name: &str, instance_name: &str) -> Result<
 
 pub async fn delete(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> Result<(), EmulatorError> {
     let tenant = tenant(&t.db, tenant_name).await?;
-    let instance = instance(&t.db, &tenant, instance_name).await?;
+    instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
     let mut tx = t.db.begin().await?;
+    let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let id =
         t.db.delete_snapshot(&mut tx, &instance.id, name)
             .await?

@@ -114,14 +114,41 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .map(|_| ())
 }
 
+/// One record inside a write, locked until the transaction ends: a read-modify-write of
+/// it (and of what hangs off it, such as an invoice's payments) is not interleaved with
+/// another one.
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, kind: Kind, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3")
-        .bind(instance_id)
-        .bind(kind.as_str())
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql =
+        format!("SELECT body FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(kind.as_str()).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(parse))
+}
+
+/// Every matching record inside a write, oldest first (e.g. an invoice's payments, read
+/// after the invoice is locked, so that no payment is added meanwhile).
+pub async fn records_in(tx: &mut Tx, instance_id: &str, kind: Kind, f: &Filter<'_>) -> sqlx::Result<Vec<Value>> {
+    let (w, sql) = listing(instance_id, kind, f);
+    Ok(w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await?.iter().map(parse).collect())
+}
+
+fn listing(instance_id: &str, kind: Kind, f: &Filter<'_>) -> (Where, String) {
+    let mut w = Where::default();
+    w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
+    w.and("kind = ?", [Arg::Text(kind.as_str().into())]);
+    for (column, value) in [("patient_id", f.patient_id), ("encounter_id", f.encounter_id), ("parent_id", f.parent_id)]
+    {
+        if let Some(v) = value {
+            w.and(&format!("{column} = ?"), [Arg::Text(v.into())]);
+        }
+    }
+    if let Some(from) = f.created_from {
+        w.and("created_at >= ?", [Arg::Int(from)]);
+    }
+    if let Some(to) = f.created_to {
+        w.and("created_at <= ?", [Arg::Int(to)]);
+    }
+    let sql = format!("SELECT body FROM billing_records{} ORDER BY created_at, id", w.sql());
+    (w, sql)
 }
 
 /// What a listing filters on.
@@ -148,23 +175,7 @@ impl Db {
     /// Every matching record, oldest first (statuses that depend on the date are computed
     /// when read, so filtering on them happens after).
     pub async fn billing_records(&self, instance_id: &str, kind: Kind, f: &Filter<'_>) -> sqlx::Result<Vec<Value>> {
-        let mut w = Where::default();
-        w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
-        w.and("kind = ?", [Arg::Text(kind.as_str().into())]);
-        for (column, value) in
-            [("patient_id", f.patient_id), ("encounter_id", f.encounter_id), ("parent_id", f.parent_id)]
-        {
-            if let Some(v) = value {
-                w.and(&format!("{column} = ?"), [Arg::Text(v.into())]);
-            }
-        }
-        if let Some(from) = f.created_from {
-            w.and("created_at >= ?", [Arg::Int(from)]);
-        }
-        if let Some(to) = f.created_to {
-            w.and("created_at <= ?", [Arg::Int(to)]);
-        }
-        let sql = format!("SELECT body FROM billing_records{} ORDER BY created_at, id", w.sql());
+        let (w, sql) = listing(instance_id, kind, f);
         Ok(w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?.iter().map(parse).collect())
     }
 }

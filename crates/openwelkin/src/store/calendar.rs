@@ -96,12 +96,10 @@ pub async fn delete_event(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Res
     Ok(done.rows_affected() > 0)
 }
 
+/// An event inside a write transaction, its row locked until the transaction ends.
 pub async fn event_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM calendar_events WHERE instance_id = $1 AND id = $2")
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM calendar_events WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 
@@ -168,12 +166,10 @@ pub async fn update_hours(tx: &mut Tx, instance_id: &str, h: &Value, now_ms: i64
     .map(|_| ())
 }
 
+/// A work-hours rule inside a write transaction, its row locked until the transaction ends.
 pub async fn hours_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM calendar_work_hours WHERE instance_id = $1 AND id = $2")
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM calendar_work_hours WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 

@@ -89,13 +89,12 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .rows_affected())
 }
 
-/// An unrecognized call, for resolving it.
+/// An unrecognized call, for resolving it: locked until the transaction ends, so that of
+/// two resolutions at once the second sees the first.
 pub async fn unrecognized_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM calls WHERE instance_id = $1 AND id = $2 AND unrecognized = 1")
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql =
+        format!("SELECT body FROM calls WHERE instance_id = $1 AND id = $2 AND unrecognized = 1{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 

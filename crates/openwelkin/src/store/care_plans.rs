@@ -24,12 +24,12 @@ pub fn goal_sort_column(field: &str) -> Option<&'static str> {
     })
 }
 
+/// A patient's stored care plan inside a write transaction, its row locked until the
+/// transaction ends. A plan not stored yet locks nothing: the first write of a plan
+/// holds the patient's row (`patients::lock`) before it asks.
 pub async fn plan_for_update(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM care_plans WHERE instance_id = $1 AND patient_id = $2")
-        .bind(instance_id)
-        .bind(patient_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM care_plans WHERE instance_id = $1 AND patient_id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 
@@ -102,18 +102,18 @@ pub async fn update_goal(tx: &mut Tx, instance_id: &str, goal: &Value, now_ms: i
     .map(|_| ())
 }
 
+/// A goal inside a write transaction, its row locked until the transaction ends.
 pub async fn goal_for_update(
     tx: &mut Tx,
     instance_id: &str,
     patient_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM care_plan_goals WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-        .bind(instance_id)
-        .bind(patient_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!(
+        "SELECT body FROM care_plan_goals WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 

@@ -120,13 +120,19 @@ pub async fn put_webhook(
     .map(|_| ())
 }
 
-pub async fn delete_webhook(tx: &mut Tx, instance_id: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM chat_webhooks WHERE instance_id = $1")
+/// Deletes the instance's chat webhook; returns it as it was (for the audit row), or
+/// `None` when there was none. One statement, so a concurrent change is never the one
+/// reported as deleted while another is.
+pub async fn delete_webhook(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Option<ChatWebhook>> {
+    let row = sqlx::query("DELETE FROM chat_webhooks WHERE instance_id = $1 RETURNING body")
         .bind(instance_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-        > 0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| webhook_of(&r)))
+}
+
+fn webhook_of(r: &sqlx::any::AnyRow) -> ChatWebhook {
+    serde_json::from_str(&r.get::<String, _>("body")).expect("stored webhooks are written by this server")
 }
 
 impl Db {
@@ -224,9 +230,7 @@ impl Db {
             .bind(instance_id)
             .fetch_optional(self.reader())
             .await?;
-        Ok(row.map(|r| {
-            serde_json::from_str(&r.get::<String, _>("body")).expect("stored webhooks are written by this server")
-        }))
+        Ok(row.as_ref().map(webhook_of))
     }
 }
 

@@ -106,14 +106,20 @@ impl Db {
         enabled: bool,
         now_ms: i64,
     ) -> sqlx::Result<bool> {
-        let done =
-            sqlx::query("UPDATE api_clients SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4")
-                .bind(enabled as i64)
-                .bind(now_ms)
-                .bind(tenant_id)
-                .bind(name)
-                .execute(&self.writer)
-                .await?;
+        // Disabling also moves the client's token epoch (`secret_version`, carried in every
+        // token as `sv`): a token issued before a disable stays dead after a later enable.
+        let bump = if enabled { 0 } else { 1 };
+        let done = sqlx::query(
+            "UPDATE api_clients SET enabled = $1, updated_at = $2, secret_version = secret_version + $5 \
+             WHERE tenant_id = $3 AND name = $4",
+        )
+        .bind(enabled as i64)
+        .bind(now_ms)
+        .bind(tenant_id)
+        .bind(name)
+        .bind(bump)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

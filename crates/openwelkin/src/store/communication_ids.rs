@@ -55,6 +55,26 @@ pub async fn other_defaults(tx: &mut Tx, instance_id: &str, channel: &str, excep
     Ok(rows.iter().map(|r| parse(&r.get::<String, _>("body"))).collect())
 }
 
+/// Whether the instance has a communication ID of `channel` (inside a write transaction,
+/// after `lock`).
+pub async fn channel_in_use(tx: &mut Tx, instance_id: &str, channel: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT id FROM communication_ids WHERE instance_id = $1 AND channel = $2 LIMIT 1")
+        .bind(instance_id)
+        .bind(channel)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Takes the write lock of the instance's communication IDs until the transaction ends,
+/// before any of their rows: which one is a channel's default is a rule over several rows
+/// (at most one marked; the first of a channel becomes it), so creates and updates run
+/// one after the other. On PostgreSQL a transaction-scoped advisory lock; on SQLite the
+/// single writer connection already runs write transactions one at a time.
+pub async fn lock(tx: &mut Tx, instance_id: &str) -> sqlx::Result<()> {
+    tx.lock_name(&format!("communication-ids:{instance_id}")).await
+}
+
 pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM communication_ids WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
@@ -65,12 +85,11 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bo
         == 1)
 }
 
+/// A communication ID inside a write transaction, its row locked until the transaction
+/// ends.
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM communication_ids WHERE instance_id = $1 AND id = $2")
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM communication_ids WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 

@@ -45,13 +45,11 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .rows_affected())
 }
 
+/// A contact inside a write transaction, its row locked until the transaction ends.
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, patient_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM contacts WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-        .bind(instance_id)
-        .bind(patient_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql =
+        format!("SELECT body FROM contacts WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| {
         serde_json::from_str(&r.get::<String, _>("body")).expect("stored contacts are written by this server")
     }))

@@ -78,21 +78,40 @@ pub async fn purge(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Re
         .rows_affected())
 }
 
+/// A record inside a write transaction, its row locked until the transaction ends.
 pub async fn get_for_update(
     tx: &mut Tx,
     instance_id: &str,
     dictionary: &str,
     id: &str,
 ) -> sqlx::Result<Option<DictionaryRecord>> {
-    let row = sqlx::query(
-        "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 AND id = $3",
-    )
-    .bind(instance_id)
-    .bind(dictionary)
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let sql = format!(
+        "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 AND id = $3{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql).bind(instance_id).bind(dictionary).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(from_row))
+}
+
+/// Every record of a dictionary (deleted ones too) inside a write transaction, their rows
+/// locked until it ends: what a replace-all removes.
+pub async fn all_for_update(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<Vec<DictionaryRecord>> {
+    let sql = format!(
+        "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 \
+         ORDER BY created_at, id{}",
+        tx.lock_rows()
+    );
+    let rows = sqlx::query(&sql).bind(instance_id).bind(dictionary).fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Takes the write lock of one dictionary until the transaction ends, so that writes that
+/// change its set of records (add, replace-all, seeding) run one after the other. On
+/// PostgreSQL this is a transaction-scoped advisory lock (there is no dictionary row to
+/// lock, and an empty dictionary has no record rows); on SQLite the single writer
+/// connection already runs write transactions one at a time.
+pub async fn lock(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<()> {
+    tx.lock_name(&format!("dictionary:{instance_id}:{dictionary}")).await
 }
 
 pub async fn count(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<i64> {

@@ -183,8 +183,10 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()
         .map(|_| ())
 }
 
+/// An email inside a write, locked until the transaction ends (updates, resolutions and
+/// the delivery's status changes are not interleaved).
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<EmailRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM emails WHERE instance_id = $1 AND id = $2");
+    let sql = format!("SELECT {COLUMNS} FROM emails WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
     let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(row_of))
 }
@@ -383,18 +385,19 @@ pub async fn delete_draft(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Res
         .map(|_| ())
 }
 
+/// A draft inside a write, locked until the transaction ends: of two sends at once, the
+/// second finds the draft gone.
 pub async fn draft_for_update(
     tx: &mut Tx,
     instance_id: &str,
     patient_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM email_drafts WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-        .bind(instance_id)
-        .bind(patient_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!(
+        "SELECT body FROM email_drafts WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 

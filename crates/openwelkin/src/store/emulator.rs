@@ -158,6 +158,35 @@ async fn delete_rows_of(tx: &mut Tx, backend: Backend, instance_id: &str) -> sql
 }
 
 impl Db {
+    /// The live instance named `name`, read inside the transaction and locked until it
+    /// ends: resets, snapshots and restores of one instance run one after the other, each
+    /// on the instance as the one before left it (a reset gives it a new id). `None` when
+    /// the tenant has no such instance.
+    pub async fn lock_instance(&self, tx: &mut Tx, tenant_id: &str, name: &str) -> sqlx::Result<Option<Instance>> {
+        let sql = format!(
+            "SELECT id, tenant_id, name, description FROM instances \
+             WHERE tenant_id = $1 AND name = $2 AND retired_at IS NULL{}",
+            tx.lock_rows()
+        );
+        // On PostgreSQL a row a concurrent reset retired while this waited for its lock is
+        // skipped, and the row that took its name was not yet visible to the statement; a
+        // second statement sees it.
+        for _ in 0..8 {
+            if let Some(r) = sqlx::query(&sql).bind(tenant_id).bind(name).fetch_optional(&mut **tx).await? {
+                return Ok(Some(Instance {
+                    id: r.get("id"),
+                    tenant_id: r.get("tenant_id"),
+                    name: r.get("name"),
+                    description: r.get("description"),
+                }));
+            }
+            if self.backend == Backend::Sqlite {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// Empties an instance at once, whatever it holds: a new instances row takes over its
     /// name and configuration, and the old row is retired with the records still under its
     /// id, invisible to every lookup (which goes by name to live rows). `sweep_retired`

@@ -99,21 +99,50 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .map(|_| ())
 }
 
+/// An encounter inside a write transaction, its row locked until the transaction ends.
+/// Every write to the encounter or to what hangs off it (comments, assessment links,
+/// disposition) takes this lock first, so its status is checked against the latest
+/// committed state and those writes run one after the other.
 pub async fn get_for_update(
     tx: &mut Tx,
     instance_id: &str,
     patient_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<StoredEncounter>> {
-    let row = sqlx::query(
-        "SELECT id, patient_id, body FROM encounters WHERE instance_id = $1 AND patient_id = $2 AND id = $3",
+    let sql = format!(
+        "SELECT id, patient_id, body FROM encounters WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// Ids of a patient's internal records of `dt_name` (assessment links) that the encounter
+/// owns (`source_id`), oldest first, read inside a write transaction.
+pub async fn owned_record_ids(
+    tx: &mut Tx,
+    instance_id: &str,
+    patient_id: &str,
+    dt_name: &str,
+    encounter_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT id, body FROM dt_records WHERE instance_id = $1 AND dt_kind = 'INTERNAL' AND dt_name = $2 \
+         AND patient_id = $3 ORDER BY created_at, id",
     )
     .bind(instance_id)
+    .bind(dt_name)
     .bind(patient_id)
-    .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(row.as_ref().map(from_row))
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            serde_json::from_str::<Value>(&r.get::<String, _>("body"))
+                .is_ok_and(|b| b["source_id"].as_str() == Some(encounter_id))
+        })
+        .map(|r| r.get("id"))
+        .collect())
 }
 
 /// Which encounters a listing wants.
@@ -213,19 +242,18 @@ pub async fn delete_comment(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::R
         .map(|_| ())
 }
 
+/// A comment inside a write transaction, its row locked until the transaction ends.
 pub async fn comment_for_update(
     tx: &mut Tx,
     instance_id: &str,
     encounter_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<Value>> {
-    let row =
-        sqlx::query("SELECT body FROM encounter_comments WHERE instance_id = $1 AND encounter_id = $2 AND id = $3")
-            .bind(instance_id)
-            .bind(encounter_id)
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let sql = format!(
+        "SELECT body FROM encounter_comments WHERE instance_id = $1 AND encounter_id = $2 AND id = $3{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql).bind(instance_id).bind(encounter_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| {
         serde_json::from_str(&r.get::<String, _>("body")).expect("stored comments are written by this server")
     }))

@@ -103,12 +103,22 @@ impl Db {
     }
 }
 
-/// The draft as stored inside a write transaction (to edit it from its latest state).
+/// Takes the write lock of an instance's formation (its draft and its versions) until the
+/// transaction ends. The draft has no row until it is first edited after a publish, so
+/// its row alone cannot be locked; on PostgreSQL this is a transaction-scoped advisory
+/// lock, on SQLite the single writer connection already runs write transactions one at a
+/// time.
+async fn lock(tx: &mut Tx, instance_id: &str) -> sqlx::Result<()> {
+    tx.lock_name(&format!("formation:{instance_id}")).await
+}
+
+/// The draft as stored inside a write transaction (to edit or publish it from its latest
+/// state), with the instance's formation locked until the transaction ends; `None` when
+/// the draft is the current version. Read the current version only after this.
 pub async fn draft_for_update(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Option<(i64, Designer)>> {
-    let row = sqlx::query("SELECT base_version, body FROM formation_drafts WHERE instance_id = $1")
-        .bind(instance_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    lock(tx, instance_id).await?;
+    let sql = format!("SELECT base_version, body FROM formation_drafts WHERE instance_id = $1{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| (r.get("base_version"), parse(&r.get::<String, _>("body")))))
 }
 
@@ -134,6 +144,8 @@ pub async fn save_draft(
 
 /// Publishes `designer` as the next version and clears the draft. Returns the version.
 pub async fn publish(tx: &mut Tx, instance_id: &str, designer: &Designer, by: &str, now_ms: i64) -> sqlx::Result<i64> {
+    // Two publishes at once would both take MAX(version) + 1.
+    lock(tx, instance_id).await?;
     let next: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM formations WHERE instance_id = $1")
         .bind(instance_id)
         .fetch_one(&mut **tx)

@@ -20,6 +20,7 @@ pub mod documents;
 pub mod emails;
 pub mod emulator;
 pub mod encounters;
+pub mod errors;
 pub mod export;
 pub mod formations;
 pub mod keys;
@@ -32,15 +33,20 @@ pub mod sms;
 pub mod tasks;
 pub mod templates;
 pub mod tenants;
+mod tx;
 pub mod users;
 pub mod webhooks;
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
-pub type Tx = Transaction<'static, Any>;
+pub use tx::Tx;
+
+/// How long a request waits for a database connection before it is answered
+/// `503 DATABASE_UNAVAILABLE` (`serve --db-timeout`).
+pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -63,18 +69,23 @@ pub struct Db {
 impl Db {
     /// Connects, applies the embedded migrations and returns a handle.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, DEFAULT_DB_TIMEOUT).await
+    }
+
+    /// As `connect`, with the longest wait for a connection before a request gives up.
+    pub async fn connect_with(url: &str, db_timeout: Duration) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let (backend, url) = normalize_url(url)?;
         let db = match backend {
             Backend::Sqlite => {
-                let pool = sqlite_pool(&url, 8).await?;
-                let writer = sqlite_pool(&url, 1).await?;
+                let pool = sqlite_pool(&url, 8, db_timeout).await?;
+                let writer = sqlite_pool(&url, 1, db_timeout).await?;
                 Db { backend, pool, writer, formation_cache: Default::default() }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(db_timeout)
                     .connect(&url)
                     .await
                     .with_context(|| "connecting to PostgreSQL")?;
@@ -104,12 +115,16 @@ impl Db {
     /// Starts a write transaction. Everything a write changes (the record, its audit row)
     /// goes through one of these, so it commits or fails as a whole.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        self.writer.begin().await
+        Tx::begin(&self.writer, self.backend).await
     }
 
-    /// Cheap liveness query for `/readyz`.
-    pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    /// Cheap liveness query for `/readyz`, answered within `limit` whatever the database
+    /// does (a stopped PostgreSQL would otherwise keep the caller for the pool's wait).
+    pub async fn ping(&self, limit: Duration) -> sqlx::Result<()> {
+        match tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
     }
 
     pub async fn close(&self) {
@@ -118,11 +133,13 @@ impl Db {
     }
 }
 
-async fn sqlite_pool(url: &str, max: u32) -> anyhow::Result<AnyPool> {
+async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> anyhow::Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        // Writes queue for the one writer connection; under a burst of writes this wait
+        // is the queue, so it is never shorter than the busy timeout below.
+        .acquire_timeout(acquire_timeout.max(Duration::from_secs(10)))
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; FULL sync makes every answered

@@ -68,39 +68,43 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .rows_affected())
 }
 
-/// The unfinished enrolment of a patient in a program, inside a write transaction.
+/// The unfinished enrolment of a patient in a program, inside a write transaction, its row
+/// locked until the transaction ends. When there is none, nothing is locked: callers that
+/// may enrol hold `patients::lock` first.
 pub async fn open_for_update(
     tx: &mut Tx,
     instance_id: &str,
     patient_id: &str,
     program_name: &str,
 ) -> sqlx::Result<Option<PatientProgram>> {
-    let row = sqlx::query(
+    let sql = format!(
         "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND program_name = $3 \
-         AND status <> $4",
-    )
-    .bind(instance_id)
-    .bind(patient_id)
-    .bind(program_name)
-    .bind(FINISHED)
-    .fetch_optional(&mut **tx)
-    .await?;
+         AND status <> $4{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql)
+        .bind(instance_id)
+        .bind(patient_id)
+        .bind(program_name)
+        .bind(FINISHED)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 
-/// An enrolment of a patient by id, inside a write transaction.
+/// An enrolment of a patient by id, inside a write transaction, its row locked until the
+/// transaction ends.
 pub async fn get_for_update(
     tx: &mut Tx,
     instance_id: &str,
     patient_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<PatientProgram>> {
-    let row = sqlx::query("SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-        .bind(instance_id)
-        .bind(patient_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!(
+        "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
+        tx.lock_rows()
+    );
+    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 

@@ -139,16 +139,26 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bo
     Ok(done.rows_affected() > 0)
 }
 
-/// Reads a patient inside a write transaction (to update it from its current state).
+/// Reads a patient inside a write transaction and locks its row until the transaction
+/// ends (to update it from its current state).
 pub async fn get_for_update(
     tx: &mut Tx,
     instance_id: &str,
     key: PatientKey,
     value: &str,
 ) -> sqlx::Result<Option<Patient>> {
-    let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
+    let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2{}", key.column(), tx.lock_rows());
     let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
+}
+
+/// Locks a patient's row until the transaction ends; `false` when the patient does not
+/// exist (any more). Writes that check a rule over a patient's records (at most one
+/// record of a type) or add records to a patient take this first, so they run one after
+/// the other per patient and never outlive a concurrent delete of the patient.
+pub async fn lock(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
+    let sql = format!("SELECT id FROM patients WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
+    Ok(sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?.is_some())
 }
 
 /// The id of another patient of the instance holding the same unique key, if any.

@@ -26,15 +26,22 @@ impl Db {
         limit: &TokenLimit,
     ) -> sqlx::Result<Result<(), i64>> {
         let mut tx = self.begin().await?;
-        let blocked = sqlx::query("SELECT blocked_until FROM token_blocks WHERE client_key = $1")
-            .bind(client_key)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.get::<i64, _>("blocked_until"))
-            .filter(|until| *until > now_ms);
-        if let Some(until) = blocked {
+        // The upsert locks this client's row until the commit, on every backend and across
+        // nodes: concurrent requests for one client are counted one after the other, so
+        // the limit holds exactly (without it, PostgreSQL transactions counted side by
+        // side and let a few over the limit). `blocked_until = 0` means "not blocked".
+        let blocked = sqlx::query(
+            "INSERT INTO token_blocks (client_key, blocked_until) VALUES ($1, 0) \
+             ON CONFLICT (client_key) DO UPDATE SET client_key = excluded.client_key \
+             RETURNING blocked_until",
+        )
+        .bind(client_key)
+        .fetch_one(&mut *tx)
+        .await?
+        .get::<i64, _>("blocked_until");
+        if blocked > now_ms {
             tx.commit().await?;
-            return Ok(Err(until));
+            return Ok(Err(blocked));
         }
         sqlx::query("DELETE FROM token_requests WHERE client_key = $1 AND requested_at <= $2")
             .bind(client_key)

@@ -171,6 +171,8 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .rows_affected())
 }
 
+/// A record inside a write transaction, its row locked until the transaction ends (to
+/// update it from its current state).
 pub async fn get_for_update(
     tx: &mut Tx,
     scope: &Scope<'_>,
@@ -179,8 +181,41 @@ pub async fn get_for_update(
 ) -> sqlx::Result<Option<StoredRecord>> {
     let mut w = scoped(scope);
     w.and(&format!("{} = ?", key.column()), [Arg::Text(value.into())]);
-    let sql = format!("SELECT {COLUMNS} FROM dt_records{}", w.sql());
+    let sql = format!("SELECT {COLUMNS} FROM dt_records{}{}", w.sql(), tx.lock_rows());
     Ok(w.bind(sqlx::query(&sql)).fetch_optional(&mut **tx).await?.map(from_row))
+}
+
+/// Locks the rows of these records (those that exist in scope) in id order, so that two
+/// bulk updates naming the same records in different orders wait for each other instead
+/// of deadlocking.
+pub async fn lock_all(tx: &mut Tx, scope: &Scope<'_>, ids: &[String]) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut w = scoped(scope);
+    let marks = vec!["?"; ids.len()].join(", ");
+    w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
+    let sql = format!("SELECT id FROM dt_records{} ORDER BY id{}", w.sql(), tx.lock_rows());
+    w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await.map(|_| ())
+}
+
+/// Marks a point the transaction can return to (`rollback_to_row`): each row of a bulk
+/// update is applied or refused on its own, and on PostgreSQL a refused statement (a
+/// unique index violation) would otherwise abort the whole transaction, whose `COMMIT`
+/// then silently rolls back the rows already answered `OK`.
+pub async fn savepoint_row(tx: &mut Tx) -> sqlx::Result<()> {
+    sqlx::query("SAVEPOINT bulk_row").execute(&mut **tx).await.map(|_| ())
+}
+
+/// Keeps what the row since `savepoint_row` wrote.
+pub async fn release_row(tx: &mut Tx) -> sqlx::Result<()> {
+    sqlx::query("RELEASE SAVEPOINT bulk_row").execute(&mut **tx).await.map(|_| ())
+}
+
+/// Undoes what the row since `savepoint_row` wrote, and leaves the transaction usable.
+pub async fn rollback_to_row(tx: &mut Tx) -> sqlx::Result<()> {
+    sqlx::query("ROLLBACK TO SAVEPOINT bulk_row").execute(&mut **tx).await?;
+    release_row(tx).await
 }
 
 pub async fn count(tx: &mut Tx, scope: &Scope<'_>) -> sqlx::Result<i64> {

@@ -248,22 +248,19 @@ fn stored(r: &sqlx::any::AnyRow) -> StoredSms {
     }
 }
 
+/// A message inside a write, locked until the transaction ends (updates, sends and the
+/// scheduler's claim of one message are not interleaved).
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<StoredSms>> {
-    let row = sqlx::query(&format!("{SELECT} WHERE instance_id = $1 AND id = $2"))
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("{SELECT} WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(stored))
 }
 
-/// The outbound message a provider knows by `external_id`, inside a write.
+/// The outbound message a provider knows by `external_id`, inside a write, locked like
+/// `get_for_update` (a delivery report rewrites the message).
 pub async fn by_external_id(tx: &mut Tx, instance_id: &str, external_id: &str) -> sqlx::Result<Option<StoredSms>> {
-    let row = sqlx::query(&format!("{SELECT} WHERE instance_id = $1 AND external_id = $2"))
-        .bind(instance_id)
-        .bind(external_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("{SELECT} WHERE instance_id = $1 AND external_id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(external_id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(stored))
 }
 

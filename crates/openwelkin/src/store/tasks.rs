@@ -109,12 +109,10 @@ pub async fn update(tx: &mut Tx, instance_id: &str, task: &Value, now_ms: i64) -
     .map(|_| ())
 }
 
+/// A task inside a write transaction, its row locked until the transaction ends.
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM tasks WHERE instance_id = $1 AND id = $2")
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM tasks WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 

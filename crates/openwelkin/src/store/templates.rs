@@ -54,12 +54,11 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bo
         > 0)
 }
 
+/// A template by name inside a write transaction, its row locked until the transaction
+/// ends. (A name nobody holds locks nothing: creates rely on the unique index.)
 pub async fn get_for_update(tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result<Option<Value>> {
-    let row = sqlx::query("SELECT body FROM messaging_templates WHERE instance_id = $1 AND name = $2")
-        .bind(instance_id)
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let sql = format!("SELECT body FROM messaging_templates WHERE instance_id = $1 AND name = $2{}", tx.lock_rows());
+    let row = sqlx::query(&sql).bind(instance_id).bind(name).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 

@@ -100,10 +100,14 @@ pub async fn delete(tx: &mut Tx, tenant_id: &str, id: &str) -> sqlx::Result<bool
     Ok(done.rows_affected() > 0)
 }
 
-/// A user by id (`by_id`) or by username (case-insensitive), inside a write transaction.
+/// A user by id (`by_id`) or by username (case-insensitive), inside a write transaction,
+/// its row locked until the transaction ends.
 pub async fn get_for_update(tx: &mut Tx, tenant_id: &str, key: &str, by_id: bool) -> sqlx::Result<Option<User>> {
-    let sql =
-        format!("SELECT body FROM users WHERE tenant_id = $1 AND {} = $2", if by_id { "id" } else { "username_key" });
+    let sql = format!(
+        "SELECT body FROM users WHERE tenant_id = $1 AND {} = $2{}",
+        if by_id { "id" } else { "username_key" },
+        tx.lock_rows()
+    );
     let value = if by_id { key.to_string() } else { key.to_lowercase() };
     let row = sqlx::query(&sql).bind(tenant_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))

@@ -37,23 +37,20 @@ impl Db {
         active: bool,
         now_ms: i64,
     ) -> sqlx::Result<i64> {
-        sqlx::query(
+        // The version comes back from the upsert itself, not from a read after it that a
+        // concurrent change could come between.
+        let row = sqlx::query(
             "INSERT INTO webhook_activations (instance_id, webhook_name, active, secret_version, updated_at) VALUES ($1, $2, $3, 1, $4) \
-             ON CONFLICT (instance_id, webhook_name) DO UPDATE SET active = excluded.active, updated_at = excluded.updated_at",
+             ON CONFLICT (instance_id, webhook_name) DO UPDATE SET active = excluded.active, updated_at = excluded.updated_at \
+             RETURNING secret_version",
         )
         .bind(instance_id)
         .bind(name)
         .bind(active as i64)
         .bind(now_ms)
-        .execute(&self.writer)
+        .fetch_one(&self.writer)
         .await?;
-        Ok(self
-            .webhook_activations(instance_id)
-            .await?
-            .into_iter()
-            .find(|a| a.webhook_name == name)
-            .map(|a| a.secret_version)
-            .unwrap_or(1))
+        Ok(row.get("secret_version"))
     }
 
     pub async fn webhook_activations(&self, instance_id: &str) -> sqlx::Result<Vec<Activation>> {

@@ -73,6 +73,12 @@ impl Server {
                 (format!("sqlite://{}", dir.path().join("test.db").display()), Some(dir))
             }
         };
+        Server::start_on(db_url, dir, serve_args)
+    }
+
+    /// A server on the given database (the temporary directory, if any, is kept as long
+    /// as the server).
+    pub fn start_on(db_url: String, dir: Option<tempfile::TempDir>, serve_args: &[&str]) -> Server {
         let tenant = unique("t");
         cli(&db_url, &["tenants", "create", &tenant, "--instances", "live,sandbox"]);
         let client = unique("C").to_uppercase();
@@ -214,6 +220,68 @@ impl Server {
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Sends two requests to one path at the same moment (the race a lost update needs)
+    /// and returns both answers.
+    pub async fn both_at_once(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        a: Value,
+        b: Value,
+    ) -> ((StatusCode, Value), (StatusCode, Value)) {
+        tokio::join!(
+            self.call(method.clone(), path, Some(token), Some(a)),
+            self.call(method, path, Some(token), Some(b))
+        )
+    }
+
+    /// Rounds of two simultaneous PATCHes of different fields of the record at `path`
+    /// (at most `rounds`, and at most 60 s). `round(i)` gives the two bodies and what the
+    /// record read back from `path` must then show, as (JSON pointer, value) pairs: both
+    /// changes, when both were answered 200. Returns the rounds that went wrong.
+    pub async fn racing_patches(
+        &self,
+        path: &str,
+        token: &str,
+        rounds: usize,
+        round: impl Fn(usize) -> (Value, Value, Vec<(&'static str, Value)>),
+    ) -> Vec<String> {
+        let started = Instant::now();
+        let mut failures = Vec::new();
+        for i in 0..rounds {
+            if i > 0 && started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            let (a, b, expected) = round(i);
+            let ((sa, ra), (sb, rb)) = self.both_at_once(Method::PATCH, path, token, a, b).await;
+            if sa != StatusCode::OK || sb != StatusCode::OK {
+                failures.push(format!("round {i}: answered {sa} {ra} / {sb} {rb}"));
+                continue;
+            }
+            let (_, read) = self.get(path, token).await;
+            for (pointer, value) in expected {
+                let got = read.pointer(pointer).cloned().unwrap_or(Value::Null);
+                if got != value {
+                    failures.push(format!("round {i}: lost update: {pointer} is {got}, expected {value}"));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Sends `bodies` to one path all at once and returns the answers in order.
+    pub async fn all_at_once(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        bodies: Vec<Value>,
+    ) -> Vec<(StatusCode, Value)> {
+        let calls = bodies.into_iter().map(|b| self.call(method.clone(), path, Some(token), Some(b)));
+        futures::future::join_all(calls).await
     }
 
     pub async fn create_patient(&self, token: &str, body: Value) -> Value {
