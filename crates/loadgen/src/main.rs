@@ -46,11 +46,14 @@ struct Args {
     #[arg(long, default_value = "sandbox")]
     instance: String,
     /// API client name used to obtain a token.
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     client: String,
     /// API client secret.
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     secret: String,
+    /// Send no token (for the benchmark's in-memory axum ceiling, which has no auth).
+    #[arg(long)]
+    no_auth: bool,
     #[arg(long, value_enum, default_value = "create")]
     scenario: Scenario,
     /// Number of concurrent worker tasks.
@@ -248,7 +251,7 @@ async fn run(args: Args) -> Result<bool> {
         .build()
         .context("building HTTP client")?;
 
-    let token = get_token(&client, &base, &args).await?;
+    let token = if args.no_auth { String::new() } else { get_token(&client, &base, &args).await? };
     if let Scenario::Export = args.scenario {
         let options = export::ExportOptions {
             base: base.clone(),

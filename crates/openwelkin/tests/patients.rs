@@ -394,3 +394,185 @@ async fn every_write_leaves_a_data_audit_row() {
         s.get(&format!("/{}/admin/audit-data?entity=PATIENT&patientFullName=Refused", s.tenant), &token).await;
     assert_eq!(refused["metaInfo"]["totalElements"], 0, "a refused write leaves no audit row");
 }
+
+/// `totalElements` of the unfiltered list (read from the per-instance count).
+async fn total(s: &Server, token: &str) -> i64 {
+    let (status, page) = s.get(&s.sandbox("/patients?size=1"), token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["totalElements"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn total_elements_stays_exact_through_creates_deletes_resets_seeds_and_restores() {
+    const ADMIN: &str = "emulator-admin-token";
+    let s = Server::start_with(&["--no-webhook-worker", "--emulator", "--emulator-token", ADMIN]).await;
+    s.cli(&["designer", "apply", common::FIXTURE_DESIGNER, "--tenant", &s.tenant]);
+    let token = s.token().await;
+    let emu = |rest: &str| format!("/_emulator/tenants/{}/instances/sandbox{rest}", s.tenant);
+    assert_eq!(total(&s, &token).await, 0);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let p = s.create_patient(&token, json!({"firstName": format!("Count{i}"), "lastName": "Exact"})).await;
+        ids.push(p["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(total(&s, &token).await, 5);
+    // A refused create (duplicate key) and a refused delete change nothing.
+    s.create_patient(&token, json!({"firstName": "Keyed", "lastName": "Exact", "externalId": "count-dup"})).await;
+    let (status, _) = s
+        .post(&s.sandbox("/patients"), &token, json!({"firstName": "X", "lastName": "Dup", "externalId": "count-dup"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(s.delete(&s.sandbox("/patients/no-such-patient"), &token).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(total(&s, &token).await, 6);
+    for id in &ids[..2] {
+        assert_eq!(s.delete(&s.sandbox(&format!("/patients/{id}")), &token).await.0, StatusCode::OK);
+    }
+    assert_eq!(total(&s, &token).await, 4);
+    // The other instance has its own count.
+    assert_eq!(s.get(&format!("/{}/live/patients", s.tenant), &token).await.1["totalElements"], 0);
+
+    let (status, saved) = s.call(reqwest::Method::PUT, &emu("/snapshots/four"), Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let (status, seeded) = s.post(&emu("/seed"), ADMIN, json!({"count": 7, "seed": 3})).await;
+    assert_eq!(status, StatusCode::CREATED, "{seeded}");
+    assert_eq!(total(&s, &token).await, 11);
+
+    let (status, reset) = s.post(&emu("/reset"), ADMIN, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    assert_eq!(total(&s, &token).await, 0, "a reset instance counts nothing");
+    s.create_patient(&token, json!({"firstName": "After", "lastName": "Reset"})).await;
+    assert_eq!(total(&s, &token).await, 1);
+
+    for _ in 0..2 {
+        let (status, restored) = s.post(&emu("/snapshots/four/restore"), ADMIN, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{restored}");
+        assert_eq!(total(&s, &token).await, 4, "a restore counts the snapshot's patients");
+    }
+    let (_, page) = s.get(&s.sandbox("/patients?size=1000"), &token).await;
+    assert_eq!(page["content"].as_array().unwrap().len(), 4);
+    assert_eq!(s.delete(&s.sandbox(&format!("/patients/{}", ids[4])), &token).await.0, StatusCode::OK);
+    assert_eq!(total(&s, &token).await, 3);
+    // Filtered lists count their matches exactly too.
+    let (_, page) = s.get(&s.sandbox("/patients?query=count&size=1"), &token).await;
+    assert_eq!(page["totalElements"], 2);
+}
+
+#[tokio::test]
+async fn query_finds_partial_names_case_insensitively_and_follows_updates() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    let mut ids = Vec::new();
+    for (first, last, email, phone) in [
+        ("Margaret", "Oyelaran-Smythe", "mo@search.test", "+15550001111"),
+        ("Tom", "Smythson", "tom@search.test", "+15550002222"),
+        ("Ann", "Lee", "ann_50%@search.test", "+15550003333"),
+    ] {
+        let p = s
+            .create_patient(&token, json!({"firstName": first, "lastName": last, "email": email, "phone": phone}))
+            .await;
+        ids.push(p["id"].as_str().unwrap().to_string());
+    }
+    let names = |page: &Value| -> Vec<String> {
+        let mut v: Vec<String> =
+            page["content"].as_array().unwrap().iter().map(|p| p["firstName"].as_str().unwrap().to_string()).collect();
+        v.sort();
+        v
+    };
+    let find = |q: String| {
+        let s = &s;
+        let token = token.clone();
+        async move {
+            let (status, page) = s.get(&s.sandbox(&format!("/patients?query={q}")), &token).await;
+            assert_eq!(status, StatusCode::OK, "{q}: {page}");
+            assert_eq!(page["totalElements"].as_u64().unwrap() as usize, page["content"].as_array().unwrap().len());
+            names(&page)
+        }
+    };
+    assert_eq!(find("SMYTH".into()).await, ["Margaret", "Tom"], "partial last name, any case");
+    assert_eq!(find("yelaran-sm".into()).await, ["Margaret"], "inside the last name, across the hyphen");
+    assert_eq!(find("garet%20oye".into()).await, ["Margaret"], "across first and last name");
+    assert_eq!(find("Ee".into()).await, ["Ann"], "needles shorter than a trigram still match");
+    assert_eq!(find("0002222".into()).await, ["Tom"], "phone");
+    assert_eq!(find("_50%25".into()).await, ["Ann"], "LIKE wildcards are literal");
+    assert_eq!(find("n_5".into()).await, ["Ann"]);
+    assert!(find("smythes".into()).await.is_empty());
+    assert!(find("%25%25".into()).await.is_empty());
+
+    // lastName / firstName filters are substrings too, on GET and by-filter.
+    let (_, page) = s.get(&s.sandbox("/patients?lastName=smyth"), &token).await;
+    assert_eq!(names(&page), ["Margaret", "Tom"]);
+    let (_, page) = s.post(&s.sandbox("/by-filter/patients"), &token, json!({"lastName": "THSON"})).await;
+    assert_eq!(names(&page), ["Tom"]);
+    let (_, page) =
+        s.post(&s.sandbox("/by-filter/patients"), &token, json!({"firstName": "arga", "query": "smy"})).await;
+    assert_eq!((names(&page), page["totalElements"].clone()), (vec!["Margaret".to_string()], json!(1)));
+
+    // The index follows updates and deletes.
+    let (status, _) = s.patch(&s.sandbox(&format!("/patients/{}", ids[1])), &token, json!({"lastName": "Brown"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(find("smyth".into()).await, ["Margaret"]);
+    assert_eq!(find("brow".into()).await, ["Tom"]);
+    assert_eq!(s.delete(&s.sandbox(&format!("/patients/{}", ids[0])), &token).await.0, StatusCode::OK);
+    assert!(find("smyth".into()).await.is_empty());
+}
+
+#[tokio::test]
+async fn every_sort_field_orders_both_ways_with_ties_broken_by_id() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    // Distinct values in a different order per field, plus one tie on lastName.
+    let rows = [
+        ("Delta", "Kilo", "c@sort.test", "1990-03-04", "Europe/Paris", "ext-b", "mrn-e"),
+        ("Alpha", "Mike", "e@sort.test", "1970-01-02", "America/Chicago", "ext-d", "mrn-a"),
+        ("Echo", "Juliet", "a@sort.test", "1985-12-30", "Pacific/Auckland", "ext-a", "mrn-c"),
+        ("Bravo", "Kilo", "d@sort.test", "2001-07-15", "Asia/Tokyo", "ext-e", "mrn-d"),
+        ("Charlie", "Lima", "b@sort.test", "1960-05-20", "Africa/Cairo", "ext-c", "mrn-b"),
+    ];
+    let mut created = Vec::new();
+    for (first, last, email, birth, tz, ext, mrn) in rows {
+        created.push(
+            s.create_patient(
+                &token,
+                json!({"firstName": first, "lastName": last, "email": email, "birthDate": birth,
+                       "timezone": tz, "externalId": ext, "mrn": mrn}),
+            )
+            .await,
+        );
+    }
+    // Touch them in another order so updatedAt differs from createdAt.
+    for i in [3, 0, 4, 1, 2] {
+        let id = created[i]["id"].as_str().unwrap();
+        let (status, p) = s.patch(&s.sandbox(&format!("/patients/{id}")), &token, json!({"middleName": "M"})).await;
+        assert_eq!(status, StatusCode::OK);
+        created[i] = p;
+    }
+    for field in
+        ["id", "firstName", "lastName", "email", "birthDate", "timezone", "externalId", "mrn", "createdAt", "updatedAt"]
+    {
+        for desc in [false, true] {
+            let mut expected = created.clone();
+            expected.sort_by(|a, b| {
+                let key = |p: &Value| p[field].as_str().unwrap().to_string();
+                let by_field = if desc { key(b).cmp(&key(a)) } else { key(a).cmp(&key(b)) };
+                by_field.then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
+            });
+            let expected: Vec<&str> = expected.iter().map(|p| p["id"].as_str().unwrap()).collect();
+            let dir = if desc { "desc" } else { "asc" };
+            let (status, page) = s.get(&s.sandbox(&format!("/patients?sort={field},{dir}")), &token).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let got: Vec<&str> =
+                page["content"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+            assert_eq!(got, expected, "sort={field},{dir}");
+            // The same order page by page.
+            let mut paged = Vec::new();
+            for n in 0..3 {
+                let (_, page) =
+                    s.get(&s.sandbox(&format!("/patients?sort={field},{dir}&size=2&page={n}")), &token).await;
+                assert_eq!(page["totalElements"], 5);
+                paged.extend(page["content"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+            }
+            assert_eq!(paged, expected, "sort={field},{dir} paged");
+        }
+    }
+}

@@ -201,7 +201,9 @@ async fn two_nodes_deliver_1000_events(kill_one: bool) {
         return;
     }
     let (url, seen) = counting_receiver().await;
-    let flags = ["--allow-private-webhooks", "--webhook-retry-base-ms", "50", "--webhook-lease-ms", "1000"];
+    // A lease longer than any delivery takes on a loaded machine: "once each" holds only
+    // while no lease runs out under a live node.
+    let flags = ["--allow-private-webhooks", "--webhook-retry-base-ms", "50", "--webhook-lease-ms", "5000"];
     let a = Server::start_with(&flags).await;
     let designer = designer_with_webhook(&url);
     a.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &a.tenant]);

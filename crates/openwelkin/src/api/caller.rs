@@ -46,35 +46,47 @@ fn segment(path: &str, n: usize) -> Option<String> {
         .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
 }
 
+/// Checks the token and loads the caller; also returns the configuration counter it was
+/// checked at, for the instance lookup of the same request.
+///
+/// One query per request: `config_version`. The tenant, the client (and the instance)
+/// come from the `Db`'s cache when they were read at that counter, which every change to
+/// them (from any node or the CLI) increments, so a disabled client or a rotated secret is
+/// refused by the very next request on every node.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Caller, i64), ApiError> {
+    let path = path_of(parts);
+    let token = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(ApiError::invalid_token)?;
+    let claims = state.signer.verify(token, state.clock.now().timestamp()).map_err(|e| match e {
+        TokenError::Expired => ApiError::expired_token(),
+        TokenError::Invalid => ApiError::invalid_token(),
+    })?;
+    let tenant_name = segment(&path, 1).ok_or_else(ApiError::invalid_token)?;
+    let version = state.db.config_version().await?;
+    let tenant = state.db.tenant_at(version, &tenant_name).await?.ok_or_else(ApiError::invalid_token)?;
+    // A token is good only in the tenant it was issued for, while its client exists,
+    // is enabled and has not rotated its secret since.
+    let client = state
+        .db
+        .client_at(version, &claims.sub)
+        .await?
+        .filter(|c| {
+            c.tenant_id == tenant.id && claims.tenant == tenant.id && c.enabled && c.secret_version == claims.sv
+        })
+        .ok_or_else(ApiError::invalid_token)?;
+    Ok((Caller { tenant, client, request_uri: path }, version))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let path = path_of(parts);
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or_else(ApiError::invalid_token)?;
-        let claims = state.signer.verify(token, state.clock.now().timestamp()).map_err(|e| match e {
-            TokenError::Expired => ApiError::expired_token(),
-            TokenError::Invalid => ApiError::invalid_token(),
-        })?;
-        let tenant_name = segment(&path, 1).ok_or_else(ApiError::invalid_token)?;
-        let tenant = state.db.tenant_by_name(&tenant_name).await?.ok_or_else(ApiError::invalid_token)?;
-        // A token is good only in the tenant it was issued for, while its client exists,
-        // is enabled and has not rotated its secret since.
-        let client = state
-            .db
-            .client_by_id(&claims.sub)
-            .await?
-            .filter(|c| {
-                c.tenant_id == tenant.id && claims.tenant == tenant.id && c.enabled && c.secret_version == claims.sv
-            })
-            .ok_or_else(ApiError::invalid_token)?;
-        Ok(Caller { tenant, client, request_uri: path })
+        Ok(authenticate(parts, state).await?.0)
     }
 }
 
@@ -82,12 +94,12 @@ impl FromRequestParts<AppState> for InstanceCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
+        let (caller, version) = authenticate(parts, state).await?;
         let name = segment(&caller.request_uri, 2).unwrap_or_default();
         if !caller.client.instances.allows(&name) {
             return Err(caller.restricted());
         }
-        let instance = state.db.instance_by_name(&caller.tenant.id, &name).await?.ok_or_else(|| {
+        let instance = state.db.instance_at(version, &caller.tenant.id, &name).await?.ok_or_else(|| {
             ApiError::not_found(
                 "INSTANCE_NOT_FOUND",
                 "INSTANCE",

@@ -145,35 +145,19 @@ pub async fn create(
     let now_ms = state.clock.now_ms();
     let now = crate::time::format_ms(now_ms);
     let disposition_id = crate::ids::new_id();
-    let mut fields = Map::new();
-    for (k, v) in [
-        ("title", change.fields.get("title").cloned().unwrap_or(json!(template.title))),
-        ("description", change.fields.get("description").cloned().unwrap_or(Value::Null)),
-        ("notes", change.fields.get("notes").cloned().unwrap_or(Value::Null)),
-        ("type", json!(template.name)),
-        ("templateName", json!(template.name)),
-        ("templateTitle", json!(template.title)),
-        ("instruction", json!(template.encounter_instruction)),
-        ("status", json!("DRAFT")),
-        ("startDatetime", Value::Null),
-        ("endDatetime", Value::Null),
-        ("localStartDatetime", Value::Null),
-        ("localEndDatetime", Value::Null),
-        ("calendarEventId", Value::Null),
-        ("calendarEventStartDatetime", Value::Null),
-        ("localCalendarEventStartDatetime", Value::Null),
-        ("currentScheduledAppointment", Value::Null),
-        ("calendarEvent", Value::Null),
-        ("dispositionId", json!(disposition_id)),
-        ("activeUserId", Value::Null),
-        ("activeUserName", Value::Null),
-        ("ownerUserId", json!(owner)),
-        ("ownerUserName", json!(owner_name)),
-        ("local_created_at", json!(local(now_ms, &p))),
-        ("local_updated_at", json!(local(now_ms, &p))),
-    ] {
-        fields.insert(k.into(), v);
-    }
+    let local_now = local(now_ms, &p);
+    let fields = crate::domain::encounter::draft_fields(
+        &template,
+        crate::domain::encounter::Draft {
+            title: change.fields.get("title").cloned().unwrap_or(json!(template.title)),
+            description: change.fields.get("description").cloned().unwrap_or(Value::Null),
+            notes: change.fields.get("notes").cloned().unwrap_or(Value::Null),
+            disposition_id: &disposition_id,
+            owner_id: owner.as_deref(),
+            owner_name: owner_name.as_deref(),
+            local_now: &local_now,
+        },
+    );
     let mut encounter_body = owned_body(&id, &id, &now, &ctx, fields);
     for k in ["source_type", "source_name", "source_id"] {
         encounter_body.insert(k.into(), Value::Null);

@@ -125,27 +125,37 @@ pub async fn reset(args: ResetArgs) -> anyhow::Result<()> {
 
 pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let t = target(&args.scope).await?;
-    let fixture = match (&args.fixture, args.count) {
-        (Some(path), _) => Fixture::parse(
-            &std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
-        )?,
+    let (fixture, plan) = match (&args.fixture, args.count) {
+        (Some(path), _) => (
+            Some(Fixture::parse(
+                &std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
+            )?),
+            None,
+        ),
         (None, Some(count)) if (1..=generate::MAX_GENERATED).contains(&count) => {
             let spec = generate::Spec { count, seed: args.seed, start_day: t.clock.now().date_naive() };
-            generate::for_instance(&t.db, &args.scope.tenant, &args.instance, &spec).await?
+            (None, Some(generate::for_instance(&t.db, &args.scope.tenant, &args.instance, &spec).await?))
         }
         _ => anyhow::bail!("--count is 1 to {}", generate::MAX_GENERATED),
     };
     if args.print {
-        println!("{}", serde_json::to_string_pretty(&fixture)?);
+        let fixture = match (&fixture, &plan) {
+            (Some(f), _) => serde_json::to_string_pretty(f)?,
+            (None, Some(p)) => serde_json::to_string_pretty(&p.fixture())?,
+            (None, None) => unreachable!("one of them is set"),
+        };
+        println!("{fixture}");
         return Ok(());
     }
     let mut state = AppState::new(t.db.clone(), t.clock.clone()).await?;
     state.files = t.files.clone();
-    let done = fixture::seed(&state, &args.scope.tenant, &args.instance, &fixture, args.webhooks).await?;
-    println!(
-        "seeded {}/{}: {} requests, {} records created",
-        args.scope.tenant, args.instance, done.requests, done.created
-    );
+    let (tenant, instance) = (&args.scope.tenant, &args.instance);
+    let done = match (&fixture, &plan) {
+        (Some(f), _) => fixture::seed(&state, tenant, instance, f, args.webhooks).await?,
+        (None, Some(p)) => fixture::seed_plan(&state, tenant, instance, p, args.webhooks).await?,
+        (None, None) => unreachable!("one of them is set"),
+    };
+    println!("seeded {tenant}/{instance}: {} requests, {} records created", done.requests, done.created);
     Ok(())
 }
 

@@ -95,6 +95,53 @@ pub fn parse_change(body: &Map<String, Value>, id: &str) -> Result<Change, Field
     Ok(change)
 }
 
+/// What a new encounter is made of, besides its template.
+pub struct Draft<'a> {
+    pub title: Value,
+    pub description: Value,
+    pub notes: Value,
+    pub disposition_id: &'a str,
+    pub owner_id: Option<&'a str>,
+    pub owner_name: Option<&'a str>,
+    /// Creation time in the patient's time zone, as the `local_*` fields show it.
+    pub local_now: &'a str,
+}
+
+/// The stored fields of a new DRAFT encounter from `template` (no appointment yet). Made
+/// here once for the API and for the emulator's seeding, so that both store the same shape.
+pub fn draft_fields(template: &crate::designer::objects::EncounterTemplate, d: Draft<'_>) -> Map<String, Value> {
+    let mut fields = Map::new();
+    for (k, v) in [
+        ("title", d.title),
+        ("description", d.description),
+        ("notes", d.notes),
+        ("type", json!(template.name)),
+        ("templateName", json!(template.name)),
+        ("templateTitle", json!(template.title)),
+        ("instruction", json!(template.encounter_instruction)),
+        ("status", json!("DRAFT")),
+        ("startDatetime", Value::Null),
+        ("endDatetime", Value::Null),
+        ("localStartDatetime", Value::Null),
+        ("localEndDatetime", Value::Null),
+        ("calendarEventId", Value::Null),
+        ("calendarEventStartDatetime", Value::Null),
+        ("localCalendarEventStartDatetime", Value::Null),
+        ("currentScheduledAppointment", Value::Null),
+        ("calendarEvent", Value::Null),
+        ("dispositionId", json!(d.disposition_id)),
+        ("activeUserId", Value::Null),
+        ("activeUserName", Value::Null),
+        ("ownerUserId", json!(d.owner_id)),
+        ("ownerUserName", json!(d.owner_name)),
+        ("local_created_at", json!(d.local_now)),
+        ("local_updated_at", json!(d.local_now)),
+    ] {
+        fields.insert(k.into(), v);
+    }
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

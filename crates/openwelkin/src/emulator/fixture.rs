@@ -17,6 +17,7 @@
 //! are removed.
 
 use super::data::{self, Target};
+use super::generate::Plan;
 use super::EmulatorError;
 use crate::api::AppState;
 use crate::auth::policy::Policy;
@@ -202,6 +203,7 @@ pub async fn seed(
     let router = crate::api::router(state.clone());
     let run = replay(&router, &tenant, instance_name, &token, fixture);
     let (outcome, users) = if webhooks { run.await } else { crate::events::without_webhooks(run).await };
+    let outcome = outcome.map(|(seeded, _)| seeded);
     if outcome.is_err() {
         data::restore(&target, tenant_name, instance_name, &rollback).await?;
         for id in users {
@@ -219,7 +221,7 @@ async fn replay(
     instance: &str,
     token: &str,
     fixture: &Fixture,
-) -> (Result<Seeded, EmulatorError>, Vec<String>) {
+) -> (Result<(Seeded, HashMap<String, Value>), EmulatorError>, Vec<String>) {
     let mut answers: HashMap<String, Value> = HashMap::new();
     let mut users = Vec::new();
     let mut seeded = Seeded::default();
@@ -265,7 +267,7 @@ async fn replay(
             answers.insert(id.clone(), answer);
         }
     }
-    (Ok(seeded), users)
+    (Ok((seeded, answers)), users)
 }
 
 async fn call(
@@ -289,4 +291,375 @@ async fn call(
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
     Ok((status, value))
+}
+
+/// Patients written per transaction by `seed_plan`: with their records and audit rows
+/// about 1,000 to 2,000 rows, so a transaction holds the writer for a fraction of a second.
+const PATIENTS_PER_BATCH: usize = 250;
+
+/// Seeds a generated plan: the care team through the router (as `seed` does), then the
+/// patients and their records written directly, `PATIENTS_PER_BATCH` patients a
+/// transaction, each record with its data audit row (and outbox event, with `webhooks`)
+/// in the same transaction. The records are built by the same domain code as the API
+/// handlers, so they read back exactly as if they had been posted. All or nothing, like
+/// `seed`: a failure restores the instance and removes the users the seed created.
+pub async fn seed_plan(
+    state: &AppState,
+    tenant_name: &str,
+    instance_name: &str,
+    plan: &Plan,
+    webhooks: bool,
+) -> Result<Seeded, EmulatorError> {
+    let tenant = data::tenant(&state.db, tenant_name).await?;
+    data::instance(&state.db, &tenant, instance_name).await?;
+    let token = seed_token(state, &tenant).await?;
+    let target = Target { db: state.db.clone(), clock: state.clock.clone(), files: state.files.clone() };
+    let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
+    data::save(&target, tenant_name, instance_name, &rollback).await?;
+    let router = crate::api::router(state.clone());
+    let run = async {
+        let (team, users) = replay(&router, &tenant, instance_name, &token, &plan.team_fixture()).await;
+        let outcome = match team {
+            Ok((mut seeded, _)) => {
+                write_patients(state, &tenant, instance_name, plan).await.map(|(requests, created)| {
+                    seeded.requests += requests;
+                    seeded.created += created;
+                    seeded
+                })
+            }
+            Err(e) => Err(e),
+        };
+        (outcome, users)
+    };
+    let (outcome, users) = if webhooks { run.await } else { crate::events::without_webhooks(run).await };
+    if outcome.is_err() {
+        data::restore(&target, tenant_name, instance_name, &rollback).await?;
+        for id in users {
+            let path = format!("/{}/admin/users/{id}?type=ID", tenant.name);
+            let _ = call(&router, &token, Method::DELETE, &path, None).await;
+        }
+    }
+    data::delete(&target, tenant_name, instance_name, &rollback).await?;
+    outcome
+}
+
+/// One write waiting for its audit row.
+struct Audited {
+    entity: &'static str,
+    subtype: Option<&'static str>,
+    record_id: String,
+    patient: usize,
+    cdt_name: Option<String>,
+    record: Value,
+    now_ms: i64,
+}
+
+/// A care-team member as the patients' records refer to them.
+struct Owner {
+    id: String,
+    name: String,
+}
+
+/// Writes the plan's patients in batches; answers (requests, records created) as the
+/// replay would count them.
+async fn write_patients(
+    state: &AppState,
+    tenant: &Tenant,
+    instance_name: &str,
+    plan: &Plan,
+) -> Result<(usize, usize), EmulatorError> {
+    use crate::designer::data_type::{stable_id, DataType};
+    use crate::domain::calendar as cal;
+    use crate::domain::chat::{self, Message};
+    use crate::domain::patient::Patient;
+    use crate::domain::records;
+    use crate::events::audit::{Actor, DataEvent, Operation};
+    use crate::store::records::{DtKind, Scope};
+
+    let db = &state.db;
+    let instance = data::instance(db, tenant, instance_name).await?;
+    let client = db
+        .client_by_name(&tenant.id, SEED_CLIENT)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the seeding client vanished"))?;
+    let actor = Actor::api_client(&client.id, &client.name);
+    let actor_name = actor.full_name();
+    let mut owners = Vec::new();
+    for m in &plan.team {
+        let u = db
+            .user(&tenant.id, &m.username, false)
+            .await?
+            .ok_or_else(|| EmulatorError::BadInput(format!("the care-team user {} was not created", m.username)))?;
+        let name = match (&u.first_name, &u.last_name) {
+            (None, None) => u.username.clone(),
+            (f, l) => {
+                format!("{} {}", f.as_deref().unwrap_or_default(), l.as_deref().unwrap_or_default()).trim().to_string()
+            }
+        };
+        owners.push(Owner { id: u.id, name });
+    }
+    let formation = db.current_formation(&instance.id).await?;
+    let designer = &formation.designer;
+    let bad = |what: &str, i: usize, e: crate::domain::FieldError| {
+        EmulatorError::BadInput(format!("generated {what} of patient {i}: {e}"))
+    };
+    let cdt = match &plan.cdt {
+        Some(name) => Some(
+            designer
+                .data_type(crate::designer::Kind::Cdts, name)
+                .cloned()
+                .ok_or_else(|| EmulatorError::BadInput(format!("the formation has no CDT {name:?}")))?,
+        ),
+        None => None,
+    };
+    let template = match &plan.template {
+        Some(name) => Some(
+            designer
+                .encounter_template(name)
+                .ok_or_else(|| EmulatorError::BadInput(format!("the formation has no encounter template {name:?}")))?,
+        ),
+        None => None,
+    };
+    let disposition_type = designer.disposition();
+    let owned_dt: DataType = serde_json::from_value(json!({"name": "owned", "fields": []})).expect("empty data type");
+    let owned = |id: &str, encounter_id: &str, now: &str, fields: Map<String, Value>| {
+        let mut body = records::blank_body(&owned_dt, id, now, &actor.id, &actor_name);
+        body.insert("source_type".into(), json!("ENCOUNTER"));
+        body.insert("source_name".into(), json!(crate::api::encounters::ENCOUNTER));
+        body.insert("source_id".into(), json!(encounter_id));
+        body.extend(fields);
+        body
+    };
+    let (mut requests, mut created) = (0usize, 0usize);
+    for (batch_no, batch) in plan.patients.chunks(PATIENTS_PER_BATCH).enumerate() {
+        let first = batch_no * PATIENTS_PER_BATCH;
+        let mut tx = db.begin().await?;
+        let mut patients: Vec<Patient> = Vec::with_capacity(batch.len());
+        let mut audited: Vec<Audited> = Vec::new();
+        for (k, planned) in batch.iter().enumerate() {
+            let i = first + k;
+            let owner = &owners[planned.owner];
+            let now_ms = state.clock.now_ms();
+            let now = crate::time::format_ms(now_ms);
+            let body = planned.body.as_object().cloned().unwrap_or_default();
+            let mut p = Patient::blank(crate::ids::new_id(), &now, &actor.id, &actor_name);
+            p.apply(&body, true).map_err(|e| bad("patient", i, e))?;
+            crate::store::patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms).await.map_err(|e| {
+                if crate::store::is_unique_violation(&e) {
+                    EmulatorError::BadInput(format!(
+                        "fixture request {} (POST patients, generated patient {i}, externalId {}): answered 409: \
+                         another patient already has this externalId, externalGuid or mrn",
+                        plan.team.len() + requests,
+                        p.external_id.as_deref().unwrap_or_default()
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
+            let pk = patients.len();
+            audited.push(Audited {
+                entity: "PATIENT",
+                subtype: None,
+                record_id: p.id.clone(),
+                patient: pk,
+                cdt_name: None,
+                record: serde_json::to_value(&p).map_err(|e| anyhow::anyhow!("{e}"))?,
+                now_ms,
+            });
+            (requests, created) = (requests + 1, created + 1);
+            if let (Some(dt), Some(input)) = (&cdt, &planned.cdt_record) {
+                let id = crate::ids::new_id();
+                let mut body = records::blank_body(dt, &id, &now, &actor.id, &actor_name);
+                let input = input.as_object().cloned().unwrap_or_default();
+                records::apply(dt, &mut body, &input, true, &[("cdtName", &dt.name)], &Default::default())
+                    .map_err(|e| bad("CDT record", i, e))?;
+                let scope = Scope {
+                    tenant_id: &tenant.id,
+                    instance_id: &instance.id,
+                    kind: DtKind::Cdt,
+                    dt_name: &dt.name,
+                    patient_id: Some(Some(&p.id)),
+                };
+                crate::store::records::insert(&mut tx, &scope, &id, formation.version, &body, now_ms).await?;
+                let record = records::envelope(
+                    &id,
+                    Some(&p.id),
+                    &dt.id(&dt.relation_or("COMMON")),
+                    formation.version,
+                    &body,
+                    &dt.name,
+                );
+                audited.push(Audited {
+                    entity: "CDT",
+                    subtype: None,
+                    record_id: id,
+                    patient: pk,
+                    cdt_name: Some(dt.name.clone()),
+                    record,
+                    now_ms,
+                });
+                (requests, created) = (requests + 1, created + 1);
+            }
+            if let (Some(template), Some(title)) = (&template, &planned.encounter_title) {
+                use crate::api::encounters::{DISPOSITION, ENCOUNTER, LINK};
+                let id = crate::ids::new_id();
+                let disposition_id = crate::ids::new_id();
+                let local = crate::time::format_local_ms(now_ms, p.timezone.as_deref());
+                let fields = crate::domain::encounter::draft_fields(
+                    template,
+                    crate::domain::encounter::Draft {
+                        title: json!(title),
+                        description: Value::Null,
+                        notes: Value::Null,
+                        disposition_id: &disposition_id,
+                        owner_id: Some(&owner.id),
+                        owner_name: Some(&owner.name),
+                        local_now: &local,
+                    },
+                );
+                let mut encounter_body = owned(&id, &id, &now, fields);
+                for k in ["source_type", "source_name", "source_id"] {
+                    encounter_body.insert(k.into(), Value::Null);
+                }
+                let encounter = crate::store::encounters::StoredEncounter {
+                    id: id.clone(),
+                    patient_id: p.id.clone(),
+                    version: formation.version,
+                    body: encounter_body,
+                };
+                let mut disposition = owned(&disposition_id, &id, &now, Map::new());
+                for f in &disposition_type.fields {
+                    disposition.insert(f.name.clone(), Value::Null);
+                }
+                let scope_of = |name| Scope {
+                    tenant_id: &tenant.id,
+                    instance_id: &instance.id,
+                    kind: DtKind::Internal,
+                    dt_name: name,
+                    patient_id: Some(Some(&p.id)),
+                };
+                crate::store::encounters::insert(&mut tx, &tenant.id, &instance.id, &encounter, now_ms).await?;
+                crate::store::records::insert(
+                    &mut tx,
+                    &scope_of(DISPOSITION),
+                    &disposition_id,
+                    formation.version,
+                    &disposition,
+                    now_ms,
+                )
+                .await?;
+                for name in &template.assessment_names {
+                    let title = designer.assessment(name).map(|a| a.title).unwrap_or_default();
+                    // As `api::encounters::link_fields` makes a template's links.
+                    let mut link = Map::new();
+                    link.insert("assessmentName".into(), json!(name));
+                    link.insert("assessmentTitle".into(), json!(title));
+                    link.insert("assessmentRecordId".into(), Value::Null);
+                    link.insert("fromTemplate".into(), json!(true));
+                    link.insert("relation".into(), json!("ASSESSMENT"));
+                    let link_id = crate::ids::new_id();
+                    let link_body = owned(&link_id, &id, &now, link);
+                    crate::store::records::insert(
+                        &mut tx,
+                        &scope_of(LINK),
+                        &link_id,
+                        formation.version,
+                        &link_body,
+                        now_ms,
+                    )
+                    .await?;
+                }
+                let record = records::envelope(
+                    &id,
+                    Some(&p.id),
+                    &stable_id(&format!("INTERNAL:{ENCOUNTER}")),
+                    formation.version,
+                    &encounter.body,
+                    ENCOUNTER,
+                );
+                audited.push(Audited {
+                    entity: "ENCOUNTER",
+                    subtype: None,
+                    record_id: id,
+                    patient: pk,
+                    cdt_name: Some(ENCOUNTER.into()),
+                    record,
+                    now_ms,
+                });
+                (requests, created) = (requests + 1, created + 1);
+            }
+            if let Some(line) = planned.chat {
+                let text = chat::parse_inbound(&json!({"message": line}).as_object().cloned().unwrap_or_default())
+                    .map_err(|e| bad("chat message", i, e))?;
+                let m = Message {
+                    id: crate::ids::new_id(),
+                    external_id: chat::new_external_id(),
+                    patient_id: p.id.clone(),
+                    sender_type: chat::PATIENT.into(),
+                    sender_id: p.id.clone(),
+                    sender_name: None,
+                    message: text,
+                    attachment_id: None,
+                    created_at_ms: now_ms,
+                    archived: false,
+                };
+                crate::store::chat::insert(&mut tx, &tenant.id, &instance.id, &m).await?;
+                audited.push(Audited {
+                    entity: "CHAT_MESSAGE",
+                    subtype: None,
+                    record_id: m.id.clone(),
+                    patient: pk,
+                    cdt_name: None,
+                    record: m.audit_record(),
+                    now_ms,
+                });
+                (requests, created) = (requests + 1, created + 1);
+            }
+            if let Some((start, end)) = planned.visit {
+                let body = super::generate::visit_body(start, end, &owner.id, &p.id);
+                let body = body.as_object().cloned().unwrap_or_default();
+                let mut event = cal::blank_event(&crate::ids::new_id(), &now, &actor.id);
+                cal::apply_event(&mut event, &body, true, &now, &mut crate::ids::new_id)
+                    .map_err(|e| bad("calendar visit", i, e))?;
+                crate::store::calendar::insert_event(&mut tx, &tenant.id, &instance.id, &event, now_ms).await?;
+                let id = event["id"].as_str().unwrap_or_default().to_string();
+                audited.push(Audited {
+                    entity: "CALENDAR",
+                    subtype: Some("CALENDAR_EVENT_CREATED"),
+                    record_id: id,
+                    patient: pk,
+                    cdt_name: None,
+                    record: event,
+                    now_ms,
+                });
+                (requests, created) = (requests + 1, created + 1);
+            }
+            patients.push(p);
+        }
+        let names: Vec<String> = patients.iter().map(Patient::full_name).collect();
+        let events: Vec<(DataEvent<'_>, i64)> = audited
+            .iter()
+            .map(|a| {
+                (
+                    DataEvent {
+                        tenant_id: &tenant.id,
+                        instance: Some(&instance.name),
+                        entity: a.entity,
+                        operation: Operation::Create,
+                        actor: &actor,
+                        record_id: &a.record_id,
+                        patient_id: Some(&patients[a.patient].id),
+                        patient_full_name: Some(names[a.patient].clone()),
+                        cdt_name: a.cdt_name.as_deref(),
+                        record: &a.record,
+                        subtype: a.subtype,
+                    },
+                    a.now_ms,
+                )
+            })
+            .collect();
+        crate::store::audit::record_writes(&mut tx, &events).await?;
+        tx.commit().await?;
+    }
+    Ok((requests, created))
 }

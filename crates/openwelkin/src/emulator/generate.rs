@@ -70,7 +70,7 @@ pub const MAX_GENERATED: usize = 100_000;
 
 /// The fixture for an instance: its current formation decides the CDT and encounter
 /// template used, and team members that already exist in the tenant are reused.
-pub async fn for_instance(db: &Db, tenant: &str, instance: &str, spec: &Spec) -> Result<Fixture, EmulatorError> {
+pub async fn for_instance(db: &Db, tenant: &str, instance: &str, spec: &Spec) -> Result<Plan, EmulatorError> {
     let t = super::data::tenant(db, tenant).await?;
     let i = super::data::instance(db, &t, instance).await?;
     let formation = db.current_formation(&i.id).await?;
@@ -80,7 +80,7 @@ pub async fn for_instance(db: &Db, tenant: &str, instance: &str, spec: &Spec) ->
             existing.push(u);
         }
     }
-    Ok(generate(&formation.designer, spec, &existing))
+    Ok(plan(&formation.designer, spec, &existing))
 }
 
 /// The usernames `generate` uses for its care team, so the caller can tell it which
@@ -97,36 +97,159 @@ fn post(id: impl Into<String>, path: impl Into<String>, body: Value) -> FixtureR
     FixtureRequest { id: Some(id.into()), method: "POST".into(), path: path.into(), body: Some(body) }
 }
 
+/// One care-team member of a plan: the user's create body, or only its username when the
+/// user already exists (it is read rather than created).
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub username: String,
+    pub first_name: &'static str,
+    pub last_name: &'static str,
+    pub exists: bool,
+}
+
+impl Member {
+    fn request(&self, k: usize) -> FixtureRequest {
+        let id = format!("user{k}");
+        if self.exists {
+            return FixtureRequest {
+                id: Some(id),
+                method: "GET".into(),
+                path: format!("/{{tenant}}/admin/users/{}", self.username),
+                body: None,
+            };
+        }
+        let u = &self.username;
+        let body = json!({"username": u, "email": format!("{u}@care.example.org"),
+                          "firstName": self.first_name, "lastName": self.last_name});
+        post(id, "/{tenant}/admin/users", body)
+    }
+}
+
+/// One generated patient and what comes with it. Bodies are the API create bodies; the
+/// references to other records (owner, patient) are by position in the plan.
+#[derive(Clone, Debug)]
+pub struct PlannedPatient {
+    /// The `POST patients` body.
+    pub body: Value,
+    /// Index of the care-team member who owns the encounter and hosts the visit.
+    pub owner: usize,
+    /// The `POST patients/{id}/cdts/{cdt}` body, when the formation has a fillable CDT.
+    pub cdt_record: Option<Value>,
+    /// The encounter's title, when the patient has one (every third patient, when the
+    /// formation has an encounter template).
+    pub encounter_title: Option<String>,
+    /// The patient's inbound chat message (every second patient).
+    pub chat: Option<&'static str>,
+    /// The calendar visit's start and end (every fourth patient).
+    pub visit: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// Everything a generated fixture holds, before it is turned into requests: the batch
+/// seeder writes this directly, `Plan::fixture` gives the same data as API requests.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub team: Vec<Member>,
+    pub patients: Vec<PlannedPatient>,
+    /// The CDT whose records are made.
+    pub cdt: Option<String>,
+    /// The encounter template encounters are made from.
+    pub template: Option<String>,
+}
+
+impl Plan {
+    /// The plan as a fixture of API requests (what `--print` shows and the JSON fixture
+    /// path replays).
+    pub fn fixture(&self) -> Fixture {
+        let mut requests: Vec<FixtureRequest> = self.team.iter().enumerate().map(|(k, m)| m.request(k)).collect();
+        requests.extend(self.patient_requests());
+        Fixture { requests }
+    }
+
+    /// The requests of the team alone.
+    pub fn team_fixture(&self) -> Fixture {
+        Fixture { requests: self.team.iter().enumerate().map(|(k, m)| m.request(k)).collect() }
+    }
+
+    fn patient_requests(&self) -> Vec<FixtureRequest> {
+        let mut requests = Vec::new();
+        for (i, planned) in self.patients.iter().enumerate() {
+            let p = format!("p{i}");
+            let owner = format!("{{{{user{}.id}}}}", planned.owner);
+            requests.push(post(&p, "patients", planned.body.clone()));
+            if let (Some(cdt), Some(body)) = (&self.cdt, &planned.cdt_record) {
+                let path = format!("patients/{{{{{p}.id}}}}/cdts/{cdt}");
+                requests.push(post(format!("{p}cdt"), path, body.clone()));
+            }
+            if let (Some(template), Some(title)) = (&self.template, &planned.encounter_title) {
+                let body = json!({"title": title, "templateName": template, "ownerUserId": owner});
+                requests.push(post(format!("{p}enc"), format!("patients/{{{{{p}.id}}}}/encounters"), body));
+            }
+            if let Some(line) = planned.chat {
+                let body = json!({"message": line});
+                requests.push(post(format!("{p}chat"), format!("patients/{{{{{p}.id}}}}/chat/inbound"), body));
+            }
+            if let Some((start, end)) = planned.visit {
+                requests.push(post(
+                    format!("{p}visit"),
+                    "calendar/events",
+                    visit_body(start, end, &owner, &format!("{{{{{p}.id}}}}")),
+                ));
+            }
+        }
+        requests
+    }
+
+    /// How many API requests the plan stands for (what a seed reports).
+    pub fn request_count(&self) -> usize {
+        let per = |p: &PlannedPatient| {
+            1 + usize::from(self.cdt.is_some() && p.cdt_record.is_some())
+                + usize::from(self.template.is_some() && p.encounter_title.is_some())
+                + usize::from(p.chat.is_some())
+                + usize::from(p.visit.is_some())
+        };
+        self.team.len() + self.patients.iter().map(per).sum::<usize>()
+    }
+}
+
+/// The `POST calendar/events` body of a visit hosted by `owner` with `patient`.
+pub fn visit_body(
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    owner: &str,
+    patient: &str,
+) -> Value {
+    json!({
+        "startDateTime": crate::time::format(start),
+        "endDateTime": crate::time::format(end),
+        "hostId": owner,
+        "participants": [{"participantId": owner, "participantRole": "psm"},
+                         {"participantId": patient, "participantRole": "patient"}],
+    })
+}
+
 /// Builds the fixture. `existing` lists those of `usernames(spec)` that already exist:
 /// they are read rather than created.
 pub fn generate(designer: &Designer, spec: &Spec, existing: &[String]) -> Fixture {
+    plan(designer, spec, existing).fixture()
+}
+
+/// Draws the plan. The order of the random draws is fixed for all time: the same
+/// (count, seed, formation, start day) gives the same data.
+pub fn plan(designer: &Designer, spec: &Spec, existing: &[String]) -> Plan {
     let mut rng = Rng(spec.seed);
-    let mut requests = Vec::new();
-    let team = usernames(spec);
-    for (k, username) in team.iter().enumerate() {
-        let id = format!("user{k}");
+    let mut team = Vec::new();
+    for username in usernames(spec) {
         // Drawn either way, so that the patients come out the same whether or not the
         // team already exists (users outlive an instance reset).
-        let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
-        if existing.contains(username) {
-            requests.push(FixtureRequest {
-                id: Some(id),
-                method: "GET".into(),
-                path: format!("/{{tenant}}/admin/users/{username}"),
-                body: None,
-            });
-        } else {
-            let body = json!({"username": username, "email": format!("{username}@care.example.org"),
-                              "firstName": first, "lastName": last});
-            requests.push(post(id, "/{tenant}/admin/users", body));
-        }
+        let (first_name, last_name) = (rng.pick(FIRST), rng.pick(LAST));
+        let exists = existing.contains(&username);
+        team.push(Member { username, first_name, last_name, exists });
     }
     let cdt = designer.cdts.iter().find(|c| generatable(c));
     let template = designer.encounter_templates.iter().find_map(|t| t.get("name").and_then(Value::as_str));
+    let mut patients = Vec::with_capacity(spec.count);
     for i in 0..spec.count {
         let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
-        let p = format!("p{i}");
-        let owner = format!("{{{{user{}.id}}}}", i % team.len());
         let birth = NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid date") + Duration::days(rng.between(0, 30_000));
         let body = json!({
             "firstName": first,
@@ -137,35 +260,17 @@ pub fn generate(designer: &Designer, spec: &Spec, existing: &[String]) -> Fixtur
             "timezone": rng.pick(TIMEZONES),
             "externalId": format!("seed-{}-{i}", spec.seed),
         });
-        requests.push(post(&p, "patients", body));
-        if let Some(cdt) = cdt {
-            let path = format!("patients/{{{{{p}.id}}}}/cdts/{}", cdt.name);
-            requests.push(post(format!("{p}cdt"), path, record(cdt, &mut rng)));
-        }
-        if let (Some(template), 0) = (template, i % 3) {
-            let body =
-                json!({"title": format!("Check-in with {first}"), "templateName": template, "ownerUserId": owner});
-            requests.push(post(format!("{p}enc"), format!("patients/{{{{{p}.id}}}}/encounters"), body));
-        }
-        if i % 2 == 0 {
-            let body = json!({"message": rng.pick(CHAT_LINES)});
-            requests.push(post(format!("{p}chat"), format!("patients/{{{{{p}.id}}}}/chat/inbound"), body));
-        }
-        if i % 4 == 0 {
+        let cdt_record = cdt.map(|c| record(c, &mut rng));
+        let encounter_title = (template.is_some() && i % 3 == 0).then(|| format!("Check-in with {first}"));
+        let chat = (i % 2 == 0).then(|| rng.pick(CHAT_LINES));
+        let visit = (i % 4 == 0).then(|| {
             let day = spec.start_day + Duration::days(1 + (i / 4 % 60) as i64);
             let start = day.and_hms_opt(9 + rng.between(0, 7) as u32, 0, 0).expect("valid time").and_utc();
-            let end = start + Duration::minutes(30);
-            let body = json!({
-                "startDateTime": crate::time::format(start),
-                "endDateTime": crate::time::format(end),
-                "hostId": owner,
-                "participants": [{"participantId": owner, "participantRole": "psm"},
-                                 {"participantId": format!("{{{{{p}.id}}}}"), "participantRole": "patient"}],
-            });
-            requests.push(post(format!("{p}visit"), "calendar/events", body));
-        }
+            (start, start + Duration::minutes(30))
+        });
+        patients.push(PlannedPatient { body, owner: i % team.len(), cdt_record, encounter_title, chat, visit });
     }
-    Fixture { requests }
+    Plan { team, patients, cdt: cdt.map(|c| c.name.clone()), template: template.map(String::from) }
 }
 
 /// Field types this generator can fill; a CDT qualifies when all its required fields are.
@@ -251,6 +356,14 @@ mod tests {
         };
         let d = Designer::default();
         assert_eq!(patients(generate(&d, &s, &[])), patients(generate(&d, &s, &usernames(&s))));
+    }
+
+    #[test]
+    fn a_plan_counts_the_requests_of_its_fixture() {
+        let s = spec(4);
+        let p = plan(&Designer::default(), &s, &[]);
+        assert_eq!(p.request_count(), p.fixture().requests.len());
+        assert_eq!(p.team_fixture().requests.len(), usernames(&s).len());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! API clients: name, argon2 hash of the secret, enabled flag, security policy and the
 //! instances the client was granted.
 
-use super::Db;
+use super::{config_cache, Db};
 use crate::auth::policy::Policy;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -64,6 +64,7 @@ const COLUMNS: &str = "id, tenant_id, name, secret_hash, secret_version, enabled
 
 impl Db {
     pub async fn create_client(&self, c: NewClient<'_>, now_ms: i64) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO api_clients (id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $7, $7)",
@@ -75,9 +76,10 @@ impl Db {
         .bind(serde_json::to_string(c.policy).expect("policy serializes"))
         .bind(c.instances.encode())
         .bind(now_ms)
-        .execute(&self.writer)
-        .await
-        .map(|_| ())
+        .execute(&mut *tx)
+        .await?;
+        config_cache::bump(&mut *tx).await?;
+        tx.commit().await
     }
 
     pub async fn client_by_name(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<ApiClient>> {
@@ -109,6 +111,7 @@ impl Db {
         // Disabling also moves the client's token epoch (`secret_version`, carried in every
         // token as `sv`): a token issued before a disable stays dead after a later enable.
         let bump = if enabled { 0 } else { 1 };
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE api_clients SET enabled = $1, updated_at = $2, secret_version = secret_version + $5 \
              WHERE tenant_id = $3 AND name = $4",
@@ -118,9 +121,9 @@ impl Db {
         .bind(tenant_id)
         .bind(name)
         .bind(bump)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Self::bumped(tx, done.rows_affected()).await
     }
 
     pub async fn set_client_policy(
@@ -131,6 +134,7 @@ impl Db {
         instances: &InstanceGrant,
         now_ms: i64,
     ) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE api_clients SET policy = $1, instances = $2, updated_at = $3 WHERE tenant_id = $4 AND name = $5",
         )
@@ -139,9 +143,9 @@ impl Db {
         .bind(now_ms)
         .bind(tenant_id)
         .bind(name)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Self::bumped(tx, done.rows_affected()).await
     }
 
     /// Replaces the secret hash and invalidates every token issued before.
@@ -152,6 +156,7 @@ impl Db {
         secret_hash: &str,
         now_ms: i64,
     ) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE api_clients SET secret_hash = $1, secret_version = secret_version + 1, updated_at = $2 \
              WHERE tenant_id = $3 AND name = $4",
@@ -160,9 +165,21 @@ impl Db {
         .bind(now_ms)
         .bind(tenant_id)
         .bind(name)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Self::bumped(tx, done.rows_affected()).await
+    }
+}
+
+impl Db {
+    /// Ends a client change: bumps the configuration counter when a row changed, then
+    /// commits. True when a row changed.
+    async fn bumped(mut tx: super::Tx, rows: u64) -> sqlx::Result<bool> {
+        if rows > 0 {
+            config_cache::bump(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(rows > 0)
     }
 }
 

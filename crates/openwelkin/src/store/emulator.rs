@@ -30,6 +30,16 @@ const CONFIGURATION: &[&str] = &[
 /// instance must not replay deliveries of events it no longer has).
 const DELIVERY_STATE: &[&str] = &["webhook_deliveries"];
 
+/// Derived from other rows by triggers (the per-instance patient count of migration
+/// 0015): deleted with the instance's rows but neither counted as a record nor
+/// snapshotted, because a restore rebuilds them as it inserts the rows back.
+const DERIVED: &[&str] = &["patient_counts"];
+
+/// Tables a snapshot does not copy.
+fn not_snapshotted(table: &str) -> bool {
+    DELIVERY_STATE.contains(&table) || DERIVED.contains(&table)
+}
+
 const SHADOW_PREFIX: &str = "emu_snap_";
 
 /// One table of instance data and its columns in schema order.
@@ -152,7 +162,10 @@ async fn delete_rows_of(tx: &mut Tx, backend: Backend, instance_id: &str) -> sql
     let mut rows = 0;
     for table in instance_table_names(tx, backend).await? {
         let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table));
-        rows += sqlx::query(&sql).bind(instance_id).execute(&mut **tx).await?.rows_affected();
+        let done = sqlx::query(&sql).bind(instance_id).execute(&mut **tx).await?.rows_affected();
+        if !DERIVED.contains(&table.as_str()) {
+            rows += done;
+        }
     }
     Ok(rows)
 }
@@ -191,7 +204,8 @@ impl Db {
     /// name and configuration, and the old row is retired with the records still under its
     /// id, invisible to every lookup (which goes by name to live rows). `sweep_retired`
     /// deletes them afterwards, in batches. Returns the instance as it now is and how many
-    /// records it held.
+    /// records it held. The caller bumps `config_version` before it commits (once, after
+    /// every instance lock it takes).
     pub async fn reset_instance(&self, tx: &mut Tx, instance: &Instance, now_ms: i64) -> sqlx::Result<(Instance, u64)> {
         // Events first: on PostgreSQL this waits for a webhook fan-out that holds some of
         // them, so no event of a reset record is delivered after the reset.
@@ -204,6 +218,7 @@ impl Db {
         let counts: Vec<String> = instance_table_names(tx, self.backend)
             .await?
             .iter()
+            .filter(|t| !DERIVED.contains(&t.as_str()))
             .map(|t| format!("(SELECT COUNT(*) FROM {} WHERE instance_id = $1)", quote(t)))
             .collect();
         let sql = format!("SELECT CAST({} AS BIGINT) AS n", counts.join(" + "));
@@ -308,7 +323,7 @@ impl Db {
         let id = crate::ids::new_id();
         let mut rows = 0i64;
         for table in tables {
-            if DELIVERY_STATE.contains(&table.name.as_str()) {
+            if not_snapshotted(&table.name) {
                 continue;
             }
             let shadow = ensure_shadow(tx, self.backend, &table).await?;
@@ -359,7 +374,7 @@ impl Db {
             cleared.rows += delete_rows_of(tx, self.backend, &id).await?;
         }
         for table in instance_tables(tx, self.backend).await? {
-            if DELIVERY_STATE.contains(&table.name.as_str()) {
+            if not_snapshotted(&table.name) {
                 continue;
             }
             let shadow = format!("{SHADOW_PREFIX}{}", table.name);

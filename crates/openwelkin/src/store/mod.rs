@@ -14,6 +14,7 @@ pub mod care_plans;
 pub mod chat;
 pub mod clients;
 pub mod communication_ids;
+pub mod config_cache;
 pub mod contacts;
 pub mod dictionaries;
 pub mod documents;
@@ -64,6 +65,8 @@ pub struct Db {
     /// transactions. On PostgreSQL this is the same pool as `pool`.
     writer: AnyPool,
     formation_cache: formations::FormationCache,
+    /// Tenants, clients and instances as of the last `config_version` seen.
+    config_cache: config_cache::ConfigCache,
 }
 
 impl Db {
@@ -80,7 +83,7 @@ impl Db {
             Backend::Sqlite => {
                 let pool = sqlite_pool(&url, 8, db_timeout).await?;
                 let writer = sqlite_pool(&url, 1, db_timeout).await?;
-                Db { backend, pool, writer, formation_cache: Default::default() }
+                Db { backend, pool, writer, formation_cache: Default::default(), config_cache: Default::default() }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -89,7 +92,13 @@ impl Db {
                     .connect(&url)
                     .await
                     .with_context(|| "connecting to PostgreSQL")?;
-                Db { backend, writer: pool.clone(), pool, formation_cache: Default::default() }
+                Db {
+                    backend,
+                    writer: pool.clone(),
+                    pool,
+                    formation_cache: Default::default(),
+                    config_cache: Default::default(),
+                }
             }
         };
         db.migrate().await?;

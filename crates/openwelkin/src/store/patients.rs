@@ -1,7 +1,7 @@
 //! Patients of one instance: a JSON body plus the columns the list filters and sorts use.
 
 use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
-use super::{Db, Tx};
+use super::{Backend, Db, Tx};
 use crate::domain::patient::Patient;
 use sqlx::Row;
 
@@ -40,6 +40,34 @@ pub struct PatientFilter {
     pub territories: Option<Vec<String>>,
     pub cadence: Option<Vec<String>>,
     pub ids: Option<Vec<String>>,
+}
+
+impl PatientFilter {
+    /// No filter at all: the list is the whole instance.
+    pub fn is_empty(&self) -> bool {
+        let PatientFilter {
+            query,
+            email,
+            first_name,
+            last_name,
+            mrn,
+            external_id,
+            timezone,
+            territories,
+            cadence,
+            ids,
+        } = self;
+        query.is_none()
+            && email.is_none()
+            && first_name.is_none()
+            && last_name.is_none()
+            && mrn.is_none()
+            && external_id.is_none()
+            && timezone.is_none()
+            && territories.is_none()
+            && cadence.is_none()
+            && ids.is_none()
+    }
 }
 
 /// Maps an API sort field to its column.
@@ -176,6 +204,13 @@ impl Db {
     }
 
     /// One page of patients and the total count of matches.
+    ///
+    /// `totalElements` stays exact without counting the instance on every page: an
+    /// unfiltered list reads the per-instance count that triggers keep in
+    /// `patient_counts` (migration 0015); a filtered list counts its matches through the
+    /// same indexes the page uses (equality filters on their index, substring filters of 3+
+    /// characters on the trigram index), so the count grows with the matches, not with the
+    /// instance.
     pub async fn patients(
         &self,
         instance_id: &str,
@@ -184,19 +219,55 @@ impl Db {
         offset: i64,
         limit: i64,
     ) -> sqlx::Result<(Vec<Patient>, i64)> {
+        let w = self.patient_where(instance_id, filter);
+        let total: i64 = if filter.is_empty() {
+            sqlx::query("SELECT n FROM patient_counts WHERE instance_id = $1")
+                .bind(instance_id)
+                .fetch_optional(self.reader())
+                .await?
+                .map_or(0, |r| r.get("n"))
+        } else {
+            let count_sql = format!("SELECT COUNT(*) AS n FROM patients{}", w.sql());
+            w.bind(sqlx::query(&count_sql)).persistent(false).fetch_one(self.reader()).await?.get("n")
+        };
+        if total == 0 || offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let page_sql = format!(
+            "SELECT body FROM patients{}{} LIMIT {limit} OFFSET {offset}",
+            w.sql(),
+            order_by(sorts, "created_at")
+        );
+        // A filtered list is planned with its values (an unnamed statement): a cached
+        // generic plan would not know that `LIKE '%needle%'` is selective, and PostgreSQL
+        // would walk the sort index instead of the trigram index.
+        let rows = w.bind(sqlx::query(&page_sql)).persistent(filter.is_empty()).fetch_all(self.reader()).await?;
+        Ok((rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect(), total))
+    }
+
+    /// The `WHERE` of a patient list.
+    fn patient_where(&self, instance_id: &str, filter: &PatientFilter) -> Where {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
-        if let Some(q) = &filter.query {
-            w.and("search LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(q))]);
+        // Substring filters: on SQLite the trigram FTS5 table names the candidate rows
+        // (a superset), on PostgreSQL the GIN trigram indexes serve the LIKE itself; the
+        // exact, case-insensitive LIKE is checked on the row either way.
+        for (needle, column) in [
+            (&filter.query, "search"),
+            (&filter.first_name, "LOWER(first_name)"),
+            (&filter.last_name, "LOWER(last_name)"),
+        ] {
+            let Some(needle) = needle else { continue };
+            if self.backend() == Backend::Sqlite && needle.chars().count() >= 3 {
+                w.and(
+                    "rowid IN (SELECT rowid FROM patients_fts WHERE patients_fts.search LIKE ?)",
+                    [Arg::Text(format!("%{}%", needle.to_lowercase()))],
+                );
+            }
+            w.and(&format!("{column} LIKE ? ESCAPE '\\'"), [Arg::Text(contains_pattern(needle))]);
         }
         if let Some(email) = &filter.email {
             w.and("email = ?", [Arg::Text(email.to_lowercase())]);
-        }
-        if let Some(v) = &filter.first_name {
-            w.and("LOWER(first_name) LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(v))]);
-        }
-        if let Some(v) = &filter.last_name {
-            w.and("LOWER(last_name) LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(v))]);
         }
         if let Some(v) = &filter.mrn {
             w.and("mrn = ?", [Arg::Text(v.clone())]);
@@ -233,15 +304,7 @@ impl Db {
                 w.and(&format!("id IN ({clause})"), ids.iter().map(|i| Arg::Text(i.clone())));
             }
         }
-        let count_sql = format!("SELECT COUNT(*) AS n FROM patients{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
-        let page_sql = format!(
-            "SELECT body FROM patients{}{} LIMIT {limit} OFFSET {offset}",
-            w.sql(),
-            order_by(sorts, "created_at")
-        );
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
-        Ok((rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect(), total))
+        w
     }
 }
 

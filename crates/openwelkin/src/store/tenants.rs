@@ -1,6 +1,6 @@
 //! Tenants (organisations) and their instances (environments such as `live`, `sandbox`).
 
-use super::Db;
+use super::{config_cache, Db};
 use crate::ids::new_id;
 use sqlx::Row;
 
@@ -29,12 +29,18 @@ impl Db {
 
     /// Creates the tenant unless it exists; returns it either way.
     pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> sqlx::Result<Tenant> {
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-            .bind(new_id())
-            .bind(name)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await?;
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                .bind(new_id())
+                .bind(name)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() > 0 {
+            config_cache::bump(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(self.tenant_by_name(name).await?.expect("tenant just ensured"))
     }
 
@@ -69,7 +75,8 @@ impl Db {
         description: &str,
         now_ms: i64,
     ) -> sqlx::Result<Instance> {
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
             "INSERT INTO instances (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, name) DO NOTHING",
         )
@@ -78,8 +85,12 @@ impl Db {
         .bind(name)
         .bind(description)
         .bind(now_ms)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            config_cache::bump(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(self.instance_by_name(tenant_id, name).await?.expect("instance just ensured"))
     }
 }

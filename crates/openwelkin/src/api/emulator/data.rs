@@ -55,7 +55,14 @@ pub struct SeedBody {
 
 use generate::MAX_GENERATED;
 
-/// The fixture a seed body asks for.
+/// What a seed body asks for: a fixture to replay, or a generated plan to write in
+/// batches.
+pub enum Source {
+    Fixture(Fixture),
+    Plan(generate::Plan),
+}
+
+/// The fixture or plan a seed body asks for.
 pub async fn fixture_of(
     state: &AppState,
     tenant: &str,
@@ -63,16 +70,16 @@ pub async fn fixture_of(
     requests: Option<Vec<FixtureRequest>>,
     count: Option<usize>,
     seed: Option<u64>,
-) -> Result<Fixture, ApiError> {
+) -> Result<Source, ApiError> {
     match (requests, count) {
         (Some(requests), None) if seed.is_none() => {
             let f = Fixture { requests };
             f.check()?;
-            Ok(f)
+            Ok(Source::Fixture(f))
         }
         (None, Some(count)) if (1..=MAX_GENERATED).contains(&count) => {
             let spec = generate::Spec { count, seed: seed.unwrap_or(1), start_day: state.clock.now().date_naive() };
-            Ok(generate::for_instance(&state.db, tenant, instance, &spec).await?)
+            Ok(Source::Plan(generate::for_instance(&state.db, tenant, instance, &spec).await?))
         }
         (None, Some(_)) => Err(ApiError::bad_request("EMULATOR", format!("count is 1 to {MAX_GENERATED}"))),
         _ => Err(ApiError::bad_request("EMULATOR", "give either requests (a fixture) or count and seed (a generator)")),
@@ -87,8 +94,10 @@ pub async fn seed(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     authorize(&state, &headers)?;
     let b = body(b)?;
-    let fixture = fixture_of(&state, &tenant, &instance, b.requests, b.count, b.seed).await?;
-    let done = fixture::seed(&state, &tenant, &instance, &fixture, b.webhooks).await?;
+    let done = match fixture_of(&state, &tenant, &instance, b.requests, b.count, b.seed).await? {
+        Source::Fixture(fixture) => fixture::seed(&state, &tenant, &instance, &fixture, b.webhooks).await?,
+        Source::Plan(plan) => fixture::seed_plan(&state, &tenant, &instance, &plan, b.webhooks).await?,
+    };
     Ok((StatusCode::CREATED, Json(json!({"requests": done.requests, "created": done.created}))))
 }
 
