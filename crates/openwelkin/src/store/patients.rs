@@ -207,7 +207,7 @@ impl Db {
     ///
     /// `totalElements` stays exact without counting the instance on every page: an
     /// unfiltered list reads the per-instance count that triggers keep in
-    /// `patient_counts` (migration 0015); a filtered list counts its matches through the
+    /// `patient_counts` (migrations 0015 and 0017, summed over its shards); a filtered list counts its matches through the
     /// same indexes the page uses (equality filters on their index, substring filters of 3+
     /// characters on the trigram index), so the count grows with the matches, not with the
     /// instance.
@@ -221,11 +221,12 @@ impl Db {
     ) -> sqlx::Result<(Vec<Patient>, i64)> {
         let w = self.patient_where(instance_id, filter);
         let total: i64 = if filter.is_empty() {
-            sqlx::query("SELECT n FROM patient_counts WHERE instance_id = $1")
+            // The sum of the instance's count shards (migration 0017).
+            sqlx::query("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM patient_counts WHERE instance_id = $1")
                 .bind(instance_id)
-                .fetch_optional(self.reader())
+                .fetch_one(self.reader())
                 .await?
-                .map_or(0, |r| r.get("n"))
+                .get("n")
         } else {
             let count_sql = format!("SELECT COUNT(*) AS n FROM patients{}", w.sql());
             w.bind(sqlx::query(&count_sql)).persistent(false).fetch_one(self.reader()).await?.get("n")
