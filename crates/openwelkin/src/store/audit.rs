@@ -10,53 +10,7 @@ use sqlx::Row;
 /// Records a write: its data audit row and its event in the outbox that webhook delivery
 /// reads. Call inside the write's transaction, so that neither exists without the other.
 pub async fn record_write(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
-    record_data_event(tx, event, now_ms).await?;
-    if !crate::events::webhooks_enabled() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(event.tenant_id)
-    .bind(event.instance)
-    .bind(event.entity)
-    .bind(event.subtype())
-    .bind(event.record_id)
-    .bind(event.cdt_name.map(String::from).or_else(|| event.patient_full_name.clone()))
-    .bind(event.patient_id)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
-}
-
-async fn record_data_event(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
-         subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
-         record_id, cdt_name, record, sent_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(new_event_id(now_ms))
-    .bind(event.tenant_id)
-    .bind(event.instance)
-    .bind(event.entity)
-    .bind(event.subtype())
-    .bind(event.operation.as_str())
-    .bind(event.actor.kind)
-    .bind(&event.actor.id)
-    .bind(&event.actor.username)
-    .bind(event.actor.full_name())
-    .bind(event.patient_id)
-    .bind(event.patient_full_name.as_deref())
-    .bind(event.record_id)
-    .bind(event.cdt_name)
-    .bind(event.record.to_string())
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    insert_writes(tx, &[(event, now_ms)]).await
 }
 
 /// Rows per multi-row `INSERT` of `record_writes`. Small on purpose: sqlx's SQLite driver
@@ -66,66 +20,74 @@ async fn record_data_event(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> s
 const BATCH_ROWS: usize = 16;
 
 /// Records many writes at once, each with its time: what `record_write` does for one,
-/// as multi-row `INSERT`s into `audit_data` and (unless webhooks are off) `event_outbox`.
-/// Call inside the transaction that made the writes.
+/// as multi-row `INSERT`s. Call inside the transaction that made the writes.
 pub async fn record_writes(tx: &mut Tx, events: &[(DataEvent<'_>, i64)]) -> sqlx::Result<()> {
     for chunk in events.chunks(BATCH_ROWS) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", (1..=16).map(|c| format!("${}", r * 16 + c)).collect::<Vec<_>>().join(", ")))
-            .collect();
-        let sql = format!(
-            "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
-             subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
-             record_id, cdt_name, record, sent_at) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for (event, now_ms) in chunk {
-            q = q
-                .bind(new_event_id(*now_ms))
-                .bind(event.tenant_id)
-                .bind(event.instance)
-                .bind(event.entity)
-                .bind(event.subtype())
-                .bind(event.operation.as_str())
-                .bind(event.actor.kind)
-                .bind(&event.actor.id)
-                .bind(&event.actor.username)
-                .bind(event.actor.full_name())
-                .bind(event.patient_id)
-                .bind(event.patient_full_name.as_deref())
-                .bind(event.record_id)
-                .bind(event.cdt_name)
-                .bind(event.record.to_string())
-                .bind(*now_ms);
-        }
-        q.execute(&mut **tx).await?;
-        if !crate::events::webhooks_enabled() {
-            continue;
-        }
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", (1..=8).map(|c| format!("${}", r * 8 + c)).collect::<Vec<_>>().join(", ")))
-            .collect();
-        let sql = format!(
-            "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, \
-             patient_id, created_at) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for (event, now_ms) in chunk {
-            q = q
-                .bind(event.tenant_id)
-                .bind(event.instance)
-                .bind(event.entity)
-                .bind(event.subtype())
-                .bind(event.record_id)
-                .bind(event.cdt_name.map(String::from).or_else(|| event.patient_full_name.clone()))
-                .bind(event.patient_id)
-                .bind(*now_ms);
-        }
-        q.execute(&mut **tx).await?;
+        let rows: Vec<(&DataEvent<'_>, i64)> = chunk.iter().map(|(event, now_ms)| (event, *now_ms)).collect();
+        insert_writes(tx, &rows).await?;
     }
     Ok(())
+}
+
+/// `($1, …, $cols), ($cols+1, …)`: the placeholders of a multi-row `VALUES`.
+fn values(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", (1..=cols).map(|c| format!("${}", r * cols + c)).collect::<Vec<_>>().join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The data audit rows of `rows` and, unless webhooks are off, their outbox events: one
+/// `INSERT` each, the one place both tables are written.
+async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> sqlx::Result<()> {
+    let sql = format!(
+        "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
+         subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
+         record_id, cdt_name, record, sent_at) VALUES {}",
+        values(rows.len(), 16)
+    );
+    let mut q = sqlx::query(&sql);
+    for (event, now_ms) in rows {
+        q = q
+            .bind(new_event_id(*now_ms))
+            .bind(event.tenant_id)
+            .bind(event.instance)
+            .bind(event.entity)
+            .bind(event.subtype())
+            .bind(event.operation.as_str())
+            .bind(event.actor.kind)
+            .bind(&event.actor.id)
+            .bind(&event.actor.username)
+            .bind(event.actor.full_name())
+            .bind(event.patient_id)
+            .bind(event.patient_full_name.as_deref())
+            .bind(event.record_id)
+            .bind(event.cdt_name)
+            .bind(event.record.to_string())
+            .bind(*now_ms);
+    }
+    q.execute(&mut **tx).await?;
+    if !crate::events::webhooks_enabled() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, \
+         patient_id, created_at) VALUES {}",
+        values(rows.len(), 8)
+    );
+    let mut q = sqlx::query(&sql);
+    for (event, now_ms) in rows {
+        q = q
+            .bind(event.tenant_id)
+            .bind(event.instance)
+            .bind(event.entity)
+            .bind(event.subtype())
+            .bind(event.record_id)
+            .bind(event.cdt_name.map(String::from).or_else(|| event.patient_full_name.clone()))
+            .bind(event.patient_id)
+            .bind(*now_ms);
+    }
+    q.execute(&mut **tx).await.map(|_| ())
 }
 
 impl Db {
