@@ -135,7 +135,7 @@ async fn audit(
     patient: Option<(&str, String)>,
     record: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
+) -> crate::store::sql::Result<()> {
     let event = DataEvent {
         tenant_id,
         instance,

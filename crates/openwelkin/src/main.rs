@@ -6,7 +6,7 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("OPENWELKIN_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("openwelkin=info,tower_http=warn,sqlx=warn")),
+                .unwrap_or_else(|_| EnvFilter::new("openwelkin=info,tower_http=warn")),
         )
         .with_writer(std::io::stderr)
         .init();

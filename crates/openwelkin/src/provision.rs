@@ -78,7 +78,7 @@ pub async fn audit_publish(
     version: i64,
     source: &str,
     now_ms: i64,
-) -> sqlx::Result<()> {
+) -> crate::store::sql::Result<()> {
     let actor = Actor::system();
     let record: Value = json!({"version": version, "source": source});
     let event = DataEvent {

@@ -625,15 +625,16 @@ async fn archived_messages_show_only_with_include_archived() {
     let (s, token, pid) = setup().await;
     let old = inbound(&s, &token, &pid, "old news").await;
     inbound(&s, &token, &pid, "fresh news").await;
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&s.db_url).await.unwrap();
-    let done = sqlx::query("UPDATE chat_messages SET archived = 1 WHERE external_id = $1")
+    let db = openwelkin::store::Db::connect(&s.db_url).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let done = openwelkin::store::sql::query("UPDATE chat_messages SET archived = 1 WHERE external_id = $1")
         .bind(old["externalId"].as_str().unwrap())
-        .execute(&pool)
+        .execute(&mut *tx)
         .await
         .unwrap();
     assert_eq!(done.rows_affected(), 1);
-    pool.close().await;
+    tx.commit().await.unwrap();
+    db.close().await;
 
     let base = s.sandbox(&format!("/patients/{pid}/chat"));
     assert_eq!(texts(&s.get(&base, &token).await.1), ["fresh news"]);

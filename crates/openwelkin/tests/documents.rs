@@ -151,7 +151,7 @@ impl Docs {
 
     async fn file_rows(&self, summary: &str) -> i64 {
         let db = openwelkin::store::Db::connect(&self.s.db_url).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM document_files WHERE summary_id = $1")
+        let n: i64 = openwelkin::store::sql::query_scalar("SELECT COUNT(*) FROM document_files WHERE summary_id = $1")
             .bind(summary)
             .fetch_one(db.reader())
             .await

@@ -240,7 +240,12 @@ async fn reset_empties_one_instance_and_keeps_configuration_users_and_audits() {
         let sql = "SELECT (SELECT COUNT(*) FROM instances i JOIN tenants t ON t.id = i.tenant_id \
                    WHERE t.name = $1 AND i.retired_at IS NOT NULL) + (SELECT COUNT(*) FROM patients p \
                    JOIN tenants t ON t.id = p.tenant_id WHERE t.name = $1 AND p.id = $2)";
-        sqlx::query_scalar::<_, i64>(sql).bind(&s.tenant).bind(id(&p)).fetch_one(db.reader()).await.unwrap()
+        openwelkin::store::sql::query_scalar::<i64>(sql)
+            .bind(&s.tenant)
+            .bind(id(&p))
+            .fetch_one(db.reader())
+            .await
+            .unwrap()
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while leftovers().await > 0 {
@@ -284,7 +289,10 @@ async fn the_generator_is_deterministic_and_queues_no_webhooks_unless_asked() {
         let url = s.db_url.clone();
         async move {
             let db = openwelkin::store::Db::connect(&url).await.unwrap();
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_outbox").fetch_one(db.reader()).await.unwrap();
+            let n: i64 = openwelkin::store::sql::query_scalar("SELECT COUNT(*) FROM event_outbox")
+                .fetch_one(db.reader())
+                .await
+                .unwrap();
             db.close().await;
             n
         }
@@ -365,7 +373,7 @@ async fn audited(s: &Server, ids: &[String]) -> usize {
              WHERE t.name = $1 AND a.operation = 'CREATE' AND a.record_id IN ({})",
             marks.join(", ")
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(s.tenant.clone());
+        let mut q = openwelkin::store::sql::query_scalar::<i64>(&sql).bind(s.tenant.clone());
         for id in chunk {
             q = q.bind(id.clone());
         }

@@ -11,82 +11,19 @@
 
 mod common;
 
+use common::pg_cluster::Cluster;
 use common::{error_code, is_postgres, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A private PostgreSQL cluster, dropped when this is dropped.
-struct Cluster {
-    version: String,
-    name: String,
-    port: u16,
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Cluster {
-    fn create() -> Cluster {
-        let version = std::fs::read_dir("/etc/postgresql")
-            .expect("Debian's PostgreSQL (postgresql-common) is installed")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .max()
-            .expect("a PostgreSQL version");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let name = common::unique("owoutage");
-        let port_s = port.to_string();
-        // Small; it listens on `localhost` (loopback) only, PostgreSQL's default.
-        run(
-            "pg_createcluster",
-            &[
-                &version,
-                &name,
-                "-p",
-                &port_s,
-                "-o",
-                "max_connections=40",
-                "-o",
-                "shared_buffers=16MB",
-                "--",
-                "--auth=trust",
-            ],
-        );
-        let cluster = Cluster { version, name, port };
-        cluster.start();
-        run("psql", &["-q", "-h", "127.0.0.1", "-p", &port_s, "-U", "postgres", "-c", "CREATE DATABASE outage"]);
-        cluster
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/outage", self.port)
-    }
-
-    fn start(&self) {
-        run("pg_ctlcluster", &["--skip-systemctl-redirect", &self.version, &self.name, "start"]);
-    }
-
-    /// A fast shutdown: sessions are ended, what was committed stays.
-    fn stop(&self) {
-        run("pg_ctlcluster", &["--skip-systemctl-redirect", &self.version, &self.name, "stop", "-m", "fast"]);
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("pg_dropcluster").args(["--stop", &self.version, &self.name]).output();
-    }
+fn outage_cluster() -> Cluster {
+    let cluster = Cluster::create("owoutage");
+    cluster.start();
+    cluster.sql("postgres", "CREATE DATABASE outage");
+    cluster
 }
 
 #[derive(Default)]
@@ -111,8 +48,8 @@ async fn postgres_stopped_and_restarted_under_load_loses_no_acknowledged_write()
         eprintln!("PostgreSQL pass only (OPENWELKIN_TEST_DATABASE=postgres://…)");
         return;
     }
-    let cluster = Cluster::create();
-    let s = Server::start_on(cluster.url(), None, &["--no-webhook-worker", "--db-timeout-ms", "2000"]);
+    let cluster = outage_cluster();
+    let s = Server::start_on(cluster.url("outage"), None, &["--no-webhook-worker", "--db-timeout-ms", "2000"]);
     let token = s.token().await;
     let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(AtomicBool::new(false));

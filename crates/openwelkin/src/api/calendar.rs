@@ -168,7 +168,7 @@ async fn check_external_id(tx: &mut Tx, ctx: &InstanceCaller, event: &Value) -> 
     Ok(())
 }
 
-fn map_unique(event: &Value) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
+fn map_unique(event: &Value) -> impl FnOnce(crate::store::sql::Error) -> ApiError + '_ {
     move |e| {
         if is_unique_violation(&e) {
             external_id_taken(event["externalId"].as_str().unwrap_or_default(), "")

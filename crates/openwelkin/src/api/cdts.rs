@@ -114,7 +114,7 @@ pub(crate) async fn check_external_keys(
     Ok(())
 }
 
-pub(crate) fn unique_or_internal(err: sqlx::Error) -> ApiError {
+pub(crate) fn unique_or_internal(err: crate::store::sql::Error) -> ApiError {
     if is_unique_violation(&err) {
         ApiError::conflict(
             "DT_RECORD_ALREADY_EXISTS",

@@ -429,7 +429,7 @@ pub async fn seed(
     fields: &[String],
     seeds: &[Map<String, Value>],
     now_ms: i64,
-) -> sqlx::Result<bool> {
+) -> crate::store::sql::Result<bool> {
     store::lock(tx, instance_id, name).await?;
     if store::count(tx, instance_id, name).await? > 0 {
         return Ok(false);

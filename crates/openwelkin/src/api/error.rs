@@ -28,6 +28,9 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Boxed so that `Result<_, ApiError>` stays small on the happy path.
     pub item: Box<ErrorItem>,
+    /// The database connection broke before anything was committed: the request may be
+    /// run again as a whole (`api::retry`).
+    pub retryable: bool,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -43,6 +46,7 @@ impl ApiError {
                 details,
                 date: Some(crate::time::format(chrono::Utc::now())),
             }),
+            retryable: false,
         }
     }
 
@@ -142,12 +146,16 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
+impl From<crate::store::sql::Error> for ApiError {
+    fn from(err: crate::store::sql::Error) -> Self {
         use crate::store::errors::{classify, Failure};
         match classify(&err) {
             Failure::StorageFull => ApiError::storage_full(&err),
-            Failure::Unavailable => ApiError::database_unavailable(&err),
+            Failure::Unavailable => {
+                let mut api = ApiError::database_unavailable(&err);
+                api.retryable = err.retryable();
+                api
+            }
             Failure::Other => ApiError::internal(err),
         }
     }
@@ -156,6 +164,9 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json([self.item])).into_response();
+        if self.retryable {
+            response.extensions_mut().insert(super::retry::RetryableFailure);
+        }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body was never read: tell the client not to reuse the
             // connection, or its next request races the close.

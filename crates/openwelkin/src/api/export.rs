@@ -224,7 +224,7 @@ pub async fn fetch(
     ty: &ExportType,
     after: Option<&Position>,
     size: i64,
-    snapshot: Option<&mut sqlx::AnyConnection>,
+    snapshot: Option<&mut crate::store::sql::Conn>,
 ) -> ApiResult<Page> {
     let scope_id = match ty.source.scope {
         Scope::Instance => ctx.instance.id.as_str(),

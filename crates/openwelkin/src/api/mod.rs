@@ -33,6 +33,7 @@ pub mod params;
 pub mod patient_programs;
 pub mod patients;
 pub mod pdts;
+pub mod retry;
 pub mod sms;
 pub mod tasks;
 pub mod templates;
@@ -306,6 +307,9 @@ pub fn router(state: AppState) -> Router {
                 json!({}),
             )
         })
+        // Inside the body limit and the panic catcher: a request that failed on a broken
+        // database connection before committing runs again (`retry.rs`).
+        .layer(axum::middleware::from_fn(retry::retry_broken_transactions))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         // The request head (URI and header limits, path decoding) before any extractor,

@@ -337,7 +337,7 @@ async fn check_references(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient) -> Api
     Ok(())
 }
 
-fn duplicate_or_internal(err: sqlx::Error) -> ApiError {
+fn duplicate_or_internal(err: crate::store::sql::Error) -> ApiError {
     if is_unique_violation(&err) {
         ApiError::conflict(
             "PATIENT_ALREADY_EXISTS",

@@ -14,7 +14,7 @@ use crate::auth::policy::Policy;
 use crate::clock::Clock;
 use crate::store::clients::{ApiClient, InstanceGrant};
 use crate::store::export::{Position, Scope};
-use crate::store::{Backend, Db};
+use crate::store::Db;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -77,11 +77,8 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let state = AppState::new(db.clone(), Clock::system()).await?;
 
     // One read transaction for every page: a snapshot (WAL on SQLite; REPEATABLE READ on
-    // PostgreSQL, which must be set before the first query).
-    let mut snapshot = db.reader().begin().await?;
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *snapshot).await?;
-    }
+    // PostgreSQL).
+    let mut snapshot = db.begin_read().await?;
     let scope_id = match ty.source.scope {
         Scope::Instance => ctx.instance.id.clone(),
         Scope::Tenant => ctx.tenant.id.clone(),
@@ -171,7 +168,7 @@ async fn write_pages(
     ty: &ExportType,
     mut after: Option<Position>,
     size: i64,
-    snapshot: &mut sqlx::Transaction<'static, sqlx::Any>,
+    snapshot: &mut crate::store::Tx,
     bar: &ProgressBar,
     mut write: impl FnMut(&Value) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {

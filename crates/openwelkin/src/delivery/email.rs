@@ -399,10 +399,11 @@ impl EmailDelivery {
     }
 }
 
-async fn claimed_row(tx: &mut crate::store::Tx, email_id: &str) -> sqlx::Result<Option<store::EmailRow>> {
-    use sqlx::Row;
-    let row =
-        sqlx::query("SELECT instance_id FROM emails WHERE id = $1").bind(email_id).fetch_optional(&mut **tx).await?;
+async fn claimed_row(tx: &mut crate::store::Tx, email_id: &str) -> crate::store::sql::Result<Option<store::EmailRow>> {
+    let row = crate::store::sql::query("SELECT instance_id FROM emails WHERE id = $1")
+        .bind(email_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     match row {
         Some(r) => store::get_for_update(tx, &r.get::<String, _>("instance_id"), email_id).await,
         None => Ok(None),

@@ -22,7 +22,7 @@ pub enum EmulatorError {
     #[error("{0}")]
     BadInput(String),
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] crate::store::sql::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

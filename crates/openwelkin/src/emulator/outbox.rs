@@ -10,7 +10,6 @@ use crate::store::audit::record_security_event_in;
 use crate::store::tenants::Instance;
 use crate::store::Db;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -54,7 +53,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>
     let pool = db.reader();
     let id = &instance.id;
     Ok(match kind {
-        Kind::Sms => sqlx::query(
+        Kind::Sms => crate::store::sql::query(
             "SELECT id, sms_id, external_id, from_phone, to_phone, message, queued_at FROM sms_outbox \
              WHERE instance_id = $1 ORDER BY queued_at, id",
         )
@@ -69,7 +68,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>
                    "queuedAt": crate::time::format_ms(r.get("queued_at"))})
         })
         .collect(),
-        Kind::Email => sqlx::query(
+        Kind::Email => crate::store::sql::query(
             "SELECT id, email_id, to_key, created_at, body FROM email_outbox WHERE instance_id = $1 ORDER BY created_at, id",
         )
         .bind(id)
@@ -82,7 +81,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>
                    "message": parsed(r.get("body"))})
         })
         .collect(),
-        Kind::Chat => sqlx::query(
+        Kind::Chat => crate::store::sql::query(
             "SELECT id, patient_id, sender_type, created_at, body FROM chat_messages m \
              WHERE instance_id = $1 AND sender_type <> 'PATIENT' AND NOT EXISTS (SELECT 1 FROM emulator_cleared c \
              WHERE c.instance_id = m.instance_id AND c.kind = 'chat' AND c.item_id = m.id) ORDER BY created_at, id",
@@ -97,7 +96,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>
                    "sentAt": crate::time::format_ms(r.get("created_at")), "message": parsed(r.get("body"))})
         })
         .collect(),
-        Kind::Webhooks => sqlx::query(
+        Kind::Webhooks => crate::store::sql::query(
             "SELECT id, webhook_name, status, attempts, next_attempt_at, created_at, payload FROM webhook_deliveries \
              WHERE instance_id = $1 ORDER BY event_seq, webhook_name",
         )
@@ -128,7 +127,7 @@ pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> Res
              (SELECT 1 FROM emulator_cleared c WHERE c.instance_id = m.instance_id AND c.kind = 'chat' AND c.item_id = m.id)"
         }
     };
-    let n = sqlx::query(sql).bind(&instance.id).execute(&mut *tx).await?.rows_affected();
+    let n = crate::store::sql::query(sql).bind(&instance.id).execute(&mut *tx).await?.rows_affected();
     let event = SecurityEvent {
         tenant_id: &instance.tenant_id,
         subtype: "EMULATOR_OUTBOX_CLEARED",

@@ -5,11 +5,10 @@ use super::{Db, Tx};
 use crate::events::audit::{DataEvent, SecurityEvent};
 use crate::ids::new_event_id;
 use serde_json::Value;
-use sqlx::Row;
 
 /// Records a write: its data audit row and its event in the outbox that webhook delivery
 /// reads. Call inside the write's transaction, so that neither exists without the other.
-pub async fn record_write(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
+pub async fn record_write(tx: &mut Tx, event: &DataEvent<'_>, now_ms: i64) -> crate::store::sql::Result<()> {
     insert_writes(tx, &[(event, now_ms)]).await
 }
 
@@ -21,7 +20,7 @@ const BATCH_ROWS: usize = 16;
 
 /// Records many writes at once, each with its time: what `record_write` does for one,
 /// as multi-row `INSERT`s. Call inside the transaction that made the writes.
-pub async fn record_writes(tx: &mut Tx, events: &[(DataEvent<'_>, i64)]) -> sqlx::Result<()> {
+pub async fn record_writes(tx: &mut Tx, events: &[(DataEvent<'_>, i64)]) -> crate::store::sql::Result<()> {
     for chunk in events.chunks(BATCH_ROWS) {
         let rows: Vec<(&DataEvent<'_>, i64)> = chunk.iter().map(|(event, now_ms)| (event, *now_ms)).collect();
         insert_writes(tx, &rows).await?;
@@ -39,14 +38,14 @@ fn values(rows: usize, cols: usize) -> String {
 
 /// The data audit rows of `rows` and, unless webhooks are off, their outbox events: one
 /// `INSERT` each, the one place both tables are written.
-async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> sqlx::Result<()> {
+async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::store::sql::Result<()> {
     let sql = format!(
         "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
          subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
          record_id, cdt_name, record, sent_at) VALUES {}",
         values(rows.len(), 16)
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = crate::store::sql::query(&sql);
     for (event, now_ms) in rows {
         q = q
             .bind(new_event_id(*now_ms))
@@ -75,7 +74,7 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> sqlx::Res
          patient_id, created_at) VALUES {}",
         values(rows.len(), 8)
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = crate::store::sql::query(&sql);
     for (event, now_ms) in rows {
         q = q
             .bind(event.tenant_id)
@@ -91,21 +90,31 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> sqlx::Res
 }
 
 impl Db {
-    pub async fn record_security_event(&self, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
-        insert_security_event(&self.writer, event, now_ms).await
+    pub async fn record_security_event(&self, event: &SecurityEvent<'_>, now_ms: i64) -> crate::store::sql::Result<()> {
+        let mut tx = self.begin().await?;
+        insert_security_event(&mut *tx, event, now_ms).await?;
+        tx.commit().await
     }
 }
 
 /// Records a security event inside a write's transaction (emulator resets, restores).
-pub async fn record_security_event_in(tx: &mut Tx, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()> {
+pub async fn record_security_event_in(
+    tx: &mut Tx,
+    event: &SecurityEvent<'_>,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
     insert_security_event(&mut **tx, event, now_ms).await
 }
 
-async fn insert_security_event<'c, E>(executor: E, event: &SecurityEvent<'_>, now_ms: i64) -> sqlx::Result<()>
+async fn insert_security_event<'c, E>(
+    executor: E,
+    event: &SecurityEvent<'_>,
+    now_ms: i64,
+) -> crate::store::sql::Result<()>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
+    E: crate::store::sql::Executor<'c>,
 {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO audit_security (event_id, tenant_id, event_subtype, subject_actor, subject_user_id, \
          subject_username, object_actor, object_user_id, object_username, record, sent_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -185,7 +194,7 @@ impl Db {
         sorts: &[super::query::SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<DataAuditRow>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<DataAuditRow>, i64)> {
         use super::query::{contains_pattern, Arg, Where};
         let mut w = Where::default();
         w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
@@ -229,7 +238,7 @@ impl Db {
             w.and(&format!("(instance_name IS NULL OR instance_name IN ({marks}))"), args);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM audit_data{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let mut order: Vec<String> =
             sorts.iter().map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
         order.push("seq DESC".into());
@@ -240,7 +249,7 @@ impl Db {
             w.sql(),
             order.join(", ")
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         let items = rows
             .into_iter()
             .map(|r| DataAuditRow {
@@ -280,8 +289,13 @@ pub struct OutboxEvent {
 
 impl Db {
     /// Queued events of a tenant after `after_seq`, oldest first.
-    pub async fn outbox_events(&self, tenant_id: &str, after_seq: i64, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {
-        let rows = sqlx::query(
+    pub async fn outbox_events(
+        &self,
+        tenant_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> crate::store::sql::Result<Vec<OutboxEvent>> {
+        let rows = crate::store::sql::query(
             "SELECT seq, created_at, tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id FROM event_outbox \
              WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
@@ -309,9 +323,13 @@ impl Db {
 
 /// Events not fanned out yet, oldest first, locked for this transaction (on PostgreSQL
 /// other nodes skip them).
-pub async fn outbox_pending(tx: &mut Tx, backend: super::Backend, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {
+pub async fn outbox_pending(
+    tx: &mut Tx,
+    backend: super::Backend,
+    limit: i64,
+) -> crate::store::sql::Result<Vec<OutboxEvent>> {
     let lock = if backend == super::Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let rows = sqlx::query(&format!(
+    let rows = crate::store::sql::query(&format!(
         "SELECT seq, created_at, tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, patient_id FROM event_outbox \
          WHERE fanned_out = 0 ORDER BY seq LIMIT {limit}{lock}"
     ))
@@ -352,7 +370,7 @@ impl Db {
         f: &SecurityFilter,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         use super::query::{Arg, Where};
         let mut w = Where::default();
         w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
@@ -374,7 +392,7 @@ impl Db {
             w.and("sent_at <= ?", [Arg::Int(to)]);
         }
         let total: i64 = w
-            .bind(sqlx::query(&format!("SELECT COUNT(*) AS n FROM audit_security{}", w.sql())))
+            .bind(crate::store::sql::query(&format!("SELECT COUNT(*) AS n FROM audit_security{}", w.sql())))
             .fetch_one(self.reader())
             .await?
             .get("n");
@@ -383,7 +401,7 @@ impl Db {
              FROM audit_security{} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}",
             w.sql()
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         let full = |actor: Option<String>, name: Option<String>| match (actor, name) {
             (Some(a), Some(n)) if a != "USER" => Some(format!("{a}:{n}")),
             (_, n) => n,

@@ -3,8 +3,8 @@
 
 use super::query::{Arg, Where};
 use super::{Db, Tx};
+use crate::store::sql::Row;
 use serde_json::Value;
-use sqlx::Row;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -34,7 +34,7 @@ pub struct Keys<'a> {
     pub amount_cents: i64,
 }
 
-fn parse(r: &sqlx::any::AnyRow) -> Value {
+fn parse(r: &Row) -> Value {
     serde_json::from_str(&r.get::<String, _>("body")).expect("stored billing records are written by this server")
 }
 
@@ -48,8 +48,8 @@ pub async fn insert(
     keys: Keys<'_>,
     body: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO billing_records (id, tenant_id, instance_id, kind, patient_id, encounter_id, parent_id, status, amount_cents, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
     )
@@ -77,8 +77,8 @@ pub async fn update(
     keys: Keys<'_>,
     body: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE billing_records SET encounter_id = $1, status = $2, amount_cents = $3, updated_at = $4, body = $5 \
          WHERE instance_id = $6 AND kind = $7 AND id = $8",
     )
@@ -95,8 +95,8 @@ pub async fn update(
     .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, instance_id: &str, kind: Kind, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3")
+pub async fn delete(tx: &mut Tx, instance_id: &str, kind: Kind, id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("DELETE FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3")
         .bind(instance_id)
         .bind(kind.as_str())
         .bind(id)
@@ -105,8 +105,8 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, kind: Kind, id: &str) -> sql
         .map(|_| ())
 }
 
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM billing_records WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("DELETE FROM billing_records WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -117,18 +117,29 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
 /// One record inside a write, locked until the transaction ends: a read-modify-write of
 /// it (and of what hangs off it, such as an invoice's payments) is not interleaved with
 /// another one.
-pub async fn get_for_update(tx: &mut Tx, instance_id: &str, kind: Kind, id: &str) -> sqlx::Result<Option<Value>> {
+pub async fn get_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    kind: Kind,
+    id: &str,
+) -> crate::store::sql::Result<Option<Value>> {
     let sql =
         format!("SELECT body FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(kind.as_str()).bind(id).fetch_optional(&mut **tx).await?;
+    let row =
+        crate::store::sql::query(&sql).bind(instance_id).bind(kind.as_str()).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(parse))
 }
 
 /// Every matching record inside a write, oldest first (e.g. an invoice's payments, read
 /// after the invoice is locked, so that no payment is added meanwhile).
-pub async fn records_in(tx: &mut Tx, instance_id: &str, kind: Kind, f: &Filter<'_>) -> sqlx::Result<Vec<Value>> {
+pub async fn records_in(
+    tx: &mut Tx,
+    instance_id: &str,
+    kind: Kind,
+    f: &Filter<'_>,
+) -> crate::store::sql::Result<Vec<Value>> {
     let (w, sql) = listing(instance_id, kind, f);
-    Ok(w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await?.iter().map(parse).collect())
+    Ok(w.bind(crate::store::sql::query(&sql)).fetch_all(&mut **tx).await?.iter().map(parse).collect())
 }
 
 fn listing(instance_id: &str, kind: Kind, f: &Filter<'_>) -> (Where, String) {
@@ -162,20 +173,32 @@ pub struct Filter<'a> {
 }
 
 impl Db {
-    pub async fn billing_record(&self, instance_id: &str, kind: Kind, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3")
-            .bind(instance_id)
-            .bind(kind.as_str())
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+    pub async fn billing_record(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        id: &str,
+    ) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query(
+            "SELECT body FROM billing_records WHERE instance_id = $1 AND kind = $2 AND id = $3",
+        )
+        .bind(instance_id)
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
         Ok(row.as_ref().map(parse))
     }
 
     /// Every matching record, oldest first (statuses that depend on the date are computed
     /// when read, so filtering on them happens after).
-    pub async fn billing_records(&self, instance_id: &str, kind: Kind, f: &Filter<'_>) -> sqlx::Result<Vec<Value>> {
+    pub async fn billing_records(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        f: &Filter<'_>,
+    ) -> crate::store::sql::Result<Vec<Value>> {
         let (w, sql) = listing(instance_id, kind, f);
-        Ok(w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?.iter().map(parse).collect())
+        Ok(w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?.iter().map(parse).collect())
     }
 }

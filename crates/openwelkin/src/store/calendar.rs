@@ -4,8 +4,8 @@
 use super::query::{order_by, Arg, SortColumn, Where};
 use super::{Db, Tx};
 use crate::domain::calendar::{event_span, ms_of, participant_marks, CANCELLED};
+use crate::store::sql::Row;
 use serde_json::Value;
-use sqlx::Row;
 
 /// Maps an API sort field of events to its column.
 pub fn sort_column(field: &str) -> Option<&'static str> {
@@ -37,13 +37,19 @@ pub struct EventFilter {
     pub exclude_encounter_events: bool,
 }
 
-fn body_of(row: &sqlx::any::AnyRow) -> Value {
+fn body_of(row: &Row) -> Value {
     serde_json::from_str(&row.get::<String, _>("body")).expect("stored calendar bodies are written by this server")
 }
 
-pub async fn insert_event(tx: &mut Tx, tenant_id: &str, instance_id: &str, e: &Value, now_ms: i64) -> sqlx::Result<()> {
+pub async fn insert_event(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    e: &Value,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
     let (start, end) = event_span(e);
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO calendar_events (id, tenant_id, instance_id, external_id, host_id, participants, event_type, \
          event_status, start_at, end_at, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
@@ -65,9 +71,9 @@ pub async fn insert_event(tx: &mut Tx, tenant_id: &str, instance_id: &str, e: &V
     .map(|_| ())
 }
 
-pub async fn update_event(tx: &mut Tx, instance_id: &str, e: &Value, now_ms: i64) -> sqlx::Result<()> {
+pub async fn update_event(tx: &mut Tx, instance_id: &str, e: &Value, now_ms: i64) -> crate::store::sql::Result<()> {
     let (start, end) = event_span(e);
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE calendar_events SET external_id = $1, host_id = $2, participants = $3, event_type = $4, \
          event_status = $5, start_at = $6, end_at = $7, updated_at = $8, body = $9 WHERE instance_id = $10 AND id = $11",
     )
@@ -87,8 +93,8 @@ pub async fn update_event(tx: &mut Tx, instance_id: &str, e: &Value, now_ms: i64
     .map(|_| ())
 }
 
-pub async fn delete_event(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM calendar_events WHERE instance_id = $1 AND id = $2")
+pub async fn delete_event(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query("DELETE FROM calendar_events WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -97,15 +103,19 @@ pub async fn delete_event(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Res
 }
 
 /// An event inside a write transaction, its row locked until the transaction ends.
-pub async fn event_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
+pub async fn event_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
     let sql = format!("SELECT body FROM calendar_events WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 
 /// The event holding `external_id`, if any.
-pub async fn external_id_holder(tx: &mut Tx, instance_id: &str, external_id: &str) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query("SELECT id FROM calendar_events WHERE instance_id = $1 AND external_id = $2")
+pub async fn external_id_holder(
+    tx: &mut Tx,
+    instance_id: &str,
+    external_id: &str,
+) -> crate::store::sql::Result<Option<String>> {
+    let row = crate::store::sql::query("SELECT id FROM calendar_events WHERE instance_id = $1 AND external_id = $2")
         .bind(instance_id)
         .bind(external_id)
         .fetch_optional(&mut **tx)
@@ -114,7 +124,11 @@ pub async fn external_id_holder(tx: &mut Tx, instance_id: &str, external_id: &st
 }
 
 /// Which of `ids` are patients of the instance.
-pub async fn existing_patient_ids(tx: &mut Tx, instance_id: &str, ids: &[String]) -> sqlx::Result<Vec<String>> {
+pub async fn existing_patient_ids(
+    tx: &mut Tx,
+    instance_id: &str,
+    ids: &[String],
+) -> crate::store::sql::Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -123,12 +137,18 @@ pub async fn existing_patient_ids(tx: &mut Tx, instance_id: &str, ids: &[String]
     let marks = vec!["?"; ids.len()].join(", ");
     w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
     let sql = format!("SELECT id FROM patients{}", w.sql());
-    let rows = w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await?;
+    let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(&mut **tx).await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
-pub async fn insert_hours(tx: &mut Tx, tenant_id: &str, instance_id: &str, h: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert_hours(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    h: &Value,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO calendar_work_hours (id, tenant_id, instance_id, psm_id, hours_type, rule_type, start_at, end_at, \
          created_at, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
     )
@@ -147,8 +167,8 @@ pub async fn insert_hours(tx: &mut Tx, tenant_id: &str, instance_id: &str, h: &V
     .map(|_| ())
 }
 
-pub async fn update_hours(tx: &mut Tx, instance_id: &str, h: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update_hours(tx: &mut Tx, instance_id: &str, h: &Value, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE calendar_work_hours SET psm_id = $1, hours_type = $2, rule_type = $3, start_at = $4, end_at = $5, \
          updated_at = $6, body = $7 WHERE instance_id = $8 AND id = $9",
     )
@@ -167,9 +187,9 @@ pub async fn update_hours(tx: &mut Tx, instance_id: &str, h: &Value, now_ms: i64
 }
 
 /// A work-hours rule inside a write transaction, its row locked until the transaction ends.
-pub async fn hours_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
+pub async fn hours_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
     let sql = format!("SELECT body FROM calendar_work_hours WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 
@@ -210,8 +230,8 @@ fn event_where(instance_id: &str, f: &EventFilter) -> Where {
 }
 
 impl Db {
-    pub async fn calendar_event(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM calendar_events WHERE instance_id = $1 AND id = $2")
+    pub async fn calendar_event(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query("SELECT body FROM calendar_events WHERE instance_id = $1 AND id = $2")
             .bind(instance_id)
             .bind(id)
             .fetch_optional(self.reader())
@@ -223,12 +243,13 @@ impl Db {
         &self,
         instance_id: &str,
         external_id: &str,
-    ) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM calendar_events WHERE instance_id = $1 AND external_id = $2")
-            .bind(instance_id)
-            .bind(external_id)
-            .fetch_optional(self.reader())
-            .await?;
+    ) -> crate::store::sql::Result<Option<Value>> {
+        let row =
+            crate::store::sql::query("SELECT body FROM calendar_events WHERE instance_id = $1 AND external_id = $2")
+                .bind(instance_id)
+                .bind(external_id)
+                .fetch_optional(self.reader())
+                .await?;
         Ok(row.as_ref().map(body_of))
     }
 
@@ -240,24 +261,28 @@ impl Db {
         sorts: &[SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         let w = event_where(instance_id, filter);
         let count_sql = format!("SELECT COUNT(*) AS n FROM calendar_events{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql = format!(
             "SELECT body FROM calendar_events{}{} LIMIT {limit} OFFSET {offset}",
             w.sql(),
             order_by(sorts, "start_at")
         );
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&page_sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(body_of).collect(), total))
     }
 
     /// Every matching event, by start (schedules and summaries).
-    pub async fn calendar_events_all(&self, instance_id: &str, filter: &EventFilter) -> sqlx::Result<Vec<Value>> {
+    pub async fn calendar_events_all(
+        &self,
+        instance_id: &str,
+        filter: &EventFilter,
+    ) -> crate::store::sql::Result<Vec<Value>> {
         let w = event_where(instance_id, filter);
         let sql = format!("SELECT body FROM calendar_events{} ORDER BY start_at ASC, id ASC", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok(rows.iter().map(body_of).collect())
     }
 
@@ -267,7 +292,7 @@ impl Db {
         &self,
         instance_id: &str,
         event_ids: &[String],
-    ) -> sqlx::Result<Vec<(String, Value)>> {
+    ) -> crate::store::sql::Result<Vec<(String, Value)>> {
         if event_ids.is_empty() {
             return Ok(vec![]);
         }
@@ -276,7 +301,7 @@ impl Db {
         let marks = vec!["?"; event_ids.len()].join(", ");
         w.and(&format!("calendar_event_id IN ({marks})"), event_ids.iter().map(|i| Arg::Text(i.clone())));
         let sql = format!("SELECT id, patient_id, status, calendar_event_id, body FROM encounters{}", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -292,8 +317,8 @@ impl Db {
             .collect())
     }
 
-    pub async fn work_hours(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM calendar_work_hours WHERE instance_id = $1 AND id = $2")
+    pub async fn work_hours(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query("SELECT body FROM calendar_work_hours WHERE instance_id = $1 AND id = $2")
             .bind(instance_id)
             .bind(id)
             .fetch_optional(self.reader())
@@ -309,7 +334,7 @@ impl Db {
         psm_ids: Option<&[String]>,
         from: Option<i64>,
         to: Option<i64>,
-    ) -> sqlx::Result<Vec<Value>> {
+    ) -> crate::store::sql::Result<Vec<Value>> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(ids) = psm_ids {
@@ -326,7 +351,7 @@ impl Db {
             w.and("(end_at IS NULL OR end_at >= ?)", [Arg::Int(from)]);
         }
         let sql = format!("SELECT body FROM calendar_work_hours{} ORDER BY created_at ASC, id ASC", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok(rows.iter().map(body_of).collect())
     }
 }

@@ -3,11 +3,11 @@
 
 use super::query::{Arg, Where};
 use super::{Db, Tx};
+use crate::store::sql::Row;
 use base64::Engine;
 use serde_json::Value;
-use sqlx::Row;
 
-fn body_of(row: &sqlx::any::AnyRow) -> Value {
+fn body_of(row: &Row) -> Value {
     serde_json::from_str(&row.get::<String, _>("body")).expect("stored calls are written by this server")
 }
 
@@ -15,8 +15,14 @@ fn ms(call: &Value, key: &str) -> i64 {
     call[key].as_str().and_then(crate::time::parse_datetime).map(|t| t.timestamp_millis()).unwrap_or_default()
 }
 
-pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, call: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    call: &Value,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO calls (id, tenant_id, instance_id, patient_id, unrecognized, resolution, called_at, created_at, \
          updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
     )
@@ -34,8 +40,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, call: &Valu
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, call: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, instance_id: &str, call: &Value, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE calls SET patient_id = $1, resolution = $2, updated_at = $3, body = $4 WHERE instance_id = $5 AND id = $6",
     )
     .bind(call["patientId"].as_str())
@@ -56,8 +62,8 @@ pub async fn insert_recording(
     content_type: &str,
     filename: &str,
     bytes: &[u8],
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO call_recordings (call_id, instance_id, content_type, filename, size, data) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -73,15 +79,15 @@ pub async fn insert_recording(
 }
 
 /// Removes a patient's calls and their recordings.
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    sqlx::query(
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<u64> {
+    crate::store::sql::query(
         "DELETE FROM call_recordings WHERE call_id IN (SELECT id FROM calls WHERE instance_id = $1 AND patient_id = $2)",
     )
     .bind(instance_id)
     .bind(patient_id)
     .execute(&mut **tx)
     .await?;
-    Ok(sqlx::query("DELETE FROM calls WHERE instance_id = $1 AND patient_id = $2")
+    Ok(crate::store::sql::query("DELETE FROM calls WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -91,21 +97,30 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
 
 /// An unrecognized call, for resolving it: locked until the transaction ends, so that of
 /// two resolutions at once the second sees the first.
-pub async fn unrecognized_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
+pub async fn unrecognized_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    id: &str,
+) -> crate::store::sql::Result<Option<Value>> {
     let sql =
         format!("SELECT body FROM calls WHERE instance_id = $1 AND id = $2 AND unrecognized = 1{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 
 /// The patients of the instance whose phone number is `phone` (at most two: one is a
 /// match, more is ambiguous).
-pub async fn patients_with_phone(tx: &mut Tx, instance_id: &str, phone: &str) -> sqlx::Result<Vec<String>> {
-    let rows = sqlx::query("SELECT id FROM patients WHERE instance_id = $1 AND phone = $2 ORDER BY id LIMIT 2")
-        .bind(instance_id)
-        .bind(phone)
-        .fetch_all(&mut **tx)
-        .await?;
+pub async fn patients_with_phone(
+    tx: &mut Tx,
+    instance_id: &str,
+    phone: &str,
+) -> crate::store::sql::Result<Vec<String>> {
+    let rows =
+        crate::store::sql::query("SELECT id FROM patients WHERE instance_id = $1 AND phone = $2 ORDER BY id LIMIT 2")
+            .bind(instance_id)
+            .bind(phone)
+            .fetch_all(&mut **tx)
+            .await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
@@ -143,22 +158,29 @@ fn call_where(instance_id: &str, f: &CallFilter) -> Where {
 
 impl Db {
     /// A call of a patient.
-    pub async fn patient_call(&self, instance_id: &str, patient_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM calls WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-            .bind(instance_id)
-            .bind(patient_id)
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+    pub async fn patient_call(
+        &self,
+        instance_id: &str,
+        patient_id: &str,
+        id: &str,
+    ) -> crate::store::sql::Result<Option<Value>> {
+        let row =
+            crate::store::sql::query("SELECT body FROM calls WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
+                .bind(instance_id)
+                .bind(patient_id)
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
         Ok(row.as_ref().map(body_of))
     }
 
-    pub async fn unrecognized_call(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM calls WHERE instance_id = $1 AND id = $2 AND unrecognized = 1")
-            .bind(instance_id)
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+    pub async fn unrecognized_call(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
+        let row =
+            crate::store::sql::query("SELECT body FROM calls WHERE instance_id = $1 AND id = $2 AND unrecognized = 1")
+                .bind(instance_id)
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
         Ok(row.as_ref().map(body_of))
     }
 
@@ -169,13 +191,13 @@ impl Db {
         filter: &CallFilter,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         let w = call_where(instance_id, filter);
         let count_sql = format!("SELECT COUNT(*) AS n FROM calls{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let sql =
             format!("SELECT body FROM calls{} ORDER BY called_at DESC, id DESC LIMIT {limit} OFFSET {offset}", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(body_of).collect(), total))
     }
 
@@ -184,8 +206,8 @@ impl Db {
         &self,
         instance_id: &str,
         call_id: &str,
-    ) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
-        let row = sqlx::query(
+    ) -> crate::store::sql::Result<Option<(String, String, Vec<u8>)>> {
+        let row = crate::store::sql::query(
             "SELECT content_type, filename, data FROM call_recordings WHERE instance_id = $1 AND call_id = $2",
         )
         .bind(instance_id)

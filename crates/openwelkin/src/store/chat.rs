@@ -4,18 +4,18 @@
 use super::query::{contains_pattern, Arg, Where};
 use super::{Db, Tx};
 use crate::domain::chat::Message;
+use crate::store::sql::Row;
 use serde_json::Value;
-use sqlx::Row;
 
-fn message_of(row: &sqlx::any::AnyRow) -> Message {
+fn message_of(row: &Row) -> Message {
     let mut m: Message =
         serde_json::from_str(&row.get::<String, _>("body")).expect("stored chat messages are written by this server");
     m.archived = row.get::<i64, _>("archived") != 0;
     m
 }
 
-pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, m: &Message) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, m: &Message) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO chat_messages (id, tenant_id, instance_id, patient_id, external_id, sender_type, sender_id, \
          search, archived, created_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
@@ -35,8 +35,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, m: &Message
     .map(|_| ())
 }
 
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM chat_messages WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM chat_messages WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -106,8 +106,8 @@ pub async fn put_webhook(
     instance_id: &str,
     hook: &ChatWebhook,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO chat_webhooks (instance_id, tenant_id, updated_at, body) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (instance_id) DO UPDATE SET updated_at = $3, body = $4",
     )
@@ -123,15 +123,15 @@ pub async fn put_webhook(
 /// Deletes the instance's chat webhook; returns it as it was (for the audit row), or
 /// `None` when there was none. One statement, so a concurrent change is never the one
 /// reported as deleted while another is.
-pub async fn delete_webhook(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Option<ChatWebhook>> {
-    let row = sqlx::query("DELETE FROM chat_webhooks WHERE instance_id = $1 RETURNING body")
+pub async fn delete_webhook(tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<Option<ChatWebhook>> {
+    let row = crate::store::sql::query("DELETE FROM chat_webhooks WHERE instance_id = $1 RETURNING body")
         .bind(instance_id)
         .fetch_optional(&mut **tx)
         .await?;
     Ok(row.map(|r| webhook_of(&r)))
 }
 
-fn webhook_of(r: &sqlx::any::AnyRow) -> ChatWebhook {
+fn webhook_of(r: &Row) -> ChatWebhook {
     serde_json::from_str(&r.get::<String, _>("body")).expect("stored webhooks are written by this server")
 }
 
@@ -144,7 +144,7 @@ impl Db {
         scope: &ChatScope,
         border: Option<&Border>,
         limit: i64,
-    ) -> sqlx::Result<Vec<Message>> {
+    ) -> crate::store::sql::Result<Vec<Message>> {
         let mut w = scope_where(instance_id, patient_id, scope);
         if let Some(b) = border {
             border_clause(&mut w, b);
@@ -152,7 +152,7 @@ impl Db {
         let newer = border.is_some_and(|b| !b.before);
         let order = if newer { "created_at ASC, id ASC" } else { "created_at DESC, id DESC" };
         let sql = format!("SELECT body, archived FROM chat_messages{} ORDER BY {order} LIMIT {limit}", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         let mut out: Vec<Message> = rows.iter().map(message_of).collect();
         if newer {
             out.reverse();
@@ -167,11 +167,11 @@ impl Db {
         patient_id: &str,
         scope: &ChatScope,
         border: &Border,
-    ) -> sqlx::Result<bool> {
+    ) -> crate::store::sql::Result<bool> {
         let mut w = scope_where(instance_id, patient_id, scope);
         border_clause(&mut w, border);
         let sql = format!("SELECT id FROM chat_messages{} LIMIT 1", w.sql());
-        Ok(w.bind(sqlx::query(&sql)).fetch_optional(self.reader()).await?.is_some())
+        Ok(w.bind(crate::store::sql::query(&sql)).fetch_optional(self.reader()).await?.is_some())
     }
 
     /// A page of a conversation oldest first (the DOCS list), optionally only messages
@@ -183,18 +183,18 @@ impl Db {
         since_ms: Option<i64>,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Message>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Message>, i64)> {
         let mut w = scope_where(instance_id, patient_id, &ChatScope::default());
         if let Some(since) = since_ms {
             w.and("created_at > ?", [Arg::Int(since)]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM chat_messages{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let sql = format!(
             "SELECT body, archived FROM chat_messages{} ORDER BY created_at ASC, id ASC LIMIT {limit} OFFSET {offset}",
             w.sql()
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(message_of).collect(), total))
     }
 
@@ -207,7 +207,7 @@ impl Db {
         query: &str,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Message>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Message>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(p) = patient_id {
@@ -216,17 +216,17 @@ impl Db {
         w.and("archived = ?", [Arg::Int(0)]);
         w.and("search LIKE ? ESCAPE '\\'", [Arg::Text(contains_pattern(query))]);
         let count_sql = format!("SELECT COUNT(*) AS n FROM chat_messages{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let sql = format!(
             "SELECT body, archived FROM chat_messages{} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {offset}",
             w.sql()
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(message_of).collect(), total))
     }
 
-    pub async fn chat_webhook(&self, instance_id: &str) -> sqlx::Result<Option<ChatWebhook>> {
-        let row = sqlx::query("SELECT body FROM chat_webhooks WHERE instance_id = $1")
+    pub async fn chat_webhook(&self, instance_id: &str) -> crate::store::sql::Result<Option<ChatWebhook>> {
+        let row = crate::store::sql::query("SELECT body FROM chat_webhooks WHERE instance_id = $1")
             .bind(instance_id)
             .fetch_optional(self.reader())
             .await?;

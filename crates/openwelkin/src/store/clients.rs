@@ -3,8 +3,7 @@
 
 use super::{config_cache, Db};
 use crate::auth::policy::Policy;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::store::sql::Row;
 
 /// Which instances of its tenant a client may reach.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,9 +62,9 @@ pub struct NewClient<'a> {
 const COLUMNS: &str = "id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at";
 
 impl Db {
-    pub async fn create_client(&self, c: NewClient<'_>, now_ms: i64) -> sqlx::Result<()> {
+    pub async fn create_client(&self, c: NewClient<'_>, now_ms: i64) -> crate::store::sql::Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO api_clients (id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $7, $7)",
         )
@@ -82,21 +81,21 @@ impl Db {
         tx.commit().await
     }
 
-    pub async fn client_by_name(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<ApiClient>> {
+    pub async fn client_by_name(&self, tenant_id: &str, name: &str) -> crate::store::sql::Result<Option<ApiClient>> {
         let sql = format!("SELECT {COLUMNS} FROM api_clients WHERE tenant_id = $1 AND name = $2");
-        let row = sqlx::query(&sql).bind(tenant_id).bind(name).fetch_optional(self.reader()).await?;
+        let row = crate::store::sql::query(&sql).bind(tenant_id).bind(name).fetch_optional(self.reader()).await?;
         Ok(row.map(client_from_row))
     }
 
-    pub async fn client_by_id(&self, id: &str) -> sqlx::Result<Option<ApiClient>> {
+    pub async fn client_by_id(&self, id: &str) -> crate::store::sql::Result<Option<ApiClient>> {
         let sql = format!("SELECT {COLUMNS} FROM api_clients WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(self.reader()).await?;
+        let row = crate::store::sql::query(&sql).bind(id).fetch_optional(self.reader()).await?;
         Ok(row.map(client_from_row))
     }
 
-    pub async fn clients(&self, tenant_id: &str) -> sqlx::Result<Vec<ApiClient>> {
+    pub async fn clients(&self, tenant_id: &str) -> crate::store::sql::Result<Vec<ApiClient>> {
         let sql = format!("SELECT {COLUMNS} FROM api_clients WHERE tenant_id = $1 ORDER BY name");
-        let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(self.reader()).await?;
+        let rows = crate::store::sql::query(&sql).bind(tenant_id).fetch_all(self.reader()).await?;
         Ok(rows.into_iter().map(client_from_row).collect())
     }
 
@@ -107,12 +106,12 @@ impl Db {
         name: &str,
         enabled: bool,
         now_ms: i64,
-    ) -> sqlx::Result<bool> {
+    ) -> crate::store::sql::Result<bool> {
         // Disabling also moves the client's token epoch (`secret_version`, carried in every
         // token as `sv`): a token issued before a disable stays dead after a later enable.
         let bump = if enabled { 0 } else { 1 };
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        let done = crate::store::sql::query(
             "UPDATE api_clients SET enabled = $1, updated_at = $2, secret_version = secret_version + $5 \
              WHERE tenant_id = $3 AND name = $4",
         )
@@ -133,9 +132,9 @@ impl Db {
         policy: &Policy,
         instances: &InstanceGrant,
         now_ms: i64,
-    ) -> sqlx::Result<bool> {
+    ) -> crate::store::sql::Result<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        let done = crate::store::sql::query(
             "UPDATE api_clients SET policy = $1, instances = $2, updated_at = $3 WHERE tenant_id = $4 AND name = $5",
         )
         .bind(serde_json::to_string(policy).expect("policy serializes"))
@@ -155,9 +154,9 @@ impl Db {
         name: &str,
         secret_hash: &str,
         now_ms: i64,
-    ) -> sqlx::Result<bool> {
+    ) -> crate::store::sql::Result<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        let done = crate::store::sql::query(
             "UPDATE api_clients SET secret_hash = $1, secret_version = secret_version + 1, updated_at = $2 \
              WHERE tenant_id = $3 AND name = $4",
         )
@@ -174,7 +173,7 @@ impl Db {
 impl Db {
     /// Ends a client change: bumps the configuration counter when a row changed, then
     /// commits. True when a row changed.
-    async fn bumped(mut tx: super::Tx, rows: u64) -> sqlx::Result<bool> {
+    async fn bumped(mut tx: super::Tx, rows: u64) -> crate::store::sql::Result<bool> {
         if rows > 0 {
             config_cache::bump(&mut *tx).await?;
         }
@@ -183,7 +182,7 @@ impl Db {
     }
 }
 
-fn client_from_row(r: AnyRow) -> ApiClient {
+fn client_from_row(r: Row) -> ApiClient {
     let policy: String = r.get("policy");
     let instances: String = r.get("instances");
     ApiClient {
@@ -203,8 +202,8 @@ fn client_from_row(r: AnyRow) -> ApiClient {
 impl Db {
     /// The tenant name of the only tenant with a client of this name (for the docs-site
     /// token form, which names no tenant).
-    pub async fn tenant_of_client(&self, client_name: &str) -> sqlx::Result<Option<String>> {
-        let rows = sqlx::query(
+    pub async fn tenant_of_client(&self, client_name: &str) -> crate::store::sql::Result<Option<String>> {
+        let rows = crate::store::sql::query(
             "SELECT t.name AS name FROM api_clients c JOIN tenants t ON t.id = c.tenant_id WHERE c.name = $1 LIMIT 2",
         )
         .bind(client_name)

@@ -16,7 +16,6 @@
 use super::clients::ApiClient;
 use super::tenants::{Instance, Tenant};
 use super::Db;
-use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -68,23 +67,24 @@ fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V
 /// Increments the configuration counter. Call it in the transaction of the change, as its
 /// last statement: on PostgreSQL the counter row stays locked until the commit, and taking
 /// it last means a transaction holding it never waits for another lock.
-pub async fn bump<'c, E>(executor: E) -> sqlx::Result<()>
+pub async fn bump<'c, E>(executor: E) -> crate::store::sql::Result<()>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
+    E: crate::store::sql::Executor<'c>,
 {
-    sqlx::query("UPDATE config_version SET v = v + 1 WHERE id = 1").execute(executor).await.map(|_| ())
+    crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1").execute(executor).await.map(|_| ())
 }
 
 impl Db {
     /// The configuration counter: the one query an authenticated request makes before
     /// its tenant, client and instance come from the cache.
-    pub async fn config_version(&self) -> sqlx::Result<i64> {
-        let row = sqlx::query("SELECT v FROM config_version WHERE id = 1").fetch_one(self.reader()).await?;
+    pub async fn config_version(&self) -> crate::store::sql::Result<i64> {
+        let row =
+            crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(self.reader()).await?;
         Ok(row.get("v"))
     }
 
     /// `tenant_by_name`, from the cache when it was read at `version`.
-    pub async fn tenant_at(&self, version: i64, name: &str) -> sqlx::Result<Option<Tenant>> {
+    pub async fn tenant_at(&self, version: i64, name: &str) -> crate::store::sql::Result<Option<Tenant>> {
         if let Some(t) = self.config_cache.get(version, |e| e.tenants.get(name)) {
             return Ok(Some(t));
         }
@@ -96,7 +96,7 @@ impl Db {
     }
 
     /// `client_by_id`, from the cache when it was read at `version`.
-    pub async fn client_at(&self, version: i64, id: &str) -> sqlx::Result<Option<ApiClient>> {
+    pub async fn client_at(&self, version: i64, id: &str) -> crate::store::sql::Result<Option<ApiClient>> {
         if let Some(c) = self.config_cache.get(version, |e| e.clients.get(id)) {
             return Ok(Some(c));
         }
@@ -108,7 +108,12 @@ impl Db {
     }
 
     /// `instance_by_name`, from the cache when it was read at `version`.
-    pub async fn instance_at(&self, version: i64, tenant_id: &str, name: &str) -> sqlx::Result<Option<Instance>> {
+    pub async fn instance_at(
+        &self,
+        version: i64,
+        tenant_id: &str,
+        name: &str,
+    ) -> crate::store::sql::Result<Option<Instance>> {
         let key = (tenant_id.to_string(), name.to_string());
         if let Some(i) = self.config_cache.get(version, |e| e.instances.get(&key)) {
             return Ok(Some(i));

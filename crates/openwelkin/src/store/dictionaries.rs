@@ -2,8 +2,8 @@
 //! values}` as JSON, soft-deleted with a flag.
 
 use super::{Db, Tx};
+use crate::store::sql::Row;
 use serde_json::Value;
-use sqlx::Row;
 
 #[derive(Clone, Debug)]
 pub struct DictionaryRecord {
@@ -13,7 +13,7 @@ pub struct DictionaryRecord {
     pub body: Value,
 }
 
-fn from_row(r: sqlx::any::AnyRow) -> DictionaryRecord {
+fn from_row(r: Row) -> DictionaryRecord {
     let body: String = r.get("body");
     DictionaryRecord {
         id: r.get("id"),
@@ -30,8 +30,8 @@ pub async fn insert(
     id: &str,
     body: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO dictionary_records (id, instance_id, dictionary_name, body, deleted, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 0, $5, $5)",
     )
@@ -53,8 +53,8 @@ pub async fn update(
     body: &Value,
     deleted: bool,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE dictionary_records SET body = $1, deleted = $2, updated_at = $3 WHERE instance_id = $4 AND dictionary_name = $5 AND id = $6",
     )
     .bind(body.to_string())
@@ -69,8 +69,8 @@ pub async fn update(
 }
 
 /// Removes every record of a dictionary for good (the replace-all `PUT`).
-pub async fn purge(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2")
+pub async fn purge(tx: &mut Tx, instance_id: &str, dictionary: &str) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2")
         .bind(instance_id)
         .bind(dictionary)
         .execute(&mut **tx)
@@ -84,24 +84,29 @@ pub async fn get_for_update(
     instance_id: &str,
     dictionary: &str,
     id: &str,
-) -> sqlx::Result<Option<DictionaryRecord>> {
+) -> crate::store::sql::Result<Option<DictionaryRecord>> {
     let sql = format!(
         "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 AND id = $3{}",
         tx.lock_rows()
     );
-    let row = sqlx::query(&sql).bind(instance_id).bind(dictionary).bind(id).fetch_optional(&mut **tx).await?;
+    let row =
+        crate::store::sql::query(&sql).bind(instance_id).bind(dictionary).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(from_row))
 }
 
 /// Every record of a dictionary (deleted ones too) inside a write transaction, their rows
 /// locked until it ends: what a replace-all removes.
-pub async fn all_for_update(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<Vec<DictionaryRecord>> {
+pub async fn all_for_update(
+    tx: &mut Tx,
+    instance_id: &str,
+    dictionary: &str,
+) -> crate::store::sql::Result<Vec<DictionaryRecord>> {
     let sql = format!(
         "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 \
          ORDER BY created_at, id{}",
         tx.lock_rows()
     );
-    let rows = sqlx::query(&sql).bind(instance_id).bind(dictionary).fetch_all(&mut **tx).await?;
+    let rows = crate::store::sql::query(&sql).bind(instance_id).bind(dictionary).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
@@ -110,17 +115,19 @@ pub async fn all_for_update(tx: &mut Tx, instance_id: &str, dictionary: &str) ->
 /// PostgreSQL this is a transaction-scoped advisory lock (there is no dictionary row to
 /// lock, and an empty dictionary has no record rows); on SQLite the single writer
 /// connection already runs write transactions one at a time.
-pub async fn lock(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<()> {
+pub async fn lock(tx: &mut Tx, instance_id: &str, dictionary: &str) -> crate::store::sql::Result<()> {
     tx.lock_name(&format!("dictionary:{instance_id}:{dictionary}")).await
 }
 
-pub async fn count(tx: &mut Tx, instance_id: &str, dictionary: &str) -> sqlx::Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2")
-        .bind(instance_id)
-        .bind(dictionary)
-        .fetch_one(&mut **tx)
-        .await?
-        .get("n"))
+pub async fn count(tx: &mut Tx, instance_id: &str, dictionary: &str) -> crate::store::sql::Result<i64> {
+    Ok(crate::store::sql::query(
+        "SELECT COUNT(*) AS n FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2",
+    )
+    .bind(instance_id)
+    .bind(dictionary)
+    .fetch_one(&mut **tx)
+    .await?
+    .get("n"))
 }
 
 impl Db {
@@ -133,8 +140,8 @@ impl Db {
         show_deleted: bool,
         from: Option<i64>,
         to: Option<i64>,
-    ) -> sqlx::Result<Vec<DictionaryRecord>> {
-        let rows = sqlx::query(
+    ) -> crate::store::sql::Result<Vec<DictionaryRecord>> {
+        let rows = crate::store::sql::query(
             "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 \
              AND ($3 = 1 OR deleted = 0) AND updated_at >= $4 AND updated_at <= $5 ORDER BY created_at, id",
         )
@@ -153,8 +160,8 @@ impl Db {
         instance_id: &str,
         dictionary: &str,
         id: &str,
-    ) -> sqlx::Result<Option<DictionaryRecord>> {
-        let row = sqlx::query(
+    ) -> crate::store::sql::Result<Option<DictionaryRecord>> {
+        let row = crate::store::sql::query(
             "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 AND id = $3",
         )
         .bind(instance_id)
@@ -167,7 +174,11 @@ impl Db {
 
     /// The values a select field backed by this dictionary may take: each live record's
     /// `fullValue` and its `values`.
-    pub async fn dictionary_values(&self, instance_id: &str, dictionary: &str) -> sqlx::Result<Vec<Value>> {
+    pub async fn dictionary_values(
+        &self,
+        instance_id: &str,
+        dictionary: &str,
+    ) -> crate::store::sql::Result<Vec<Value>> {
         let mut out = Vec::new();
         for r in self.dictionary_records(instance_id, dictionary, false, None, None).await? {
             if let Some(full) = r.body.get("fullValue") {

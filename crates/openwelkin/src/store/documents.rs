@@ -4,7 +4,7 @@
 
 use super::{Db, Tx};
 use crate::domain::document::DocumentFile;
-use sqlx::Row;
+use crate::store::sql::Row;
 
 /// Where a file belongs.
 pub struct FileOwner<'a> {
@@ -14,8 +14,13 @@ pub struct FileOwner<'a> {
     pub summary_id: &'a str,
 }
 
-pub async fn insert(tx: &mut Tx, owner: &FileOwner<'_>, file: &DocumentFile, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(
+    tx: &mut Tx,
+    owner: &FileOwner<'_>,
+    file: &DocumentFile,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO document_files (id, tenant_id, instance_id, patient_id, summary_id, storage_key, content_type, \
          original_name, size, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -34,7 +39,7 @@ pub async fn insert(tx: &mut Tx, owner: &FileOwner<'_>, file: &DocumentFile, now
     .map(|_| ())
 }
 
-fn keys(rows: Vec<sqlx::any::AnyRow>) -> Vec<String> {
+fn keys(rows: Vec<Row>) -> Vec<String> {
     rows.iter().map(|r| r.get("storage_key")).collect()
 }
 
@@ -45,10 +50,10 @@ pub async fn delete_files(
     instance_id: &str,
     summary_id: &str,
     ids: &[String],
-) -> sqlx::Result<Vec<String>> {
+) -> crate::store::sql::Result<Vec<String>> {
     let mut out = Vec::new();
     for id in ids {
-        let rows = sqlx::query(
+        let rows = crate::store::sql::query(
             "DELETE FROM document_files WHERE instance_id = $1 AND summary_id = $2 AND id = $3 RETURNING storage_key",
         )
         .bind(instance_id)
@@ -62,25 +67,35 @@ pub async fn delete_files(
 }
 
 /// Deletes the rows of every file of a summary; returns their storage keys.
-pub async fn delete_for_summary(tx: &mut Tx, instance_id: &str, summary_id: &str) -> sqlx::Result<Vec<String>> {
-    let rows =
-        sqlx::query("DELETE FROM document_files WHERE instance_id = $1 AND summary_id = $2 RETURNING storage_key")
-            .bind(instance_id)
-            .bind(summary_id)
-            .fetch_all(&mut **tx)
-            .await?;
+pub async fn delete_for_summary(
+    tx: &mut Tx,
+    instance_id: &str,
+    summary_id: &str,
+) -> crate::store::sql::Result<Vec<String>> {
+    let rows = crate::store::sql::query(
+        "DELETE FROM document_files WHERE instance_id = $1 AND summary_id = $2 RETURNING storage_key",
+    )
+    .bind(instance_id)
+    .bind(summary_id)
+    .fetch_all(&mut **tx)
+    .await?;
     Ok(keys(rows))
 }
 
 /// Deletes the rows of every file of a patient (when the patient is deleted); returns
 /// their storage keys.
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<Vec<String>> {
-    let rows =
-        sqlx::query("DELETE FROM document_files WHERE instance_id = $1 AND patient_id = $2 RETURNING storage_key")
-            .bind(instance_id)
-            .bind(patient_id)
-            .fetch_all(&mut **tx)
-            .await?;
+pub async fn delete_for_patient(
+    tx: &mut Tx,
+    instance_id: &str,
+    patient_id: &str,
+) -> crate::store::sql::Result<Vec<String>> {
+    let rows = crate::store::sql::query(
+        "DELETE FROM document_files WHERE instance_id = $1 AND patient_id = $2 RETURNING storage_key",
+    )
+    .bind(instance_id)
+    .bind(patient_id)
+    .fetch_all(&mut **tx)
+    .await?;
     Ok(keys(rows))
 }
 
@@ -92,8 +107,8 @@ impl Db {
         patient_id: &str,
         summary_id: &str,
         id: &str,
-    ) -> sqlx::Result<Option<DocumentFile>> {
-        let row = sqlx::query(
+    ) -> crate::store::sql::Result<Option<DocumentFile>> {
+        let row = crate::store::sql::query(
             "SELECT id, storage_key, content_type, original_name, size FROM document_files \
              WHERE instance_id = $1 AND patient_id = $2 AND summary_id = $3 AND id = $4",
         )

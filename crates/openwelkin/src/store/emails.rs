@@ -5,9 +5,8 @@
 use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
 use super::{Db, Tx};
 use crate::domain::email::search_text;
+use crate::store::sql::Row;
 use serde_json::Value;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// An email with what the store keeps beside its JSON.
 #[derive(Clone, Debug)]
@@ -89,7 +88,7 @@ fn parse(body: &str) -> Value {
 const COLUMNS: &str =
     "body, tenant_id, instance_id, patient_id, unmatched, resolved_by, dispatch_at, dispatch_key, attempts";
 
-fn row_of(r: &AnyRow) -> EmailRow {
+fn row_of(r: &Row) -> EmailRow {
     EmailRow {
         record: parse(&r.get::<String, _>("body")),
         tenant_id: r.get("tenant_id"),
@@ -103,9 +102,9 @@ fn row_of(r: &AnyRow) -> EmailRow {
     }
 }
 
-pub async fn insert(tx: &mut Tx, row: &EmailRow, now_ms: i64) -> sqlx::Result<()> {
+pub async fn insert(tx: &mut Tx, row: &EmailRow, now_ms: i64) -> crate::store::sql::Result<()> {
     let e = &row.record;
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO emails (id, tenant_id, instance_id, patient_id, direction, status, starred, sender_id, receiver_id, \
          from_key, to_key, sender_name, receiver_name, search, unmatched, resolved_by, date_at, scheduled_at, dispatch_at, \
          dispatch_key, attempts, created_at, updated_at, body) \
@@ -139,9 +138,9 @@ pub async fn insert(tx: &mut Tx, row: &EmailRow, now_ms: i64) -> sqlx::Result<()
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, row: &EmailRow, now_ms: i64) -> sqlx::Result<()> {
+pub async fn update(tx: &mut Tx, row: &EmailRow, now_ms: i64) -> crate::store::sql::Result<()> {
     let e = &row.record;
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE emails SET patient_id = $1, status = $2, starred = $3, sender_id = $4, receiver_id = $5, from_key = $6, \
          to_key = $7, sender_name = $8, receiver_name = $9, search = $10, resolved_by = $11, date_at = $12, \
          scheduled_at = $13, dispatch_at = $14, dispatch_key = $15, attempts = $16, updated_at = $17, body = $18 \
@@ -173,9 +172,9 @@ pub async fn update(tx: &mut Tx, row: &EmailRow, now_ms: i64) -> sqlx::Result<()
 }
 
 /// Deletes an email and its attachments.
-pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()> {
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<()> {
     delete_attachments(tx, instance_id, id).await?;
-    sqlx::query("DELETE FROM emails WHERE instance_id = $1 AND id = $2")
+    crate::store::sql::query("DELETE FROM emails WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -185,16 +184,16 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()
 
 /// An email inside a write, locked until the transaction ends (updates, resolutions and
 /// the delivery's status changes are not interleaved).
-pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<EmailRow>> {
+pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<EmailRow>> {
     let sql = format!("SELECT {COLUMNS} FROM emails WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(row_of))
 }
 
 /// Everything of a deleted patient: emails, drafts and their attachments.
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<()> {
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<()> {
     for table in ["emails", "email_drafts"] {
-        sqlx::query(&format!(
+        crate::store::sql::query(&format!(
             "DELETE FROM email_attachments WHERE instance_id = $1 AND owner_id IN \
              (SELECT id FROM {table} WHERE instance_id = $1 AND patient_id = $2)"
         ))
@@ -202,7 +201,7 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
         .bind(patient_id)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(&format!("DELETE FROM {table} WHERE instance_id = $1 AND patient_id = $2"))
+        crate::store::sql::query(&format!("DELETE FROM {table} WHERE instance_id = $1 AND patient_id = $2"))
             .bind(instance_id)
             .bind(patient_id)
             .execute(&mut **tx)
@@ -221,8 +220,8 @@ pub async fn claim(
     now_ms: i64,
     orphaned_before: i64,
     lease_until: i64,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query(
         "UPDATE emails SET dispatch_at = $1, dispatch_key = $2, attempts = attempts + 1 \
          WHERE id = $3 AND dispatch_at IS NOT NULL AND dispatch_at <= $4 \
          AND (COALESCE(dispatch_key, '') = $2 OR dispatch_at <= $5)",
@@ -261,9 +260,9 @@ pub async fn insert_attachment(
     position: i64,
     a: &Attachment,
     now_ms: i64,
-) -> sqlx::Result<()> {
+) -> crate::store::sql::Result<()> {
     use base64::Engine;
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO email_attachments (id, tenant_id, instance_id, owner_id, position, file_name, content_type, size, data, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -283,8 +282,13 @@ pub async fn insert_attachment(
 }
 
 /// Hands a draft's attachments to the email sent from it.
-pub async fn move_attachments(tx: &mut Tx, instance_id: &str, from_owner: &str, to_owner: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE email_attachments SET owner_id = $1 WHERE instance_id = $2 AND owner_id = $3")
+pub async fn move_attachments(
+    tx: &mut Tx,
+    instance_id: &str,
+    from_owner: &str,
+    to_owner: &str,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("UPDATE email_attachments SET owner_id = $1 WHERE instance_id = $2 AND owner_id = $3")
         .bind(to_owner)
         .bind(instance_id)
         .bind(from_owner)
@@ -293,8 +297,8 @@ pub async fn move_attachments(tx: &mut Tx, instance_id: &str, from_owner: &str, 
         .map(|_| ())
 }
 
-pub async fn delete_attachments(tx: &mut Tx, instance_id: &str, owner_id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM email_attachments WHERE instance_id = $1 AND owner_id = $2")
+pub async fn delete_attachments(tx: &mut Tx, instance_id: &str, owner_id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("DELETE FROM email_attachments WHERE instance_id = $1 AND owner_id = $2")
         .bind(instance_id)
         .bind(owner_id)
         .execute(&mut **tx)
@@ -302,7 +306,7 @@ pub async fn delete_attachments(tx: &mut Tx, instance_id: &str, owner_id: &str) 
         .map(|_| ())
 }
 
-fn attachment_of(r: &AnyRow) -> Attachment {
+fn attachment_of(r: &Row) -> Attachment {
     use base64::Engine;
     Attachment {
         id: r.get("id"),
@@ -315,8 +319,12 @@ fn attachment_of(r: &AnyRow) -> Attachment {
 }
 
 /// The files of an email or draft, in the order they were given.
-pub async fn attachments_in(tx: &mut Tx, instance_id: &str, owner_id: &str) -> sqlx::Result<Vec<Attachment>> {
-    let rows = sqlx::query(
+pub async fn attachments_in(
+    tx: &mut Tx,
+    instance_id: &str,
+    owner_id: &str,
+) -> crate::store::sql::Result<Vec<Attachment>> {
+    let rows = crate::store::sql::query(
         "SELECT id, file_name, content_type, data FROM email_attachments WHERE instance_id = $1 AND owner_id = $2 \
          ORDER BY position, id",
     )
@@ -328,8 +336,8 @@ pub async fn attachments_in(tx: &mut Tx, instance_id: &str, owner_id: &str) -> s
 }
 
 /// The next position for an owner's new attachment.
-pub async fn next_position(tx: &mut Tx, instance_id: &str, owner_id: &str) -> sqlx::Result<i64> {
-    let row = sqlx::query(
+pub async fn next_position(tx: &mut Tx, instance_id: &str, owner_id: &str) -> crate::store::sql::Result<i64> {
+    let row = crate::store::sql::query(
         "SELECT COALESCE(MAX(position), -1) + 1 AS n FROM email_attachments WHERE instance_id = $1 AND owner_id = $2",
     )
     .bind(instance_id)
@@ -347,8 +355,8 @@ pub async fn insert_draft(
     instance_id: &str,
     draft: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO email_drafts (id, tenant_id, instance_id, patient_id, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $5, $6)",
     )
@@ -363,8 +371,8 @@ pub async fn insert_draft(
     .map(|_| ())
 }
 
-pub async fn update_draft(tx: &mut Tx, instance_id: &str, draft: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE email_drafts SET updated_at = $1, body = $2 WHERE instance_id = $3 AND id = $4")
+pub async fn update_draft(tx: &mut Tx, instance_id: &str, draft: &Value, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("UPDATE email_drafts SET updated_at = $1, body = $2 WHERE instance_id = $3 AND id = $4")
         .bind(now_ms)
         .bind(draft.to_string())
         .bind(instance_id)
@@ -375,9 +383,9 @@ pub async fn update_draft(tx: &mut Tx, instance_id: &str, draft: &Value, now_ms:
 }
 
 /// Deletes a draft (its attachments too unless they were moved first).
-pub async fn delete_draft(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()> {
+pub async fn delete_draft(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<()> {
     delete_attachments(tx, instance_id, id).await?;
-    sqlx::query("DELETE FROM email_drafts WHERE instance_id = $1 AND id = $2")
+    crate::store::sql::query("DELETE FROM email_drafts WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -392,12 +400,13 @@ pub async fn draft_for_update(
     instance_id: &str,
     patient_id: &str,
     id: &str,
-) -> sqlx::Result<Option<Value>> {
+) -> crate::store::sql::Result<Option<Value>> {
     let sql = format!(
         "SELECT body FROM email_drafts WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
         tx.lock_rows()
     );
-    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row =
+        crate::store::sql::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 
@@ -410,8 +419,8 @@ pub async fn insert_outbox(
     email_id: &str,
     entry: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO email_outbox (id, tenant_id, instance_id, email_id, to_key, created_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -437,9 +446,9 @@ fn in_list(w: &mut Where, column: &str, values: &[String]) {
 }
 
 impl Db {
-    pub async fn email(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<EmailRow>> {
+    pub async fn email(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<EmailRow>> {
         let sql = format!("SELECT {COLUMNS} FROM emails WHERE instance_id = $1 AND id = $2");
-        let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(self.reader()).await?;
+        let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(self.reader()).await?;
         Ok(row.as_ref().map(row_of))
     }
 
@@ -452,7 +461,7 @@ impl Db {
         sorts: &[SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<EmailRow>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<EmailRow>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         match scope {
@@ -505,13 +514,13 @@ impl Db {
             w.and("COALESCE(date_at, created_at) <= ?", [Arg::Int(t)]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM emails{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql = format!(
             "SELECT {COLUMNS} FROM emails{}{} LIMIT {limit} OFFSET {offset}",
             w.sql(),
             order_by(sorts, "created_at")
         );
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&page_sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(row_of).collect(), total))
     }
 
@@ -523,8 +532,8 @@ impl Db {
         now_ms: i64,
         orphaned_before: i64,
         limit: i64,
-    ) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(&format!(
+    ) -> crate::store::sql::Result<Vec<String>> {
+        let rows = crate::store::sql::query(&format!(
             "SELECT id FROM emails WHERE dispatch_at IS NOT NULL AND dispatch_at <= $1 \
              AND (COALESCE(dispatch_key, '') = $2 OR dispatch_at <= $3) ORDER BY dispatch_at, id LIMIT {limit}"
         ))
@@ -542,8 +551,8 @@ impl Db {
         instance_id: &str,
         owner_id: &str,
         attachment_id: Option<&str>,
-    ) -> sqlx::Result<Option<Attachment>> {
-        let row = sqlx::query(
+    ) -> crate::store::sql::Result<Option<Attachment>> {
+        let row = crate::store::sql::query(
             "SELECT id, file_name, content_type, data FROM email_attachments \
              WHERE instance_id = $1 AND owner_id = $2 AND ($3 = '' OR id = $3) ORDER BY position, id LIMIT 1",
         )
@@ -555,13 +564,20 @@ impl Db {
         Ok(row.as_ref().map(attachment_of))
     }
 
-    pub async fn email_draft(&self, instance_id: &str, patient_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM email_drafts WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-            .bind(instance_id)
-            .bind(patient_id)
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+    pub async fn email_draft(
+        &self,
+        instance_id: &str,
+        patient_id: &str,
+        id: &str,
+    ) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query(
+            "SELECT body FROM email_drafts WHERE instance_id = $1 AND patient_id = $2 AND id = $3",
+        )
+        .bind(instance_id)
+        .bind(patient_id)
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
         Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
     }
 
@@ -571,15 +587,16 @@ impl Db {
         patient_id: &str,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
-        let total: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM email_drafts WHERE instance_id = $1 AND patient_id = $2")
-                .bind(instance_id)
-                .bind(patient_id)
-                .fetch_one(self.reader())
-                .await?
-                .get("n");
-        let rows = sqlx::query(&format!(
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
+        let total: i64 = crate::store::sql::query(
+            "SELECT COUNT(*) AS n FROM email_drafts WHERE instance_id = $1 AND patient_id = $2",
+        )
+        .bind(instance_id)
+        .bind(patient_id)
+        .fetch_one(self.reader())
+        .await?
+        .get("n");
+        let rows = crate::store::sql::query(&format!(
             "SELECT body FROM email_drafts WHERE instance_id = $1 AND patient_id = $2 \
              ORDER BY created_at, id LIMIT {limit} OFFSET {offset}"
         ))
@@ -597,23 +614,23 @@ impl Db {
         to: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(to) = to {
             w.and("to_key = ?", [Arg::Text(to.to_lowercase())]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM email_outbox{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql =
             format!("SELECT body FROM email_outbox{} ORDER BY created_at, id LIMIT {limit} OFFSET {offset}", w.sql());
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&page_sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(|r| parse(&r.get::<String, _>("body"))).collect(), total))
     }
 
     /// The name of an instance, by id (delivery audits events outside a request).
-    pub async fn instance_name_of(&self, instance_id: &str) -> sqlx::Result<Option<String>> {
-        let row = sqlx::query("SELECT name FROM instances WHERE id = $1")
+    pub async fn instance_name_of(&self, instance_id: &str) -> crate::store::sql::Result<Option<String>> {
+        let row = crate::store::sql::query("SELECT name FROM instances WHERE id = $1")
             .bind(instance_id)
             .fetch_optional(self.reader())
             .await?;
@@ -621,8 +638,12 @@ impl Db {
     }
 
     /// A user of the tenant with this email address (case-insensitive), if exactly one.
-    pub async fn user_by_email(&self, tenant_id: &str, email: &str) -> sqlx::Result<Option<(String, String)>> {
-        let rows = sqlx::query(
+    pub async fn user_by_email(
+        &self,
+        tenant_id: &str,
+        email: &str,
+    ) -> crate::store::sql::Result<Option<(String, String)>> {
+        let rows = crate::store::sql::query(
             "SELECT id, username, first_name, last_name FROM users WHERE tenant_id = $1 AND LOWER(email) = $2 LIMIT 2",
         )
         .bind(tenant_id)
@@ -643,8 +664,8 @@ impl Db {
     }
 
     /// The ids of the instance's patients with this email address (lower-cased column).
-    pub async fn patient_ids_by_email(&self, instance_id: &str, email: &str) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
+    pub async fn patient_ids_by_email(&self, instance_id: &str, email: &str) -> crate::store::sql::Result<Vec<String>> {
+        let rows = crate::store::sql::query(
             "SELECT id FROM patients WHERE instance_id = $1 AND email = $2 ORDER BY created_at, id LIMIT 2",
         )
         .bind(instance_id)

@@ -9,7 +9,6 @@
 
 use super::{Backend, Db, Tx};
 use crate::store::tenants::Instance;
-use sqlx::Row;
 
 /// Instance configuration rather than data: kept by a reset and not part of a snapshot.
 /// (The formation and its draft, webhook and chat-webhook settings, messaging templates,
@@ -72,7 +71,7 @@ pub enum SnapshotError {
     #[error("snapshot {0:?} was taken with another database schema and cannot be restored")]
     SchemaChanged(String),
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] crate::store::sql::Error),
 }
 
 fn quote(ident: &str) -> String {
@@ -81,7 +80,7 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-async fn columns_of(tx: &mut Tx, backend: Backend, table: &str) -> sqlx::Result<Vec<String>> {
+async fn columns_of(tx: &mut Tx, backend: Backend, table: &str) -> crate::store::sql::Result<Vec<String>> {
     let sql = match backend {
         Backend::Sqlite => "SELECT name FROM pragma_table_info($1) ORDER BY cid",
         Backend::Postgres => {
@@ -89,12 +88,12 @@ async fn columns_of(tx: &mut Tx, backend: Backend, table: &str) -> sqlx::Result<
              WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
         }
     };
-    let rows = sqlx::query(sql).bind(table).fetch_all(&mut **tx).await?;
+    let rows = crate::store::sql::query(sql).bind(table).fetch_all(&mut **tx).await?;
     Ok(rows.iter().map(|r| r.get::<String, _>("name")).collect())
 }
 
 /// Every table with an `instance_id` column, shadow tables and configuration excluded.
-async fn instance_tables(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec<DataTable>> {
+async fn instance_tables(tx: &mut Tx, backend: Backend) -> crate::store::sql::Result<Vec<DataTable>> {
     let mut tables = Vec::new();
     for name in instance_table_names(tx, backend).await? {
         let columns = columns_of(tx, backend, &name).await?;
@@ -104,7 +103,7 @@ async fn instance_tables(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec<Data
 }
 
 /// The names of `instance_tables`, in one query.
-async fn instance_table_names(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec<String>> {
+async fn instance_table_names(tx: &mut Tx, backend: Backend) -> crate::store::sql::Result<Vec<String>> {
     let sql = match backend {
         Backend::Sqlite => {
             "SELECT m.name AS name FROM sqlite_master m, pragma_table_info(m.name) p \
@@ -117,7 +116,7 @@ async fn instance_table_names(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec
              AND t.table_type = 'BASE TABLE' ORDER BY c.table_name"
         }
     };
-    let rows = sqlx::query(sql).fetch_all(&mut **tx).await?;
+    let rows = crate::store::sql::query(sql).fetch_all(&mut **tx).await?;
     Ok(rows
         .iter()
         .map(|r| r.get::<String, _>("name"))
@@ -127,15 +126,15 @@ async fn instance_table_names(tx: &mut Tx, backend: Backend) -> sqlx::Result<Vec
 
 /// On PostgreSQL, snapshot operations take one cluster-wide transaction lock: they may
 /// create shadow tables, and two transactions creating the same table at once would fail.
-async fn lock_snapshots(tx: &mut Tx, backend: Backend) -> sqlx::Result<()> {
+async fn lock_snapshots(tx: &mut Tx, backend: Backend) -> crate::store::sql::Result<()> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7244083910417371226)").execute(&mut **tx).await?;
+        crate::store::sql::query("SELECT pg_advisory_xact_lock(7244083910417371226)").execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-async fn document_keys(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Vec<String>> {
-    let rows = sqlx::query("SELECT storage_key FROM document_files WHERE instance_id = $1")
+async fn document_keys(tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<Vec<String>> {
+    let rows = crate::store::sql::query("SELECT storage_key FROM document_files WHERE instance_id = $1")
         .bind(instance_id)
         .fetch_all(&mut **tx)
         .await?;
@@ -144,11 +143,11 @@ async fn document_keys(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Vec<Strin
 
 /// Deletes the instance's data rows, its pending outbox events and deliveries (a
 /// restore does this before copying the snapshot in).
-async fn clear_instance(tx: &mut Tx, backend: Backend, instance: &Instance) -> sqlx::Result<Cleared> {
+async fn clear_instance(tx: &mut Tx, backend: Backend, instance: &Instance) -> crate::store::sql::Result<Cleared> {
     // Events first: on PostgreSQL this waits for a webhook fan-out that holds some of them
     // to commit, so the deliveries it made are there to be deleted below (read committed
     // sees them), and no event of a deleted record is delivered after the reset.
-    sqlx::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND instance_name = $2")
+    crate::store::sql::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND instance_name = $2")
         .bind(&instance.tenant_id)
         .bind(&instance.name)
         .execute(&mut **tx)
@@ -158,11 +157,11 @@ async fn clear_instance(tx: &mut Tx, backend: Backend, instance: &Instance) -> s
 }
 
 /// Deletes every data row under an instance id; returns how many went.
-async fn delete_rows_of(tx: &mut Tx, backend: Backend, instance_id: &str) -> sqlx::Result<u64> {
+async fn delete_rows_of(tx: &mut Tx, backend: Backend, instance_id: &str) -> crate::store::sql::Result<u64> {
     let mut rows = 0;
     for table in instance_table_names(tx, backend).await? {
         let sql = format!("DELETE FROM {} WHERE instance_id = $1", quote(&table));
-        let done = sqlx::query(&sql).bind(instance_id).execute(&mut **tx).await?.rows_affected();
+        let done = crate::store::sql::query(&sql).bind(instance_id).execute(&mut **tx).await?.rows_affected();
         if !DERIVED.contains(&table.as_str()) {
             rows += done;
         }
@@ -175,7 +174,12 @@ impl Db {
     /// ends: resets, snapshots and restores of one instance run one after the other, each
     /// on the instance as the one before left it (a reset gives it a new id). `None` when
     /// the tenant has no such instance.
-    pub async fn lock_instance(&self, tx: &mut Tx, tenant_id: &str, name: &str) -> sqlx::Result<Option<Instance>> {
+    pub async fn lock_instance(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        name: &str,
+    ) -> crate::store::sql::Result<Option<Instance>> {
         let sql = format!(
             "SELECT id, tenant_id, name, description FROM instances \
              WHERE tenant_id = $1 AND name = $2 AND retired_at IS NULL{}",
@@ -185,7 +189,8 @@ impl Db {
         // skipped, and the row that took its name was not yet visible to the statement; a
         // second statement sees it.
         for _ in 0..8 {
-            if let Some(r) = sqlx::query(&sql).bind(tenant_id).bind(name).fetch_optional(&mut **tx).await? {
+            if let Some(r) = crate::store::sql::query(&sql).bind(tenant_id).bind(name).fetch_optional(&mut **tx).await?
+            {
                 return Ok(Some(Instance {
                     id: r.get("id"),
                     tenant_id: r.get("tenant_id"),
@@ -206,10 +211,15 @@ impl Db {
     /// deletes them afterwards, in batches. Returns the instance as it now is and how many
     /// records it held. The caller bumps `config_version` before it commits (once, after
     /// every instance lock it takes).
-    pub async fn reset_instance(&self, tx: &mut Tx, instance: &Instance, now_ms: i64) -> sqlx::Result<(Instance, u64)> {
+    pub async fn reset_instance(
+        &self,
+        tx: &mut Tx,
+        instance: &Instance,
+        now_ms: i64,
+    ) -> crate::store::sql::Result<(Instance, u64)> {
         // Events first: on PostgreSQL this waits for a webhook fan-out that holds some of
         // them, so no event of a reset record is delivered after the reset.
-        sqlx::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND instance_name = $2")
+        crate::store::sql::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND instance_name = $2")
             .bind(&instance.tenant_id)
             .bind(&instance.name)
             .execute(&mut **tx)
@@ -222,15 +232,16 @@ impl Db {
             .map(|t| format!("(SELECT COUNT(*) FROM {} WHERE instance_id = $1)", quote(t)))
             .collect();
         let sql = format!("SELECT CAST({} AS BIGINT) AS n", counts.join(" + "));
-        let rows = sqlx::query(&sql).bind(&instance.id).fetch_one(&mut **tx).await?.get::<i64, _>("n") as u64;
+        let rows =
+            crate::store::sql::query(&sql).bind(&instance.id).fetch_one(&mut **tx).await?.get::<i64, _>("n") as u64;
         let fresh = Instance { id: crate::ids::new_id(), ..instance.clone() };
-        sqlx::query("UPDATE instances SET name = $2, retired_at = $3 WHERE id = $1")
+        crate::store::sql::query("UPDATE instances SET name = $2, retired_at = $3 WHERE id = $1")
             .bind(&instance.id)
             .bind(format!("{}~retired~{}", instance.name, instance.id))
             .bind(now_ms)
             .execute(&mut **tx)
             .await?;
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO instances (id, tenant_id, name, description, created_at) \
              SELECT $1, tenant_id, $2, description, created_at FROM instances WHERE id = $3",
         )
@@ -240,7 +251,7 @@ impl Db {
         .execute(&mut **tx)
         .await?;
         for table in CONFIGURATION.iter().filter(|t| **t != "instances") {
-            sqlx::query(&format!("UPDATE {} SET instance_id = $1 WHERE instance_id = $2", quote(table)))
+            crate::store::sql::query(&format!("UPDATE {} SET instance_id = $1 WHERE instance_id = $2", quote(table)))
                 .bind(&fresh.id)
                 .bind(&instance.id)
                 .execute(&mut **tx)
@@ -250,17 +261,18 @@ impl Db {
     }
 
     /// Retired instances whose records are still to be deleted.
-    pub async fn retired_instances(&self) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM instances WHERE retired_at IS NOT NULL ORDER BY retired_at")
-            .fetch_all(self.reader())
-            .await?;
+    pub async fn retired_instances(&self) -> crate::store::sql::Result<Vec<String>> {
+        let rows =
+            crate::store::sql::query("SELECT id FROM instances WHERE retired_at IS NOT NULL ORDER BY retired_at")
+                .fetch_all(self.reader())
+                .await?;
         Ok(rows.iter().map(|r| r.get("id")).collect())
     }
 
     /// Storage keys of a retired instance's document files that no live row names (a
     /// restored snapshot may name the same key).
-    pub async fn retired_file_keys(&self, retired_id: &str) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
+    pub async fn retired_file_keys(&self, retired_id: &str) -> crate::store::sql::Result<Vec<String>> {
+        let rows = crate::store::sql::query(
             "SELECT DISTINCT storage_key FROM document_files d WHERE instance_id = $1 AND NOT EXISTS \
              (SELECT 1 FROM document_files o WHERE o.storage_key = d.storage_key AND o.instance_id <> $1)",
         )
@@ -272,7 +284,7 @@ impl Db {
 
     /// Deletes up to `limit` rows of a retired instance from each table, in one short
     /// transaction; returns how many went (0 when it is empty), and then drops its row.
-    pub async fn sweep_retired_batch(&self, retired_id: &str, limit: i64) -> sqlx::Result<u64> {
+    pub async fn sweep_retired_batch(&self, retired_id: &str, limit: i64) -> crate::store::sql::Result<u64> {
         let mut tx = self.begin().await?;
         let row_id = match self.backend {
             Backend::Sqlite => "rowid",
@@ -284,10 +296,10 @@ impl Db {
             let sql = format!(
                 "DELETE FROM {t} WHERE {row_id} IN (SELECT {row_id} FROM {t} WHERE instance_id = $1 LIMIT {limit})"
             );
-            deleted += sqlx::query(&sql).bind(retired_id).execute(&mut *tx).await?.rows_affected();
+            deleted += crate::store::sql::query(&sql).bind(retired_id).execute(&mut *tx).await?.rows_affected();
         }
         if deleted == 0 {
-            sqlx::query("DELETE FROM instances WHERE id = $1 AND retired_at IS NOT NULL")
+            crate::store::sql::query("DELETE FROM instances WHERE id = $1 AND retired_at IS NOT NULL")
                 .bind(retired_id)
                 .execute(&mut *tx)
                 .await?;
@@ -297,8 +309,8 @@ impl Db {
     }
 
     /// Deletes the tenant's users (instance data is reset per instance by the caller).
-    pub async fn reset_tenant_users(&self, tx: &mut Tx, tenant_id: &str) -> sqlx::Result<u64> {
-        Ok(sqlx::query("DELETE FROM users WHERE tenant_id = $1")
+    pub async fn reset_tenant_users(&self, tx: &mut Tx, tenant_id: &str) -> crate::store::sql::Result<u64> {
+        Ok(crate::store::sql::query("DELETE FROM users WHERE tenant_id = $1")
             .bind(tenant_id)
             .execute(&mut **tx)
             .await?
@@ -313,7 +325,7 @@ impl Db {
         instance: &Instance,
         name: &str,
         now_ms: i64,
-    ) -> sqlx::Result<(SnapshotInfo, Vec<String>)> {
+    ) -> crate::store::sql::Result<(SnapshotInfo, Vec<String>)> {
         lock_snapshots(tx, self.backend).await?;
         if let Some(old) = snapshot_id(tx, &instance.id, name).await? {
             drop_snapshot_rows(tx, self.backend, &old).await?;
@@ -332,9 +344,11 @@ impl Db {
                 "INSERT INTO {shadow} (snapshot_id, {cols}) SELECT $1, {cols} FROM {} WHERE instance_id = $2",
                 quote(&table.name)
             );
-            rows += sqlx::query(&sql).bind(&id).bind(&instance.id).execute(&mut **tx).await?.rows_affected() as i64;
+            rows +=
+                crate::store::sql::query(&sql).bind(&id).bind(&instance.id).execute(&mut **tx).await?.rows_affected()
+                    as i64;
         }
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO emulator_snapshots (id, instance_id, name, row_count, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&id)
@@ -365,10 +379,11 @@ impl Db {
             .ok_or_else(|| SnapshotError::NotFound(name.to_string()))?;
         let mut cleared = clear_instance(tx, self.backend, instance).await?;
         // Rows of a reset not yet swept carry the ids the snapshot brings back: they go now.
-        let retired = sqlx::query("SELECT id FROM instances WHERE tenant_id = $1 AND retired_at IS NOT NULL")
-            .bind(&instance.tenant_id)
-            .fetch_all(&mut **tx)
-            .await?;
+        let retired =
+            crate::store::sql::query("SELECT id FROM instances WHERE tenant_id = $1 AND retired_at IS NOT NULL")
+                .bind(&instance.tenant_id)
+                .fetch_all(&mut **tx)
+                .await?;
         for id in retired.iter().map(|r| r.get::<String, _>("id")) {
             cleared.file_keys.extend(document_keys(tx, &id).await?);
             cleared.rows += delete_rows_of(tx, self.backend, &id).await?;
@@ -400,14 +415,14 @@ impl Db {
                 quote(&table.name),
                 quote(&shadow)
             );
-            sqlx::query(&sql).bind(&info.id).bind(&instance.id).execute(&mut **tx).await?;
+            crate::store::sql::query(&sql).bind(&info.id).bind(&instance.id).execute(&mut **tx).await?;
         }
         let keys = document_keys(tx, &instance.id).await?;
         Ok((cleared, info, keys))
     }
 
-    pub async fn snapshots_in(&self, tx: &mut Tx, instance_id: &str) -> sqlx::Result<Vec<SnapshotInfo>> {
-        let rows = sqlx::query(
+    pub async fn snapshots_in(&self, tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<Vec<SnapshotInfo>> {
+        let rows = crate::store::sql::query(
             "SELECT id, name, created_at, row_count FROM emulator_snapshots WHERE instance_id = $1 ORDER BY name",
         )
         .bind(instance_id)
@@ -425,7 +440,12 @@ impl Db {
     }
 
     /// Deletes a snapshot; returns its id (for its files) or `None` when there is none.
-    pub async fn delete_snapshot(&self, tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result<Option<String>> {
+    pub async fn delete_snapshot(
+        &self,
+        tx: &mut Tx,
+        instance_id: &str,
+        name: &str,
+    ) -> crate::store::sql::Result<Option<String>> {
         lock_snapshots(tx, self.backend).await?;
         let Some(id) = snapshot_id(tx, instance_id, name).await? else { return Ok(None) };
         drop_snapshot_rows(tx, self.backend, &id).await?;
@@ -433,8 +453,8 @@ impl Db {
     }
 }
 
-async fn snapshot_id(tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query("SELECT id FROM emulator_snapshots WHERE instance_id = $1 AND name = $2")
+async fn snapshot_id(tx: &mut Tx, instance_id: &str, name: &str) -> crate::store::sql::Result<Option<String>> {
+    let row = crate::store::sql::query("SELECT id FROM emulator_snapshots WHERE instance_id = $1 AND name = $2")
         .bind(instance_id)
         .bind(name)
         .fetch_optional(&mut **tx)
@@ -442,38 +462,41 @@ async fn snapshot_id(tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result
     Ok(row.map(|r| r.get("id")))
 }
 
-async fn drop_snapshot_rows(tx: &mut Tx, backend: Backend, id: &str) -> sqlx::Result<()> {
+async fn drop_snapshot_rows(tx: &mut Tx, backend: Backend, id: &str) -> crate::store::sql::Result<()> {
     for table in instance_table_names(tx, backend).await? {
         let shadow = format!("{SHADOW_PREFIX}{table}");
         if columns_of(tx, backend, &shadow).await?.is_empty() {
             continue;
         }
-        sqlx::query(&format!("DELETE FROM {} WHERE snapshot_id = $1", quote(&shadow)))
+        crate::store::sql::query(&format!("DELETE FROM {} WHERE snapshot_id = $1", quote(&shadow)))
             .bind(id)
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("DELETE FROM emulator_snapshots WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    crate::store::sql::query("DELETE FROM emulator_snapshots WHERE id = $1").bind(id).execute(&mut **tx).await?;
     Ok(())
 }
 
 /// Creates the shadow table of `table` when missing: the same columns (no constraints,
 /// so rows of several snapshots live side by side) plus `snapshot_id`. The caller has
 /// made sure an existing shadow matches (see `discard_stale_snapshots`).
-async fn ensure_shadow(tx: &mut Tx, backend: Backend, table: &DataTable) -> sqlx::Result<String> {
+async fn ensure_shadow(tx: &mut Tx, backend: Backend, table: &DataTable) -> crate::store::sql::Result<String> {
     let shadow = format!("{SHADOW_PREFIX}{}", table.name);
     let quoted = quote(&shadow);
     if columns_of(tx, backend, &shadow).await?.is_empty() {
         let cols = table.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-        sqlx::query(&format!(
+        crate::store::sql::query(&format!(
             "CREATE TABLE {quoted} AS SELECT CAST('' AS TEXT) AS snapshot_id, {cols} FROM {} WHERE 1 = 0",
             quote(&table.name)
         ))
         .execute(&mut **tx)
         .await?;
-        sqlx::query(&format!("CREATE INDEX {} ON {quoted} (snapshot_id)", quote(&format!("{shadow}_by_snapshot"))))
-            .execute(&mut **tx)
-            .await?;
+        crate::store::sql::query(&format!(
+            "CREATE INDEX {} ON {quoted} (snapshot_id)",
+            quote(&format!("{shadow}_by_snapshot"))
+        ))
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(quoted)
 }
@@ -481,7 +504,7 @@ async fn ensure_shadow(tx: &mut Tx, backend: Backend, table: &DataTable) -> sqlx
 /// After a migration changed a data table, the snapshots taken before it cannot be
 /// restored whole; rather than keep snapshots that would restore part of an instance,
 /// every snapshot and shadow table goes (the next snapshot starts afresh).
-async fn discard_stale_snapshots(tx: &mut Tx, backend: Backend, tables: &[DataTable]) -> sqlx::Result<()> {
+async fn discard_stale_snapshots(tx: &mut Tx, backend: Backend, tables: &[DataTable]) -> crate::store::sql::Result<()> {
     let mut stale = false;
     for table in tables {
         let existing = columns_of(tx, backend, &format!("{SHADOW_PREFIX}{}", table.name)).await?;
@@ -494,9 +517,9 @@ async fn discard_stale_snapshots(tx: &mut Tx, backend: Backend, tables: &[DataTa
     for table in tables {
         let shadow = format!("{SHADOW_PREFIX}{}", table.name);
         if !columns_of(tx, backend, &shadow).await?.is_empty() {
-            sqlx::query(&format!("DROP TABLE {}", quote(&shadow))).execute(&mut **tx).await?;
+            crate::store::sql::query(&format!("DROP TABLE {}", quote(&shadow))).execute(&mut **tx).await?;
         }
     }
-    sqlx::query("DELETE FROM emulator_snapshots").execute(&mut **tx).await?;
+    crate::store::sql::query("DELETE FROM emulator_snapshots").execute(&mut **tx).await?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Encounters (the `jsonBody` plus lookup columns) and their comments.
 
 use super::{Db, Tx};
+use crate::store::sql::Row;
 use serde_json::{Map, Value};
-use sqlx::Row;
 
 #[derive(Clone, Debug)]
 pub struct StoredEncounter {
@@ -12,7 +12,7 @@ pub struct StoredEncounter {
     pub body: Map<String, Value>,
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> StoredEncounter {
+fn from_row(r: &Row) -> StoredEncounter {
     let body: Value =
         serde_json::from_str(&r.get::<String, _>("body")).expect("stored encounters are written by this server");
     StoredEncounter {
@@ -33,8 +33,8 @@ pub async fn insert(
     instance_id: &str,
     e: &StoredEncounter,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO encounters (id, tenant_id, instance_id, patient_id, owner_user_id, status, calendar_event_id, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
     )
@@ -52,8 +52,8 @@ pub async fn insert(
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, e: &StoredEncounter, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, instance_id: &str, e: &StoredEncounter, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE encounters SET owner_user_id = $1, status = $2, calendar_event_id = $3, updated_at = $4, body = $5 \
          WHERE instance_id = $6 AND id = $7",
     )
@@ -69,13 +69,13 @@ pub async fn update(tx: &mut Tx, instance_id: &str, e: &StoredEncounter, now_ms:
     .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM encounter_comments WHERE instance_id = $1 AND encounter_id = $2")
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("DELETE FROM encounter_comments WHERE instance_id = $1 AND encounter_id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM encounters WHERE instance_id = $1 AND id = $2")
+    crate::store::sql::query("DELETE FROM encounters WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -83,15 +83,15 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()
         .map(|_| ())
 }
 
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "DELETE FROM encounter_comments WHERE instance_id = $1 AND encounter_id IN (SELECT id FROM encounters WHERE instance_id = $1 AND patient_id = $2)",
     )
     .bind(instance_id)
     .bind(patient_id)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM encounters WHERE instance_id = $1 AND patient_id = $2")
+    crate::store::sql::query("DELETE FROM encounters WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -108,12 +108,13 @@ pub async fn get_for_update(
     instance_id: &str,
     patient_id: &str,
     id: &str,
-) -> sqlx::Result<Option<StoredEncounter>> {
+) -> crate::store::sql::Result<Option<StoredEncounter>> {
     let sql = format!(
         "SELECT id, patient_id, body FROM encounters WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
         tx.lock_rows()
     );
-    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row =
+        crate::store::sql::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(from_row))
 }
 
@@ -125,8 +126,8 @@ pub async fn owned_record_ids(
     patient_id: &str,
     dt_name: &str,
     encounter_id: &str,
-) -> sqlx::Result<Vec<String>> {
-    let rows = sqlx::query(
+) -> crate::store::sql::Result<Vec<String>> {
+    let rows = crate::store::sql::query(
         "SELECT id, body FROM dt_records WHERE instance_id = $1 AND dt_kind = 'INTERNAL' AND dt_name = $2 \
          AND patient_id = $3 ORDER BY created_at, id",
     )
@@ -158,8 +159,8 @@ impl Db {
         instance_id: &str,
         patient_id: &str,
         id: &str,
-    ) -> sqlx::Result<Option<StoredEncounter>> {
-        let row = sqlx::query(
+    ) -> crate::store::sql::Result<Option<StoredEncounter>> {
+        let row = crate::store::sql::query(
             "SELECT id, patient_id, body FROM encounters WHERE instance_id = $1 AND patient_id = $2 AND id = $3",
         )
         .bind(instance_id)
@@ -171,7 +172,11 @@ impl Db {
     }
 
     /// Encounters of a patient or a user, oldest first; filtered and paged by the caller.
-    pub async fn encounters(&self, instance_id: &str, owner: Owner<'_>) -> sqlx::Result<Vec<StoredEncounter>> {
+    pub async fn encounters(
+        &self,
+        instance_id: &str,
+        owner: Owner<'_>,
+    ) -> crate::store::sql::Result<Vec<StoredEncounter>> {
         let mut w = super::query::Where::default();
         w.and("instance_id = ?", [super::query::Arg::Text(instance_id.into())]);
         match owner {
@@ -189,11 +194,15 @@ impl Db {
             }
         }
         let sql = format!("SELECT id, patient_id, body FROM encounters{} ORDER BY created_at, id", w.sql());
-        Ok(w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?.iter().map(from_row).collect())
+        Ok(w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?.iter().map(from_row).collect())
     }
 
-    pub async fn encounter_comments(&self, instance_id: &str, encounter_id: &str) -> sqlx::Result<Vec<Value>> {
-        let rows = sqlx::query(
+    pub async fn encounter_comments(
+        &self,
+        instance_id: &str,
+        encounter_id: &str,
+    ) -> crate::store::sql::Result<Vec<Value>> {
+        let rows = crate::store::sql::query(
             "SELECT body FROM encounter_comments WHERE instance_id = $1 AND encounter_id = $2 ORDER BY created_at, id",
         )
         .bind(instance_id)
@@ -209,8 +218,13 @@ impl Db {
     }
 }
 
-pub async fn insert_comment(tx: &mut Tx, instance_id: &str, comment: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert_comment(
+    tx: &mut Tx,
+    instance_id: &str,
+    comment: &Value,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO encounter_comments (id, instance_id, encounter_id, created_at, body) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(comment["id"].as_str())
@@ -223,8 +237,8 @@ pub async fn insert_comment(tx: &mut Tx, instance_id: &str, comment: &Value, now
     .map(|_| ())
 }
 
-pub async fn update_comment(tx: &mut Tx, instance_id: &str, comment: &Value) -> sqlx::Result<()> {
-    sqlx::query("UPDATE encounter_comments SET body = $1 WHERE instance_id = $2 AND id = $3")
+pub async fn update_comment(tx: &mut Tx, instance_id: &str, comment: &Value) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("UPDATE encounter_comments SET body = $1 WHERE instance_id = $2 AND id = $3")
         .bind(comment.to_string())
         .bind(instance_id)
         .bind(comment["id"].as_str())
@@ -233,8 +247,8 @@ pub async fn update_comment(tx: &mut Tx, instance_id: &str, comment: &Value) -> 
         .map(|_| ())
 }
 
-pub async fn delete_comment(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM encounter_comments WHERE instance_id = $1 AND id = $2")
+pub async fn delete_comment(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("DELETE FROM encounter_comments WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -248,12 +262,13 @@ pub async fn comment_for_update(
     instance_id: &str,
     encounter_id: &str,
     id: &str,
-) -> sqlx::Result<Option<Value>> {
+) -> crate::store::sql::Result<Option<Value>> {
     let sql = format!(
         "SELECT body FROM encounter_comments WHERE instance_id = $1 AND encounter_id = $2 AND id = $3{}",
         tx.lock_rows()
     );
-    let row = sqlx::query(&sql).bind(instance_id).bind(encounter_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row =
+        crate::store::sql::query(&sql).bind(instance_id).bind(encounter_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| {
         serde_json::from_str(&r.get::<String, _>("body")).expect("stored comments are written by this server")
     }))

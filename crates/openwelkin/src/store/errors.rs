@@ -2,6 +2,7 @@
 //! space; reads go on), the database cannot be reached (try again later), or something
 //! else (a defect or a broken invariant, reported as an internal error).
 
+use super::sql;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,34 +14,49 @@ pub enum Failure {
     Other,
 }
 
-/// SQLite's result code for a full disk or a reached `max_page_count`.
-const SQLITE_FULL: &str = "13";
-/// PostgreSQL SQLSTATEs: `53100 disk_full`, and the connection-failure and shutdown classes.
-const PG_DISK_FULL: &str = "53100";
-
-pub fn classify(err: &sqlx::Error) -> Failure {
+pub fn classify(err: &sql::Error) -> Failure {
     match err {
-        sqlx::Error::Database(db) => {
-            let code = db.code();
-            let code = code.as_deref().unwrap_or("");
-            if code == SQLITE_FULL || code == PG_DISK_FULL {
-                Failure::StorageFull
-            } else if code.starts_with("08") || code.starts_with("57P") {
-                // connection exceptions; admin/crash shutdown, cannot connect now
-                Failure::Unavailable
-            } else {
-                Failure::Other
-            }
-        }
-        sqlx::Error::Io(io) if is_storage_full(io) => Failure::StorageFull,
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => Failure::Unavailable,
+        sql::Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
+            rusqlite::ErrorCode::DiskFull => Failure::StorageFull,
+            // The file cannot be opened, or another process kept the write lock past the
+            // busy timeout: try again later.
+            rusqlite::ErrorCode::CannotOpen
+            | rusqlite::ErrorCode::DatabaseBusy
+            | rusqlite::ErrorCode::DatabaseLocked => Failure::Unavailable,
+            _ => Failure::Other,
+        },
+        sql::Error::Postgres(e) => match e.code() {
+            Some(code) if code.code() == PG_DISK_FULL => Failure::StorageFull,
+            // Connection exceptions; admin or crash shutdown, cannot connect now.
+            Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => Failure::Unavailable,
+            // A server that no longer takes writes: a former primary after a failover.
+            Some(code) if code.code() == PG_READ_ONLY => Failure::Unavailable,
+            Some(_) => Failure::Other,
+            // No SQLSTATE: the connection failed or closed under the statement.
+            None if e.is_closed() || io_source(e).is_some() => Failure::Unavailable,
+            None => Failure::Other,
+        },
+        sql::Error::Io(io) if is_storage_full(io) => Failure::StorageFull,
+        sql::Error::Io(_) | sql::Error::PoolTimedOut | sql::Error::Connect(_) => Failure::Unavailable,
+        sql::Error::Commit(inner) => classify(inner),
         _ => Failure::Other,
     }
+}
+
+/// PostgreSQL's SQLSTATE for a full disk.
+const PG_DISK_FULL: &str = "53100";
+/// PostgreSQL's SQLSTATE for a write in a read-only transaction (`read_only_sql_transaction`).
+const PG_READ_ONLY: &str = "25006";
+
+fn io_source(e: &tokio_postgres::Error) -> Option<&std::io::Error> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// True for the I/O errors that mean "no space": ENOSPC, EDQUOT, EFBIG.

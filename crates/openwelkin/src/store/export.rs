@@ -5,8 +5,8 @@
 //! code (the export type list in `api/export.rs`); every value is bound.
 
 use super::Db;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use crate::store::sql::Executor;
+use crate::store::sql::Row;
 
 /// Which column scopes a table: instance data, or tenant data (users).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +128,7 @@ impl ExportRow {
     }
 }
 
-fn from_row(source: &Source, r: &AnyRow) -> ExportRow {
+fn from_row(source: &Source, r: &Row) -> ExportRow {
     ExportRow {
         id: r.get("id"),
         created_at: r.get("created_at"),
@@ -164,9 +164,9 @@ pub async fn page<'c, E>(
     scope_id: &str,
     after: Option<&Position>,
     limit: i64,
-) -> sqlx::Result<Vec<ExportRow>>
+) -> crate::store::sql::Result<Vec<ExportRow>>
 where
-    E: Executor<'c, Database = Any>,
+    E: Executor<'c>,
 {
     let sql = format!(
         "SELECT {}{} ORDER BY {changed} ASC, id ASC LIMIT {}",
@@ -175,7 +175,7 @@ where
         limit.max(0),
         changed = source.changed
     );
-    let mut q = sqlx::query(&sql).bind(scope_id);
+    let mut q = crate::store::sql::query(&sql).bind(scope_id);
     if let Some(p) = after {
         q = q.bind(p.changed_at).bind(p.id.as_str());
     }
@@ -184,12 +184,17 @@ where
 }
 
 /// How many rows [`page`] would go through from `after` (for a progress bar).
-pub async fn count<'c, E>(exec: E, source: &Source, scope_id: &str, after: Option<&Position>) -> sqlx::Result<i64>
+pub async fn count<'c, E>(
+    exec: E,
+    source: &Source,
+    scope_id: &str,
+    after: Option<&Position>,
+) -> crate::store::sql::Result<i64>
 where
-    E: Executor<'c, Database = Any>,
+    E: Executor<'c>,
 {
     let sql = format!("SELECT COUNT(*) AS n{}", from_where(source, after));
-    let mut q = sqlx::query(&sql).bind(scope_id);
+    let mut q = crate::store::sql::query(&sql).bind(scope_id);
     if let Some(p) = after {
         q = q.bind(p.changed_at).bind(p.id.as_str());
     }
@@ -204,7 +209,7 @@ impl Db {
         scope_id: &str,
         after: Option<&Position>,
         limit: i64,
-    ) -> sqlx::Result<Vec<ExportRow>> {
+    ) -> crate::store::sql::Result<Vec<ExportRow>> {
         page(self.reader(), source, scope_id, after, limit).await
     }
 
@@ -214,7 +219,7 @@ impl Db {
         &self,
         instance_id: &str,
         patient_ids: &[String],
-    ) -> sqlx::Result<Vec<(String, String)>> {
+    ) -> crate::store::sql::Result<Vec<(String, String)>> {
         if patient_ids.is_empty() {
             return Ok(vec![]);
         }
@@ -224,7 +229,7 @@ impl Db {
              ORDER BY patient_id, created_at, id",
             marks.join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(instance_id);
+        let mut q = crate::store::sql::query(&sql).bind(instance_id);
         for id in patient_ids {
             q = q.bind(id.as_str());
         }

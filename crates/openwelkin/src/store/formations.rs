@@ -4,7 +4,6 @@
 
 use super::{Db, Tx};
 use crate::designer::Designer;
-use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -43,23 +42,24 @@ fn parse(body: &str) -> Designer {
 
 impl Db {
     /// The latest published version number, 0 when none.
-    pub async fn current_version(&self, instance_id: &str) -> sqlx::Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM formations WHERE instance_id = $1")
-            .bind(instance_id)
-            .fetch_one(self.reader())
-            .await?;
+    pub async fn current_version(&self, instance_id: &str) -> crate::store::sql::Result<i64> {
+        let row =
+            crate::store::sql::query("SELECT COALESCE(MAX(version), 0) AS v FROM formations WHERE instance_id = $1")
+                .bind(instance_id)
+                .fetch_one(self.reader())
+                .await?;
         Ok(row.get("v"))
     }
 
     /// A published version (0 is the empty formation every instance starts with).
-    pub async fn formation(&self, instance_id: &str, version: i64) -> sqlx::Result<Option<Formation>> {
+    pub async fn formation(&self, instance_id: &str, version: i64) -> crate::store::sql::Result<Option<Formation>> {
         if version == 0 {
             return Ok(Some(Formation { version, designer: Arc::new(Designer::default()) }));
         }
         if let Some(designer) = self.formation_cache.get(instance_id, version) {
             return Ok(Some(Formation { version, designer }));
         }
-        let row = sqlx::query("SELECT body FROM formations WHERE instance_id = $1 AND version = $2")
+        let row = crate::store::sql::query("SELECT body FROM formations WHERE instance_id = $1 AND version = $2")
             .bind(instance_id)
             .bind(version)
             .fetch_optional(self.reader())
@@ -71,15 +71,15 @@ impl Db {
         }))
     }
 
-    pub async fn current_formation(&self, instance_id: &str) -> sqlx::Result<Formation> {
+    pub async fn current_formation(&self, instance_id: &str) -> crate::store::sql::Result<Formation> {
         let version = self.current_version(instance_id).await?;
         Ok(self.formation(instance_id, version).await?.expect("the current version exists"))
     }
 
     /// The draft: its own row if it was edited since the last publish, else the current
     /// version. Its `version` is the one it was based on.
-    pub async fn draft_formation(&self, instance_id: &str) -> sqlx::Result<Formation> {
-        let row = sqlx::query("SELECT base_version, body FROM formation_drafts WHERE instance_id = $1")
+    pub async fn draft_formation(&self, instance_id: &str) -> crate::store::sql::Result<Formation> {
+        let row = crate::store::sql::query("SELECT base_version, body FROM formation_drafts WHERE instance_id = $1")
             .bind(instance_id)
             .fetch_optional(self.reader())
             .await?;
@@ -92,8 +92,8 @@ impl Db {
     }
 
     /// Published version numbers, newest first.
-    pub async fn formation_versions(&self, instance_id: &str) -> sqlx::Result<Vec<(i64, i64, String)>> {
-        let rows = sqlx::query(
+    pub async fn formation_versions(&self, instance_id: &str) -> crate::store::sql::Result<Vec<(i64, i64, String)>> {
+        let rows = crate::store::sql::query(
             "SELECT version, published_at, published_by FROM formations WHERE instance_id = $1 ORDER BY version DESC",
         )
         .bind(instance_id)
@@ -108,17 +108,17 @@ impl Db {
 /// its row alone cannot be locked; on PostgreSQL this is a transaction-scoped advisory
 /// lock, on SQLite the single writer connection already runs write transactions one at a
 /// time.
-async fn lock(tx: &mut Tx, instance_id: &str) -> sqlx::Result<()> {
+async fn lock(tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<()> {
     tx.lock_name(&format!("formation:{instance_id}")).await
 }
 
 /// The draft as stored inside a write transaction (to edit or publish it from its latest
 /// state), with the instance's formation locked until the transaction ends; `None` when
 /// the draft is the current version. Read the current version only after this.
-pub async fn draft_for_update(tx: &mut Tx, instance_id: &str) -> sqlx::Result<Option<(i64, Designer)>> {
+pub async fn draft_for_update(tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<Option<(i64, Designer)>> {
     lock(tx, instance_id).await?;
     let sql = format!("SELECT base_version, body FROM formation_drafts WHERE instance_id = $1{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| (r.get("base_version"), parse(&r.get::<String, _>("body")))))
 }
 
@@ -128,8 +128,8 @@ pub async fn save_draft(
     base_version: i64,
     designer: &Designer,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO formation_drafts (instance_id, base_version, body, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (instance_id) DO UPDATE SET base_version = excluded.base_version, body = excluded.body, updated_at = excluded.updated_at",
     )
@@ -143,15 +143,22 @@ pub async fn save_draft(
 }
 
 /// Publishes `designer` as the next version and clears the draft. Returns the version.
-pub async fn publish(tx: &mut Tx, instance_id: &str, designer: &Designer, by: &str, now_ms: i64) -> sqlx::Result<i64> {
+pub async fn publish(
+    tx: &mut Tx,
+    instance_id: &str,
+    designer: &Designer,
+    by: &str,
+    now_ms: i64,
+) -> crate::store::sql::Result<i64> {
     // Two publishes at once would both take MAX(version) + 1.
     lock(tx, instance_id).await?;
-    let next: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM formations WHERE instance_id = $1")
-        .bind(instance_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .get("v");
-    sqlx::query(
+    let next: i64 =
+        crate::store::sql::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM formations WHERE instance_id = $1")
+            .bind(instance_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .get("v");
+    crate::store::sql::query(
         "INSERT INTO formations (instance_id, version, body, published_at, published_by) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(instance_id)
@@ -161,6 +168,9 @@ pub async fn publish(tx: &mut Tx, instance_id: &str, designer: &Designer, by: &s
     .bind(by)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM formation_drafts WHERE instance_id = $1").bind(instance_id).execute(&mut **tx).await?;
+    crate::store::sql::query("DELETE FROM formation_drafts WHERE instance_id = $1")
+        .bind(instance_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(next)
 }

@@ -3,24 +3,27 @@
 
 use super::Db;
 use base64::Engine;
-use sqlx::Row;
 
 const PRIMARY: &str = "primary";
 
 impl Db {
-    pub async fn signing_key(&self, now_ms: i64) -> sqlx::Result<Vec<u8>> {
+    pub async fn signing_key(&self, now_ms: i64) -> crate::store::sql::Result<Vec<u8>> {
         let fresh: [u8; 32] = rand::random();
+        let mut tx = self.begin().await?;
         let encoded = base64::engine::general_purpose::STANDARD.encode(fresh);
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO signing_keys (id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         )
         .bind(PRIMARY)
         .bind(encoded)
         .bind(now_ms)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        let row =
-            sqlx::query("SELECT secret FROM signing_keys WHERE id = $1").bind(PRIMARY).fetch_one(self.reader()).await?;
+        tx.commit().await?;
+        let row = crate::store::sql::query("SELECT secret FROM signing_keys WHERE id = $1")
+            .bind(PRIMARY)
+            .fetch_one(self.reader())
+            .await?;
         let stored: String = row.get("secret");
         Ok(base64::engine::general_purpose::STANDARD.decode(stored).unwrap_or_default())
     }

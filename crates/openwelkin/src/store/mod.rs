@@ -1,5 +1,5 @@
-//! Persistence. One `Db` handle over the sqlx `Any` driver serves both SQLite and
-//! PostgreSQL; each backend has its own embedded migrations. Queries are written once in
+//! Persistence. One `Db` handle serves both SQLite and PostgreSQL through the store's own
+//! layer (`sql`); each backend has its own embedded migrations. Queries are written once in
 //! the SQL both dialects share (`$1` placeholders, `ON CONFLICT`, TEXT/BIGINT columns).
 //!
 //! Every function takes the tenant (and, for instance data, the instance) it works in:
@@ -25,12 +25,14 @@ pub mod errors;
 pub mod export;
 pub mod formations;
 pub mod keys;
+mod migrate;
 pub mod patient_programs;
 pub mod patients;
 pub mod query;
 pub mod ratelimit;
 pub mod records;
 pub mod sms;
+pub mod sql;
 pub mod tasks;
 pub mod templates;
 pub mod tenants;
@@ -39,15 +41,17 @@ pub mod users;
 pub mod webhooks;
 
 use anyhow::Context;
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
+pub use sql::Pool;
 pub use tx::Tx;
 
 /// How long a request waits for a database connection before it is answered
 /// `503 DATABASE_UNAVAILABLE` (`serve --db-timeout`).
 pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// PostgreSQL connections per node.
+const POSTGRES_CONNECTIONS: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -58,12 +62,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     backend: Backend,
-    /// Reads (and, on PostgreSQL, writes).
-    pool: AnyPool,
-    /// On SQLite, writes go through one connection: SQLite has one writer anyway, and a
-    /// single writer connection avoids lock-upgrade failures between concurrent
-    /// transactions. On PostgreSQL this is the same pool as `pool`.
-    writer: AnyPool,
+    /// SQLite: the read connections and the one writer (see `sql::sqlite`); PostgreSQL:
+    /// the pool every statement and transaction draws from.
+    pool: std::sync::Arc<Pool>,
     formation_cache: formations::FormationCache,
     /// Tenants, clients and instances as of the last `config_version` seen.
     config_cache: config_cache::ConfigCache,
@@ -77,111 +78,95 @@ impl Db {
 
     /// As `connect`, with the longest wait for a connection before a request gives up.
     pub async fn connect_with(url: &str, db_timeout: Duration) -> anyhow::Result<Self> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = normalize_url(url)?;
-        let db = match backend {
-            Backend::Sqlite => {
-                let pool = sqlite_pool(&url, 8, db_timeout).await?;
-                let writer = sqlite_pool(&url, 1, db_timeout).await?;
-                Db { backend, pool, writer, formation_cache: Default::default(), config_cache: Default::default() }
-            }
-            Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(db_timeout)
-                    .connect(&url)
-                    .await
-                    .with_context(|| "connecting to PostgreSQL")?;
-                Db {
-                    backend,
-                    writer: pool.clone(),
-                    pool,
-                    formation_cache: Default::default(),
-                    config_cache: Default::default(),
-                }
-            }
+        let (backend, target) = normalize_url(url)?;
+        let pool = match backend {
+            // Writes queue for the one writer; under a burst of writes this wait is the
+            // queue, so it is never shorter than SQLite's own busy timeout.
+            Backend::Sqlite => Pool::Sqlite(
+                sql::sqlite::SqliteEngine::open(&target, db_timeout.max(Duration::from_secs(10)))
+                    .with_context(|| format!("opening SQLite database {target}"))?,
+            ),
+            Backend::Postgres => Pool::Postgres(
+                sql::postgres::pool(&target, POSTGRES_CONNECTIONS, db_timeout)
+                    .with_context(|| "configuring the PostgreSQL pool")?,
+            ),
         };
-        db.migrate().await?;
+        let db = Db {
+            backend,
+            pool: std::sync::Arc::new(pool),
+            formation_cache: Default::default(),
+            config_cache: Default::default(),
+        };
+        migrate::run(&db.pool).await.context("applying database migrations")?;
         Ok(db)
-    }
-
-    async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
-        };
-        migrator.run(&self.writer).await.context("applying database migrations")
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    pub fn reader(&self) -> &AnyPool {
+    pub fn reader(&self) -> &Pool {
         &self.pool
     }
 
     /// Starts a write transaction. Everything a write changes (the record, its audit row)
     /// goes through one of these, so it commits or fails as a whole.
-    pub async fn begin(&self) -> sqlx::Result<Tx> {
-        Tx::begin(&self.writer, self.backend).await
+    pub async fn begin(&self) -> sql::Result<Tx> {
+        Tx::begin(&self.pool).await
+    }
+
+    /// Starts a read-only transaction that sees one moment throughout.
+    pub async fn begin_read(&self) -> sql::Result<Tx> {
+        Tx::begin_read(&self.pool).await
     }
 
     /// Cheap liveness query for `/readyz`, answered within `limit` whatever the database
     /// does (a stopped PostgreSQL would otherwise keep the caller for the pool's wait).
-    pub async fn ping(&self, limit: Duration) -> sqlx::Result<()> {
-        match tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&self.pool)).await {
+    pub async fn ping(&self, limit: Duration) -> sql::Result<()> {
+        match tokio::time::timeout(limit, sql::query("SELECT 1").execute(self.reader())).await {
             Ok(result) => result.map(|_| ()),
-            Err(_) => Err(sqlx::Error::PoolTimedOut),
+            Err(_) => Err(sql::Error::PoolTimedOut),
         }
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
+        if let Pool::Postgres(pool) = &*self.pool {
+            pool.close();
+        }
     }
 }
 
-async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> anyhow::Result<AnyPool> {
-    AnyPoolOptions::new()
-        .max_connections(max)
-        .min_connections(1)
-        // Writes queue for the one writer connection; under a burst of writes this wait
-        // is the queue, so it is never shorter than the busy timeout below.
-        .acquire_timeout(acquire_timeout.max(Duration::from_secs(10)))
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                // WAL lets readers run beside the writer; FULL sync makes every answered
-                // write survive a crash of the process or of the machine.
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = FULL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                Ok(())
-            })
-        })
-        .connect(url)
-        .await
-        .with_context(|| format!("opening SQLite database {url}"))
-}
-
-/// Chooses the backend from the URL; SQLite files are created when missing.
+/// Chooses the backend from the URL. For SQLite, the file (created when missing), as a
+/// path or a `file:` URI; for PostgreSQL the URL itself, which may name several hosts.
 pub fn normalize_url(url: &str) -> anyhow::Result<(Backend, String)> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_string()));
     }
     if let Some(rest) = url.strip_prefix("sqlite:") {
-        let mut url = format!("sqlite:{rest}");
-        if !rest.contains("mode=") && !rest.contains(":memory:") {
-            url.push(if rest.contains('?') { '&' } else { '?' });
-            url.push_str("mode=rwc");
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        // sqlx-style options (`?mode=rwc`) are not SQLite's: the file is always created.
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") {
+            anyhow::bail!(
+                "unsupported database URL {url:?}: an in-memory SQLite database is not shared between connections; use a file, e.g. sqlite://openwelkin.db"
+            );
         }
-        return Ok((Backend::Sqlite, url));
+        return Ok((Backend::Sqlite, path.to_string()));
     }
     anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://…")
 }
 
 /// True when a write failed on a unique index.
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+pub fn is_unique_violation(err: &sql::Error) -> bool {
+    match err {
+        sql::Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+            e.code == rusqlite::ErrorCode::ConstraintViolation
+                && matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                )
+        }
+        sql::Error::Postgres(e) => e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
+        _ => false,
+    }
 }

@@ -2,7 +2,6 @@
 
 use super::{Db, Tx};
 use crate::domain::patient_program::{PatientProgram, FINISHED};
-use sqlx::Row;
 
 fn parse(body: &str) -> PatientProgram {
     serde_json::from_str(body).expect("stored patient programs are written by this server")
@@ -18,8 +17,8 @@ pub async fn insert(
     instance_id: &str,
     pp: &PatientProgram,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO patient_programs (id, tenant_id, instance_id, patient_id, program_name, status, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
@@ -36,8 +35,8 @@ pub async fn insert(
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, pp: &PatientProgram, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, instance_id: &str, pp: &PatientProgram, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE patient_programs SET status = $1, updated_at = $2, body = $3 WHERE instance_id = $4 AND id = $5",
     )
     .bind(status(pp))
@@ -50,8 +49,8 @@ pub async fn update(tx: &mut Tx, instance_id: &str, pp: &PatientProgram, now_ms:
     .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM patient_programs WHERE instance_id = $1 AND id = $2")
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query("DELETE FROM patient_programs WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -59,8 +58,8 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bo
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM patient_programs WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM patient_programs WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -76,13 +75,13 @@ pub async fn open_for_update(
     instance_id: &str,
     patient_id: &str,
     program_name: &str,
-) -> sqlx::Result<Option<PatientProgram>> {
+) -> crate::store::sql::Result<Option<PatientProgram>> {
     let sql = format!(
         "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND program_name = $3 \
          AND status <> $4{}",
         tx.lock_rows()
     );
-    let row = sqlx::query(&sql)
+    let row = crate::store::sql::query(&sql)
         .bind(instance_id)
         .bind(patient_id)
         .bind(program_name)
@@ -99,12 +98,13 @@ pub async fn get_for_update(
     instance_id: &str,
     patient_id: &str,
     id: &str,
-) -> sqlx::Result<Option<PatientProgram>> {
+) -> crate::store::sql::Result<Option<PatientProgram>> {
     let sql = format!(
         "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3{}",
         tx.lock_rows()
     );
-    let row = sqlx::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row =
+        crate::store::sql::query(&sql).bind(instance_id).bind(patient_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 
@@ -114,14 +114,15 @@ impl Db {
         instance_id: &str,
         patient_id: &str,
         id: &str,
-    ) -> sqlx::Result<Option<PatientProgram>> {
-        let row =
-            sqlx::query("SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3")
-                .bind(instance_id)
-                .bind(patient_id)
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await?;
+    ) -> crate::store::sql::Result<Option<PatientProgram>> {
+        let row = crate::store::sql::query(
+            "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND id = $3",
+        )
+        .bind(instance_id)
+        .bind(patient_id)
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
         Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
     }
 
@@ -131,8 +132,8 @@ impl Db {
         instance_id: &str,
         patient_id: &str,
         program_name: &str,
-    ) -> sqlx::Result<Option<PatientProgram>> {
-        let row = sqlx::query(
+    ) -> crate::store::sql::Result<Option<PatientProgram>> {
+        let row = crate::store::sql::query(
             "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 AND program_name = $3 \
              AND status <> $4",
         )
@@ -146,8 +147,12 @@ impl Db {
     }
 
     /// Every enrolment of a patient, finished ones included, oldest first.
-    pub async fn patient_programs(&self, instance_id: &str, patient_id: &str) -> sqlx::Result<Vec<PatientProgram>> {
-        let rows = sqlx::query(
+    pub async fn patient_programs(
+        &self,
+        instance_id: &str,
+        patient_id: &str,
+    ) -> crate::store::sql::Result<Vec<PatientProgram>> {
+        let rows = crate::store::sql::query(
             "SELECT body FROM patient_programs WHERE instance_id = $1 AND patient_id = $2 ORDER BY created_at, id",
         )
         .bind(instance_id)

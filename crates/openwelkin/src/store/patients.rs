@@ -3,7 +3,6 @@
 use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
 use super::{Backend, Db, Tx};
 use crate::domain::patient::Patient;
-use sqlx::Row;
 
 /// Which key a patient is looked up by (`type=ID|EID|EGUID|MRN`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,8 +103,14 @@ fn marks(values: &[String]) -> String {
     }
 }
 
-pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, p: &Patient, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    p: &Patient,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO patients (id, tenant_id, instance_id, external_id, external_guid, mrn, first_name, last_name, \
          email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
@@ -132,8 +137,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, p: &Patient
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE patients SET external_id = $1, external_guid = $2, mrn = $3, first_name = $4, last_name = $5, \
          email = $6, phone = $7, timezone = $8, birth_date = $9, territories = $10, search = $11, updated_at = $12, body = $13 \
          WHERE instance_id = $14 AND id = $15",
@@ -158,8 +163,8 @@ pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) ->
     .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM patients WHERE instance_id = $1 AND id = $2")
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query("DELETE FROM patients WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -174,9 +179,9 @@ pub async fn get_for_update(
     instance_id: &str,
     key: PatientKey,
     value: &str,
-) -> sqlx::Result<Option<Patient>> {
+) -> crate::store::sql::Result<Option<Patient>> {
     let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2{}", key.column(), tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
 }
 
@@ -184,22 +189,32 @@ pub async fn get_for_update(
 /// exist (any more). Writes that check a rule over a patient's records (at most one
 /// record of a type) or add records to a patient take this first, so they run one after
 /// the other per patient and never outlive a concurrent delete of the patient.
-pub async fn lock(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
+pub async fn lock(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<bool> {
     let sql = format!("SELECT id FROM patients WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
-    Ok(sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?.is_some())
+    Ok(crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?.is_some())
 }
 
 /// The id of another patient of the instance holding the same unique key, if any.
-pub async fn holder_of(tx: &mut Tx, instance_id: &str, key: PatientKey, value: &str) -> sqlx::Result<Option<String>> {
+pub async fn holder_of(
+    tx: &mut Tx,
+    instance_id: &str,
+    key: PatientKey,
+    value: &str,
+) -> crate::store::sql::Result<Option<String>> {
     let sql = format!("SELECT id FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
-    let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| r.get("id")))
 }
 
 impl Db {
-    pub async fn patient(&self, instance_id: &str, key: PatientKey, value: &str) -> sqlx::Result<Option<Patient>> {
+    pub async fn patient(
+        &self,
+        instance_id: &str,
+        key: PatientKey,
+        value: &str,
+    ) -> crate::store::sql::Result<Option<Patient>> {
         let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
-        let row = sqlx::query(&sql).bind(instance_id).bind(value).fetch_optional(self.reader()).await?;
+        let row = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_optional(self.reader()).await?;
         Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
     }
 
@@ -218,18 +233,20 @@ impl Db {
         sorts: &[SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Patient>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Patient>, i64)> {
         let w = self.patient_where(instance_id, filter);
         let total: i64 = if filter.is_empty() {
             // The sum of the instance's count shards (migration 0017).
-            sqlx::query("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM patient_counts WHERE instance_id = $1")
-                .bind(instance_id)
-                .fetch_one(self.reader())
-                .await?
-                .get("n")
+            crate::store::sql::query(
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM patient_counts WHERE instance_id = $1",
+            )
+            .bind(instance_id)
+            .fetch_one(self.reader())
+            .await?
+            .get("n")
         } else {
             let count_sql = format!("SELECT COUNT(*) AS n FROM patients{}", w.sql());
-            w.bind(sqlx::query(&count_sql)).persistent(false).fetch_one(self.reader()).await?.get("n")
+            w.bind(crate::store::sql::query(&count_sql)).persistent(false).fetch_one(self.reader()).await?.get("n")
         };
         if total == 0 || offset >= total {
             return Ok((Vec::new(), total));
@@ -242,7 +259,8 @@ impl Db {
         // A filtered list is planned with its values (an unnamed statement): a cached
         // generic plan would not know that `LIKE '%needle%'` is selective, and PostgreSQL
         // would walk the sort index instead of the trigram index.
-        let rows = w.bind(sqlx::query(&page_sql)).persistent(filter.is_empty()).fetch_all(self.reader()).await?;
+        let rows =
+            w.bind(crate::store::sql::query(&page_sql)).persistent(filter.is_empty()).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect(), total))
     }
 

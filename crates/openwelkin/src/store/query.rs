@@ -1,9 +1,7 @@
 //! A small builder for the dynamic parts of list queries (filters, order, paging), so
 //! that every value is bound, never spliced into SQL.
 
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::Any;
+use super::sql::Query;
 
 #[derive(Clone, Debug)]
 pub enum Arg {
@@ -46,7 +44,7 @@ impl Where {
         &self.sql
     }
 
-    pub fn bind<'q>(&self, mut q: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
+    pub fn bind<'q>(&self, mut q: Query<'q>) -> Query<'q> {
         for arg in &self.args {
             q = match arg {
                 Arg::Text(s) => q.bind(s.clone()),

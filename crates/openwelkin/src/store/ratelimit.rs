@@ -2,7 +2,6 @@
 //! more than `limit` requests in `window` blocks the client for `block`.
 
 use super::Db;
-use sqlx::Row;
 
 pub struct TokenLimit {
     pub limit: i64,
@@ -24,13 +23,13 @@ impl Db {
         client_key: &str,
         now_ms: i64,
         limit: &TokenLimit,
-    ) -> sqlx::Result<Result<(), i64>> {
+    ) -> crate::store::sql::Result<Result<(), i64>> {
         let mut tx = self.begin().await?;
         // The upsert locks this client's row until the commit, on every backend and across
         // nodes: concurrent requests for one client are counted one after the other, so
         // the limit holds exactly (without it, PostgreSQL transactions counted side by
         // side and let a few over the limit). `blocked_until = 0` means "not blocked".
-        let blocked = sqlx::query(
+        let blocked = crate::store::sql::query(
             "INSERT INTO token_blocks (client_key, blocked_until) VALUES ($1, 0) \
              ON CONFLICT (client_key) DO UPDATE SET client_key = excluded.client_key \
              RETURNING blocked_until",
@@ -43,24 +42,24 @@ impl Db {
             tx.commit().await?;
             return Ok(Err(blocked));
         }
-        sqlx::query("DELETE FROM token_requests WHERE client_key = $1 AND requested_at <= $2")
+        crate::store::sql::query("DELETE FROM token_requests WHERE client_key = $1 AND requested_at <= $2")
             .bind(client_key)
             .bind(now_ms - limit.window_ms)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO token_requests (client_key, requested_at) VALUES ($1, $2)")
+        crate::store::sql::query("INSERT INTO token_requests (client_key, requested_at) VALUES ($1, $2)")
             .bind(client_key)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM token_requests WHERE client_key = $1")
+        let count: i64 = crate::store::sql::query("SELECT COUNT(*) AS n FROM token_requests WHERE client_key = $1")
             .bind(client_key)
             .fetch_one(&mut *tx)
             .await?
             .get("n");
         let verdict = if count > limit.limit {
             let until = now_ms + limit.block_ms;
-            sqlx::query(
+            crate::store::sql::query(
                 "INSERT INTO token_blocks (client_key, blocked_until) VALUES ($1, $2) \
                  ON CONFLICT (client_key) DO UPDATE SET blocked_until = excluded.blocked_until",
             )
@@ -68,7 +67,10 @@ impl Db {
             .bind(until)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM token_requests WHERE client_key = $1").bind(client_key).execute(&mut *tx).await?;
+            crate::store::sql::query("DELETE FROM token_requests WHERE client_key = $1")
+                .bind(client_key)
+                .execute(&mut *tx)
+                .await?;
             Err(until)
         } else {
             Ok(())

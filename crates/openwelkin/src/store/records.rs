@@ -3,8 +3,8 @@
 
 use super::query::{Arg, Where};
 use super::{Db, Tx};
+use crate::store::sql::Row;
 use serde_json::{Map, Value};
-use sqlx::Row;
 
 /// Which family of data type a record belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub struct Scope<'a> {
 
 const COLUMNS: &str = "id, patient_id, dt_name, version, created_at, updated_at, body";
 
-fn from_row(r: sqlx::any::AnyRow) -> StoredRecord {
+fn from_row(r: Row) -> StoredRecord {
     let body: String = r.get("body");
     StoredRecord {
         id: r.get("id"),
@@ -114,8 +114,8 @@ pub async fn insert(
     version: i64,
     body: &Map<String, Value>,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO dt_records (id, tenant_id, instance_id, patient_id, dt_kind, dt_name, external_id, external_guid, version, \
          created_at, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
     )
@@ -141,12 +141,12 @@ pub async fn update(
     id: &str,
     body: &Map<String, Value>,
     now_ms: i64,
-) -> sqlx::Result<()> {
+) -> crate::store::sql::Result<()> {
     let mut w = scoped_after(scope, 4);
     w.and("id = ?", [Arg::Text(id.into())]);
     let sql =
         format!("UPDATE dt_records SET external_id = $1, external_guid = $2, updated_at = $3, body = $4{}", w.sql());
-    let q = sqlx::query(&sql)
+    let q = crate::store::sql::query(&sql)
         .bind(text(body, "external_id"))
         .bind(text(body, "external_guid"))
         .bind(now_ms)
@@ -154,16 +154,16 @@ pub async fn update(
     w.bind(q).execute(&mut **tx).await.map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, scope: &Scope<'_>, id: &str) -> sqlx::Result<bool> {
+pub async fn delete(tx: &mut Tx, scope: &Scope<'_>, id: &str) -> crate::store::sql::Result<bool> {
     let mut w = scoped(scope);
     w.and("id = ?", [Arg::Text(id.into())]);
     let sql = format!("DELETE FROM dt_records{}", w.sql());
-    Ok(w.bind(sqlx::query(&sql)).execute(&mut **tx).await?.rows_affected() > 0)
+    Ok(w.bind(crate::store::sql::query(&sql)).execute(&mut **tx).await?.rows_affected() > 0)
 }
 
 /// Deletes every record of a patient (when the patient is deleted).
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM dt_records WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM dt_records WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -178,17 +178,17 @@ pub async fn get_for_update(
     scope: &Scope<'_>,
     key: RecordKey,
     value: &str,
-) -> sqlx::Result<Option<StoredRecord>> {
+) -> crate::store::sql::Result<Option<StoredRecord>> {
     let mut w = scoped(scope);
     w.and(&format!("{} = ?", key.column()), [Arg::Text(value.into())]);
     let sql = format!("SELECT {COLUMNS} FROM dt_records{}{}", w.sql(), tx.lock_rows());
-    Ok(w.bind(sqlx::query(&sql)).fetch_optional(&mut **tx).await?.map(from_row))
+    Ok(w.bind(crate::store::sql::query(&sql)).fetch_optional(&mut **tx).await?.map(from_row))
 }
 
 /// Locks the rows of these records (those that exist in scope) in id order, so that two
 /// bulk updates naming the same records in different orders wait for each other instead
 /// of deadlocking.
-pub async fn lock_all(tx: &mut Tx, scope: &Scope<'_>, ids: &[String]) -> sqlx::Result<()> {
+pub async fn lock_all(tx: &mut Tx, scope: &Scope<'_>, ids: &[String]) -> crate::store::sql::Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -196,48 +196,58 @@ pub async fn lock_all(tx: &mut Tx, scope: &Scope<'_>, ids: &[String]) -> sqlx::R
     let marks = vec!["?"; ids.len()].join(", ");
     w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
     let sql = format!("SELECT id FROM dt_records{} ORDER BY id{}", w.sql(), tx.lock_rows());
-    w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await.map(|_| ())
+    w.bind(crate::store::sql::query(&sql)).fetch_all(&mut **tx).await.map(|_| ())
 }
 
 /// Marks a point the transaction can return to (`rollback_to_row`): each row of a bulk
 /// update is applied or refused on its own, and on PostgreSQL a refused statement (a
 /// unique index violation) would otherwise abort the whole transaction, whose `COMMIT`
 /// then silently rolls back the rows already answered `OK`.
-pub async fn savepoint_row(tx: &mut Tx) -> sqlx::Result<()> {
-    sqlx::query("SAVEPOINT bulk_row").execute(&mut **tx).await.map(|_| ())
+pub async fn savepoint_row(tx: &mut Tx) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("SAVEPOINT bulk_row").execute(&mut **tx).await.map(|_| ())
 }
 
 /// Keeps what the row since `savepoint_row` wrote.
-pub async fn release_row(tx: &mut Tx) -> sqlx::Result<()> {
-    sqlx::query("RELEASE SAVEPOINT bulk_row").execute(&mut **tx).await.map(|_| ())
+pub async fn release_row(tx: &mut Tx) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("RELEASE SAVEPOINT bulk_row").execute(&mut **tx).await.map(|_| ())
 }
 
 /// Undoes what the row since `savepoint_row` wrote, and leaves the transaction usable.
-pub async fn rollback_to_row(tx: &mut Tx) -> sqlx::Result<()> {
-    sqlx::query("ROLLBACK TO SAVEPOINT bulk_row").execute(&mut **tx).await?;
+pub async fn rollback_to_row(tx: &mut Tx) -> crate::store::sql::Result<()> {
+    crate::store::sql::query("ROLLBACK TO SAVEPOINT bulk_row").execute(&mut **tx).await?;
     release_row(tx).await
 }
 
-pub async fn count(tx: &mut Tx, scope: &Scope<'_>) -> sqlx::Result<i64> {
+pub async fn count(tx: &mut Tx, scope: &Scope<'_>) -> crate::store::sql::Result<i64> {
     let w = scoped(scope);
     let sql = format!("SELECT COUNT(*) AS n FROM dt_records{}", w.sql());
-    Ok(w.bind(sqlx::query(&sql)).fetch_one(&mut **tx).await?.get("n"))
+    Ok(w.bind(crate::store::sql::query(&sql)).fetch_one(&mut **tx).await?.get("n"))
 }
 
 /// The id of another record of the same type holding an external key, if any.
-pub async fn holder_of(tx: &mut Tx, scope: &Scope<'_>, key: RecordKey, value: &str) -> sqlx::Result<Option<String>> {
+pub async fn holder_of(
+    tx: &mut Tx,
+    scope: &Scope<'_>,
+    key: RecordKey,
+    value: &str,
+) -> crate::store::sql::Result<Option<String>> {
     let mut w = scoped(&Scope { patient_id: None, ..*scope });
     w.and(&format!("{} = ?", key.column()), [Arg::Text(value.into())]);
     let sql = format!("SELECT id FROM dt_records{}", w.sql());
-    Ok(w.bind(sqlx::query(&sql)).fetch_optional(&mut **tx).await?.map(|r| r.get("id")))
+    Ok(w.bind(crate::store::sql::query(&sql)).fetch_optional(&mut **tx).await?.map(|r| r.get("id")))
 }
 
 impl Db {
-    pub async fn record(&self, scope: &Scope<'_>, key: RecordKey, value: &str) -> sqlx::Result<Option<StoredRecord>> {
+    pub async fn record(
+        &self,
+        scope: &Scope<'_>,
+        key: RecordKey,
+        value: &str,
+    ) -> crate::store::sql::Result<Option<StoredRecord>> {
         let mut w = scoped(scope);
         w.and(&format!("{} = ?", key.column()), [Arg::Text(value.into())]);
         let sql = format!("SELECT {COLUMNS} FROM dt_records{}", w.sql());
-        Ok(w.bind(sqlx::query(&sql)).fetch_optional(self.reader()).await?.map(from_row))
+        Ok(w.bind(crate::store::sql::query(&sql)).fetch_optional(self.reader()).await?.map(from_row))
     }
 
     /// Every record in scope updated within the optional bounds, oldest first. Lists
@@ -247,7 +257,7 @@ impl Db {
         scope: &Scope<'_>,
         updated_from: Option<i64>,
         updated_to: Option<i64>,
-    ) -> sqlx::Result<Vec<StoredRecord>> {
+    ) -> crate::store::sql::Result<Vec<StoredRecord>> {
         let mut w = scoped(scope);
         if let Some(from) = updated_from {
             w.and("updated_at >= ?", [Arg::Int(from)]);
@@ -256,7 +266,7 @@ impl Db {
             w.and("updated_at <= ?", [Arg::Int(to)]);
         }
         let sql = format!("SELECT {COLUMNS} FROM dt_records{} ORDER BY created_at, id", w.sql());
-        Ok(w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?.into_iter().map(from_row).collect())
+        Ok(w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?.into_iter().map(from_row).collect())
     }
 
     /// Ids of patients with at least one record of a data type, in order, with a total.
@@ -265,8 +275,8 @@ impl Db {
         instance_id: &str,
         kind: DtKind,
         dt_name: &str,
-    ) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
+    ) -> crate::store::sql::Result<Vec<String>> {
+        let rows = crate::store::sql::query(
             "SELECT DISTINCT patient_id FROM dt_records WHERE instance_id = $1 AND dt_kind = $2 AND dt_name = $3 AND patient_id IS NOT NULL",
         )
         .bind(instance_id)

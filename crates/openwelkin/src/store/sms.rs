@@ -4,8 +4,8 @@
 use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
 use super::{Db, Tx};
 use crate::delivery::sms::OutboundSms;
+use crate::store::sql::Row;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 /// A stored message and what the API needs besides its body.
 #[derive(Clone, Debug)]
@@ -134,9 +134,9 @@ pub async fn insert(
     sms: &Value,
     unmatched: bool,
     now_ms: i64,
-) -> sqlx::Result<()> {
+) -> crate::store::sql::Result<()> {
     let c = columns(sms, now_ms);
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO sms_messages (id, tenant_id, instance_id, patient_id, direction, status, unmatched, sender, \
          receiver, sender_name, receiver_name, message_key, from_phone, to_phone, starred, external_id, scheduled_at, \
          sent_at, received_at, date_at, created_at, updated_at, body) \
@@ -171,9 +171,15 @@ pub async fn insert(
 
 /// Writes `sms` if its stored status is still `expected` (another node or request may
 /// have moved it on); returns whether it was written.
-pub async fn update_if(tx: &mut Tx, instance_id: &str, sms: &Value, expected: &str, now_ms: i64) -> sqlx::Result<bool> {
+pub async fn update_if(
+    tx: &mut Tx,
+    instance_id: &str,
+    sms: &Value,
+    expected: &str,
+    now_ms: i64,
+) -> crate::store::sql::Result<bool> {
     let c = columns(sms, now_ms);
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE sms_messages SET patient_id = $1, status = $2, sender = $3, receiver = $4, sender_name = $5, \
          receiver_name = $6, message_key = $7, from_phone = $8, to_phone = $9, starred = $10, external_id = $11, \
          scheduled_at = $12, sent_at = $13, received_at = $14, date_at = $15, updated_at = $16, body = $17 \
@@ -205,19 +211,27 @@ pub async fn update_if(tx: &mut Tx, instance_id: &str, sms: &Value, expected: &s
 }
 
 /// Records who assigned an unmatched message to a patient.
-pub async fn mark_resolved(tx: &mut Tx, instance_id: &str, id: &str, by: &str, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sms_messages SET resolved_by = $1, resolved_at = $2 WHERE instance_id = $3 AND id = $4")
-        .bind(by)
-        .bind(now_ms)
-        .bind(instance_id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+pub async fn mark_resolved(
+    tx: &mut Tx,
+    instance_id: &str,
+    id: &str,
+    by: &str,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
+        "UPDATE sms_messages SET resolved_by = $1, resolved_at = $2 WHERE instance_id = $3 AND id = $4",
+    )
+    .bind(by)
+    .bind(now_ms)
+    .bind(instance_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM sms_messages WHERE instance_id = $1 AND id = $2")
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<bool> {
+    Ok(crate::store::sql::query("DELETE FROM sms_messages WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -227,8 +241,8 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bo
 }
 
 /// A patient's messages go with the patient.
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM sms_messages WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM sms_messages WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -238,7 +252,7 @@ pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str
 
 const SELECT: &str = "SELECT body, patient_id, unmatched, resolved_by, resolved_at FROM sms_messages";
 
-fn stored(r: &sqlx::any::AnyRow) -> StoredSms {
+fn stored(r: &Row) -> StoredSms {
     StoredSms {
         body: serde_json::from_str(&r.get::<String, _>("body")).expect("stored SMS are written by this server"),
         patient_id: r.get("patient_id"),
@@ -250,17 +264,21 @@ fn stored(r: &sqlx::any::AnyRow) -> StoredSms {
 
 /// A message inside a write, locked until the transaction ends (updates, sends and the
 /// scheduler's claim of one message are not interleaved).
-pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<StoredSms>> {
+pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<StoredSms>> {
     let sql = format!("{SELECT} WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(stored))
 }
 
 /// The outbound message a provider knows by `external_id`, inside a write, locked like
 /// `get_for_update` (a delivery report rewrites the message).
-pub async fn by_external_id(tx: &mut Tx, instance_id: &str, external_id: &str) -> sqlx::Result<Option<StoredSms>> {
+pub async fn by_external_id(
+    tx: &mut Tx,
+    instance_id: &str,
+    external_id: &str,
+) -> crate::store::sql::Result<Option<StoredSms>> {
     let sql = format!("{SELECT} WHERE instance_id = $1 AND external_id = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(external_id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(external_id).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(stored))
 }
 
@@ -272,8 +290,8 @@ pub struct Due {
     pub id: String,
 }
 
-pub async fn insert_outbox(tx: &mut Tx, m: &OutboundSms, external_id: &str) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert_outbox(tx: &mut Tx, m: &OutboundSms, external_id: &str) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO sms_outbox (id, tenant_id, instance_id, sms_id, external_id, from_phone, to_phone, message, queued_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -292,8 +310,8 @@ pub async fn insert_outbox(tx: &mut Tx, m: &OutboundSms, external_id: &str) -> s
 }
 
 impl Db {
-    pub async fn sms(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<StoredSms>> {
-        let row = sqlx::query(&format!("{SELECT} WHERE instance_id = $1 AND id = $2"))
+    pub async fn sms(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<StoredSms>> {
+        let row = crate::store::sql::query(&format!("{SELECT} WHERE instance_id = $1 AND id = $2"))
             .bind(instance_id)
             .bind(id)
             .fetch_optional(self.reader())
@@ -310,7 +328,7 @@ impl Db {
         sorts: &[SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<StoredSms>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<StoredSms>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         match scope {
@@ -365,15 +383,15 @@ impl Db {
             None => &mut w,
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM sms_messages{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql = format!("{SELECT}{}{} LIMIT {limit} OFFSET {offset}", w.sql(), order_by(sorts, "created_at"));
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&page_sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(stored).collect(), total))
     }
 
     /// Scheduled messages whose time has come, across instances (for the scheduler).
-    pub async fn due_sms(&self, now_ms: i64, limit: i64) -> sqlx::Result<Vec<Due>> {
-        let rows = sqlx::query(
+    pub async fn due_sms(&self, now_ms: i64, limit: i64) -> crate::store::sql::Result<Vec<Due>> {
+        let rows = crate::store::sql::query(
             "SELECT tenant_id, instance_id, id FROM sms_messages WHERE status = 'SCHEDULED' AND scheduled_at <= $1 \
              ORDER BY scheduled_at, id LIMIT $2",
         )
@@ -388,10 +406,10 @@ impl Db {
     }
 
     /// The patients of the instance whose phone or secondary phone is `phone`.
-    pub async fn patients_with_phone(&self, instance_id: &str, phone: &str) -> sqlx::Result<Vec<String>> {
+    pub async fn patients_with_phone(&self, instance_id: &str, phone: &str) -> crate::store::sql::Result<Vec<String>> {
         // The secondary phone has no column; the body is compact JSON written by serde.
         let secondary = format!("%\"secondaryPhone\":{}%", json!(phone)).replace('_', "\\_");
-        let rows = sqlx::query(
+        let rows = crate::store::sql::query(
             "SELECT id FROM patients WHERE instance_id = $1 AND (phone = $2 OR body LIKE $3 ESCAPE '\\') \
              ORDER BY created_at, id",
         )
@@ -411,7 +429,7 @@ impl Db {
         sms_id: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(t) = to {
@@ -421,14 +439,14 @@ impl Db {
             w.and("sms_id = ?", [Arg::Text(id.into())]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM sms_outbox{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let sql = format!(
             "SELECT id, sms_id, external_id, from_phone, to_phone, message, queued_at FROM sms_outbox{}{} \
              LIMIT {limit} OFFSET {offset}",
             w.sql(),
             order_by(&[], "queued_at")
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         let items = rows
             .iter()
             .map(|r| {

@@ -5,7 +5,6 @@ use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
 use super::{Db, Tx};
 use crate::domain::task::priority_rank;
 use serde_json::Value;
-use sqlx::Row;
 
 /// The search filters of `GET /tasks`; every list combines with AND.
 #[derive(Clone, Debug, Default)]
@@ -58,8 +57,14 @@ fn lower(task: &Value, key: &str) -> String {
     task[key].as_str().unwrap_or_default().to_lowercase()
 }
 
-pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, task: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    task: &Value,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO tasks (id, tenant_id, instance_id, patient_id, goal_id, assignee_id, author_id, watchers, status, \
          priority, priority_rank, due_at, name_key, description_key, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)",
@@ -85,8 +90,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, task: &Valu
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, task: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, instance_id: &str, task: &Value, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE tasks SET patient_id = $1, assignee_id = $2, watchers = $3, status = $4, priority = $5, \
          priority_rank = $6, due_at = $7, name_key = $8, description_key = $9, updated_at = $10, body = $11 \
          WHERE instance_id = $12 AND id = $13",
@@ -110,15 +115,15 @@ pub async fn update(tx: &mut Tx, instance_id: &str, task: &Value, now_ms: i64) -
 }
 
 /// A task inside a write transaction, its row locked until the transaction ends.
-pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
+pub async fn get_for_update(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
     let sql = format!("SELECT body FROM tasks WHERE instance_id = $1 AND id = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(id).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse(&r.get::<String, _>("body"))))
 }
 
 /// A patient's tasks go with the patient.
-pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM tasks WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM tasks WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -141,8 +146,8 @@ fn in_list(w: &mut Where, column: &str, values: &[String]) {
 }
 
 impl Db {
-    pub async fn task(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM tasks WHERE instance_id = $1 AND id = $2")
+    pub async fn task(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query("SELECT body FROM tasks WHERE instance_id = $1 AND id = $2")
             .bind(instance_id)
             .bind(id)
             .fetch_optional(self.reader())
@@ -158,7 +163,7 @@ impl Db {
         sorts: &[SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(ids) = &filter.assignee_ids {
@@ -202,21 +207,25 @@ impl Db {
             w.and("goal_id = ?", [Arg::Text(id.clone())]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM tasks{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql =
             format!("SELECT body FROM tasks{}{} LIMIT {limit} OFFSET {offset}", w.sql(), order_by(sorts, "created_at"));
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&page_sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(|r| parse(&r.get::<String, _>("body"))).collect(), total))
     }
 
     /// The tasks of a goal, oldest first.
-    pub async fn goal_tasks(&self, instance_id: &str, goal_id: &str) -> sqlx::Result<Vec<Value>> {
+    pub async fn goal_tasks(&self, instance_id: &str, goal_id: &str) -> crate::store::sql::Result<Vec<Value>> {
         let filter = TaskFilter { goal_id: Some(goal_id.to_string()), ..Default::default() };
         Ok(self.tasks(instance_id, &filter, &[], 0, i64::from(i32::MAX)).await?.0)
     }
 
     /// `{id, name}` of the patients among `ids` (current names, for rendering tasks).
-    pub async fn patient_names(&self, instance_id: &str, ids: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+    pub async fn patient_names(
+        &self,
+        instance_id: &str,
+        ids: &[String],
+    ) -> crate::store::sql::Result<Vec<(String, String)>> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -224,7 +233,7 @@ impl Db {
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         in_list(&mut w, "id", ids);
         let sql = format!("SELECT id, first_name, last_name FROM patients{}", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok(rows
             .iter()
             .map(|r| {

@@ -3,15 +3,21 @@
 
 use super::query::{Arg, Where};
 use super::{Db, Tx};
+use crate::store::sql::Row;
 use serde_json::Value;
-use sqlx::Row;
 
-fn body_of(row: &sqlx::any::AnyRow) -> Value {
+fn body_of(row: &Row) -> Value {
     serde_json::from_str(&row.get::<String, _>("body")).expect("stored templates are written by this server")
 }
 
-pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, t: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    instance_id: &str,
+    t: &Value,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO messaging_templates (id, tenant_id, instance_id, name, channel, active, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
@@ -28,8 +34,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: &str, instance_id: &str, t: &Value, 
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, t: &Value, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, instance_id: &str, t: &Value, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE messaging_templates SET channel = $1, active = $2, updated_at = $3, body = $4 \
          WHERE instance_id = $5 AND id = $6",
     )
@@ -44,8 +50,8 @@ pub async fn update(tx: &mut Tx, instance_id: &str, t: &Value, now_ms: i64) -> s
     .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM messaging_templates WHERE instance_id = $1 AND id = $2")
+pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> crate::store::sql::Result<bool> {
+    Ok(crate::store::sql::query("DELETE FROM messaging_templates WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)
         .bind(id)
         .execute(&mut **tx)
@@ -56,9 +62,9 @@ pub async fn delete(tx: &mut Tx, instance_id: &str, id: &str) -> sqlx::Result<bo
 
 /// A template by name inside a write transaction, its row locked until the transaction
 /// ends. (A name nobody holds locks nothing: creates rely on the unique index.)
-pub async fn get_for_update(tx: &mut Tx, instance_id: &str, name: &str) -> sqlx::Result<Option<Value>> {
+pub async fn get_for_update(tx: &mut Tx, instance_id: &str, name: &str) -> crate::store::sql::Result<Option<Value>> {
     let sql = format!("SELECT body FROM messaging_templates WHERE instance_id = $1 AND name = $2{}", tx.lock_rows());
-    let row = sqlx::query(&sql).bind(instance_id).bind(name).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(instance_id).bind(name).fetch_optional(&mut **tx).await?;
     Ok(row.as_ref().map(body_of))
 }
 
@@ -68,8 +74,8 @@ pub async fn insert_communication(
     instance_id: &str,
     c: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO communications (id, tenant_id, instance_id, patient_id, channel, status, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
@@ -86,8 +92,12 @@ pub async fn insert_communication(
     .map(|_| ())
 }
 
-pub async fn delete_communications_for_patient(tx: &mut Tx, instance_id: &str, patient_id: &str) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM communications WHERE instance_id = $1 AND patient_id = $2")
+pub async fn delete_communications_for_patient(
+    tx: &mut Tx,
+    instance_id: &str,
+    patient_id: &str,
+) -> crate::store::sql::Result<u64> {
+    Ok(crate::store::sql::query("DELETE FROM communications WHERE instance_id = $1 AND patient_id = $2")
         .bind(instance_id)
         .bind(patient_id)
         .execute(&mut **tx)
@@ -104,8 +114,8 @@ pub struct CommunicationFilter {
 }
 
 impl Db {
-    pub async fn messaging_template(&self, instance_id: &str, name: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM messaging_templates WHERE instance_id = $1 AND name = $2")
+    pub async fn messaging_template(&self, instance_id: &str, name: &str) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query("SELECT body FROM messaging_templates WHERE instance_id = $1 AND name = $2")
             .bind(instance_id)
             .bind(name)
             .fetch_optional(self.reader())
@@ -121,7 +131,7 @@ impl Db {
         active: Option<bool>,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<Vec<Value>> {
+    ) -> crate::store::sql::Result<Vec<Value>> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         if let Some(c) = channel {
@@ -134,12 +144,12 @@ impl Db {
             "SELECT body FROM messaging_templates{} ORDER BY name ASC, id ASC LIMIT {limit} OFFSET {offset}",
             w.sql()
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok(rows.iter().map(body_of).collect())
     }
 
-    pub async fn communication(&self, instance_id: &str, id: &str) -> sqlx::Result<Option<Value>> {
-        let row = sqlx::query("SELECT body FROM communications WHERE instance_id = $1 AND id = $2")
+    pub async fn communication(&self, instance_id: &str, id: &str) -> crate::store::sql::Result<Option<Value>> {
+        let row = crate::store::sql::query("SELECT body FROM communications WHERE instance_id = $1 AND id = $2")
             .bind(instance_id)
             .bind(id)
             .fetch_optional(self.reader())
@@ -154,7 +164,7 @@ impl Db {
         f: &CommunicationFilter,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         w.and("patient_id = ?", [Arg::Text(f.patient_id.clone())]);
@@ -165,12 +175,12 @@ impl Db {
             w.and("status = ?", [Arg::Text(s.clone())]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM communications{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let sql = format!(
             "SELECT body FROM communications{} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {offset}",
             w.sql()
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(body_of).collect(), total))
     }
 }

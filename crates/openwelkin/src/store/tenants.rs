@@ -2,7 +2,7 @@
 
 use super::{config_cache, Db};
 use crate::ids::new_id;
-use sqlx::Row;
+use crate::store::sql::Row;
 
 #[derive(Clone, Debug)]
 pub struct Tenant {
@@ -19,8 +19,8 @@ pub struct Instance {
 }
 
 impl Db {
-    pub async fn tenant_by_name(&self, name: &str) -> sqlx::Result<Option<Tenant>> {
-        let row = sqlx::query("SELECT id, name FROM tenants WHERE name = $1")
+    pub async fn tenant_by_name(&self, name: &str) -> crate::store::sql::Result<Option<Tenant>> {
+        let row = crate::store::sql::query("SELECT id, name FROM tenants WHERE name = $1")
             .bind(name)
             .fetch_optional(self.reader())
             .await?;
@@ -28,15 +28,16 @@ impl Db {
     }
 
     /// Creates the tenant unless it exists; returns it either way.
-    pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> sqlx::Result<Tenant> {
+    pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> crate::store::sql::Result<Tenant> {
         let mut tx = self.begin().await?;
-        let done =
-            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                .bind(new_id())
-                .bind(name)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
+        let done = crate::store::sql::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(name)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() > 0 {
             config_cache::bump(&mut *tx).await?;
         }
@@ -44,8 +45,8 @@ impl Db {
         Ok(self.tenant_by_name(name).await?.expect("tenant just ensured"))
     }
 
-    pub async fn instance_by_name(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<Instance>> {
-        let row = sqlx::query(
+    pub async fn instance_by_name(&self, tenant_id: &str, name: &str) -> crate::store::sql::Result<Option<Instance>> {
+        let row = crate::store::sql::query(
             "SELECT id, tenant_id, name, description FROM instances \
              WHERE tenant_id = $1 AND name = $2 AND retired_at IS NULL",
         )
@@ -56,8 +57,8 @@ impl Db {
         Ok(row.map(instance_from_row))
     }
 
-    pub async fn instances(&self, tenant_id: &str) -> sqlx::Result<Vec<Instance>> {
-        let rows = sqlx::query(
+    pub async fn instances(&self, tenant_id: &str) -> crate::store::sql::Result<Vec<Instance>> {
+        let rows = crate::store::sql::query(
             "SELECT id, tenant_id, name, description FROM instances WHERE tenant_id = $1 AND retired_at IS NULL \
              ORDER BY created_at, name",
         )
@@ -74,9 +75,9 @@ impl Db {
         name: &str,
         description: &str,
         now_ms: i64,
-    ) -> sqlx::Result<Instance> {
+    ) -> crate::store::sql::Result<Instance> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        let done = crate::store::sql::query(
             "INSERT INTO instances (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, name) DO NOTHING",
         )
@@ -95,21 +96,23 @@ impl Db {
     }
 }
 
-fn instance_from_row(r: sqlx::any::AnyRow) -> Instance {
+fn instance_from_row(r: Row) -> Instance {
     Instance { id: r.get("id"), tenant_id: r.get("tenant_id"), name: r.get("name"), description: r.get("description") }
 }
 
 impl Db {
-    pub async fn tenant_names(&self) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT name FROM tenants ORDER BY name").fetch_all(self.reader()).await?;
+    pub async fn tenant_names(&self) -> crate::store::sql::Result<Vec<String>> {
+        let rows = crate::store::sql::query("SELECT name FROM tenants ORDER BY name").fetch_all(self.reader()).await?;
         Ok(rows.iter().map(|r| r.get("name")).collect())
     }
 }
 
 impl Db {
-    pub async fn tenant_by_id(&self, id: &str) -> sqlx::Result<Option<Tenant>> {
-        let row =
-            sqlx::query("SELECT id, name FROM tenants WHERE id = $1").bind(id).fetch_optional(self.reader()).await?;
+    pub async fn tenant_by_id(&self, id: &str) -> crate::store::sql::Result<Option<Tenant>> {
+        let row = crate::store::sql::query("SELECT id, name FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
         Ok(row.map(|r| Tenant { id: r.get("id"), name: r.get("name") }))
     }
 }

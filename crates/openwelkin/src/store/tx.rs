@@ -1,45 +1,65 @@
-//! Write transactions that never leave their connection in an unknown state.
+//! Transactions that never leave their connection in an unknown state.
 //!
-//! sqlx's own `Transaction` counts its nesting depth in the connection and only lowers the
-//! count when `COMMIT` succeeds. When a `COMMIT` fails (SQLite answering `SQLITE_FULL`, a
-//! PostgreSQL connection breaking), the count stays raised, the rollback on drop fails too,
-//! and every later `begin()` on that connection becomes a `SAVEPOINT` inside a transaction
-//! that is never committed: writes are answered 201 and lost. With SQLite's single writer
-//! connection that means every write from then on.
-//!
-//! `Tx` therefore issues `BEGIN`/`COMMIT`/`ROLLBACK` itself and treats any failure of
-//! those statements as "state unknown": the connection is closed instead of returned to the
-//! pool, and the pool opens a fresh one. A write is answered only after `commit()` returned
-//! `Ok`, which is after the database acknowledged the `COMMIT` (with `synchronous = FULL`
-//! on SQLite and PostgreSQL's default `synchronous_commit`, that is after the commit
-//! reached the disk).
+//! A write is answered only after `commit()` returned `Ok`, which is after the database
+//! acknowledged the `COMMIT`: on SQLite, the `COMMIT` of the group the transaction joined
+//! (`synchronous = FULL`, see `sql::sqlite`); on PostgreSQL, its own `COMMIT` (with the
+//! default `synchronous_commit`, after the commit reached the disk). Any failure of the
+//! transaction-control statements is "state unknown": the SQLite group is rolled back and
+//! its writer reopened, the PostgreSQL connection closed rather than handed back.
 
+use super::sql::sqlite::SqliteEngine;
+use super::sql::{postgres, query, Conn, Error, Pool, Result};
 use super::{errors, Backend};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 pub struct Tx {
     /// `None` once committed or rolled back.
-    conn: Option<PoolConnection<Any>>,
+    conn: Option<Conn>,
+    /// SQLite's engine, which owns the group commit and the read connections.
+    sqlite: Option<Arc<SqliteEngine>>,
     backend: Backend,
 }
 
 impl Tx {
-    pub(super) async fn begin(pool: &AnyPool, backend: Backend) -> sqlx::Result<Tx> {
-        let mut conn = pool.acquire().await?;
-        // IMMEDIATE takes SQLite's write lock now, so a transaction never fails halfway
-        // when it upgrades from reading to writing while another process (an admin
-        // command) writes.
-        let begin = match backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        if let Err(e) = conn.execute(begin).await {
-            conn.close_on_drop();
+    pub(super) async fn begin(pool: &Pool) -> Result<Tx> {
+        match pool {
+            Pool::Sqlite(engine) => {
+                let guard = engine.begin_write().await?;
+                Ok(Tx { conn: Some(Conn::SqliteWriter(guard)), sqlite: Some(engine.clone()), backend: Backend::Sqlite })
+            }
+            Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN").await,
+        }
+    }
+
+    /// A read-only transaction that sees one moment of the database throughout (WAL
+    /// snapshot on SQLite, `REPEATABLE READ` on PostgreSQL): exports read page after page
+    /// in one.
+    pub(super) async fn begin_read(pool: &Pool) -> Result<Tx> {
+        match pool {
+            Pool::Sqlite(engine) => {
+                let conn = engine.take_reader()?;
+                // A deferred transaction takes its snapshot at the first read; read now.
+                if let Err(e) = conn.execute_batch("BEGIN; SELECT COUNT(*) FROM sqlite_schema;") {
+                    return Err(e.into());
+                }
+                Ok(Tx {
+                    conn: Some(Conn::SqliteReader(Some(conn))),
+                    sqlite: Some(engine.clone()),
+                    backend: Backend::Sqlite,
+                })
+            }
+            Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
+        }
+    }
+
+    async fn begin_postgres(pool: &deadpool_postgres::Pool, begin: &str) -> Result<Tx> {
+        let client = postgres::get(pool).await?;
+        if let Err(e) = postgres::batch(&client, begin).await {
+            postgres::discard(client);
             return Err(e);
         }
-        Ok(Tx { conn: Some(conn), backend })
+        Ok(Tx { conn: Some(Conn::Postgres(client, false)), sqlite: None, backend: Backend::Postgres })
     }
 
     pub fn backend(&self) -> Backend {
@@ -47,8 +67,8 @@ impl Tx {
     }
 
     /// The clause that locks the rows a `SELECT` reads until the transaction ends: ` FOR
-    /// UPDATE` on PostgreSQL. SQLite needs none: `BEGIN IMMEDIATE` on the single writer
-    /// connection already excludes every other writer for the whole transaction.
+    /// UPDATE` on PostgreSQL. SQLite needs none: its one writer runs transactions one at a
+    /// time.
     pub fn lock_rows(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
@@ -60,11 +80,11 @@ impl Tx {
     /// that may have no row to lock yet (a formation's draft, a dictionary, an instance's
     /// communication IDs). On PostgreSQL a transaction-scoped advisory lock on the name's
     /// hash; on SQLite nothing, as its single writer already runs writes one at a time.
-    pub async fn lock_name(&mut self, name: &str) -> sqlx::Result<()> {
+    pub async fn lock_name(&mut self, name: &str) -> Result<()> {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        sqlx::query("SELECT COUNT(*) AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS l")
+        query("SELECT COUNT(*) AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS l")
             .bind(name)
             .fetch_one(&mut **self)
             .await
@@ -72,64 +92,94 @@ impl Tx {
     }
 
     /// Commits. `Ok` means the database acknowledged the commit; on `Err` nothing of the
-    /// transaction is to be reported as done, and the connection is discarded.
-    pub async fn commit(mut self) -> sqlx::Result<()> {
-        let mut conn = self.conn.take().expect("transaction is open");
-        match conn.execute("COMMIT").await {
-            Ok(_) => {
-                errors::storage_recovered();
-                Ok(())
+    /// transaction is to be reported as done.
+    pub async fn commit(mut self) -> Result<()> {
+        let conn = self.conn.take().expect("transaction is open");
+        let result = match conn {
+            Conn::SqliteWriter(guard) => self.engine().commit(guard).await,
+            Conn::SqliteReader(mut reader) => {
+                let conn = reader.take().expect("reader is open");
+                let result = conn.execute_batch("COMMIT").map_err(Into::into);
+                self.engine().put_reader(conn);
+                result
             }
-            Err(e) => {
-                conn.close_on_drop();
-                Err(e)
+            Conn::Postgres(client, broken) => {
+                let result = postgres::batch(&client, "COMMIT").await;
+                if result.is_err() || broken {
+                    postgres::discard(client);
+                }
+                // Its outcome is unknown: the server may have applied it before the
+                // connection broke. Never run again.
+                result.map_err(|e| Error::Commit(Arc::new(e)))
             }
-        }
-    }
-
-    /// Rolls back now (dropping a `Tx` rolls back too, in the background).
-    pub async fn rollback(mut self) -> sqlx::Result<()> {
-        let mut conn = self.conn.take().expect("transaction is open");
-        let result = conn.execute("ROLLBACK").await.map(|_| ());
-        if result.is_err() {
-            conn.close_on_drop();
+        };
+        if result.is_ok() {
+            errors::storage_recovered();
         }
         result
     }
 
-    fn conn(&self) -> &PoolConnection<Any> {
-        self.conn.as_ref().expect("transaction is open")
+    /// Rolls back now (dropping a `Tx` rolls back too).
+    pub async fn rollback(mut self) -> Result<()> {
+        match self.conn.take().expect("transaction is open") {
+            Conn::Postgres(client, broken) => {
+                let result = postgres::batch(&client, "ROLLBACK").await;
+                if result.is_err() || broken {
+                    postgres::discard(client);
+                }
+                result
+            }
+            other => {
+                self.conn = Some(other);
+                drop(self);
+                Ok(())
+            }
+        }
+    }
+
+    fn engine(&self) -> &Arc<SqliteEngine> {
+        self.sqlite.as_ref().expect("SQLite transactions keep their engine")
     }
 }
 
 impl Deref for Tx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        self.conn()
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("transaction is open")
     }
 }
 
 impl DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+    fn deref_mut(&mut self) -> &mut Conn {
         self.conn.as_mut().expect("transaction is open")
     }
 }
 
 impl Drop for Tx {
     /// An abandoned transaction (an error, a cancelled request) is rolled back before its
-    /// connection goes back to the pool; the pool cannot hand it out meanwhile, because
-    /// the task holds it. If the rollback fails the connection is closed instead.
+    /// connection is used again; if the rollback fails the connection is closed instead.
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if conn.execute("ROLLBACK").await.is_err() {
-                        conn.close_on_drop();
+        let Some(conn) = self.conn.take() else { return };
+        match conn {
+            Conn::SqliteWriter(guard) => self.engine().rollback(guard),
+            Conn::SqliteReader(mut reader) => {
+                if let Some(conn) = reader.take() {
+                    if conn.execute_batch("ROLLBACK").is_ok() {
+                        self.engine().put_reader(conn);
                     }
-                });
+                }
             }
-            Err(_) => conn.close_on_drop(),
+            Conn::Postgres(client, true) => postgres::discard(client),
+            Conn::Postgres(client, false) => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        if postgres::batch(&client, "ROLLBACK").await.is_err() {
+                            postgres::discard(client);
+                        }
+                    });
+                }
+                Err(_) => drop(deadpool_postgres::Object::take(client)),
+            },
         }
     }
 }

@@ -3,7 +3,6 @@
 use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
 use super::{Db, Tx};
 use crate::domain::user::User;
-use sqlx::Row;
 
 #[derive(Clone, Debug, Default)]
 pub struct UserFilter {
@@ -46,8 +45,8 @@ fn regions(u: &User) -> String {
     }
 }
 
-pub async fn insert(tx: &mut Tx, tenant_id: &str, u: &User, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn insert(tx: &mut Tx, tenant_id: &str, u: &User, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO users (id, tenant_id, username, username_key, email, first_name, last_name, user_state, \
          seat_assigned, regions, search, created_at, updated_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
@@ -70,8 +69,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: &str, u: &User, now_ms: i64) -> sqlx
     .map(|_| ())
 }
 
-pub async fn update(tx: &mut Tx, tenant_id: &str, u: &User, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn update(tx: &mut Tx, tenant_id: &str, u: &User, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "UPDATE users SET email = $1, first_name = $2, last_name = $3, user_state = $4, seat_assigned = $5, \
          regions = $6, search = $7, updated_at = $8, body = $9 WHERE tenant_id = $10 AND id = $11",
     )
@@ -91,8 +90,8 @@ pub async fn update(tx: &mut Tx, tenant_id: &str, u: &User, now_ms: i64) -> sqlx
     .map(|_| ())
 }
 
-pub async fn delete(tx: &mut Tx, tenant_id: &str, id: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+pub async fn delete(tx: &mut Tx, tenant_id: &str, id: &str) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
         .execute(&mut **tx)
@@ -102,19 +101,24 @@ pub async fn delete(tx: &mut Tx, tenant_id: &str, id: &str) -> sqlx::Result<bool
 
 /// A user by id (`by_id`) or by username (case-insensitive), inside a write transaction,
 /// its row locked until the transaction ends.
-pub async fn get_for_update(tx: &mut Tx, tenant_id: &str, key: &str, by_id: bool) -> sqlx::Result<Option<User>> {
+pub async fn get_for_update(
+    tx: &mut Tx,
+    tenant_id: &str,
+    key: &str,
+    by_id: bool,
+) -> crate::store::sql::Result<Option<User>> {
     let sql = format!(
         "SELECT body FROM users WHERE tenant_id = $1 AND {} = $2{}",
         if by_id { "id" } else { "username_key" },
         tx.lock_rows()
     );
     let value = if by_id { key.to_string() } else { key.to_lowercase() };
-    let row = sqlx::query(&sql).bind(tenant_id).bind(value).fetch_optional(&mut **tx).await?;
+    let row = crate::store::sql::query(&sql).bind(tenant_id).bind(value).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
 }
 
-pub async fn username_taken(tx: &mut Tx, tenant_id: &str, username: &str) -> sqlx::Result<bool> {
-    let row = sqlx::query("SELECT id FROM users WHERE tenant_id = $1 AND username_key = $2")
+pub async fn username_taken(tx: &mut Tx, tenant_id: &str, username: &str) -> crate::store::sql::Result<bool> {
+    let row = crate::store::sql::query("SELECT id FROM users WHERE tenant_id = $1 AND username_key = $2")
         .bind(tenant_id)
         .bind(username.to_lowercase())
         .fetch_optional(&mut **tx)
@@ -123,7 +127,7 @@ pub async fn username_taken(tx: &mut Tx, tenant_id: &str, username: &str) -> sql
 }
 
 /// Which of `ids` are users of the tenant.
-pub async fn existing_ids(tx: &mut Tx, tenant_id: &str, ids: &[String]) -> sqlx::Result<Vec<String>> {
+pub async fn existing_ids(tx: &mut Tx, tenant_id: &str, ids: &[String]) -> crate::store::sql::Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -132,22 +136,22 @@ pub async fn existing_ids(tx: &mut Tx, tenant_id: &str, ids: &[String]) -> sqlx:
     let marks = vec!["?"; ids.len()].join(", ");
     w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
     let sql = format!("SELECT id FROM users{}", w.sql());
-    let rows = w.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await?;
+    let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(&mut **tx).await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
 impl Db {
-    pub async fn user(&self, tenant_id: &str, key: &str, by_id: bool) -> sqlx::Result<Option<User>> {
+    pub async fn user(&self, tenant_id: &str, key: &str, by_id: bool) -> crate::store::sql::Result<Option<User>> {
         let sql = format!(
             "SELECT body FROM users WHERE tenant_id = $1 AND {} = $2",
             if by_id { "id" } else { "username_key" }
         );
         let value = if by_id { key.to_string() } else { key.to_lowercase() };
-        let row = sqlx::query(&sql).bind(tenant_id).bind(value).fetch_optional(self.reader()).await?;
+        let row = crate::store::sql::query(&sql).bind(tenant_id).bind(value).fetch_optional(self.reader()).await?;
         Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
     }
 
-    pub async fn users_by_ids(&self, tenant_id: &str, ids: &[String]) -> sqlx::Result<Vec<User>> {
+    pub async fn users_by_ids(&self, tenant_id: &str, ids: &[String]) -> crate::store::sql::Result<Vec<User>> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -156,12 +160,17 @@ impl Db {
         let marks = vec!["?"; ids.len()].join(", ");
         w.and(&format!("id IN ({marks})"), ids.iter().map(|i| Arg::Text(i.clone())));
         let sql = format!("SELECT body FROM users{}", w.sql());
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok(rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect())
     }
 
     /// Users with a territory of `region` in `instance` (a patient's territorial team).
-    pub async fn users_covering(&self, tenant_id: &str, instance: &str, region: &str) -> sqlx::Result<Vec<User>> {
+    pub async fn users_covering(
+        &self,
+        tenant_id: &str,
+        instance: &str,
+        region: &str,
+    ) -> crate::store::sql::Result<Vec<User>> {
         let filter = UserFilter { region: Some(format!("{instance}/{region}")), ..Default::default() };
         Ok(self.users(tenant_id, &filter, &[], 0, 1000).await?.0)
     }
@@ -173,7 +182,7 @@ impl Db {
         sorts: &[SortColumn],
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<User>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<User>, i64)> {
         let mut w = Where::default();
         w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
         if let Some(s) = &filter.search {
@@ -189,10 +198,10 @@ impl Db {
             w.and("regions LIKE ?", [Arg::Text(format!("%,{region},%"))]);
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM users{}", w.sql());
-        let total: i64 = w.bind(sqlx::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
+        let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let page_sql =
             format!("SELECT body FROM users{}{} LIMIT {limit} OFFSET {offset}", w.sql(), order_by(sorts, "created_at"));
-        let rows = w.bind(sqlx::query(&page_sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&page_sql)).fetch_all(self.reader()).await?;
         Ok((rows.iter().map(|r| parse_body(&r.get::<String, _>("body"))).collect(), total))
     }
 }

@@ -6,7 +6,6 @@
 
 use super::{Backend, Db, Tx};
 use serde_json::Value;
-use sqlx::Row;
 
 #[derive(Clone, Debug)]
 pub struct Activation {
@@ -36,10 +35,11 @@ impl Db {
         name: &str,
         active: bool,
         now_ms: i64,
-    ) -> sqlx::Result<i64> {
+    ) -> crate::store::sql::Result<i64> {
         // The version comes back from the upsert itself, not from a read after it that a
         // concurrent change could come between.
-        let row = sqlx::query(
+        let mut tx = self.begin().await?;
+        let row = crate::store::sql::query(
             "INSERT INTO webhook_activations (instance_id, webhook_name, active, secret_version, updated_at) VALUES ($1, $2, $3, 1, $4) \
              ON CONFLICT (instance_id, webhook_name) DO UPDATE SET active = excluded.active, updated_at = excluded.updated_at \
              RETURNING secret_version",
@@ -48,13 +48,14 @@ impl Db {
         .bind(name)
         .bind(active as i64)
         .bind(now_ms)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(row.get("secret_version"))
     }
 
-    pub async fn webhook_activations(&self, instance_id: &str) -> sqlx::Result<Vec<Activation>> {
-        let rows = sqlx::query(
+    pub async fn webhook_activations(&self, instance_id: &str) -> crate::store::sql::Result<Vec<Activation>> {
+        let rows = crate::store::sql::query(
             "SELECT webhook_name, active, secret_version, updated_at FROM webhook_activations WHERE instance_id = $1",
         )
         .bind(instance_id)
@@ -78,7 +79,7 @@ impl Db {
         now_ms: i64,
         lease_until: i64,
         limit: i64,
-    ) -> sqlx::Result<Vec<Delivery>> {
+    ) -> crate::store::sql::Result<Vec<Delivery>> {
         let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE webhook_deliveries SET lease_until = $1, leased_by = $2 WHERE id IN (\
@@ -88,7 +89,9 @@ impl Db {
              ORDER BY d.event_seq LIMIT {limit}{lock}) \
              RETURNING id, tenant_id, instance_id, webhook_name, attempts, created_at, payload"
         );
-        let rows = sqlx::query(&sql).bind(lease_until).bind(node).bind(now_ms).fetch_all(&self.writer).await?;
+        let mut tx = self.begin().await?;
+        let rows = crate::store::sql::query(&sql).bind(lease_until).bind(node).bind(now_ms).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         Ok(rows
             .iter()
             .map(|r| Delivery {
@@ -104,8 +107,8 @@ impl Db {
     }
 
     /// Counts deliveries by status for an instance (tests and diagnostics).
-    pub async fn delivery_counts(&self, instance_id: &str) -> sqlx::Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE instance_id = $1 GROUP BY status ORDER BY status")
+    pub async fn delivery_counts(&self, instance_id: &str) -> crate::store::sql::Result<Vec<(String, i64)>> {
+        let rows = crate::store::sql::query("SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE instance_id = $1 GROUP BY status ORDER BY status")
             .bind(instance_id)
             .fetch_all(self.reader())
             .await?;
@@ -114,13 +117,13 @@ impl Db {
 }
 
 /// Marks events as fanned out.
-pub async fn mark_fanned_out(tx: &mut Tx, seqs: &[i64]) -> sqlx::Result<()> {
+pub async fn mark_fanned_out(tx: &mut Tx, seqs: &[i64]) -> crate::store::sql::Result<()> {
     if seqs.is_empty() {
         return Ok(());
     }
     let marks: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();
     let sql = format!("UPDATE event_outbox SET fanned_out = 1 WHERE seq IN ({})", marks.join(", "));
-    let mut q = sqlx::query(&sql);
+    let mut q = crate::store::sql::query(&sql);
     for s in seqs {
         q = q.bind(*s);
     }
@@ -137,8 +140,8 @@ pub async fn insert_delivery(
     ordering_key: &str,
     payload: &Value,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
         "INSERT INTO webhook_deliveries (id, tenant_id, instance_id, webhook_name, event_seq, ordering_key, status, attempts, next_attempt_at, \
          lease_until, created_at, payload) VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 0, $7, 0, $7, $8) \
          ON CONFLICT (webhook_name, instance_id, event_seq) DO NOTHING",
@@ -180,9 +183,9 @@ impl Db {
         delivered: bool,
         retry_at: Option<i64>,
         now_ms: i64,
-    ) -> sqlx::Result<()> {
+    ) -> crate::store::sql::Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO webhook_attempts (id, tenant_id, instance_name, delivery_id, webhook_name, event_entity, event_subtype, patient_id, \
              status, status_code, response, sent_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
@@ -208,7 +211,7 @@ impl Db {
         } else {
             "FAILED"
         };
-        sqlx::query(
+        crate::store::sql::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_until = 0, leased_by = NULL WHERE id = $3",
         )
         .bind(status)
@@ -239,7 +242,7 @@ impl Db {
         f: &AttemptFilter,
         offset: i64,
         limit: i64,
-    ) -> sqlx::Result<(Vec<Value>, i64)> {
+    ) -> crate::store::sql::Result<(Vec<Value>, i64)> {
         use super::query::{Arg, Where};
         let mut w = Where::default();
         w.and("tenant_id = ?", [Arg::Text(tenant_id.into())]);
@@ -266,7 +269,7 @@ impl Db {
             w.and("sent_at <= ?", [Arg::Int(to)]);
         }
         let total: i64 = w
-            .bind(sqlx::query(&format!("SELECT COUNT(*) AS n FROM webhook_attempts{}", w.sql())))
+            .bind(crate::store::sql::query(&format!("SELECT COUNT(*) AS n FROM webhook_attempts{}", w.sql())))
             .fetch_one(self.reader())
             .await?
             .get("n");
@@ -275,7 +278,7 @@ impl Db {
              FROM webhook_attempts{} ORDER BY sent_at DESC, id DESC LIMIT {limit} OFFSET {offset}",
             w.sql()
         );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+        let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
         Ok((
             rows.iter()
                 .map(|r| {

@@ -3,6 +3,8 @@
 //! run; each test works in its own randomly named tenant), and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod pg_cluster;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

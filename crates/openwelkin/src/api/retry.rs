@@ -1,0 +1,53 @@
+//! Requests whose database connection broke before anything was committed are run again.
+//!
+//! During a PostgreSQL failover the pool's connections to the old primary break, or find
+//! it read-only. A statement that fails that way fails before its transaction's `COMMIT`
+//! was sent, so nothing of the request was written: running the whole request again, on a
+//! fresh connection that the multi-host URL leads to the new primary, is safe. The handler
+//! marks such a failure (`RetryableFailure`, set by `ApiError` from the store's error);
+//! a failed `COMMIT` is never marked, as its outcome is unknown. Bodies are buffered for
+//! this only when small; a large upload is run once.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::time::Duration;
+
+/// Set on a response whose failure happened before any commit was attempted.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryableFailure;
+
+/// Largest body kept for a second run.
+const REPLAYABLE_BODY: u64 = 1024 * 1024;
+
+/// Waits before each new run: about 3 s in all, the length of a planned failover.
+const BACKOFF: [Duration; 4] =
+    [Duration::from_millis(100), Duration::from_millis(300), Duration::from_millis(800), Duration::from_millis(1800)];
+
+pub async fn retry_broken_transactions(request: Request, next: Next) -> Response {
+    let length = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let chunked = request.headers().contains_key(TRANSFER_ENCODING);
+    let replayable = !chunked && length.unwrap_or(0) <= REPLAYABLE_BODY;
+    if !replayable {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, REPLAYABLE_BODY as usize).await {
+        Ok(bytes) => bytes,
+        // The client went away or sent more than it announced; the handler's own body
+        // reading reports it as it would have.
+        Err(_) => return next.run(Request::from_parts(parts, Body::empty())).await,
+    };
+    let mut attempt = 0;
+    loop {
+        let response = next.clone().run(Request::from_parts(parts.clone(), Body::from(body.clone()))).await;
+        if response.extensions().get::<RetryableFailure>().is_none() || attempt == BACKOFF.len() {
+            return response;
+        }
+        tracing::info!(attempt = attempt + 1, path = %parts.uri.path(), "database connection broke before commit; running the request again");
+        tokio::time::sleep(BACKOFF[attempt]).await;
+        attempt += 1;
+    }
+}

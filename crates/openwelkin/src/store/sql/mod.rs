@@ -1,0 +1,17 @@
+//! The store's own thin layer over the two databases: rusqlite for SQLite (statements on
+//! the calling thread, writes committed in groups) and tokio-postgres with a deadpool pool
+//! for PostgreSQL (multi-host URLs that follow a failover). Statements are written once, in
+//! the SQL both dialects share, with `$n` placeholders. Why not sqlx: see ARCHITECTURE.md.
+
+mod error;
+pub mod postgres;
+mod query;
+mod row;
+pub mod sqlite;
+mod value;
+
+pub use super::Backend;
+pub use error::{Error, Result};
+pub use query::{query, query_scalar, Conn, Executor, Pool, Query, QueryResult, QueryScalar, Target};
+pub use row::{ColumnIndex, Row};
+pub use value::{Decode, Encode, Kind, Value};

@@ -1,0 +1,185 @@
+//! Statements and where they run. The API follows sqlx's (`query(…).bind(…).fetch_one(…)`)
+//! so that the store reads as it always has; underneath, SQLite statements run on the
+//! calling thread and PostgreSQL statements on the async pool.
+
+use super::error::{Error, Result};
+use super::row::Row;
+use super::sqlite::{self, Output, SqliteEngine, Want, WriterGuard};
+use super::value::{Decode, Encode, Value};
+use super::{postgres, Backend};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// The connections of one database.
+pub enum Pool {
+    Sqlite(Arc<SqliteEngine>),
+    Postgres(deadpool_postgres::Pool),
+}
+
+impl Pool {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// One connection held for a while: a write transaction's, or a read snapshot's.
+pub enum Conn {
+    SqliteWriter(WriterGuard),
+    SqliteReader(Option<rusqlite::Connection>),
+    /// With `true` once a statement found the connection broken or its server read-only:
+    /// the connection is then closed, not handed back to the pool.
+    Postgres(deadpool_postgres::Object, bool),
+}
+
+impl Conn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::SqliteWriter(_) | Conn::SqliteReader(_) => Backend::Sqlite,
+            Conn::Postgres(..) => Backend::Postgres,
+        }
+    }
+
+    fn sqlite(&self) -> Option<&rusqlite::Connection> {
+        match self {
+            Conn::SqliteWriter(guard) => Some(guard.connection()),
+            Conn::SqliteReader(conn) => conn.as_ref(),
+            Conn::Postgres(..) => None,
+        }
+    }
+}
+
+/// Where a statement runs: on any connection of a pool, or on one held connection.
+pub enum Target<'c> {
+    Pool(&'c Pool),
+    Conn(&'c mut Conn),
+}
+
+pub trait Executor<'c>: Send {
+    fn target(self) -> Target<'c>;
+}
+
+impl<'c> Executor<'c> for &'c Pool {
+    fn target(self) -> Target<'c> {
+        Target::Pool(self)
+    }
+}
+
+impl<'c> Executor<'c> for &'c mut Conn {
+    fn target(self) -> Target<'c> {
+        Target::Conn(self)
+    }
+}
+
+async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, want: Want) -> Result<Output> {
+    match target {
+        Target::Pool(Pool::Sqlite(engine)) => engine.read(|conn| sqlite::run(conn, sql, args, want)),
+        Target::Pool(Pool::Postgres(pool)) => {
+            let client = postgres::get(pool).await?;
+            let result = postgres::run(&client, sql, args, persistent, want).await;
+            if result.as_ref().is_err_and(Error::retryable) {
+                postgres::discard(client);
+            }
+            result
+        }
+        Target::Conn(Conn::Postgres(client, broken)) => {
+            let result = postgres::run(client, sql, args, persistent, want).await;
+            if result.as_ref().is_err_and(Error::retryable) {
+                *broken = true;
+            }
+            result
+        }
+        Target::Conn(conn) => {
+            let sqlite = conn.sqlite().ok_or_else(|| Error::Connect("the connection is closed".into()))?;
+            sqlite::run(sqlite, sql, args, want)
+        }
+    }
+}
+
+/// What an `execute` changed.
+pub struct QueryResult {
+    affected: u64,
+}
+
+impl QueryResult {
+    pub fn rows_affected(&self) -> u64 {
+        self.affected
+    }
+}
+
+#[must_use = "a query does nothing until it is executed or fetched"]
+pub struct Query<'q> {
+    sql: &'q str,
+    args: Vec<Value>,
+    persistent: bool,
+}
+
+/// A statement, with `$1`, `$2`… placeholders.
+pub fn query(sql: &str) -> Query<'_> {
+    Query { sql, args: Vec::new(), persistent: true }
+}
+
+impl<'q> Query<'q> {
+    pub fn bind<T: Encode>(mut self, value: T) -> Self {
+        self.args.push(value.encode());
+        self
+    }
+
+    /// `false`: not prepared and kept on PostgreSQL; planned for its own values each time.
+    pub fn persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    pub async fn execute<'c, E: Executor<'c>>(self, executor: E) -> Result<QueryResult> {
+        let out = run(executor.target(), self.sql, &self.args, self.persistent, Want::Count).await?;
+        Ok(QueryResult { affected: out.affected })
+    }
+
+    pub async fn fetch_all<'c, E: Executor<'c>>(self, executor: E) -> Result<Vec<Row>> {
+        Ok(run(executor.target(), self.sql, &self.args, self.persistent, Want::All).await?.rows)
+    }
+
+    pub async fn fetch_optional<'c, E: Executor<'c>>(self, executor: E) -> Result<Option<Row>> {
+        Ok(run(executor.target(), self.sql, &self.args, self.persistent, Want::First).await?.rows.into_iter().next())
+    }
+
+    pub async fn fetch_one<'c, E: Executor<'c>>(self, executor: E) -> Result<Row> {
+        self.fetch_optional(executor).await?.ok_or(Error::RowNotFound)
+    }
+}
+
+/// A statement whose first column is the answer.
+#[must_use = "a query does nothing until it is fetched"]
+pub struct QueryScalar<'q, O> {
+    inner: Query<'q>,
+    output: PhantomData<fn() -> O>,
+}
+
+pub fn query_scalar<O: Decode>(sql: &str) -> QueryScalar<'_, O> {
+    QueryScalar { inner: query(sql), output: PhantomData }
+}
+
+impl<'q, O: Decode + Send> QueryScalar<'q, O> {
+    pub fn bind<T: Encode>(mut self, value: T) -> Self {
+        self.inner = self.inner.bind(value);
+        self
+    }
+
+    pub async fn fetch_one<'c, E: Executor<'c>>(self, executor: E) -> Result<O> {
+        self.inner.fetch_one(executor).await?.try_get(0)
+    }
+
+    pub async fn fetch_optional<'c, E: Executor<'c>>(self, executor: E) -> Result<Option<O>> {
+        match self.inner.fetch_optional(executor).await? {
+            Some(row) => Ok(Some(row.try_get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn fetch_all<'c, E: Executor<'c>>(self, executor: E) -> Result<Vec<O>> {
+        self.inner.fetch_all(executor).await?.iter().map(|r| r.try_get(0)).collect()
+    }
+}

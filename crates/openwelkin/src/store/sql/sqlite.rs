@@ -1,0 +1,370 @@
+//! SQLite through rusqlite, with no thread hop per statement and one fsync per group of
+//! concurrent writes.
+//!
+//! - **Reads** run on the calling thread, on a connection taken from a small stack of
+//!   read-only connections (WAL readers never wait for the writer). A point read costs a
+//!   few microseconds of SQLite work, less than handing it to another thread would.
+//! - **Writes** go through the one writer connection, guarded by a fair async lock. Each
+//!   transaction (`Tx`) is a `SAVEPOINT` inside a shared `BEGIN IMMEDIATE` … `COMMIT`.
+//!   When a transaction finishes while others are queued for the writer, its commit waits
+//!   for theirs: the queue's transactions run one after another, then one `COMMIT` (one
+//!   fsync with `synchronous = FULL`) makes them all durable, and each caller is answered
+//!   only then. An error inside one transaction rolls back to its savepoint and leaves the
+//!   others; a failed `COMMIT` fails every transaction of the group, none of which has been
+//!   acknowledged.
+
+use super::error::{Error, Result};
+use super::row::Row;
+use super::value::Value;
+use rusqlite::{Connection, OpenFlags};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, OwnedMutexGuard};
+
+/// Most transactions one `COMMIT` covers, so that a steady stream of writes still commits
+/// (and answers) regularly.
+const MAX_GROUP: usize = 256;
+/// Read connections kept open between uses.
+const IDLE_READERS: usize = 8;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 512;
+
+pub struct SqliteEngine {
+    path: String,
+    readers: Mutex<Vec<Connection>>,
+    writer: Arc<tokio::sync::Mutex<Writer>>,
+    /// Transactions queued for the writer: while there are some, a finished transaction
+    /// leaves the commit to the group.
+    waiting: AtomicUsize,
+    /// A task is queued to commit the open group.
+    committer_queued: AtomicBool,
+    acquire_timeout: Duration,
+}
+
+pub struct Writer {
+    conn: Option<Connection>,
+    /// Finished transactions waiting for the group's `COMMIT`.
+    group: Vec<oneshot::Sender<Result<()>>>,
+}
+
+impl Writer {
+    pub fn connection(&self) -> &Connection {
+        self.conn.as_ref().expect("the writer connection is open while a transaction holds it")
+    }
+}
+
+/// The writer, held by one transaction.
+pub type WriterGuard = OwnedMutexGuard<Writer>;
+
+impl SqliteEngine {
+    /// Opens the database (creating the file), switches it to WAL and checks it can be read.
+    pub fn open(path: &str, acquire_timeout: Duration) -> Result<Arc<SqliteEngine>> {
+        let writer = open_connection(path, false)?;
+        // WAL lets readers run beside the writer; it is a property of the file.
+        writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        let engine = SqliteEngine {
+            path: path.to_string(),
+            readers: Mutex::new(Vec::new()),
+            writer: Arc::new(tokio::sync::Mutex::new(Writer { conn: Some(writer), group: Vec::new() })),
+            waiting: AtomicUsize::new(0),
+            committer_queued: AtomicBool::new(false),
+            acquire_timeout,
+        };
+        Ok(Arc::new(engine))
+    }
+
+    /// Runs `f` on a read connection, on this thread.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.take_reader()?;
+        let result = f(&conn);
+        self.put_reader(conn);
+        result
+    }
+
+    pub fn take_reader(&self) -> Result<Connection> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => open_connection(&self.path, true),
+        }
+    }
+
+    pub fn put_reader(&self, conn: Connection) {
+        // A reader left inside a transaction (a snapshot abandoned mid-way) is closed.
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+
+    /// Takes the writer for one transaction and opens its savepoint (and, first in a
+    /// group, the group's `BEGIN IMMEDIATE`).
+    pub async fn begin_write(self: &Arc<Self>) -> Result<WriterGuard> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let queued = Queued(&self.waiting);
+        let lock = tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned()).await;
+        drop(queued);
+        let mut guard = lock.map_err(|_| Error::PoolTimedOut)?;
+        if guard.conn.is_none() {
+            guard.conn = Some(open_connection(&self.path, false)?);
+        }
+        let conn = guard.connection();
+        let started = if conn.is_autocommit() { conn.execute_batch("BEGIN IMMEDIATE") } else { Ok(()) };
+        if let Err(e) = started.and_then(|_| conn.execute_batch("SAVEPOINT tx")) {
+            let e = Error::from(e);
+            fail_group(&mut guard, &e);
+            discard_if_in_transaction(&mut guard);
+            return Err(e);
+        }
+        Ok(guard)
+    }
+
+    /// Finishes a transaction: releases its savepoint and answers once the group's
+    /// `COMMIT` has reached the disk.
+    pub async fn commit(self: &Arc<Self>, mut guard: WriterGuard) -> Result<()> {
+        if let Err(e) = guard.connection().execute_batch("RELEASE tx") {
+            let e = Error::from(e);
+            fail_group(&mut guard, &e);
+            discard_if_in_transaction(&mut guard);
+            return Err(e);
+        }
+        if guard.connection().is_autocommit() {
+            // SQLite ended the transaction itself (it does after some I/O errors): nothing
+            // of the group is committed.
+            let e = Error::Commit(Arc::new(Error::Connect("SQLite rolled the transaction back".into())));
+            fail_group(&mut guard, &e);
+            return Err(e);
+        }
+        let (done, answer) = oneshot::channel();
+        guard.group.push(done);
+        if self.waiting.load(Ordering::Acquire) == 0 || guard.group.len() >= MAX_GROUP {
+            commit_group(guard).await;
+        } else {
+            // Others are queued: they join the group, and a committer queued behind them
+            // commits it (unless one already is).
+            if !self.committer_queued.swap(true, Ordering::AcqRel) {
+                let engine = self.clone();
+                tokio::spawn(async move { engine.commit_open_group().await });
+            }
+            drop(guard);
+        }
+        answer.await.unwrap_or_else(|_| Err(Error::Connect("the group commit was abandoned".into())))
+    }
+
+    /// Rolls back a transaction that ends without a commit (an error, a cancelled request).
+    pub fn rollback(self: &Arc<Self>, mut guard: WriterGuard) {
+        let undone = match guard.conn.as_ref() {
+            Some(conn) if !conn.is_autocommit() => {
+                conn.execute_batch("ROLLBACK TO tx").and_then(|_| conn.execute_batch("RELEASE tx"))
+            }
+            _ => Ok(()),
+        };
+        match undone {
+            Err(e) => {
+                let e = Error::from(e);
+                fail_group(&mut guard, &e);
+                discard_if_in_transaction(&mut guard);
+            }
+            Ok(()) if guard.conn.as_ref().is_some_and(|c| c.is_autocommit()) && !guard.group.is_empty() => {
+                let e = Error::Commit(Arc::new(Error::Connect("SQLite rolled the transaction back".into())));
+                fail_group(&mut guard, &e);
+            }
+            Ok(()) => {}
+        }
+        if guard.group.is_empty() {
+            // Nothing of the group is waiting: end the outer transaction too, so that the
+            // write lock is not kept (another process may be waiting for it).
+            discard_if_in_transaction(&mut guard);
+        }
+        if !guard.group.is_empty() && !self.committer_queued.swap(true, Ordering::AcqRel) {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let engine = self.clone();
+                runtime.spawn(async move { engine.commit_open_group().await });
+            }
+        }
+    }
+
+    async fn commit_open_group(self: Arc<Self>) {
+        let guard = self.writer.clone().lock_owned().await;
+        self.committer_queued.store(false, Ordering::Release);
+        if !guard.group.is_empty() {
+            commit_group(guard).await;
+        }
+    }
+
+    /// The writer connection for work outside the API's transactions (migrations).
+    pub async fn writer(&self) -> WriterGuard {
+        self.writer.clone().lock_owned().await
+    }
+}
+
+/// Counts a transaction as queued for the writer until it has the lock or gives up.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `COMMIT` on a blocking thread (it waits for the disk), then answers the group.
+async fn commit_group(guard: WriterGuard) {
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut guard = guard;
+        let result = guard.connection().execute_batch("COMMIT");
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let e = Error::Commit(Arc::new(Error::from(e)));
+                discard_if_in_transaction(&mut guard);
+                Err(e)
+            }
+        };
+        for waiter in guard.group.drain(..) {
+            let _ = waiter.send(match &outcome {
+                Ok(()) => Ok(()),
+                Err(e) => Err(shared(e)),
+            });
+        }
+        drop(guard);
+    })
+    .await;
+    if let Err(e) = joined {
+        tracing::error!(error = %e, "the group commit task failed");
+    }
+}
+
+fn shared(e: &Error) -> Error {
+    match e {
+        Error::Commit(inner) => Error::Commit(inner.clone()),
+        other => Error::Commit(Arc::new(Error::Connect(other.to_string()))),
+    }
+}
+
+/// Answers every finished transaction of the open group with `e`: their writes are gone.
+fn fail_group(guard: &mut WriterGuard, e: &Error) {
+    let e = match e {
+        Error::Commit(_) => shared(e),
+        Error::Sqlite(s) => Error::Commit(Arc::new(Error::Connect(s.to_string()))),
+        other => shared(other),
+    };
+    for waiter in guard.group.drain(..) {
+        let _ = waiter.send(Err(shared(&e)));
+    }
+}
+
+/// After a failure the transaction's state is unknown: roll everything back, and when even
+/// that fails, close the connection (the next transaction opens a fresh one).
+fn discard_if_in_transaction(guard: &mut WriterGuard) {
+    let Some(conn) = guard.conn.as_ref() else { return };
+    if conn.is_autocommit() {
+        return;
+    }
+    if conn.execute_batch("ROLLBACK").is_err() || !conn.is_autocommit() {
+        guard.conn = None;
+    }
+}
+
+fn open_connection(path: &str, read_only: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // FULL: every committed group is on disk before anyone is answered.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")?;
+    if read_only {
+        // Every write goes through the writer and its transactions; a write on a read
+        // connection is a defect and fails loudly.
+        conn.execute_batch("PRAGMA query_only = ON")?;
+    }
+    Ok(conn)
+}
+
+/// SQLite reads `$1` as a parameter *named* "$1", numbered by first appearance; `?1` is
+/// parameter 1 wherever it appears. The store writes `$n` (PostgreSQL's form).
+fn placeholders(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut in_string = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == '\'' {
+            in_string = !in_string;
+        }
+        if ch == '$' && !in_string && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(ch);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// What a statement is run for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Rows changed.
+    Count,
+    /// The first row, if any.
+    First,
+    All,
+}
+
+pub struct Output {
+    pub rows: Vec<Row>,
+    pub affected: u64,
+}
+
+/// Runs one statement on `conn`, on this thread.
+pub fn run(conn: &Connection, sql: &str, args: &[Value], want: Want) -> Result<Output> {
+    let sql = placeholders(sql);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let want_params = stmt.parameter_count();
+    if want_params > args.len() {
+        return Err(Error::Arguments { want: want_params, got: args.len() });
+    }
+    for (i, arg) in args.iter().take(want_params).enumerate() {
+        stmt.raw_bind_parameter(i + 1, arg)?;
+    }
+    let width = stmt.column_count();
+    if width == 0 {
+        let affected = stmt.raw_execute()?;
+        return Ok(Output { rows: Vec::new(), affected: affected as u64 });
+    }
+    let columns: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
+    let mut rows = Vec::new();
+    let mut raw = stmt.raw_query();
+    while let Some(row) = raw.next()? {
+        if want != Want::Count {
+            let values = (0..width).map(|i| row.get_ref(i).map(Value::from_sqlite)).collect::<Result<_, _>>()?;
+            rows.push(Row::new(columns.clone(), values));
+            if want == Want::First {
+                break;
+            }
+        }
+    }
+    drop(raw);
+    let affected = if want == Want::Count { conn.changes() } else { 0 };
+    Ok(Output { rows, affected })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn dollar_placeholders_become_numbered_ones_outside_strings() {
+        assert_eq!(placeholders("SELECT a FROM t WHERE b = $2 AND c = $1"), "SELECT a FROM t WHERE b = ?2 AND c = ?1");
+        assert_eq!(placeholders("SELECT '$1' || $1"), "SELECT '$1' || ?1");
+        assert_eq!(placeholders("SELECT 1"), "SELECT 1");
+    }
+}
