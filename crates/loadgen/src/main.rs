@@ -68,6 +68,11 @@ struct Args {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
+    /// Total requests per second over all workers (0: as fast as they go). Each worker then
+    /// starts its requests on a fixed schedule, and a latency counts from the scheduled
+    /// start, so a slow answer is not hidden by the requests it delayed.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -174,6 +179,27 @@ async fn seed_patients(target: &Target, n: usize) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// When a worker starts its requests: as soon as the previous one is answered, or on a
+/// fixed schedule (`--rate`).
+#[derive(Clone, Copy)]
+struct Pace {
+    /// The first scheduled start.
+    first: Instant,
+    /// Between two scheduled starts of one worker.
+    every: Duration,
+}
+
+impl Pace {
+    /// The schedule of worker `w` of `workers` sharing `rate` requests per second, staggered.
+    fn of(rate: f64, workers: usize, w: usize, start: Instant) -> Option<Pace> {
+        if rate <= 0.0 {
+            return None;
+        }
+        let every = Duration::from_secs_f64(workers as f64 / rate);
+        Some(Pace { first: start + every.mul_f64(w as f64 / workers as f64), every })
+    }
+}
+
 /// One worker: loop until `end`, recording only requests started after `measure_from`.
 /// Requests still in flight at `end` are abandoned and not counted, so the run is bounded.
 async fn worker(
@@ -182,12 +208,22 @@ async fn worker(
     worker_id: usize,
     measure_from: Instant,
     end: Instant,
+    pace: Option<Pace>,
 ) -> WorkerStats {
     let mut stats = WorkerStats::default();
     // Spread readers over the id list so they don't all hit the same patient.
     let mut n: usize = if target.ids.is_empty() { 0 } else { worker_id * 7919 % target.ids.len() };
+    let mut scheduled = pace.map(|p| p.first);
     loop {
-        let started = Instant::now();
+        let started = match (scheduled.as_mut(), pace) {
+            (Some(at), Some(p)) => {
+                let this = *at;
+                *at += p.every;
+                tokio::time::sleep_until(this.min(end)).await;
+                this
+            }
+            _ => Instant::now(),
+        };
         if started >= end {
             break;
         }
@@ -277,8 +313,12 @@ async fn run(args: Args) -> Result<bool> {
     let start = Instant::now();
     let measure_from = start + args.warmup;
     let end = measure_from + args.duration;
-    let handles: Vec<_> =
-        (0..concurrency).map(|w| tokio::spawn(worker(target.clone(), args.scenario, w, measure_from, end))).collect();
+    let handles: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let pace = Pace::of(args.rate, concurrency, w, start);
+            tokio::spawn(worker(target.clone(), args.scenario, w, measure_from, end, pace))
+        })
+        .collect();
 
     let mut total = WorkerStats::default();
     for h in handles {

@@ -77,6 +77,15 @@ fn check(applied: &[(i64, Vec<u8>)], all: &[Migration]) -> Result<()> {
 async fn sqlite(engine: &Arc<SqliteEngine>) -> Result<()> {
     let guard = engine.writer().await;
     let conn = guard.connection();
+    // Start-up may wait for another process's write lock (a server beside a CLI command);
+    // the writer's usual busy timeout is short (see `sql::sqlite`), so lengthen it here.
+    conn.execute_batch("PRAGMA busy_timeout = 10000")?;
+    let result = sqlite_locked(conn);
+    conn.execute_batch(&format!("PRAGMA busy_timeout = {}", super::sql::sqlite::WRITER_BUSY_MS))?;
+    result
+}
+
+fn sqlite_locked(conn: &rusqlite::Connection) -> Result<()> {
     conn.execute_batch(SQLITE_TABLE)?;
     let all = migrations(&SQLITE);
     let applied: Vec<(i64, Vec<u8>)> = {

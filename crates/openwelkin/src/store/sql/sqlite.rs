@@ -28,6 +28,9 @@ use tokio::sync::{oneshot, OwnedMutexGuard};
 const MAX_GROUP: usize = 256;
 /// Read connections kept open between uses.
 const IDLE_READERS: usize = 8;
+/// The writer's own busy timeout (ms): it waits for another process's write lock in
+/// `begin_group`, asynchronously, not inside SQLite on a runtime thread.
+pub const WRITER_BUSY_MS: u32 = 20;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 512;
 
@@ -113,8 +116,8 @@ impl SqliteEngine {
         if guard.conn.is_none() {
             guard.conn = Some(open_connection(&self.path, false)?);
         }
+        let started = if guard.connection().is_autocommit() { self.begin_group(&mut guard).await } else { Ok(()) };
         let conn = guard.connection();
-        let started = if conn.is_autocommit() { conn.execute_batch("BEGIN IMMEDIATE") } else { Ok(()) };
         if let Err(e) = started.and_then(|_| conn.execute_batch("SAVEPOINT tx")) {
             let e = Error::from(e);
             fail_group(&mut guard, &e);
@@ -122,6 +125,25 @@ impl SqliteEngine {
             return Err(e);
         }
         Ok(guard)
+    }
+
+    /// `BEGIN IMMEDIATE`, waiting asynchronously while another process (an admin command)
+    /// holds the write lock: the writer connection's busy timeout is short, so a wait
+    /// never blocks a runtime thread for long.
+    /// (`&mut`: a shared reference to the guard would not be `Send`, the connection not
+    /// being `Sync`.)
+    async fn begin_group(&self, guard: &mut WriterGuard) -> rusqlite::Result<()> {
+        let deadline = tokio::time::Instant::now() + self.acquire_timeout;
+        loop {
+            match guard.connection().execute_batch("BEGIN IMMEDIATE") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Finishes a transaction: releases its savepoint and answers once the group's
@@ -276,9 +298,11 @@ fn open_connection(path: &str, read_only: bool) -> Result<Connection> {
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
+    // Readers wait only through a recovery or a schema change.
+    let busy = if read_only { 10_000 } else { WRITER_BUSY_MS };
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // FULL: every committed group is on disk before anyone is answered.
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")?;
+    conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA busy_timeout = {busy}; PRAGMA foreign_keys = ON;"))?;
     if read_only {
         // Every write goes through the writer and its transactions; a write on a read
         // connection is a defect and fails loudly.
