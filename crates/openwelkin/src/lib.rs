@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md at the repository root for the rooms and how to add a resource.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -3,7 +3,7 @@
 //! `require(family, op)` for the policy check.
 
 use super::error::ApiError;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::auth::tokens::TokenError;
 use crate::domain::patient::Patient;

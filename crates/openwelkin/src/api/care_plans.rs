@@ -10,7 +10,7 @@ use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use super::tasks;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::objects::{GoalTemplate, TaskTemplate};
 use crate::domain::care_plan::{self, GOAL_STATUSES};

@@ -13,7 +13,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::chat::{self, Message, PageToken, LOCAL_FIND, LOCAL_SEARCH};
 use crate::domain::patient::Patient;

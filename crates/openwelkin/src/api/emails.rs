@@ -10,7 +10,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::email::{self, Compose, Parties, COMPOSE_KEYS};
 use crate::domain::patient::Patient;

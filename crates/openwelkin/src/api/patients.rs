@@ -5,7 +5,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::patient::{CareTeamRole, CareTeamUser, Patient, PatientWrite};
 use crate::domain::user::User;

@@ -18,7 +18,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::delivery::sms::{new_message_sid, OutboundSms};
 use crate::domain::fields::{self, reject_unknown};

@@ -8,7 +8,7 @@ use super::caller::{InstanceCaller, Write};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::fields;
 use crate::domain::patient::Patient;

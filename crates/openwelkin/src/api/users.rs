@@ -7,7 +7,7 @@ use super::caller::{Caller, InstanceCaller};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::{User, UserWrite, USER_STATES};
 use crate::events::audit::{DataEvent, Operation};

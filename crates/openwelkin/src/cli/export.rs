@@ -9,7 +9,7 @@
 use super::DatabaseArg;
 use crate::api::caller::{Caller, InstanceCaller};
 use crate::api::export::{self as export_api, ExportType};
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::auth::policy::Policy;
 use crate::clock::Clock;
 use crate::store::clients::{ApiClient, InstanceGrant};
