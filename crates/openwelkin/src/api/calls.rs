@@ -151,7 +151,7 @@ pub async fn inbound(
     let (body, file) = report_body(req, &state).await?;
     let report = call::parse_report(&body, file).map_err(invalid)?;
     if let Some(user) = &report.user_id {
-        super::chat::user_named_by(&state, &ctx, COMPONENT, "userId", user).await?;
+        crate::services::chat::user_named_by(&state, &ctx, COMPONENT, "userId", user).await?;
     }
     let named = match &report.patient_id {
         Some(id) => Some(

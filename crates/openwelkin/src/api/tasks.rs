@@ -94,7 +94,7 @@ pub(crate) async fn record(
     now_ms: i64,
 ) -> ApiResult<()> {
     let id = t["id"].as_str().unwrap_or_default();
-    ctx.record(tx, Write { patient, ..Write::new("TASK", op, id, t) }, now_ms).await
+    Ok(ctx.record(tx, Write { patient, ..Write::new("TASK", op, id, t) }, now_ms).await?)
 }
 
 /// Stores and audits a new task.

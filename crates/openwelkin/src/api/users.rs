@@ -36,7 +36,7 @@ fn by_id(params: &Params) -> ApiResult<bool> {
 
 fn require_write(ctx: &Caller, op: Op) -> ApiResult<()> {
     ctx.require(Family::Users, op)?;
-    ctx.require_flag(AdminFlag::UserProvisioning)
+    Ok(ctx.require_flag(AdminFlag::UserProvisioning)?)
 }
 
 fn username_taken(username: &str) -> ApiError {

@@ -97,7 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&args.db.database)),
     );
     state.sms = args.sms.provider(&db)?;
-    crate::api::sms::spawn_scheduler(state.clone());
+    crate::services::sms::spawn_scheduler(state.clone());
     state.email = args.email.delivery(&db)?;
     state.email.spawn_dispatcher(db.clone(), state.clock.clone());
     state.webhooks = args.webhooks.settings();
