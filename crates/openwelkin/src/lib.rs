@@ -1,9 +1,11 @@
 //! openwelkin: a self-hostable server for the Welkin Health care-management REST API.
 //!
-//! Data flows one way: HTTP (`api`) → rules (`domain`, `auth`) → persistence (`store`).
+//! Data flows one way: HTTP (`api`) → use cases (`services`) → persistence (`store`), with
+//! the rules in `domain` and `auth`.
 //! See ARCHITECTURE.md at the repository root for the rooms and how to add a resource.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -17,5 +19,6 @@ pub mod files;
 pub mod ids;
 pub mod postman;
 pub mod provision;
+pub mod services;
 pub mod store;
 pub mod time;

@@ -12,7 +12,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::SYSTEM_FIELDS;
 use crate::designer::objects::Assessment;

@@ -5,7 +5,7 @@ use super::caller::Caller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::AdminFlag;
 use crate::store::audit::{data_audit_sort_column, DataAuditFilter, DataAuditRow};
 use crate::store::clients::InstanceGrant;

@@ -10,7 +10,7 @@ use super::cdts::{date_param, patient};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::billing as domain;
 use crate::domain::money;

@@ -1,35 +1,22 @@
-//! Who is calling, and where: the authenticated API client, its tenant, and (for data
-//! routes) the instance, each checked before a handler runs. Handlers then ask
-//! `require(family, op)` for the policy check.
+//! Who is calling, and where: the extractors that build a use case's scope from a
+//! request, the authenticated API client and its tenant, and (for data routes) the
+//! instance, each checked before a handler runs. The scopes themselves, their policy
+//! checks (`require(family, op)`) and the audit of a write are `services::scope`.
 
 use super::error::ApiError;
-use super::AppState;
-use crate::auth::policy::{AdminFlag, Family, Op};
+use crate::app::AppState;
 use crate::auth::tokens::TokenError;
-use crate::domain::patient::Patient;
-use crate::events::audit::{Actor, DataEvent, Operation};
-use crate::store::clients::ApiClient;
-use crate::store::tenants::{Instance, Tenant};
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde_json::json;
 
-/// An authenticated API client acting in its tenant.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub tenant: Tenant,
-    pub client: ApiClient,
-    /// The request path, echoed in access errors as `requestURI`.
-    pub request_uri: String,
-}
+pub use crate::services::scope::Write;
+
+/// An authenticated API client acting in its tenant, from the bearer token and the path.
+pub type Caller = crate::services::scope::Scope;
 
 /// A `Caller` on a `/{tenant}/{instance}/…` route, with the instance checked.
-#[derive(Clone, Debug)]
-pub struct InstanceCaller {
-    pub caller: Caller,
-    pub instance: Instance,
-}
+pub type InstanceCaller = crate::services::scope::InstanceScope;
 
 fn path_of(parts: &Parts) -> String {
     parts
@@ -97,7 +84,7 @@ impl FromRequestParts<AppState> for InstanceCaller {
         let (caller, version) = authenticate(parts, state).await?;
         let name = segment(&caller.request_uri, 2).unwrap_or_default();
         if !caller.client.instances.allows(&name) {
-            return Err(caller.restricted());
+            return Err(caller.restricted().into());
         }
         let instance = state.db.instance_at(version, &caller.tenant.id, &name).await?.ok_or_else(|| {
             ApiError::not_found(
@@ -107,98 +94,7 @@ impl FromRequestParts<AppState> for InstanceCaller {
                 json!({"instanceName": name}),
             )
         })?;
-        Ok(InstanceCaller { caller, instance })
-    }
-}
-
-impl Caller {
-    /// The recorded 403 for a call outside the client's policy (no `date`, as recorded).
-    pub fn restricted(&self) -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "ACCESS_FOR_API_CLIENT_RESTRICTED",
-            "AUTH",
-            "Access to this API is restricted for the APIClient",
-            json!({
-                "clientId": self.client.id,
-                "clientName": self.client.name,
-                "clientType": "API_CLIENT",
-                "organizationName": self.tenant.name,
-                "requestURI": self.request_uri,
-            }),
-        )
-        .without_date()
-    }
-
-    pub fn require(&self, family: Family, op: Op) -> Result<(), ApiError> {
-        if self.client.policy.allows(family, op) {
-            Ok(())
-        } else {
-            Err(self.restricted())
-        }
-    }
-
-    pub fn require_flag(&self, flag: AdminFlag) -> Result<(), ApiError> {
-        if self.client.policy.has_flag(flag) {
-            Ok(())
-        } else {
-            Err(self.restricted())
-        }
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor::api_client(&self.client.id, &self.client.name)
-    }
-}
-
-/// One write to audit: what changed, and the record after the change (before it, for a
-/// delete).
-pub struct Write<'a> {
-    pub entity: &'static str,
-    pub operation: Operation,
-    pub record_id: &'a str,
-    pub patient: Option<&'a Patient>,
-    pub cdt_name: Option<&'a str>,
-    pub record: &'a serde_json::Value,
-    /// Overrides the event name (see `DataEvent::subtype`).
-    pub subtype: Option<&'a str>,
-}
-
-impl<'a> Write<'a> {
-    /// A write with nothing but the required parts; set the rest with struct update
-    /// syntax (`Write { patient: Some(&p), ..Write::new(...) }`).
-    pub fn new(entity: &'static str, operation: Operation, record_id: &'a str, record: &'a serde_json::Value) -> Self {
-        Write { entity, operation, record_id, patient: None, cdt_name: None, record, subtype: None }
-    }
-}
-
-impl InstanceCaller {
-    /// Audits a write of this caller in this instance (and queues its event), inside the
-    /// write's transaction.
-    pub async fn record(&self, tx: &mut crate::store::Tx, w: Write<'_>, now_ms: i64) -> Result<(), ApiError> {
-        let actor = self.actor();
-        let event = DataEvent {
-            tenant_id: &self.tenant.id,
-            instance: Some(&self.instance.name),
-            entity: w.entity,
-            operation: w.operation,
-            actor: &actor,
-            record_id: w.record_id,
-            patient_id: w.patient.map(|p| p.id.as_str()),
-            patient_full_name: w.patient.map(Patient::full_name),
-            cdt_name: w.cdt_name,
-            record: w.record,
-            subtype: w.subtype,
-        };
-        crate::store::audit::record_write(tx, &event, now_ms).await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for InstanceCaller {
-    type Target = Caller;
-    fn deref(&self) -> &Caller {
-        &self.caller
+        Ok(InstanceCaller { scope: caller, instance })
     }
 }
 

@@ -12,7 +12,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::call::{self, RESOLUTIONS, RESOLVED};
 use crate::domain::FieldError;
@@ -151,7 +151,7 @@ pub async fn inbound(
     let (body, file) = report_body(req, &state).await?;
     let report = call::parse_report(&body, file).map_err(invalid)?;
     if let Some(user) = &report.user_id {
-        super::chat::user_named_by(&state, &ctx, COMPONENT, "userId", user).await?;
+        crate::services::chat::user_named_by(&state, &ctx, COMPONENT, "userId", user).await?;
     }
     let named = match &report.patient_id {
         Some(id) => Some(

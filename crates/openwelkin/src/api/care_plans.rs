@@ -10,7 +10,7 @@ use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use super::tasks;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::objects::{GoalTemplate, TaskTemplate};
 use crate::domain::care_plan::{self, GOAL_STATUSES};
@@ -219,7 +219,7 @@ async fn record_goal(
     now_ms: i64,
 ) -> ApiResult<()> {
     let id = goal["id"].as_str().unwrap_or_default();
-    ctx.record(tx, Write { patient: Some(p), ..Write::new("GOAL", op, id, goal) }, now_ms).await
+    Ok(ctx.record(tx, Write { patient: Some(p), ..Write::new("GOAL", op, id, goal) }, now_ms).await?)
 }
 
 /// Add a goal from a goal template of the current formation (201). The template's task

@@ -7,7 +7,7 @@ use super::caller::{InstanceCaller, Write};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::{Cardinality, DataType, SYSTEM_FIELDS};
 use crate::designer::Kind;

@@ -13,20 +13,19 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::chat::{self, Message, PageToken, LOCAL_FIND, LOCAL_SEARCH};
 use crate::domain::patient::Patient;
-use crate::domain::user::User;
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
+use crate::services::chat as service;
 use crate::store::chat::{self as store, Border, ChatScope, ChatWebhook};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::time::Duration;
 use utoipa::ToSchema;
 
 const COMPONENT: &str = "CHAT";
@@ -316,7 +315,7 @@ pub async fn search_v8(
     security(("bearer" = []))
 )]
 pub async fn archive(ctx: InstanceCaller) -> ApiResult<StatusCode> {
-    Err(ctx.restricted())
+    Err(ctx.restricted().into())
 }
 
 /// Restore archived messages: restricted for API clients, as Welkin documents.
@@ -327,7 +326,7 @@ pub async fn archive(ctx: InstanceCaller) -> ApiResult<StatusCode> {
     security(("bearer" = []))
 )]
 pub async fn restore(ctx: InstanceCaller) -> ApiResult<StatusCode> {
-    Err(ctx.restricted())
+    Err(ctx.restricted().into())
 }
 
 /// The V8 spelling of archive.
@@ -339,7 +338,7 @@ pub async fn restore(ctx: InstanceCaller) -> ApiResult<StatusCode> {
     security(("bearer" = []))
 )]
 pub async fn archive_v8(ctx: InstanceCaller) -> ApiResult<StatusCode> {
-    Err(ctx.restricted())
+    Err(ctx.restricted().into())
 }
 
 /// The V8 spelling of restore.
@@ -350,80 +349,7 @@ pub async fn archive_v8(ctx: InstanceCaller) -> ApiResult<StatusCode> {
     security(("bearer" = []))
 )]
 pub async fn restore_v8(ctx: InstanceCaller) -> ApiResult<StatusCode> {
-    Err(ctx.restricted())
-}
-
-/// A user's display name: "First Last", else the username.
-pub(crate) fn display_name(u: &User) -> String {
-    let name = [u.first_name.as_deref(), u.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    if name.is_empty() {
-        u.username.clone()
-    } else {
-        name
-    }
-}
-
-/// The user `field` names, checked to exist in the tenant.
-pub(crate) async fn user_named_by(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    component: &str,
-    field: &str,
-    id: &str,
-) -> ApiResult<User> {
-    let found = state.db.users_by_ids(&ctx.tenant.id, &[id.to_string()]).await?;
-    found
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::invalid_field(component, FieldError::new(field, format!("user {id} does not exist"))))
-}
-
-/// A care-team message to `p`, from a user or (without one) the calling API client.
-pub(crate) fn care_team_message(
-    ctx: &InstanceCaller,
-    p: &Patient,
-    sender: Option<&User>,
-    text: String,
-    attachment_id: Option<String>,
-    now_ms: i64,
-) -> Message {
-    let (sender_type, sender_id, sender_name) = match sender {
-        Some(u) => (chat::USER, u.id.clone(), display_name(u)),
-        None => (chat::API_CLIENT, ctx.client.id.clone(), ctx.actor().full_name()),
-    };
-    Message {
-        id: crate::ids::new_id(),
-        external_id: chat::new_external_id(),
-        patient_id: p.id.clone(),
-        sender_type: sender_type.into(),
-        sender_id,
-        sender_name: Some(sender_name),
-        message: text,
-        attachment_id,
-        created_at_ms: now_ms,
-        archived: false,
-    }
-}
-
-/// Writes a care-team message in `tx` (with its audit row); the caller commits and then
-/// calls [`announce`].
-pub(crate) async fn insert_care_team_message(
-    ctx: &InstanceCaller,
-    tx: &mut crate::store::Tx,
-    p: &Patient,
-    m: &Message,
-    now_ms: i64,
-) -> ApiResult<()> {
-    store::insert(tx, &ctx.tenant.id, &ctx.instance.id, m).await?;
-    let record = m.audit_record();
-    ctx.record(tx, Write { patient: Some(p), ..Write::new("CHAT_MESSAGE", Operation::Create, &m.id, &record) }, now_ms)
-        .await?;
-    Ok(())
+    Err(ctx.restricted().into())
 }
 
 /// The care team writes to the patient (DOCS). `senderId` names the user it is from;
@@ -447,15 +373,15 @@ pub async fn send(
     let p = patient(&state, &ctx, &path.2).await?;
     let out = chat::parse_outbound(&body).map_err(invalid)?;
     let sender = match &out.sender_id {
-        Some(id) => Some(user_named_by(&state, &ctx, COMPONENT, "senderId", id).await?),
+        Some(id) => Some(service::user_named_by(&state, &ctx, COMPONENT, "senderId", id).await?),
         None => None,
     };
     let now_ms = state.clock.now_ms();
-    let m = care_team_message(&ctx, &p, sender.as_ref(), out.text, out.attachment_id, now_ms);
+    let m = service::care_team_message(&ctx, &p, sender.as_ref(), out.text, out.attachment_id, now_ms);
     let mut tx = state.db.begin().await?;
-    insert_care_team_message(&ctx, &mut tx, &p, &m, now_ms).await?;
+    service::insert_care_team_message(&ctx, &mut tx, &p, &m, now_ms).await?;
     tx.commit().await?;
-    announce(&state, &ctx, &headers, &p, &m.message).await;
+    service::announce(&state, &ctx, &request_base(&headers), &p, &m.message).await;
     Ok((StatusCode::CREATED, Json(m.docs())))
 }
 
@@ -542,81 +468,14 @@ pub async fn search_docs(
 // The chat webhook
 // ---------------------------------------------------------------------------------------
 
-/// Attempts per delivery, and the time each may take.
-const DELIVERY_ATTEMPTS: u32 = 3;
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .connect_timeout(DELIVERY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client without TLS builds")
-    })
-}
-
 /// `scheme://host` the request came to, for `patientUrl`.
-fn request_base(headers: &HeaderMap) -> String {
+pub(crate) fn request_base(headers: &HeaderMap) -> String {
     let header = |name: &str| {
         headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or(s).trim().to_string())
     };
     let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or_else(|| "localhost".into());
     let scheme = header("x-forwarded-proto").filter(|p| p == "https" || p == "http").unwrap_or_else(|| "http".into());
     format!("{scheme}://{host}")
-}
-
-/// The chat webhook payload, as Welkin sends it.
-pub(crate) fn payload(base: &str, tenant: &str, instance: &str, patient_id: &str, message: &str) -> Value {
-    json!({
-        "patientId": patient_id,
-        "patientUrl": format!("{}/{tenant}/{instance}/patients/{patient_id}", base.trim_end_matches('/')),
-        "tenantName": tenant,
-        "instanceName": instance,
-        "message": message,
-    })
-}
-
-/// Announces a care-team message to the instance's active chat webhook, if any. Called
-/// after the commit; the delivery runs in the background (a few attempts, each bounded
-/// by a timeout) and never fails the request.
-pub(crate) async fn announce(state: &AppState, ctx: &InstanceCaller, headers: &HeaderMap, p: &Patient, message: &str) {
-    let hook = match state.db.chat_webhook(&ctx.instance.id).await {
-        Ok(Some(h)) if h.active => h,
-        Ok(_) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "chat webhook configuration could not be read");
-            return;
-        }
-    };
-    let base = hook.public_base_url.clone().unwrap_or_else(|| request_base(headers));
-    let body = payload(&base, &ctx.tenant.name, &ctx.instance.name, &p.id, message);
-    tokio::spawn(deliver(hook, body));
-}
-
-async fn deliver(hook: ChatWebhook, body: Value) {
-    for attempt in 1..=DELIVERY_ATTEMPTS {
-        let sent = http()
-            .post(&hook.url)
-            .header("X-WEBHOOK-API-KEY", &hook.api_key)
-            .header("X-WEBHOOK-API-SECRET", &hook.api_secret)
-            .json(&body)
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                tracing::info!(url = %hook.url, status = %r.status(), "chat webhook delivered");
-                return;
-            }
-            Ok(r) => tracing::warn!(url = %hook.url, status = %r.status(), attempt, "chat webhook refused"),
-            Err(e) => tracing::warn!(url = %hook.url, error = %e, attempt, "chat webhook failed"),
-        }
-        if attempt < DELIVERY_ATTEMPTS {
-            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-        }
-    }
 }
 
 fn webhook_not_found(instance: &str) -> ApiError {
@@ -740,13 +599,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads_and_urls() {
-        let p = payload("http://h:1/", "t", "i", "p1", "hi");
-        assert_eq!(p["patientUrl"], "http://h:1/t/i/patients/p1");
-        assert_eq!(
-            p.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["instanceName", "message", "patientId", "patientUrl", "tenantName"]
-        );
+    fn urls() {
         let mut h = HeaderMap::new();
         h.insert("host", "example.org:8080".parse().unwrap());
         assert_eq!(request_base(&h), "http://example.org:8080");

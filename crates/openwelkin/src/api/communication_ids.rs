@@ -9,7 +9,7 @@ use super::caller::{InstanceCaller, Write};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::communication_id::{self, CHANNELS};
 use crate::events::audit::Operation;

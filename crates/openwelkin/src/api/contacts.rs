@@ -7,7 +7,7 @@ use super::caller::{InstanceCaller, Write};
 use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::contact;
 use crate::domain::patient::Patient;

@@ -7,7 +7,7 @@ use super::caller::{InstanceCaller, Write};
 use super::cdts::date_param;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::stable_id;
 use crate::domain::FieldError;

@@ -16,7 +16,7 @@ use super::cdts::{self, CdtPage};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::{stable_id, DataType};
 use crate::designer::Kind;

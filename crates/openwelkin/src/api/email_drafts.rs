@@ -10,7 +10,7 @@ use super::emails::{create_outbound, invalid, outbound_parties, outbound_record,
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::email;
 use crate::domain::patient::Patient;

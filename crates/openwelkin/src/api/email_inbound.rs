@@ -19,7 +19,7 @@ use super::emails::{
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::email::{self, Parties};
 use crate::domain::{fields, FieldError};

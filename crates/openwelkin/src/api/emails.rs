@@ -10,11 +10,10 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::email::{self, Compose, Parties, COMPOSE_KEYS};
+use crate::domain::email::{self, Compose, COMPOSE_KEYS};
 use crate::domain::patient::Patient;
-use crate::domain::user::User;
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
 use crate::store::emails::{self as store, Attachment, EmailFilter, EmailRow, Scope};
@@ -27,7 +26,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-pub(crate) const COMPONENT: &str = "EMAIL";
+pub(crate) use crate::services::emails::{
+    create_outbound, dispatch_at, external_id, outbound_parties, outbound_record, COMPONENT,
+};
 /// The multipart part name of an attached file (V8).
 pub(crate) const FILE_PART: &str = "attachmentsAsFiles";
 /// At most this many files per email.
@@ -44,7 +45,7 @@ pub(crate) fn not_found(patient_id: Option<&str>, id: &str) -> ApiError {
 }
 
 pub(crate) fn invalid(e: FieldError) -> ApiError {
-    ApiError::invalid_field(COMPONENT, e)
+    crate::services::emails::invalid(e).into()
 }
 
 fn attachment_not_found(id: &str) -> ApiError {
@@ -206,115 +207,12 @@ pub(crate) async fn save_files(
     Ok(email::attachments_value(&metas))
 }
 
-pub(crate) fn user_name(u: &User) -> String {
-    let full = [u.first_name.as_deref(), u.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if full.trim().is_empty() {
-        u.username.clone()
-    } else {
-        full
-    }
-}
-
-/// Sender and receiver of an email to `p`: the user named by `sender`, else the patient's
-/// point of contact (an error when there is none), from the configured address to the
-/// patient's email.
-pub(crate) async fn outbound_parties(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    p: &Patient,
-    sender: Option<&str>,
-) -> ApiResult<Parties> {
-    let to = p.email.clone().ok_or_else(|| invalid(FieldError::new("receiver", "the patient has no email address")))?;
-    let sender_id =
-        sender.map(String::from).or_else(|| p.point_of_contact.as_ref().map(|m| m.id.clone())).ok_or_else(|| {
-            invalid(FieldError::new(
-                "sender",
-                "the patient has no point of contact; give sender, the id of the user who sends the email",
-            ))
-        })?;
-    let user = state
-        .db
-        .user(&ctx.tenant.id, &sender_id, true)
-        .await?
-        .ok_or_else(|| invalid(FieldError::new("sender", format!("there is no user {sender_id}"))))?;
-    let name = user_name(&user);
-    Ok(Parties {
-        sender: Some(user.id.clone()),
-        sender_name: Some(name.clone()),
-        from: state.email.from.clone(),
-        receiver: Some(p.id.clone()),
-        receiver_name: Some(p.full_name()),
-        to,
-        care_team: Some(name),
-        patient_info: Some(p.full_name()),
-        timezone: p.timezone.clone(),
-    })
-}
-
-/// The provider's message id: a UUID for secure sends (as Paubox), else a Mailgun-style
-/// `<time>.1.<hex>@<sender domain>`.
-pub(crate) fn external_id(secure: bool, from: &str, now_ms: i64) -> String {
-    let id = uuid::Uuid::new_v4();
-    if secure {
-        return id.to_string();
-    }
-    let stamp = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default().format("%Y%m%d%H%M%S");
-    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("openwelkin.local");
-    format!("{stamp}.1.{}@{domain}", &id.simple().to_string()[..16].to_uppercase())
-}
-
 /// The receiver of a send or update must be the patient of the path.
 fn check_receiver(c: &Compose, patient_id: &str) -> ApiResult<()> {
     match &c.receiver {
         Some(r) if r != patient_id => Err(invalid(FieldError::new("receiver", "must be the patient of the path"))),
         _ => Ok(()),
     }
-}
-
-/// When an email's delivery is next due: now for an accepted send, its time for a
-/// scheduled one.
-pub(crate) fn dispatch_at(record: &Value, now_ms: i64) -> Option<i64> {
-    match record["status"].as_str() {
-        Some("ACCEPTED") => Some(now_ms),
-        Some("SCHEDULED") => Some(email::scheduled_ms(record).unwrap_or(now_ms)),
-        _ => None,
-    }
-}
-
-/// A new outbound email (see `email::outbound`) with its provider id and files.
-pub(crate) fn outbound_record(parties: &Parties, c: &Compose, id: &str, attachments: Value, now_ms: i64) -> Value {
-    let secure = c.secure.unwrap_or(false);
-    let mut record = email::outbound(id, parties, c, &external_id(secure, &parties.from, now_ms), now_ms);
-    record["attachments"] = attachments;
-    record
-}
-
-/// Stores a new outbound email to `p` (in `tx`) with its audit row, due for delivery
-/// now or at its scheduled time.
-pub(crate) async fn create_outbound(
-    state: &AppState,
-    tx: &mut Tx,
-    ctx: &InstanceCaller,
-    p: &Patient,
-    record: Value,
-    now_ms: i64,
-) -> ApiResult<EmailRow> {
-    let id = record["id"].as_str().unwrap_or_default().to_string();
-    let row = EmailRow {
-        dispatch_at: dispatch_at(&record, now_ms),
-        dispatch_key: Some(state.email.key.clone()),
-        record,
-        tenant_id: ctx.tenant.id.clone(),
-        instance_id: ctx.instance.id.clone(),
-        patient_id: Some(p.id.clone()),
-        unmatched: false,
-        resolved_by: None,
-        attempts: 0,
-    };
-    store::insert(tx, &row, now_ms).await?;
-    ctx.record(tx, Write { patient: Some(p), ..Write::new("EMAIL", Operation::Create, &id, &row.record) }, now_ms)
-        .await?;
-    Ok(row)
 }
 
 /// Send an email to the patient, now or scheduled (201, status `ACCEPTED` or
@@ -690,14 +588,6 @@ pub async fn attachment(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn external_ids_look_like_the_providers() {
-        let id = external_id(false, "n.snow@dev.welkincloud.io", 1620158904427);
-        assert!(id.starts_with("20210504200824.1."), "{id}");
-        assert!(id.ends_with("@dev.welkincloud.io"), "{id}");
-        assert!(uuid::Uuid::parse_str(&external_id(true, "a@b.c", 0)).is_ok());
-    }
 
     #[test]
     fn content_types_are_kept_or_guessed() {

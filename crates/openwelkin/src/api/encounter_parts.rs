@@ -12,7 +12,7 @@ use super::caller::{InstanceCaller, Write};
 use super::cdts::{dictionary_values, patient, record_not_found};
 use super::encounters::{DISPOSITION, ENCOUNTER, LINK};
 use super::error::{ApiError, ApiResult, ErrorItem};
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::stable_id;
 use crate::domain::encounter as domain;

@@ -11,7 +11,7 @@ use super::cdts::{patient, record_not_found};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::{stable_id, DataType};
 use crate::domain::encounter::{self as domain, Change};

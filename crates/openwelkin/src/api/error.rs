@@ -2,11 +2,12 @@
 //! `{errorCode, componentType, message, details, date}`.
 
 use crate::domain::FieldError;
+use crate::services::error::{Kind, ServiceError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 /// One item of an error response.
@@ -56,108 +57,88 @@ impl ApiError {
     }
 
     pub fn bad_request(component: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", component, message, json!({}))
+        ServiceError::bad_request(component, message).into()
     }
 
     /// A body field that breaks the resource's rules; the message and details name it.
     pub fn invalid_field(component: &str, err: FieldError) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            component,
-            err.to_string(),
-            json!({"field": err.field, "reason": err.reason}),
-        )
+        ServiceError::invalid_field(component, err).into()
     }
 
     pub fn invalid_param(name: &str, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            "REQUEST",
-            format!("query parameter {name}: {reason}"),
-            json!({"parameter": name, "reason": reason}),
-        )
+        ServiceError::invalid_param(name, reason).into()
     }
 
     pub fn not_found(code: &str, component: &str, message: &str, details: Value) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, component, message, details)
+        ServiceError::not_found(code, component, message, details).into()
     }
 
     pub fn conflict(code: &str, component: &str, message: impl Into<String>, details: Value) -> Self {
-        Self::new(StatusCode::CONFLICT, code, component, message, details)
+        ServiceError::conflict(code, component, message, details).into()
     }
 
     /// The 401 the Python client refreshes its token on.
     pub fn invalid_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "NOT_VALID_JSON_WEB_TOKEN", "AUTH", "Not valid JWT", json!({}))
+        ServiceError::invalid_token().into()
     }
 
     pub fn expired_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", "AUTH", "JWT token is expired", json!({}))
+        ServiceError::expired_token().into()
     }
 
-    /// A write refused because the database or the file store has no space left. Reads
-    /// go on; the operator frees space and writes are accepted again.
+    /// A write refused for lack of space (`507 INSUFFICIENT_STORAGE`).
     pub fn storage_full(detail: &dyn std::fmt::Display) -> Self {
-        crate::store::errors::storage_full(detail);
-        Self::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "INSUFFICIENT_STORAGE",
-            "SERVER",
-            "The server has no storage space left for this write; nothing was changed",
-            json!({}),
-        )
+        ServiceError::storage_full(detail).into()
     }
 
-    /// The database cannot be reached within the configured wait (`serve --db-timeout`).
+    /// The database cannot be reached (`503 DATABASE_UNAVAILABLE`).
     pub fn database_unavailable(detail: &dyn std::fmt::Display) -> Self {
-        tracing::warn!(error = %detail, "database unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "DATABASE_UNAVAILABLE",
-            "SERVER",
-            "The database is not reachable; try again later",
-            json!({}),
-        )
+        ServiceError::database_unavailable(detail).into()
     }
 
     /// A file store failure: a full disk is a 507, anything else an internal error.
     pub fn from_io(err: std::io::Error) -> Self {
-        if crate::store::errors::is_storage_full(&err) {
-            Self::storage_full(&err)
-        } else {
-            Self::internal(err)
-        }
+        ServiceError::from_io(err).into()
     }
 
     /// A storage failure: the detail goes to the log, the client gets a request id.
     pub fn internal(err: impl std::fmt::Display) -> Self {
-        let reference = crate::ids::new_id();
-        tracing::error!(error = %err, reference, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "SERVER",
-            "The server could not complete the request",
-            json!({"reference": reference}),
-        )
+        ServiceError::internal(err).into()
+    }
+}
+
+/// The HTTP status of each kind of use-case failure.
+fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::BadRequest => StatusCode::BAD_REQUEST,
+        Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UriTooLong => StatusCode::URI_TOO_LONG,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Kind::HeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        let c = *err.content;
+        let api = ApiError::new(status_of(err.kind), &c.code, &c.component, c.message, c.details);
+        let api = if c.dated { api } else { api.without_date() };
+        ApiError { retryable: err.retryable, ..api }
     }
 }
 
 impl From<crate::store::sql::Error> for ApiError {
     fn from(err: crate::store::sql::Error) -> Self {
-        use crate::store::errors::{classify, Failure};
-        match classify(&err) {
-            Failure::StorageFull => ApiError::storage_full(&err),
-            Failure::Unavailable => {
-                let mut api = ApiError::database_unavailable(&err);
-                api.retryable = err.retryable();
-                api
-            }
-            Failure::Other => ApiError::internal(err),
-        }
+        ServiceError::from(err).into()
     }
 }
 

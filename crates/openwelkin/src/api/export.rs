@@ -20,12 +20,12 @@
 use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::{stable_id, DataType};
 use crate::designer::Kind;
 use crate::domain::chat::Message;
-use crate::domain::patient::{CareTeamRole, CareTeamUser, Patient};
+use crate::domain::patient::Patient;
 use crate::domain::patient_program::PatientProgram;
 use crate::domain::user::User;
 use crate::domain::{calendar as cal, records};
@@ -470,31 +470,15 @@ async fn patients(state: &AppState, ctx: &InstanceCaller, rows: &[ExportRow]) ->
             p.care_team = p
                 .care_team_members
                 .iter()
-                .filter_map(|m| users.get(m.id.as_str()).map(|u| care_team_user(u, m.point_of_contact)))
+                .filter_map(|m| {
+                    users.get(m.id.as_str()).map(|u| crate::services::patients::care_team_user(u, m.point_of_contact))
+                })
                 .collect();
         }
         p.patient_programs = programs.remove(&p.id).unwrap_or_default();
         out.push(to_value(p)?);
     }
     Ok(out)
-}
-
-fn care_team_user(u: &User, point_of_contact: bool) -> CareTeamUser {
-    CareTeamUser {
-        id: u.id.clone(),
-        username: u.username.clone(),
-        first_name: u.first_name.clone(),
-        last_name: u.last_name.clone(),
-        roles: u
-            .roles
-            .iter()
-            .map(|r| CareTeamRole {
-                name: r.get("permissionName").and_then(Value::as_str).unwrap_or_default().to_string(),
-                primary_role: r.get("primaryRole").and_then(Value::as_bool).unwrap_or(false),
-            })
-            .collect(),
-        point_of_contact,
-    }
 }
 
 /// Work-hours rules as the work-hours GET details them, in their user's time zone, with

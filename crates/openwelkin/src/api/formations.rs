@@ -6,7 +6,7 @@
 use super::body::JsonObject;
 use super::caller::{InstanceCaller, Write};
 use super::error::{ApiError, ApiResult, ErrorItem};
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::{DesignerError, Kind};
 use crate::events::audit::Operation;

@@ -42,17 +42,13 @@ pub mod user_access;
 pub mod users;
 pub mod webhooks;
 
-use crate::auth::tokens::TokenSigner;
-use crate::clock::Clock;
-use crate::store::ratelimit::TokenLimit;
-use crate::store::Db;
+use crate::app::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
 use error::ApiError;
 use serde_json::json;
-use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -61,59 +57,6 @@ use utoipa_axum::routes;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub clock: Clock,
-    pub signer: TokenSigner,
-    pub token_limit: Arc<TokenLimit>,
-    /// Verified against when a client name is unknown, so that both cases take as long.
-    /// Computed in the background at start (an argon2 hash costs tens of milliseconds,
-    /// which the time to ready should not pay); the first use waits for it if need be.
-    pub dummy_hash: Arc<std::sync::OnceLock<String>>,
-    /// Webhook delivery settings (`serve --webhook-…`), also used by test sends.
-    pub webhooks: crate::events::webhooks::WebhookSettings,
-    /// Where uploaded files live (`serve --files-dir`).
-    pub files: crate::files::FileStore,
-    /// Email delivery: SMTP or the local outbox (`serve --smtp-url`, `--email-from`).
-    pub email: crate::delivery::email::EmailDelivery,
-    /// SMS delivery: the local outbox or a Twilio-compatible API (`serve --sms-provider`).
-    pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
-    /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
-    pub emulator: Option<Arc<emulator::Emulator>>,
-}
-
-impl AppState {
-    pub async fn new(db: Db, clock: Clock) -> anyhow::Result<Self> {
-        let key = db.signing_key(clock.now_ms()).await?;
-        Ok(AppState {
-            // Before `db` moves into the state.
-            email: crate::delivery::email::EmailDelivery::local(db.clone()),
-            sms: crate::delivery::sms::local(db.clone()),
-            db,
-            clock,
-            signer: TokenSigner::new(&key),
-            token_limit: Arc::new(TokenLimit::default()),
-            dummy_hash: {
-                let cell = Arc::new(std::sync::OnceLock::new());
-                let warm = cell.clone();
-                tokio::task::spawn_blocking(move || {
-                    warm.get_or_init(dummy_hash);
-                });
-                cell
-            },
-            webhooks: Default::default(),
-            files: crate::files::FileStore::local("openwelkin-files"),
-            emulator: None,
-        })
-    }
-}
-
-/// A hash of a random secret nobody knows, verified against when a client is unknown.
-pub fn dummy_hash() -> String {
-    crate::auth::secrets::hash(&crate::auth::secrets::generate())
-}
 
 /// Every route with its OpenAPI description.
 pub fn api_router() -> OpenApiRouter<AppState> {

@@ -13,15 +13,16 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::designer::{Designer, Kind};
+use crate::designer::Kind;
 use crate::domain::patient::Patient;
 use crate::domain::patient_program::{
     parse_change, Change, PatientProgram, PatientProgramWrite, PhaseChangeWrite, Stamp, FINISHED,
 };
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
+use crate::services::patient_programs::rendered;
 use crate::store::{is_unique_violation, patient_programs as store};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -57,27 +58,6 @@ fn program_not_found(name: &str) -> ApiError {
 
 fn invalid(e: FieldError) -> ApiError {
     ApiError::invalid_field(COMPONENT, e)
-}
-
-/// An enrolment with what depends on the current formation filled in.
-fn rendered(mut pp: PatientProgram, designer: &Designer) -> PatientProgram {
-    let program = designer.program(&pp.program_name);
-    pp.refresh(program.as_ref());
-    pp
-}
-
-/// Every enrolment of a patient (finished ones included), for the patient's
-/// `patientPrograms`.
-pub(crate) async fn of_patient(state: &AppState, ctx: &InstanceCaller, patient_id: &str) -> ApiResult<Vec<Value>> {
-    let enrolments = state.db.patient_programs(&ctx.instance.id, patient_id).await?;
-    if enrolments.is_empty() {
-        return Ok(vec![]);
-    }
-    let formation = state.db.current_formation(&ctx.instance.id).await?;
-    enrolments
-        .into_iter()
-        .map(|pp| serde_json::to_value(rendered(pp, &formation.designer)).map_err(ApiError::internal))
-        .collect()
 }
 
 fn sort_field(field: &str) -> Option<&'static str> {
@@ -421,5 +401,7 @@ async fn audit(
 ) -> ApiResult<()> {
     let record = serde_json::to_value(pp).map_err(ApiError::internal)?;
     let id = pp.id.clone().unwrap_or_default();
-    ctx.record(tx, Write { patient: Some(p), ..Write::new("PATIENT_PROGRAM", operation, &id, &record) }, now_ms).await
+    Ok(ctx
+        .record(tx, Write { patient: Some(p), ..Write::new("PATIENT_PROGRAM", operation, &id, &record) }, now_ms)
+        .await?)
 }

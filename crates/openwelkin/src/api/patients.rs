@@ -1,29 +1,21 @@
-//! Patients: `/{tenant}/{instance}/patients…` and `POST /by-filter/patients`.
+//! Patients: `/{tenant}/{instance}/patients…` and `POST /by-filter/patients`. The use
+//! cases are `services::patients`; here are the routes, their parameters and answers.
 
 use super::body::JsonObject;
 use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::patient::{CareTeamRole, CareTeamUser, Patient, PatientWrite};
-use crate::domain::user::User;
+use crate::domain::patient::{Patient, PatientWrite};
 use crate::domain::FieldError;
-use crate::events::audit::{DataEvent, Operation};
-use crate::store::audit::record_write;
+use crate::services::patients::{self as service, COMPONENT};
 use crate::store::patients::{self, PatientFilter, PatientKey};
-use crate::store::{is_unique_violation, users, Tx};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Map, Value};
-
-const COMPONENT: &str = "PATIENT";
-
-fn not_found(key: &str) -> ApiError {
-    ApiError::not_found("PATIENT_NOT_FOUND", COMPONENT, "Patient not found", json!({"id": key}))
-}
+use serde_json::{Map, Value};
 
 fn key_type(params: &Params) -> ApiResult<PatientKey> {
     Ok(match params.get("type").map(str::to_ascii_uppercase).as_deref() {
@@ -52,22 +44,7 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Patient>)> {
     ctx.require(Family::Patients, Op::Create)?;
-    let actor = ctx.actor();
-    let now_ms = state.clock.now_ms();
-    let mut patient =
-        Patient::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
-    patient.apply(&body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    if body.contains_key("patientTerritories") {
-        check_territories(&state, &ctx, &mut patient).await?;
-    }
-    let mut tx = state.db.begin().await?;
-    check_references(&mut tx, &ctx, &patient).await?;
-    patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, now_ms)
-        .await
-        .map_err(duplicate_or_internal)?;
-    audit(&mut tx, &ctx, Operation::Create, &patient, now_ms).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(render(&state, &ctx, patient, false).await?)))
+    Ok((StatusCode::CREATED, Json(service::create(&state, &ctx, &body).await?)))
 }
 
 /// Read a patient by id, or by external id, external GUID or MRN (`type`).
@@ -92,8 +69,7 @@ pub async fn read(
     ctx.require(Family::Patients, Op::Read)?;
     let kind = key_type(&params)?;
     let expand = params.bool("expand")?.unwrap_or(false);
-    let patient = state.db.patient(&ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
-    Ok(Json(render(&state, &ctx, patient, expand).await?))
+    Ok(Json(service::read(&state, &ctx, kind, &key, expand).await?))
 }
 
 /// Update some fields of a patient; omitted fields keep their values.
@@ -115,23 +91,7 @@ pub async fn update(
     let key = path.2;
     ctx.require(Family::Patients, Op::Update)?;
     let kind = key_type(&params)?;
-    let actor = ctx.actor();
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut patient =
-        patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
-    patient.apply(&body, false).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    if body.contains_key("patientTerritories") {
-        check_territories(&state, &ctx, &mut patient).await?;
-    }
-    patient.updated_at = crate::time::format_ms(now_ms);
-    patient.updated_by = actor.id.clone();
-    patient.updated_by_name = actor.full_name();
-    check_references(&mut tx, &ctx, &patient).await?;
-    patients::update(&mut tx, &ctx.instance.id, &patient, now_ms).await.map_err(duplicate_or_internal)?;
-    audit(&mut tx, &ctx, Operation::Update, &patient, now_ms).await?;
-    tx.commit().await?;
-    Ok(Json(render(&state, &ctx, patient, false).await?))
+    Ok(Json(service::update(&state, &ctx, kind, &key, &body).await?))
 }
 
 /// Delete a patient (irreversible). Answers 200 with an empty body.
@@ -151,30 +111,7 @@ pub async fn delete(
     let key = path.2;
     ctx.require(Family::Patients, Op::Delete)?;
     let kind = key_type(&params)?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let patient =
-        patients::get_for_update(&mut tx, &ctx.instance.id, kind, &key).await?.ok_or_else(|| not_found(&key))?;
-    patients::delete(&mut tx, &ctx.instance.id, &patient.id).await?;
-    // What belongs to the patient goes with it, in the same transaction.
-    crate::store::records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::contacts::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::patient_programs::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::tasks::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::care_plans::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::assessment_records::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::encounters::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::emails::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    let files = crate::store::documents::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::billing::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::sms::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::chat::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::calls::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    crate::store::templates::delete_communications_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    audit(&mut tx, &ctx, Operation::Delete, &patient, now_ms).await?;
-    tx.commit().await?;
-    // Uploaded files' bytes go once the rows naming them are gone.
-    state.files.delete_all(&files).await;
+    service::delete(&state, &ctx, kind, &key).await?;
     Ok(StatusCode::OK)
 }
 
@@ -243,11 +180,7 @@ async fn search(
     filter: &PatientFilter,
     page: &PageRequest,
 ) -> ApiResult<Json<SpringPage<Patient>>> {
-    let (found, total) = state.db.patients(&ctx.instance.id, filter, &page.sorts, page.offset(), page.size).await?;
-    let mut content = Vec::with_capacity(found.len());
-    for p in found {
-        content.push(render(state, ctx, p, false).await?);
-    }
+    let (content, total) = service::list(state, ctx, filter, &page.sorts, page.offset(), page.size).await?;
     Ok(Json(SpringPage::new(content, page, total)))
 }
 
@@ -283,132 +216,4 @@ fn filter_from_body(body: &Map<String, Value>) -> Result<PatientFilter, FieldErr
         cadence: list("cadence")?,
         ids: list("ids")?,
     })
-}
-
-/// Each region of `patientTerritories` exists in the instance's current designer and each
-/// territory belongs to it; the first region's title becomes `patientRegionTitle`.
-async fn check_territories(state: &AppState, ctx: &InstanceCaller, p: &mut Patient) -> ApiResult<()> {
-    let regions = state.db.current_formation(&ctx.instance.id).await?.designer.region_list();
-    for (i, t) in p.patient_territories.iter().enumerate() {
-        let Some(region) = regions.iter().find(|r| r.name == t.name) else {
-            let e = FieldError::new(format!("patientTerritories[{i}].name"), format!("no region named {:?}", t.name));
-            return Err(ApiError::invalid_field(COMPONENT, e));
-        };
-        if let Some(j) = t.territories.iter().position(|x| !region.territories.contains(x)) {
-            let e = FieldError::new(
-                format!("patientTerritories[{i}].territories[{j}]"),
-                format!("{:?} is not a territory of region {:?}", t.territories[j], t.name),
-            );
-            return Err(ApiError::invalid_field(COMPONENT, e));
-        }
-    }
-    p.patient_region_title =
-        p.patient_region.as_ref().and_then(|name| regions.iter().find(|r| &r.name == name)).map(|r| r.title.clone());
-    Ok(())
-}
-
-/// Unique keys free within the instance, care team members existing in the tenant.
-async fn check_references(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient) -> ApiResult<()> {
-    for (kind, field, value) in [
-        (PatientKey::ExternalId, "externalId", &p.external_id),
-        (PatientKey::ExternalGuid, "externalGuid", &p.external_guid),
-        (PatientKey::Mrn, "mrn", &p.mrn),
-    ] {
-        let Some(value) = value else { continue };
-        if let Some(holder) = patients::holder_of(tx, &ctx.instance.id, kind, value).await? {
-            if holder != p.id {
-                return Err(ApiError::conflict(
-                    "PATIENT_ALREADY_EXISTS",
-                    COMPONENT,
-                    format!("{field}: another patient already has {value:?}"),
-                    json!({"field": field, "value": value, "patientId": holder}),
-                ));
-            }
-        }
-    }
-    let ids: Vec<String> = p.care_team_members.iter().map(|m| m.id.clone()).collect();
-    let known = users::existing_ids(tx, &ctx.tenant.id, &ids).await?;
-    if let Some((i, missing)) = ids.iter().enumerate().find(|(_, id)| !known.contains(id)) {
-        return Err(ApiError::invalid_field(
-            COMPONENT,
-            FieldError::new(format!("careTeam[{i}].id"), format!("user {missing} does not exist")),
-        ));
-    }
-    Ok(())
-}
-
-fn duplicate_or_internal(err: crate::store::sql::Error) -> ApiError {
-    if is_unique_violation(&err) {
-        ApiError::conflict(
-            "PATIENT_ALREADY_EXISTS",
-            COMPONENT,
-            "another patient already has this externalId, externalGuid or mrn",
-            json!({}),
-        )
-    } else {
-        ApiError::from(err)
-    }
-}
-
-async fn audit(tx: &mut Tx, ctx: &InstanceCaller, operation: Operation, p: &Patient, now_ms: i64) -> ApiResult<()> {
-    let record = serde_json::to_value(p).map_err(ApiError::internal)?;
-    let actor = ctx.actor();
-    let event = DataEvent {
-        tenant_id: &ctx.tenant.id,
-        instance: Some(&ctx.instance.name),
-        entity: "PATIENT",
-        operation,
-        actor: &actor,
-        record_id: &p.id,
-        patient_id: Some(&p.id),
-        patient_full_name: Some(p.full_name()),
-        cdt_name: None,
-        record: &record,
-        subtype: None,
-    };
-    record_write(tx, &event, now_ms).await?;
-    Ok(())
-}
-
-/// Fills the parts of a patient that come from other records: the care team's user
-/// details and, with `expand`, the territorial team.
-async fn render(state: &AppState, ctx: &InstanceCaller, mut p: Patient, expand: bool) -> ApiResult<Patient> {
-    if !p.care_team_members.is_empty() {
-        let ids: Vec<String> = p.care_team_members.iter().map(|m| m.id.clone()).collect();
-        let found = state.db.users_by_ids(&ctx.tenant.id, &ids).await?;
-        p.care_team = p
-            .care_team_members
-            .iter()
-            .filter_map(|m| found.iter().find(|u| u.id == m.id).map(|u| care_team_user(u, m.point_of_contact)))
-            .collect();
-    }
-    p.patient_programs = super::patient_programs::of_patient(state, ctx, &p.id).await?;
-    if expand {
-        let mut team = Vec::new();
-        if let Some(region) = &p.patient_region {
-            for u in state.db.users_covering(&ctx.tenant.id, &ctx.instance.name, region).await? {
-                team.push(care_team_user(&u, false));
-            }
-        }
-        p.territorial_team = Some(team);
-    }
-    Ok(p)
-}
-
-fn care_team_user(u: &User, point_of_contact: bool) -> CareTeamUser {
-    CareTeamUser {
-        id: u.id.clone(),
-        username: u.username.clone(),
-        first_name: u.first_name.clone(),
-        last_name: u.last_name.clone(),
-        roles: u
-            .roles
-            .iter()
-            .map(|r| CareTeamRole {
-                name: r.get("permissionName").and_then(Value::as_str).unwrap_or_default().to_string(),
-                primary_role: r.get("primaryRole").and_then(Value::as_bool).unwrap_or(false),
-            })
-            .collect(),
-        point_of_contact,
-    }
 }

@@ -6,11 +6,8 @@
 //! extensions): the inbound webhook and delivery reports in Twilio's form fields, and the
 //! local outbox.
 //!
-//! Outbound messages go out from the instance's default SMS communication ID through the
-//! configured `SmsProvider`: the message is stored `ACCEPTED` (or `SCHEDULED`), then handed
-//! to the provider, then stored `SENT` with the provider's id, or `FAILED`. A scheduler
-//! sends scheduled messages when their time comes. Every write is audited as `SMS`
-//! (`SMS_CREATED`, `SMS_UPDATED`, `SMS_DELETED`).
+//! Sending (now, scheduled, and by the scheduler) is `services::sms`. Every write is
+//! audited as `SMS` (`SMS_CREATED`, `SMS_UPDATED`, `SMS_DELETED`).
 
 use super::body::JsonObject;
 use super::caller::InstanceCaller;
@@ -18,17 +15,18 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::delivery::sms::{new_message_sid, OutboundSms};
+use crate::delivery::sms::new_message_sid;
 use crate::domain::fields::{self, reject_unknown};
 use crate::domain::patient::Patient;
 use crate::domain::sms::{self, Changes, Update, DIRECTIONS, STATUSES};
 use crate::domain::FieldError;
-use crate::events::audit::{Actor, DataEvent, Operation};
+use crate::events::audit::Operation;
+use crate::services::sms::{self as service, Who, COMPONENT};
+use crate::store::is_unique_violation;
 use crate::store::patients::PatientKey;
 use crate::store::sms::{self as store, SmsFilter, SmsScope, StoredSms};
-use crate::store::{is_unique_violation, Tx};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -36,30 +34,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 use utoipa::ToSchema;
 
-const COMPONENT: &str = "SMS";
-const ENTITY: &str = "SMS";
-/// Messages the scheduler sends per pass.
-const SCHEDULER_BATCH: i64 = 50;
-const SCHEDULER_PERIOD: Duration = Duration::from_secs(1);
-
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("SMS_NOT_FOUND", COMPONENT, "SMS was not found", json!({"id": id}))
+    service::not_found(id).into()
 }
 
 fn invalid(e: FieldError) -> ApiError {
-    ApiError::invalid_field(COMPONENT, e)
-}
-
-fn changed(id: &str) -> ApiError {
-    ApiError::conflict(
-        "SMS_CHANGED",
-        COMPONENT,
-        "the SMS changed while this request was handled; read it again",
-        json!({"id": id}),
-    )
+    service::invalid(e).into()
 }
 
 fn not_deletable(s: &Value) -> ApiError {
@@ -71,79 +53,8 @@ fn not_deletable(s: &Value) -> ApiError {
     )
 }
 
-fn id_of(s: &Value) -> String {
-    s["id"].as_str().unwrap_or_default().to_string()
-}
-
 fn status_of(s: &Value) -> String {
     s["status"].as_str().unwrap_or_default().to_string()
-}
-
-/// Who a write is done for: the instance and the actor of its audit row.
-pub(crate) struct Who {
-    pub tenant_id: String,
-    pub instance_id: String,
-    pub instance_name: String,
-    pub actor: Actor,
-}
-
-impl Who {
-    fn of(ctx: &InstanceCaller) -> Who {
-        Who {
-            tenant_id: ctx.tenant.id.clone(),
-            instance_id: ctx.instance.id.clone(),
-            instance_name: ctx.instance.name.clone(),
-            actor: ctx.actor(),
-        }
-    }
-}
-
-/// Audits an SMS write (and queues its event) inside the write's transaction.
-async fn record(
-    tx: &mut Tx,
-    who: &Who,
-    operation: Operation,
-    s: &Value,
-    patient: Option<&Patient>,
-    now_ms: i64,
-) -> ApiResult<()> {
-    let event = DataEvent {
-        tenant_id: &who.tenant_id,
-        instance: Some(&who.instance_name),
-        entity: ENTITY,
-        operation,
-        actor: &who.actor,
-        record_id: s["id"].as_str().unwrap_or_default(),
-        patient_id: patient.map(|p| p.id.as_str()),
-        patient_full_name: patient.map(Patient::full_name),
-        cdt_name: None,
-        record: s,
-        subtype: None,
-    };
-    crate::store::audit::record_write(tx, &event, now_ms).await?;
-    Ok(())
-}
-
-/// The number a message goes out from: the named one, which must be an SMS
-/// communication ID of the instance, or the instance's default.
-async fn sending_line(state: &AppState, ctx: &InstanceCaller, requested: Option<&str>) -> ApiResult<String> {
-    let found = match requested {
-        Some(number) => {
-            state.db.communication_id_by_value(&ctx.instance.id, "SMS", number).await?.ok_or_else(|| {
-                invalid(FieldError::new("from", format!("{number} is not an SMS communication ID of this instance")))
-            })?
-        }
-        None => state.db.default_communication_id(&ctx.instance.id, "SMS").await?.ok_or_else(|| {
-            invalid(FieldError::new(
-                "from",
-                format!(
-                    "the instance has no SMS communication ID to send from; add one with POST /{}/{}/communication-ids",
-                    ctx.tenant.name, ctx.instance.name
-                ),
-            ))
-        })?,
-    };
-    Ok(found["value"].as_str().unwrap_or_default().to_string())
 }
 
 /// A body's `receiver` must be the patient of the path.
@@ -156,13 +67,6 @@ fn check_receiver(ch: &Changes, p: &Patient) -> ApiResult<()> {
     }
 }
 
-fn check_phone(p: &Patient) -> ApiResult<()> {
-    if p.phone.is_none() {
-        return Err(invalid(FieldError::new("receiver", format!("the patient {} has no phone number", p.id))));
-    }
-    Ok(())
-}
-
 /// The patient an assignment names (`field`: `sender` or `patientId`).
 async fn assignee(state: &AppState, ctx: &InstanceCaller, field: &str, id: &str) -> ApiResult<Patient> {
     state
@@ -170,87 +74,6 @@ async fn assignee(state: &AppState, ctx: &InstanceCaller, field: &str, id: &str)
         .patient(&ctx.instance.id, PatientKey::Id, id)
         .await?
         .ok_or_else(|| invalid(FieldError::new(field, format!("no patient {id} in this instance"))))
-}
-
-/// `dispatch` in a task of its own, so that a client hanging up does not leave the
-/// message `ACCEPTED` and unsent.
-async fn dispatch_detached(state: &AppState, who: Who, s: Value, patient: Option<Patient>) -> ApiResult<Value> {
-    let state = state.clone();
-    tokio::spawn(async move { dispatch(&state, &who, s, patient.as_ref()).await }).await.map_err(ApiError::internal)?
-}
-
-/// Hands an `ACCEPTED` message to the provider, then stores the outcome: `SENT` with the
-/// provider's id, or `FAILED`.
-async fn dispatch(state: &AppState, who: &Who, s: Value, patient: Option<&Patient>) -> ApiResult<Value> {
-    let id = id_of(&s);
-    let outcome = match (s["from"].as_str(), s["to"].as_str()) {
-        (Some(from), Some(to)) => {
-            let out = OutboundSms {
-                tenant_id: who.tenant_id.clone(),
-                instance_id: who.instance_id.clone(),
-                sms_id: id.clone(),
-                from: from.to_string(),
-                to: to.to_string(),
-                body: s["message"].as_str().unwrap_or_default().to_string(),
-                now_ms: state.clock.now_ms(),
-            };
-            state.sms.send(&out).await.map_err(|e| e.to_string())
-        }
-        _ => Err("the message has no number to send from or to".to_string()),
-    };
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    // Re-read: the star may have changed while the provider was busy.
-    let mut current = store::get_for_update(&mut tx, &who.instance_id, &id).await?.ok_or_else(|| not_found(&id))?.body;
-    if current["status"] != "ACCEPTED" {
-        return Err(changed(&id));
-    }
-    match &outcome {
-        Ok(sent) => sms::mark_sent(&mut current, &sent.external_id, now_ms),
-        Err(reason) => {
-            tracing::warn!(sms_id = %id, provider = state.sms.name(), error = %reason, "SMS delivery failed");
-            sms::mark_failed(&mut current);
-        }
-    }
-    if !store::update_if(&mut tx, &who.instance_id, &current, "ACCEPTED", now_ms).await? {
-        return Err(changed(&id));
-    }
-    record(&mut tx, who, Operation::Update, &current, patient, now_ms).await?;
-    tx.commit().await?;
-    Ok(current)
-}
-
-/// An outbound message to store and send (or schedule).
-pub(crate) struct Outgoing<'a> {
-    /// One of the instance's SMS communication IDs; `None` for the default.
-    pub from: Option<&'a str>,
-    pub message: &'a str,
-    /// `None`: send now.
-    pub scheduled_at: Option<i64>,
-    pub starred: bool,
-}
-
-/// Stores an outbound SMS to `p` from the caller and sends it now (or leaves it
-/// scheduled): `SENT` or `FAILED`, or `SCHEDULED`. The body must be checked already; this
-/// checks the patient's phone and the sending line. Other sends (e.g. templated
-/// communications) can use it as well.
-pub(crate) async fn send(state: &AppState, ctx: &InstanceCaller, p: &Patient, out: &Outgoing<'_>) -> ApiResult<Value> {
-    check_phone(p)?;
-    let from = sending_line(state, ctx, out.from).await?;
-    let now_ms = state.clock.now_ms();
-    let actor = ctx.actor();
-    let name = actor.full_name();
-    let draft = sms::Draft { from: &from, message: out.message, scheduled_at: out.scheduled_at, starred: out.starred };
-    let s = sms::outbound(&crate::ids::new_id(), now_ms, p, &sms::Author { id: &actor.id, name: &name }, &draft);
-    let who = Who::of(ctx);
-    let mut tx = state.db.begin().await?;
-    store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &s, false, now_ms).await?;
-    record(&mut tx, &who, Operation::Create, &s, Some(p), now_ms).await?;
-    tx.commit().await?;
-    if out.scheduled_at.is_some() {
-        return Ok(s);
-    }
-    dispatch_detached(state, who, s, Some(p.clone())).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -279,13 +102,13 @@ pub async fn create(
     let ch = sms::parse(&body, None).map_err(invalid)?;
     let at = sms::check_send(&ch, now_ms).map_err(invalid)?;
     check_receiver(&ch, &p)?;
-    let draft = Outgoing {
+    let draft = service::Outgoing {
         from: ch.from.as_deref(),
         message: ch.message.as_deref().unwrap_or_default(),
         scheduled_at: at,
         starred: ch.starred.unwrap_or(false),
     };
-    let s = send(&state, &ctx, &p, &draft).await?;
+    let s = service::send(&state, &ctx, &p, &draft).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -412,7 +235,7 @@ async fn update_stored(
         check_receiver(&ch, p)?;
     }
     if let Some(number) = &ch.from {
-        sending_line(state, ctx, Some(number)).await?;
+        service::sending_line(state, ctx, Some(number)).await?;
     }
     let target = match &ch.sender {
         Some(pid) => Some(assignee(state, ctx, "sender", pid).await?),
@@ -449,20 +272,20 @@ async fn update_stored(
         if let Some(p) = &owner {
             sms::readdress(&mut s, p);
             if s["status"] == "ACCEPTED" {
-                check_phone(p)?;
+                service::check_phone(p)?;
             }
         }
     }
     if !store::update_if(&mut tx, &ctx.instance.id, &s, &before, now_ms).await? {
-        return Err(changed(id));
+        return Err(service::changed(id).into());
     }
     if matches!(update, Update::Assign(_)) && stored.unmatched {
         store::mark_resolved(&mut tx, &ctx.instance.id, id, &who.actor.id, now_ms).await?;
     }
-    record(&mut tx, &who, Operation::Update, &s, owner.as_ref(), now_ms).await?;
+    service::record(&mut tx, &who, Operation::Update, &s, owner.as_ref(), now_ms).await?;
     tx.commit().await?;
     if before == "SCHEDULED" && s["status"] == "ACCEPTED" {
-        return dispatch_detached(state, who, s, owner).await;
+        return Ok(service::dispatch_detached(state, who, s, owner).await?);
     }
     Ok(s)
 }
@@ -543,7 +366,7 @@ async fn delete_stored(
         return Err(not_deletable(&stored.body));
     }
     store::delete(&mut tx, &ctx.instance.id, id).await?;
-    record(&mut tx, &Who::of(ctx), Operation::Delete, &stored.body, path_patient, now_ms).await?;
+    service::record(&mut tx, &Who::of(ctx), Operation::Delete, &stored.body, path_patient, now_ms).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
 }
@@ -976,7 +799,7 @@ pub async fn inbound(
         }
         return Err(e.into());
     }
-    record(&mut tx, &Who::of(&ctx), Operation::Create, &s, patient.as_ref(), now_ms).await?;
+    service::record(&mut tx, &Who::of(&ctx), Operation::Create, &s, patient.as_ref(), now_ms).await?;
     tx.commit().await?;
     Ok(provider_answer(&headers, &s))
 }
@@ -1024,9 +847,9 @@ pub async fn status_report(
         None => None,
     };
     if !store::update_if(&mut tx, &ctx.instance.id, &s, &current, now_ms).await? {
-        return Err(changed(&id_of(&s)));
+        return Err(service::changed(&service::id_of(&s)).into());
     }
-    record(&mut tx, &Who::of(&ctx), Operation::Update, &s, patient.as_ref(), now_ms).await?;
+    service::record(&mut tx, &Who::of(&ctx), Operation::Update, &s, patient.as_ref(), now_ms).await?;
     tx.commit().await?;
     Ok(provider_answer(&headers, &s))
 }
@@ -1060,68 +883,3 @@ pub async fn outbox(
 // ---------------------------------------------------------------------------------------
 // The scheduler
 // ---------------------------------------------------------------------------------------
-
-/// Sends scheduled SMS when their time comes: a background task that looks every second.
-/// Several nodes may run it; each message is claimed by one (a conditional update).
-pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SCHEDULER_PERIOD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = send_due(&state).await {
-                tracing::warn!(error = ?e.item, "sending scheduled SMS failed");
-            }
-        }
-    })
-}
-
-/// One pass of the scheduler; returns how many messages it handed over.
-pub async fn send_due(state: &AppState) -> ApiResult<usize> {
-    let mut handed = 0;
-    for due in state.db.due_sms(state.clock.now_ms(), SCHEDULER_BATCH).await? {
-        let instance_name = state
-            .db
-            .instances(&due.tenant_id)
-            .await?
-            .into_iter()
-            .find(|i| i.id == due.instance_id)
-            .map(|i| i.name)
-            .unwrap_or_default();
-        let who = Who {
-            tenant_id: due.tenant_id.clone(),
-            instance_id: due.instance_id.clone(),
-            instance_name,
-            actor: Actor::system(),
-        };
-        let now_ms = state.clock.now_ms();
-        let mut tx = state.db.begin().await?;
-        let Some(stored) = store::get_for_update(&mut tx, &due.instance_id, &due.id).await? else { continue };
-        if stored.body["status"] != "SCHEDULED" {
-            continue;
-        }
-        let patient = match &stored.patient_id {
-            Some(pid) => state.db.patient(&due.instance_id, PatientKey::Id, pid).await?,
-            None => None,
-        };
-        let mut s = stored.body;
-        match &patient {
-            Some(p) => {
-                sms::readdress(&mut s, p);
-                s["status"] = json!("ACCEPTED");
-            }
-            // The patient is gone: nothing to send to.
-            None => sms::mark_failed(&mut s),
-        }
-        if !store::update_if(&mut tx, &due.instance_id, &s, "SCHEDULED", now_ms).await? {
-            continue;
-        }
-        record(&mut tx, &who, Operation::Update, &s, patient.as_ref(), now_ms).await?;
-        tx.commit().await?;
-        if s["status"] == "ACCEPTED" {
-            dispatch(state, &who, s, patient.as_ref()).await?;
-            handed += 1;
-        }
-    }
-    Ok(handed)
-}

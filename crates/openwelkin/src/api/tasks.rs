@@ -8,7 +8,7 @@ use super::caller::{InstanceCaller, Write};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::fields;
 use crate::domain::patient::Patient;
@@ -94,7 +94,7 @@ pub(crate) async fn record(
     now_ms: i64,
 ) -> ApiResult<()> {
     let id = t["id"].as_str().unwrap_or_default();
-    ctx.record(tx, Write { patient, ..Write::new("TASK", op, id, t) }, now_ms).await
+    Ok(ctx.record(tx, Write { patient, ..Write::new("TASK", op, id, t) }, now_ms).await?)
 }
 
 /// Stores and audits a new task.

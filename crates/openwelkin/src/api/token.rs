@@ -4,7 +4,7 @@
 
 use super::body::JsonObject;
 use super::error::{ApiError, ApiResult};
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::secrets;
 use crate::events::audit::{Actor, SecurityEvent};
 use crate::store::clients::ApiClient;
@@ -166,7 +166,7 @@ async fn authenticate(
     let dummy = state.dummy_hash.clone();
     let secret_owned = secret.to_string();
     let verified = tokio::task::spawn_blocking(move || {
-        let hash = known_hash.unwrap_or_else(|| dummy.get_or_init(super::dummy_hash).clone());
+        let hash = known_hash.unwrap_or_else(|| dummy.get_or_init(crate::app::dummy_hash).clone());
         secrets::verify(&secret_owned, &hash)
     })
     .await

@@ -8,7 +8,7 @@
 use super::body::JsonObject;
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult, ErrorItem};
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::{ApplicationAccess, User};
 use crate::domain::user_access::{

@@ -7,7 +7,7 @@ use super::caller::{Caller, InstanceCaller};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::{User, UserWrite, USER_STATES};
 use crate::events::audit::{DataEvent, Operation};
@@ -36,7 +36,7 @@ fn by_id(params: &Params) -> ApiResult<bool> {
 
 fn require_write(ctx: &Caller, op: Op) -> ApiResult<()> {
     ctx.require(Family::Users, op)?;
-    ctx.require_flag(AdminFlag::UserProvisioning)
+    Ok(ctx.require_flag(AdminFlag::UserProvisioning)?)
 }
 
 fn username_taken(username: &str) -> ApiError {

@@ -5,7 +5,7 @@
 
 use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::policy::AdminFlag;
 use crate::designer::objects::Webhook;
 use crate::events::webhooks::{check_url, payload, record_of, secret, signature};

@@ -3,7 +3,7 @@
 //! what the `/_emulator/` routes do, through the same code.
 
 use super::DatabaseArg;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::clock::Clock;
 use crate::emulator::data::{self, Target};
 use crate::emulator::fixture::{self, Fixture};
@@ -150,9 +150,11 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(t.db.clone(), t.clock.clone()).await?;
     state.files = t.files.clone();
     let (tenant, instance) = (&args.scope.tenant, &args.instance);
+    // The requests of a seed go through the server's routes, in-process.
+    let router = crate::api::router(state.clone());
     let done = match (&fixture, &plan) {
-        (Some(f), _) => fixture::seed(&state, tenant, instance, f, args.webhooks).await?,
-        (None, Some(p)) => fixture::seed_plan(&state, tenant, instance, p, args.webhooks).await?,
+        (Some(f), _) => fixture::seed(&state, &router, tenant, instance, f, args.webhooks).await?,
+        (None, Some(p)) => fixture::seed_plan(&state, &router, tenant, instance, p, args.webhooks).await?,
         (None, None) => unreachable!("one of them is set"),
     };
     println!("seeded {tenant}/{instance}: {} requests, {} records created", done.requests, done.created);

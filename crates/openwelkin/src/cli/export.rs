@@ -9,7 +9,7 @@
 use super::DatabaseArg;
 use crate::api::caller::{Caller, InstanceCaller};
 use crate::api::export::{self as export_api, ExportType};
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::auth::policy::Policy;
 use crate::clock::Clock;
 use crate::store::clients::{ApiClient, InstanceGrant};
@@ -71,7 +71,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("no instance {:?} in tenant {:?}", args.instance, args.tenant))?;
     let ctx = InstanceCaller {
-        caller: Caller { client: cli_client(&tenant.id), tenant, request_uri: String::new() },
+        scope: Caller { client: cli_client(&tenant.id), tenant, request_uri: String::new() },
         instance,
     };
     let state = AppState::new(db.clone(), Clock::system()).await?;

@@ -1,7 +1,8 @@
 //! `openwelkin serve`.
 
 use super::DatabaseArg;
-use crate::api::{router, AppState};
+use crate::api::router;
+use crate::app::AppState;
 use crate::clock::Clock;
 use crate::store::Db;
 use clap::Args;
@@ -96,7 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&args.db.database)),
     );
     state.sms = args.sms.provider(&db)?;
-    crate::api::sms::spawn_scheduler(state.clone());
+    crate::services::sms::spawn_scheduler(state.clone());
     state.email = args.email.delivery(&db)?;
     state.email.spawn_dispatcher(db.clone(), state.clock.clone());
     state.webhooks = args.webhooks.settings();
@@ -110,7 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 t
             }
         };
-        state.emulator = Some(std::sync::Arc::new(crate::api::emulator::Emulator::new(&token)));
+        state.emulator = Some(std::sync::Arc::new(crate::emulator::admin::Emulator::new(&token)));
     }
     // Records of instances reset before a stop (or by the CLI) that are not yet deleted.
     crate::emulator::data::spawn_sweep(crate::emulator::data::Target {

@@ -19,7 +19,7 @@
 use super::data::{self, Target};
 use super::generate::Plan;
 use super::EmulatorError;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::auth::policy::Policy;
 use crate::store::clients::{InstanceGrant, NewClient};
 use crate::store::tenants::Tenant;
@@ -184,10 +184,12 @@ pub struct Seeded {
     pub created: usize,
 }
 
-/// Replays `fixture` into the instance. With `webhooks` false the writes queue no
-/// webhook events (they are audited all the same).
+/// Replays `fixture` into the instance through `router` (the server's, as
+/// `api::router` builds it). With `webhooks` false the writes queue no webhook events
+/// (they are audited all the same).
 pub async fn seed(
     state: &AppState,
+    router: &axum::Router,
     tenant_name: &str,
     instance_name: &str,
     fixture: &Fixture,
@@ -200,15 +202,14 @@ pub async fn seed(
     let target = Target { db: state.db.clone(), clock: state.clock.clone(), files: state.files.clone() };
     let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
     data::save(&target, tenant_name, instance_name, &rollback).await?;
-    let router = crate::api::router(state.clone());
-    let run = replay(&router, &tenant, instance_name, &token, fixture);
+    let run = replay(router, &tenant, instance_name, &token, fixture);
     let (outcome, users) = if webhooks { run.await } else { crate::events::without_webhooks(run).await };
     let outcome = outcome.map(|(seeded, _)| seeded);
     if outcome.is_err() {
         data::restore(&target, tenant_name, instance_name, &rollback).await?;
         for id in users {
             let path = format!("/{}/admin/users/{id}?type=ID", tenant.name);
-            let _ = call(&router, &token, Method::DELETE, &path, None).await;
+            let _ = call(router, &token, Method::DELETE, &path, None).await;
         }
     }
     data::delete(&target, tenant_name, instance_name, &rollback).await?;
@@ -305,6 +306,7 @@ const PATIENTS_PER_BATCH: usize = 250;
 /// `seed`: a failure restores the instance and removes the users the seed created.
 pub async fn seed_plan(
     state: &AppState,
+    router: &axum::Router,
     tenant_name: &str,
     instance_name: &str,
     plan: &Plan,
@@ -316,9 +318,8 @@ pub async fn seed_plan(
     let target = Target { db: state.db.clone(), clock: state.clock.clone(), files: state.files.clone() };
     let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
     data::save(&target, tenant_name, instance_name, &rollback).await?;
-    let router = crate::api::router(state.clone());
     let run = async {
-        let (team, users) = replay(&router, &tenant, instance_name, &token, &plan.team_fixture()).await;
+        let (team, users) = replay(router, &tenant, instance_name, &token, &plan.team_fixture()).await;
         let outcome = match team {
             Ok((mut seeded, _)) => {
                 write_patients(state, &tenant, instance_name, plan).await.map(|(requests, created)| {
@@ -336,7 +337,7 @@ pub async fn seed_plan(
         data::restore(&target, tenant_name, instance_name, &rollback).await?;
         for id in users {
             let path = format!("/{}/admin/users/{id}?type=ID", tenant.name);
-            let _ = call(&router, &token, Method::DELETE, &path, None).await;
+            let _ = call(router, &token, Method::DELETE, &path, None).await;
         }
     }
     data::delete(&target, tenant_name, instance_name, &rollback).await?;

@@ -2,12 +2,14 @@
 //! `/_emulator/` HTTP routes (`api::emulator`) and the CLI (`openwelkin reset|seed|snapshot`).
 //! None of it is part of Welkin's API; a server started without `--emulator` has none of it.
 //!
+//! - `admin`: what a server with the controls holds (admin token digest, fault rules).
 //! - `data`: reset an instance or a tenant; save, restore, list and delete snapshots.
 //! - `fixture`: seed an instance by replaying a fixture of API requests in-process.
 //! - `generate`: deterministic realistic fixtures from (count, seed).
 //! - `faults`: injected latency, error answers and dropped connections by route pattern.
 //! - `outbox`: what the local SMS, email, chat and webhook outboxes hold.
 
+pub mod admin;
 pub mod data;
 pub mod faults;
 pub mod fixture;

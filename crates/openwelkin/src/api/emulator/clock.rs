@@ -2,7 +2,7 @@
 
 use super::{authorize, body};
 use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::app::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;

@@ -2,7 +2,7 @@
 
 use super::{authorize, body};
 use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::emulator::data::{self as ops, Target};
 use crate::emulator::fixture::{self, Fixture, FixtureRequest};
 use crate::emulator::generate;
@@ -94,9 +94,12 @@ pub async fn seed(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     authorize(&state, &headers)?;
     let b = body(b)?;
-    let done = match fixture_of(&state, &tenant, &instance, b.requests, b.count, b.seed).await? {
-        Source::Fixture(fixture) => fixture::seed(&state, &tenant, &instance, &fixture, b.webhooks).await?,
-        Source::Plan(plan) => fixture::seed_plan(&state, &tenant, &instance, &plan, b.webhooks).await?,
+    let source = fixture_of(&state, &tenant, &instance, b.requests, b.count, b.seed).await?;
+    // The seed replays its requests through the same routes this server serves.
+    let router = crate::api::router(state.clone());
+    let done = match source {
+        Source::Fixture(fixture) => fixture::seed(&state, &router, &tenant, &instance, &fixture, b.webhooks).await?,
+        Source::Plan(plan) => fixture::seed_plan(&state, &router, &tenant, &instance, &plan, b.webhooks).await?,
     };
     Ok((StatusCode::CREATED, Json(json!({"requests": done.requests, "created": done.created}))))
 }

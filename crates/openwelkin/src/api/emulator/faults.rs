@@ -2,7 +2,7 @@
 
 use super::{authorize, body};
 use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::emulator::faults::FaultSpec;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -17,52 +17,12 @@ mod faults;
 mod outbox;
 
 use super::error::ApiError;
-use super::AppState;
+use crate::app::AppState;
+use crate::emulator::admin::Emulator;
 use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-
-/// The emulator admin token, kept only as its SHA-256 digest so the process never holds
-/// or logs it in plain text after start.
-#[derive(Clone)]
-pub struct EmulatorAuth {
-    digest: [u8; 32],
-}
-
-impl EmulatorAuth {
-    pub fn new(token: &str) -> Self {
-        EmulatorAuth { digest: Sha256::digest(token.as_bytes()).into() }
-    }
-
-    fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let given = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .unwrap_or_default();
-        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-        // Comparing digests keeps the comparison time independent of the secret's content.
-        if given == self.digest {
-            Ok(())
-        } else {
-            Err(ApiError::invalid_token())
-        }
-    }
-}
-
-/// What a server started with `--emulator` holds for the controls.
-pub struct Emulator {
-    pub auth: EmulatorAuth,
-    pub faults: crate::emulator::faults::Faults,
-}
-
-impl Emulator {
-    pub fn new(token: &str) -> Self {
-        Emulator { auth: EmulatorAuth::new(token), faults: Default::default() }
-    }
-}
 
 pub fn routes() -> Router<AppState> {
     let instance = "/_emulator/tenants/{tenant}/instances/{instance}";
@@ -89,7 +49,18 @@ pub fn routes() -> Router<AppState> {
 /// The emulator of a server that has one, once the caller showed its token.
 fn authorize<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Emulator, ApiError> {
     match &state.emulator {
-        Some(emulator) => emulator.auth.check(headers).map(|_| emulator.as_ref()),
+        Some(emulator) => {
+            let given = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .unwrap_or_default();
+            if emulator.auth.accepts(given) {
+                Ok(emulator.as_ref())
+            } else {
+                Err(ApiError::invalid_token())
+            }
+        }
         None => Err(ApiError::not_found("NOT_FOUND", "REQUEST", "No such endpoint", json!({}))),
     }
 }
