@@ -8,8 +8,12 @@ use crate::store::ratelimit::TokenLimit;
 use crate::store::Db;
 use std::sync::Arc;
 
+/// Cloned into every request (by each extractor that needs it), so a clone is one
+/// reference count: the fields live behind one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+pub struct State {
     pub db: Db,
     pub clock: Clock,
     pub signer: TokenSigner,
@@ -33,7 +37,7 @@ pub struct AppState {
 impl AppState {
     pub async fn new(db: Db, clock: Clock) -> anyhow::Result<Self> {
         let key = db.signing_key(clock.now_ms()).await?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(State {
             // Before `db` moves into the state.
             email: crate::delivery::email::EmailDelivery::local(db.clone()),
             sms: crate::delivery::sms::local(db.clone()),
@@ -52,7 +56,20 @@ impl AppState {
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
             emulator: None,
-        })
+        })))
+    }
+
+    /// The settings a server is started with (`serve` flags), changed before the state is
+    /// shared with the router and the background tasks.
+    pub fn settings(&mut self) -> &mut State {
+        Arc::get_mut(&mut self.0).expect("the state is configured before it is shared")
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
     }
 }
 

@@ -148,7 +148,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut state = AppState::new(t.db.clone(), t.clock.clone()).await?;
-    state.files = t.files.clone();
+    state.settings().files = t.files.clone();
     let (tenant, instance) = (&args.scope.tenant, &args.instance);
     // The requests of a seed go through the server's routes, in-process.
     let router = crate::api::router(state.clone());

@@ -93,14 +93,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::demo::ensure(&db, &clock, args.designer.is_none()).await?;
     }
     let mut state = AppState::new(db.clone(), clock).await?;
-    state.files = crate::files::FileStore::local(
+    state.settings().files = crate::files::FileStore::local(
         args.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&args.db.database)),
     );
-    state.sms = args.sms.provider(&db)?;
-    crate::services::sms::spawn_scheduler(state.clone());
-    state.email = args.email.delivery(&db)?;
-    state.email.spawn_dispatcher(db.clone(), state.clock.clone());
-    state.webhooks = args.webhooks.settings();
+    state.settings().sms = args.sms.provider(&db)?;
+    state.settings().email = args.email.delivery(&db)?;
+    state.settings().webhooks = args.webhooks.settings();
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -111,8 +109,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 t
             }
         };
-        state.emulator = Some(std::sync::Arc::new(crate::emulator::admin::Emulator::new(&token)));
+        state.settings().emulator = Some(std::sync::Arc::new(crate::emulator::admin::Emulator::new(&token)));
     }
+    // Configured: from here the state is shared.
+    crate::services::sms::spawn_scheduler(state.clone());
+    state.email.spawn_dispatcher(db.clone(), state.clock.clone());
     // Records of instances reset before a stop (or by the CLI) that are not yet deleted.
     crate::emulator::data::spawn_sweep(crate::emulator::data::Target {
         db: db.clone(),
