@@ -1,5 +1,6 @@
-// The demo designer folder is embedded with include_dir!, which cannot tell cargo to
-// watch it; this does.
+// The demo designer folder and the schema migrations are embedded with include_dir!,
+// which cannot tell cargo to watch them; this does.
 fn main() {
     println!("cargo:rerun-if-changed=../../designer/demo");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -141,9 +141,12 @@ impl Db {
         from: Option<i64>,
         to: Option<i64>,
     ) -> crate::store::sql::Result<Vec<DictionaryRecord>> {
+        // `+updated_at`: the bounds are checked on the dictionary's rows, read in order from
+        // dictionary_records_by_name; without the `+` SQLite ranges over the updated_at of
+        // every dictionary of the instance and sorts (tests/list_plans.rs).
         let rows = crate::store::sql::query(
             "SELECT id, deleted, updated_at, body FROM dictionary_records WHERE instance_id = $1 AND dictionary_name = $2 \
-             AND ($3 = 1 OR deleted = 0) AND updated_at >= $4 AND updated_at <= $5 ORDER BY created_at, id",
+             AND ($3 = 1 OR deleted = 0) AND +updated_at >= $4 AND +updated_at <= $5 ORDER BY created_at, id",
         )
         .bind(instance_id)
         .bind(dictionary)
