@@ -15,7 +15,6 @@ use crate::domain::patient::Patient;
 use crate::domain::records::{self, DictionaryValues};
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
-use crate::store::patients::{self, PatientKey};
 use crate::store::records::{self as store, DtKind, RecordKey, Scope, StoredRecord};
 use crate::store::{is_unique_violation, Tx};
 use axum::extract::{Path, State};
@@ -29,30 +28,20 @@ use utoipa::ToSchema;
 const COMPONENT: &str = "CDT";
 
 pub(crate) fn record_not_found(details: Value) -> ApiError {
-    ApiError::not_found("DT_RECORD_NOT_FOUND", COMPONENT, "DT record not found", details)
+    crate::services::records::record_not_found(details).into()
 }
 
 pub(crate) fn type_not_found(name: &str) -> ApiError {
     ApiError::not_found("DT_NOT_FOUND", COMPONENT, "Data type not found", json!({"cdtName": name}))
 }
 
-fn patient_not_found(id: &str) -> ApiError {
-    ApiError::not_found("PATIENT_NOT_FOUND", "PATIENT", "Patient not found", json!({"id": id}))
-}
-
 pub(crate) async fn patient(state: &AppState, ctx: &InstanceCaller, id: &str) -> ApiResult<Patient> {
-    state.db.patient(&ctx.instance.id, PatientKey::Id, id).await?.ok_or_else(|| patient_not_found(id))
+    Ok(crate::services::patients::by_id(state, ctx, id).await?)
 }
 
-/// Locks the patient's row in the write transaction (404 if it was deleted meanwhile).
-/// Writes that add records to a patient take this before checking a per-patient rule, so
-/// two of them run one after the other and none outlives a concurrent delete.
+/// Locks the patient's row in the write transaction (`services::patients::lock`).
 pub(crate) async fn lock_patient(tx: &mut Tx, ctx: &InstanceCaller, id: &str) -> ApiResult<()> {
-    if patients::lock(tx, &ctx.instance.id, id).await? {
-        Ok(())
-    } else {
-        Err(patient_not_found(id))
-    }
+    Ok(crate::services::patients::lock(tx, ctx, id).await?)
 }
 
 /// The data type of the current formation, with that formation's version.
@@ -73,13 +62,7 @@ pub(crate) async fn dictionary_values(
     ctx: &InstanceCaller,
     dt: &DataType,
 ) -> ApiResult<DictionaryValues> {
-    let mut out = DictionaryValues::new();
-    for name in dt.fields.iter().filter_map(|f| f.dictionary.as_ref()) {
-        if !out.contains_key(name) {
-            out.insert(name.clone(), state.db.dictionary_values(&ctx.instance.id, name).await?);
-        }
-    }
-    Ok(out)
+    Ok(crate::services::records::dictionary_values(state, ctx, dt).await?)
 }
 
 pub(crate) fn key_type(params: &Params) -> ApiResult<RecordKey> {

@@ -181,7 +181,7 @@ pub async fn create(
             if crate::domain::calendar::EVENT_MODES.contains(&template.delivery_method.as_str()) {
                 a.entry("eventMode").or_insert(json!(template.delivery_method));
             }
-            Some(super::calendar::create_event_in(&state, &ctx, &mut tx, &a, now_ms).await?)
+            Some(crate::services::calendar::events::create_in(&state, &ctx, &mut tx, &a, now_ms).await?)
         }
         (None, Some(Some(event_id))) => Some(existing_event(&mut tx, &ctx, event_id).await?),
         _ => None,
@@ -676,7 +676,8 @@ async fn link_event(
     p: &Patient,
 ) -> ApiResult<()> {
     let zone = p.timezone.as_deref().and_then(|t| t.parse().ok());
-    let rendered = super::calendar::render_events(state, ctx, std::slice::from_ref(event), zone).await?.remove(0);
+    let rendered =
+        crate::services::calendar::render_events(state, ctx, std::slice::from_ref(event), zone).await?.remove(0);
     body.insert("calendarEventId".into(), rendered["id"].clone());
     body.insert("calendarEventStartDatetime".into(), rendered["startDateTime"].clone());
     body.insert("localCalendarEventStartDatetime".into(), rendered["localStartDateTime"].clone());

@@ -403,12 +403,12 @@ async fn render(state: &AppState, ctx: &InstanceCaller, ty: &ExportType, rows: &
             .collect::<ApiResult<_>>()?,
         Render::Task => {
             let mut tasks = rows.iter().map(parse).collect::<ApiResult<Vec<Value>>>()?;
-            super::tasks::render(state, ctx, &mut tasks).await?;
+            crate::services::tasks::render(state, ctx, &mut tasks).await?;
             tasks
         }
         Render::CalendarEvent => {
             let events = rows.iter().map(parse).collect::<ApiResult<Vec<Value>>>()?;
-            super::calendar::render_events(state, ctx, &events, None).await?
+            crate::services::calendar::render_events(state, ctx, &events, None).await?
         }
         Render::WorkHours => work_hours(state, ctx, rows).await?,
         Render::Call => rows.iter().map(|r| Ok(crate::domain::call::full(&parse(r)?))).collect::<ApiResult<_>>()?,

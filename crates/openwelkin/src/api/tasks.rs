@@ -1,198 +1,21 @@
 //! Tasks: `/{tenant}/{instance}/tasks…`. Create (201), read, partial update, batch
-//! status update, search (`{data, metaInfo}`), watchers and comments. Assignees and
-//! watchers must be users of the tenant, the patient a patient of the instance. Every
-//! write is audited as `TASK` (`TASK_CREATED`, `TASK_UPDATED`).
+//! status update, search (`{data, metaInfo}`), watchers and comments. The use cases are
+//! `services::tasks`; here are the routes, their parameters and answers.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
+use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::fields;
-use crate::domain::patient::Patient;
-use crate::domain::task::{self, TaskChanges, PRIORITIES, STATUSES};
-use crate::domain::FieldError;
-use crate::events::audit::Operation;
-use crate::store::patients::PatientKey;
+use crate::domain::task::{PRIORITIES, STATUSES};
+use crate::services::tasks as service;
 use crate::store::tasks::{self as store, TaskFilter};
-use crate::store::Tx;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
-
-const COMPONENT: &str = "TASK";
-/// Most tasks one batch update may change.
-const MAX_BATCH: usize = 1000;
-
-pub(crate) fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("TASK_NOT_FOUND", COMPONENT, "Task not found", json!({"id": id}))
-}
-
-fn invalid(e: FieldError) -> ApiError {
-    ApiError::invalid_field(COMPONENT, e)
-}
-
-/// The users and patient a body names, checked to exist.
-pub(crate) struct Refs {
-    pub users: BTreeMap<String, Value>,
-    pub patient: Option<Patient>,
-}
-
-impl Refs {
-    pub fn patient_ref(&self) -> Option<Value> {
-        self.patient.as_ref().map(|p| json!({"id": p.id, "name": p.full_name()}))
-    }
-}
-
-/// Loads the users (tenant) and the patient (instance) that `ch` names; a missing one is a
-/// 400 naming the field.
-pub(crate) async fn resolve(state: &AppState, ctx: &InstanceCaller, ch: &TaskChanges) -> ApiResult<Refs> {
-    let wanted = ch.user_refs();
-    let ids: Vec<String> = wanted.iter().map(|(_, id)| id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let found = state.db.users_by_ids(&ctx.tenant.id, &ids).await?;
-    let users: BTreeMap<String, Value> = found.iter().map(|u| (u.id.clone(), task::user_ref(u))).collect();
-    if let Some((field, id)) = wanted.iter().find(|(_, id)| !users.contains_key(id)) {
-        return Err(invalid(FieldError::new(field, format!("user {id} does not exist"))));
-    }
-    let patient = match &ch.patient {
-        Some(Some(id)) => Some(
-            state
-                .db
-                .patient(&ctx.instance.id, PatientKey::Id, id)
-                .await?
-                .ok_or_else(|| invalid(FieldError::new("patient.id", format!("patient {id} does not exist"))))?,
-        ),
-        _ => None,
-    };
-    Ok(Refs { users, patient })
-}
-
-/// The patient a stored task is about, for its audit row.
-async fn patient_of(state: &AppState, ctx: &InstanceCaller, t: &Value) -> ApiResult<Option<Patient>> {
-    match t["patient"]["id"].as_str() {
-        Some(id) => Ok(state.db.patient(&ctx.instance.id, PatientKey::Id, id).await?),
-        None => Ok(None),
-    }
-}
-
-fn author(ctx: &InstanceCaller) -> Value {
-    let actor = ctx.actor();
-    task::author_ref(&actor.id, &actor.full_name())
-}
-
-/// Audits a task write.
-pub(crate) async fn record(
-    tx: &mut Tx,
-    ctx: &InstanceCaller,
-    op: Operation,
-    t: &Value,
-    patient: Option<&Patient>,
-    now_ms: i64,
-) -> ApiResult<()> {
-    let id = t["id"].as_str().unwrap_or_default();
-    Ok(ctx.record(tx, Write { patient, ..Write::new("TASK", op, id, t) }, now_ms).await?)
-}
-
-/// Stores and audits a new task.
-pub(crate) async fn insert(
-    tx: &mut Tx,
-    ctx: &InstanceCaller,
-    t: &Value,
-    patient: Option<&Patient>,
-    now_ms: i64,
-) -> ApiResult<()> {
-    store::insert(tx, &ctx.tenant.id, &ctx.instance.id, t, now_ms).await?;
-    record(tx, ctx, Operation::Create, t, patient, now_ms).await
-}
-
-/// A new task from a checked create body, with the users and patient it names.
-pub(crate) async fn build(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    ch: &TaskChanges,
-    now_ms: i64,
-) -> ApiResult<(Value, Option<Patient>)> {
-    let refs = resolve(state, ctx, ch).await?;
-    let now = crate::time::format_ms(now_ms);
-    let who = author(ctx);
-    let mut t = task::blank(&crate::ids::new_id(), &now, &who, task::CREATED_BY_API);
-    task::apply(&mut t, ch, &refs.users, refs.patient_ref());
-    let comments: Vec<Value> =
-        ch.comments.iter().map(|text| task::new_comment(&crate::ids::new_id(), &now, &who, text)).collect();
-    t["comments"] = Value::Array(comments);
-    Ok((t, refs.patient))
-}
-
-/// Refreshes the names shown in tasks (assignee, watchers, authors, patient) from the
-/// users and patients as they are now.
-pub(crate) async fn render(state: &AppState, ctx: &InstanceCaller, tasks: &mut [Value]) -> ApiResult<()> {
-    let mut user_ids = BTreeSet::new();
-    let mut patient_ids = BTreeSet::new();
-    for t in tasks.iter() {
-        for r in people(t) {
-            if let Some(id) = r["id"].as_str() {
-                user_ids.insert(id.to_string());
-            }
-        }
-        if let Some(id) = t["patient"]["id"].as_str() {
-            patient_ids.insert(id.to_string());
-        }
-    }
-    let users: BTreeMap<String, Value> = state
-        .db
-        .users_by_ids(&ctx.tenant.id, &user_ids.into_iter().collect::<Vec<_>>())
-        .await?
-        .iter()
-        .map(|u| (u.id.clone(), task::user_ref(u)))
-        .collect();
-    let patients: BTreeMap<String, String> = state
-        .db
-        .patient_names(&ctx.instance.id, &patient_ids.into_iter().collect::<Vec<_>>())
-        .await?
-        .into_iter()
-        .collect();
-    for t in tasks.iter_mut() {
-        for key in ["assignee", "author"] {
-            refresh(&mut t[key], &users);
-        }
-        for w in t["watchers"].as_array_mut().into_iter().flatten() {
-            refresh(w, &users);
-        }
-        for c in t["comments"].as_array_mut().into_iter().flatten() {
-            refresh(&mut c["author"], &users);
-        }
-        if let Some(name) = t["patient"]["id"].as_str().and_then(|id| patients.get(id)) {
-            t["patient"]["name"] = json!(name);
-        }
-    }
-    Ok(())
-}
-
-fn people(t: &Value) -> Vec<&Value> {
-    let mut out = vec![&t["assignee"], &t["author"]];
-    out.extend(t["watchers"].as_array().into_iter().flatten());
-    out.extend(t["comments"].as_array().into_iter().flatten().map(|c| &c["author"]));
-    out
-}
-
-fn refresh(r: &mut Value, users: &BTreeMap<String, Value>) {
-    let Some(u) = r["id"].as_str().and_then(|id| users.get(id)) else { return };
-    r["name"] = u["name"].clone();
-    if r.get("enabled").is_some() {
-        r["enabled"] = u["enabled"].clone();
-    }
-}
-
-async fn rendered(state: &AppState, ctx: &InstanceCaller, t: Value) -> ApiResult<Json<Value>> {
-    let mut one = [t];
-    render(state, ctx, &mut one).await?;
-    let [t] = one;
-    Ok(Json(t))
-}
+use serde_json::Value;
 
 /// Create a task (201).
 #[utoipa::path(
@@ -208,13 +31,7 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Tasks, Op::Create)?;
-    let ch = task::parse(&body, true).map_err(invalid)?;
-    let now_ms = state.clock.now_ms();
-    let (t, patient) = build(&state, &ctx, &ch, now_ms).await?;
-    let mut tx = state.db.begin().await?;
-    insert(&mut tx, &ctx, &t, patient.as_ref(), now_ms).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(t)))
+    Ok((StatusCode::CREATED, Json(service::create(&state, &ctx, &body).await?)))
 }
 
 /// Read a task.
@@ -230,8 +47,7 @@ pub async fn read(
     Path(path): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Tasks, Op::Read)?;
-    let t = state.db.task(&ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    rendered(&state, &ctx, t).await
+    Ok(Json(service::read(&state, &ctx, &path.2).await?))
 }
 
 /// Change some fields of a task.
@@ -249,50 +65,7 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Tasks, Op::Update)?;
-    let ch = task::parse(&body, false).map_err(invalid)?;
-    let refs = resolve(&state, &ctx, &ch).await?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut t = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    if let (Some(goal), Some(new_patient)) = (t["goalId"].as_str(), &ch.patient) {
-        if new_patient.as_deref() != t["patient"]["id"].as_str() {
-            return Err(invalid(FieldError::new(
-                "patient",
-                format!("the task belongs to goal {goal} and keeps its patient"),
-            )));
-        }
-    }
-    task::apply(&mut t, &ch, &refs.users, refs.patient_ref());
-    task::touch(&mut t, &crate::time::format_ms(now_ms), &author(&ctx));
-    store::update(&mut tx, &ctx.instance.id, &t, now_ms).await?;
-    let patient = match refs.patient {
-        Some(p) => Some(p),
-        None => patient_of(&state, &ctx, &t).await?,
-    };
-    record(&mut tx, &ctx, Operation::Update, &t, patient.as_ref(), now_ms).await?;
-    tx.commit().await?;
-    rendered(&state, &ctx, t).await
-}
-
-/// Reads a batch status body: `{taskIds: [...], status}`.
-fn batch_body(body: &Map<String, Value>) -> Result<(Vec<String>, String), FieldError> {
-    fields::reject_unknown(body, &["taskIds", "status"], &[])?;
-    let ids_value = body.get("taskIds").ok_or_else(|| FieldError::new("taskIds", "is required"))?;
-    let mut ids: Vec<String> = Vec::new();
-    for (i, v) in fields::array("taskIds", ids_value)?.iter().enumerate() {
-        let id = fields::text(&format!("taskIds[{i}]"), v)?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    if ids.is_empty() {
-        return Err(FieldError::new("taskIds", "must name at least one task"));
-    }
-    if ids.len() > MAX_BATCH {
-        return Err(FieldError::new("taskIds", format!("at most {MAX_BATCH} tasks at a time")));
-    }
-    let status = fields::one_of("status", body.get("status").unwrap_or(&Value::Null), STATUSES)?;
-    Ok((ids, status))
+    Ok(Json(service::update(&state, &ctx, &path.2, &body).await?))
 }
 
 /// Set the status of several tasks at once; answers the changed tasks. All or nothing:
@@ -310,35 +83,7 @@ pub async fn batch_update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Vec<Value>>> {
     ctx.require(Family::Tasks, Op::Update)?;
-    let (ids, status) = batch_body(&body).map_err(invalid)?;
-    let now_ms = state.clock.now_ms();
-    let now = crate::time::format_ms(now_ms);
-    let who = author(&ctx);
-    let mut tx = state.db.begin().await?;
-    // Every task is locked before any changes, in id order: two batches naming the same
-    // tasks in different orders wait for each other instead of deadlocking, and each
-    // batch applies to all its tasks or none.
-    let mut sorted = ids.clone();
-    sorted.sort();
-    let mut locked = BTreeMap::new();
-    for id in &sorted {
-        locked.insert(id.clone(), store::get_for_update(&mut tx, &ctx.instance.id, id).await?);
-    }
-    let mut out = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let mut t = locked.remove(id).flatten().ok_or_else(|| not_found(id))?;
-        if t["status"] != json!(status) {
-            t["status"] = json!(status);
-            task::touch(&mut t, &now, &who);
-            store::update(&mut tx, &ctx.instance.id, &t, now_ms).await?;
-            let patient = patient_of(&state, &ctx, &t).await?;
-            record(&mut tx, &ctx, Operation::Update, &t, patient.as_ref(), now_ms).await?;
-        }
-        out.push(t);
-    }
-    tx.commit().await?;
-    render(&state, &ctx, &mut out).await?;
-    Ok(Json(out))
+    Ok(Json(service::batch_update(&state, &ctx, &body).await?))
 }
 
 fn list_param(params: &Params, name: &str) -> Option<Vec<String>> {
@@ -415,8 +160,7 @@ pub async fn search(
     ctx.require(Family::Tasks, Op::Read)?;
     let page = PageRequest::parse(&params, store::sort_column)?;
     let filter = filter_of(&params)?;
-    let (mut data, total) = state.db.tasks(&ctx.instance.id, &filter, &page.sorts, page.offset(), page.size).await?;
-    render(&state, &ctx, &mut data).await?;
+    let (data, total) = service::search(&state, &ctx, &filter, &page.sorts, page.offset(), page.size).await?;
     Ok(Json(MetaInfoPage::new(data, &page, total)))
 }
 
@@ -435,26 +179,7 @@ pub async fn add_watcher(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Tasks, Op::Update)?;
-    let user_id = task::ref_id("watcher", &Value::Object(body)).map_err(|e| {
-        invalid(FieldError::new(e.field.strip_prefix("watcher.").unwrap_or(&e.field).to_string(), e.reason))
-    })?;
-    let found = state.db.users_by_ids(&ctx.tenant.id, std::slice::from_ref(&user_id)).await?;
-    let watcher = found
-        .first()
-        .map(task::user_ref)
-        .ok_or_else(|| invalid(FieldError::new("id", format!("user {user_id} does not exist"))))?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut t = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    if !task::watcher_ids(&t).contains(&user_id) {
-        t["watchers"].as_array_mut().expect("tasks have watchers").push(watcher);
-        task::touch(&mut t, &crate::time::format_ms(now_ms), &author(&ctx));
-        store::update(&mut tx, &ctx.instance.id, &t, now_ms).await?;
-        let patient = patient_of(&state, &ctx, &t).await?;
-        record(&mut tx, &ctx, Operation::Update, &t, patient.as_ref(), now_ms).await?;
-        tx.commit().await?;
-    }
-    rendered(&state, &ctx, t).await
+    Ok(Json(service::add_watcher(&state, &ctx, &path.2, body).await?))
 }
 
 /// Remove a watcher.
@@ -470,26 +195,7 @@ pub async fn remove_watcher(
     Path(path): Path<(String, String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Tasks, Op::Update)?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut t = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    let watchers = t["watchers"].as_array_mut().expect("tasks have watchers");
-    let before = watchers.len();
-    watchers.retain(|w| w["id"].as_str() != Some(path.3.as_str()));
-    if watchers.len() == before {
-        return Err(ApiError::not_found(
-            "TASK_WATCHER_NOT_FOUND",
-            COMPONENT,
-            "The user does not watch this task",
-            json!({"id": path.2, "watcherId": path.3}),
-        ));
-    }
-    task::touch(&mut t, &crate::time::format_ms(now_ms), &author(&ctx));
-    store::update(&mut tx, &ctx.instance.id, &t, now_ms).await?;
-    let patient = patient_of(&state, &ctx, &t).await?;
-    record(&mut tx, &ctx, Operation::Update, &t, patient.as_ref(), now_ms).await?;
-    tx.commit().await?;
-    rendered(&state, &ctx, t).await
+    Ok(Json(service::remove_watcher(&state, &ctx, &path.2, &path.3).await?))
 }
 
 /// Add a comment (`{"text"}`), written by the calling API client.
@@ -507,20 +213,7 @@ pub async fn add_comment(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Tasks, Op::Update)?;
-    let text = task::comment_body(&body).map_err(invalid)?;
-    let now_ms = state.clock.now_ms();
-    let now = crate::time::format_ms(now_ms);
-    let who = author(&ctx);
-    let mut tx = state.db.begin().await?;
-    let mut t = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    let comment = task::new_comment(&crate::ids::new_id(), &now, &who, &text);
-    t["comments"].as_array_mut().expect("tasks have comments").push(comment);
-    task::touch(&mut t, &now, &who);
-    store::update(&mut tx, &ctx.instance.id, &t, now_ms).await?;
-    let patient = patient_of(&state, &ctx, &t).await?;
-    record(&mut tx, &ctx, Operation::Update, &t, patient.as_ref(), now_ms).await?;
-    tx.commit().await?;
-    rendered(&state, &ctx, t).await
+    Ok(Json(service::add_comment(&state, &ctx, &path.2, &body).await?))
 }
 
 /// Remove a comment; answers the task.
@@ -536,24 +229,5 @@ pub async fn remove_comment(
     Path(path): Path<(String, String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Tasks, Op::Update)?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut t = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    let comments = t["comments"].as_array_mut().expect("tasks have comments");
-    let before = comments.len();
-    comments.retain(|c| c["id"].as_str() != Some(path.3.as_str()));
-    if comments.len() == before {
-        return Err(ApiError::not_found(
-            "TASK_COMMENT_NOT_FOUND",
-            COMPONENT,
-            "Task comment not found",
-            json!({"id": path.2, "commentId": path.3}),
-        ));
-    }
-    task::touch(&mut t, &crate::time::format_ms(now_ms), &author(&ctx));
-    store::update(&mut tx, &ctx.instance.id, &t, now_ms).await?;
-    let patient = patient_of(&state, &ctx, &t).await?;
-    record(&mut tx, &ctx, Operation::Update, &t, patient.as_ref(), now_ms).await?;
-    tx.commit().await?;
-    rendered(&state, &ctx, t).await
+    Ok(Json(service::remove_comment(&state, &ctx, &path.2, &path.3).await?))
 }

@@ -16,8 +16,24 @@ use serde_json::{json, Map, Value};
 
 pub const COMPONENT: &str = "PATIENT";
 
-fn not_found(key: &str) -> ServiceError {
+pub fn not_found(key: &str) -> ServiceError {
     ServiceError::not_found("PATIENT_NOT_FOUND", COMPONENT, "Patient not found", json!({"id": key}))
+}
+
+/// The patient with this id, for the records that belong to a patient (404 without it).
+pub async fn by_id(state: &AppState, ctx: &InstanceScope, id: &str) -> ServiceResult<Patient> {
+    state.db.patient(&ctx.instance.id, PatientKey::Id, id).await?.ok_or_else(|| not_found(id))
+}
+
+/// Locks the patient's row in the write transaction (404 if it was deleted meanwhile).
+/// Writes that add records to a patient take this before checking a per-patient rule, so
+/// two of them run one after the other and none outlives a concurrent delete.
+pub async fn lock(tx: &mut Tx, ctx: &InstanceScope, id: &str) -> ServiceResult<()> {
+    if patients::lock(tx, &ctx.instance.id, id).await? {
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
 }
 
 /// Creates a patient from a create body.
