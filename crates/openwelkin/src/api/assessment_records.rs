@@ -92,7 +92,7 @@ async fn dictionaries(
     designer: &Designer,
     a: &Assessment,
 ) -> ApiResult<DictionaryValues> {
-    super::cdts::dictionary_values(state, ctx, &domain::answers_data_type(designer, a)).await
+    Ok(super::cdts::dictionary_values(state, ctx, &domain::answers_data_type(designer, a)).await?)
 }
 
 /// Stamps an update of the record (and of its answers' system fields).
