@@ -61,7 +61,7 @@ pub async fn apply_designer(
                 fields.push("value".into());
             }
             let seeds: Vec<_> = dict.records.iter().map(|r| r.values.clone()).collect();
-            crate::api::dictionaries::seed(&mut tx, &instance.id, &dict.name, &fields, &seeds, now_ms).await?;
+            crate::services::dictionaries::seed(&mut tx, &instance.id, &dict.name, &fields, &seeds, now_ms).await?;
         }
         audit_publish(&mut tx, &tenant.id, &instance.name, version, "designer folder", now_ms).await?;
         tx.commit().await?;

@@ -4,21 +4,20 @@
 //! totalPages, page, size}`; PATCH `{patientId, status: "RESOLVED"}` assigns one to a
 //! patient, whose calls then list it), and the provider route calls arrive through,
 //! `POST /{tenant}/{instance}/providers/calls/inbound` (an openwelkin extension). Writes
-//! are audited as `CALL` (`CALL_CREATED`, `CALL_UPDATED`).
+//! are audited as `CALL` (`CALL_CREATED`, `CALL_UPDATED`). The use cases are
+//! `services::calls`; here are the routes, the provider's body (JSON or multipart) and the
+//! recording download.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
-use super::cdts::patient;
+use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::call::{self, RESOLUTIONS, RESOLVED};
-use crate::domain::FieldError;
-use crate::events::audit::Operation;
-use crate::store::calls::{self as store, CallFilter};
-use crate::store::patients::PatientKey;
+use crate::domain::call::{self, RESOLUTIONS};
+use crate::services::calls as service;
+use crate::services::patients;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,16 +25,6 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
-
-const COMPONENT: &str = "CALL";
-
-fn invalid(e: FieldError) -> ApiError {
-    ApiError::invalid_field(COMPONENT, e)
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("CALL_NOT_FOUND", COMPONENT, "Call not found", json!({"id": id}))
-}
 
 /// The DOCS page of the unrecognized lists: `{content, totalElements, totalPages, page,
 /// size}`, plus `last`, so that a client paging it knows where to stop.
@@ -149,50 +138,7 @@ pub async fn inbound(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Calls, Op::Create)?;
     let (body, file) = report_body(req, &state).await?;
-    let report = call::parse_report(&body, file).map_err(invalid)?;
-    if let Some(user) = &report.user_id {
-        crate::services::chat::user_named_by(&state, &ctx, COMPONENT, "userId", user).await?;
-    }
-    let named = match &report.patient_id {
-        Some(id) => Some(
-            state
-                .db
-                .patient(&ctx.instance.id, PatientKey::Id, id)
-                .await?
-                .ok_or_else(|| invalid(FieldError::new("patientId", format!("patient {id} does not exist"))))?,
-        ),
-        None => None,
-    };
-    let now_ms = state.clock.now_ms();
-    let actor = ctx.actor();
-    let id = crate::ids::new_id();
-    let mut tx = state.db.begin().await?;
-    let patient = match named {
-        Some(p) => Some(p),
-        None => {
-            match store::patients_with_phone(&mut tx, &ctx.instance.id, report.patient_number()).await?.as_slice() {
-                [only] => state.db.patient(&ctx.instance.id, PatientKey::Id, only).await?,
-                _ => None,
-            }
-        }
-    };
-    let c = call::new_call(
-        &id,
-        &report,
-        patient.as_ref().map(|p| p.id.as_str()),
-        report.called_at_ms.unwrap_or(now_ms),
-        &crate::time::format_ms(now_ms),
-        &actor.id,
-        &actor.full_name(),
-    );
-    store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &c, now_ms).await?;
-    if let Some(r) = &report.recording {
-        store::insert_recording(&mut tx, &ctx.instance.id, &id, r.content_type, &r.filename, &r.bytes).await?;
-    }
-    ctx.record(&mut tx, Write { patient: patient.as_ref(), ..Write::new("CALL", Operation::Create, &id, &c) }, now_ms)
-        .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(call::full(&c))))
+    Ok((StatusCode::CREATED, Json(service::report(&state, &ctx, &body, file).await?)))
 }
 
 /// A patient's calls, newest first: `{data, metaInfo}`.
@@ -212,12 +158,11 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<MetaInfoPage<Value>>> {
     ctx.require(Family::Calls, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
+    let p = patients::by_id(&state, &ctx, &path.2).await?;
     let req = PageRequest::parse(&params, |_| None)?;
     let (from, to) = range(&params)?;
-    let filter = CallFilter { patient_id: Some(p.id), from, to, ..Default::default() };
-    let (rows, total) = state.db.calls(&ctx.instance.id, &filter, req.offset(), req.size).await?;
-    Ok(Json(MetaInfoPage::new(rows.iter().map(call::list_item).collect(), &req, total)))
+    let (data, total) = service::list(&state, &ctx, p, from, to, req.offset(), req.size).await?;
+    Ok(Json(MetaInfoPage::new(data, &req, total)))
 }
 
 /// One call of a patient, with all its metadata.
@@ -233,9 +178,7 @@ pub async fn read(
     Path(path): Path<(String, String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Calls, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let c = state.db.patient_call(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&path.3))?;
-    Ok(Json(call::full(&c)))
+    Ok(Json(service::read(&state, &ctx, &path.2, &path.3).await?))
 }
 
 /// A call's recording as a download (`audio/mpeg` or `audio/wav`, `Content-Disposition:
@@ -253,17 +196,7 @@ pub async fn recording(
     Path(path): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
     ctx.require(Family::Calls, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    state.db.patient_call(&ctx.instance.id, &p.id, &path.3).await?.ok_or_else(|| not_found(&path.3))?;
-    let (content_type, filename, bytes) =
-        state.db.call_recording(&ctx.instance.id, &path.3).await?.ok_or_else(|| {
-            ApiError::not_found(
-                "CALL_RECORDING_NOT_FOUND",
-                COMPONENT,
-                "The call has no recording",
-                json!({"id": path.3}),
-            )
-        })?;
+    let (content_type, filename, bytes) = service::recording(&state, &ctx, &path.2, &path.3).await?;
     let disposition =
         format!("attachment; filename=\"{}\"", call::clean_filename(&filename).replace(|c: char| !c.is_ascii(), "_"));
     let mut response = bytes.into_response();
@@ -302,9 +235,9 @@ pub async fn list_unrecognized(
         Some(s) if RESOLUTIONS.contains(&s.to_ascii_uppercase().as_str()) => Some(s.to_ascii_uppercase()),
         Some(_) => return Err(ApiError::invalid_param("status", "must be PENDING or RESOLVED")),
     };
-    let filter = CallFilter { unrecognized: true, resolution, from, to, ..Default::default() };
-    let (rows, total) = state.db.calls(&ctx.instance.id, &filter, req.offset(), req.size).await?;
-    Ok(Json(FlatPage::new(rows.iter().map(call::unrecognized_item).collect(), &req, total)))
+    let (content, total) =
+        service::list_unrecognized(&state, &ctx, resolution, from, to, req.offset(), req.size).await?;
+    Ok(Json(FlatPage::new(content, &req, total)))
 }
 
 /// One unrecognized call.
@@ -320,8 +253,7 @@ pub async fn read_unrecognized(
     Path(path): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Calls, Op::Read)?;
-    let c = state.db.unrecognized_call(&ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    Ok(Json(call::unrecognized_item(&c)))
+    Ok(Json(service::read_unrecognized(&state, &ctx, &path.2).await?))
 }
 
 /// Assigns an unrecognized call to a patient: `{patientId, status: "RESOLVED"}`. A call
@@ -341,41 +273,5 @@ pub async fn resolve_unrecognized(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Calls, Op::Update)?;
-    let patient_id = call::parse_resolution(&body).map_err(invalid)?;
-    let p = state
-        .db
-        .patient(&ctx.instance.id, PatientKey::Id, &patient_id)
-        .await?
-        .ok_or_else(|| invalid(FieldError::new("patientId", format!("patient {patient_id} does not exist"))))?;
-    let now_ms = state.clock.now_ms();
-    let now = crate::time::format_ms(now_ms);
-    let actor = ctx.actor();
-    let mut tx = state.db.begin().await?;
-    let mut c =
-        store::unrecognized_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    if c["resolutionStatus"] == RESOLVED {
-        return Err(ApiError::conflict(
-            "CALL_ALREADY_RESOLVED",
-            COMPONENT,
-            "The call is already assigned to a patient",
-            json!({"id": path.2, "patientId": c["patientId"]}),
-        ));
-    }
-    for (k, v) in [
-        ("patientId", json!(p.id)),
-        ("resolutionStatus", json!(RESOLVED)),
-        ("resolvedBy", json!(actor.id)),
-        ("resolvedByName", json!(actor.full_name())),
-        ("resolvedAt", json!(now)),
-        ("updatedAt", json!(now)),
-        ("updatedBy", json!(actor.id)),
-        ("updatedByName", json!(actor.full_name())),
-    ] {
-        c[k] = v;
-    }
-    store::update(&mut tx, &ctx.instance.id, &c, now_ms).await?;
-    ctx.record(&mut tx, Write { patient: Some(&p), ..Write::new("CALL", Operation::Update, &path.2, &c) }, now_ms)
-        .await?;
-    tx.commit().await?;
-    Ok(Json(call::unrecognized_item(&c)))
+    Ok(Json(service::resolve(&state, &ctx, &path.2, &body).await?))
 }

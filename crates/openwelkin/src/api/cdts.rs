@@ -11,59 +11,24 @@ use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::{Cardinality, DataType, SYSTEM_FIELDS};
 use crate::designer::Kind;
-use crate::domain::patient::Patient;
 use crate::domain::records::{self, DictionaryValues};
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
 use crate::store::records::{self as store, DtKind, RecordKey, Scope, StoredRecord};
-use crate::store::{is_unique_violation, Tx};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::cmp::Ordering;
 use utoipa::ToSchema;
 
 const COMPONENT: &str = "CDT";
 
-pub(crate) fn record_not_found(details: Value) -> ApiError {
-    crate::services::records::record_not_found(details).into()
-}
-
-pub(crate) fn type_not_found(name: &str) -> ApiError {
-    ApiError::not_found("DT_NOT_FOUND", COMPONENT, "Data type not found", json!({"cdtName": name}))
-}
-
-pub(crate) async fn patient(state: &AppState, ctx: &InstanceCaller, id: &str) -> ApiResult<Patient> {
-    Ok(crate::services::patients::by_id(state, ctx, id).await?)
-}
-
-/// Locks the patient's row in the write transaction (`services::patients::lock`).
-pub(crate) async fn lock_patient(tx: &mut Tx, ctx: &InstanceCaller, id: &str) -> ApiResult<()> {
-    Ok(crate::services::patients::lock(tx, ctx, id).await?)
-}
-
-/// The data type of the current formation, with that formation's version.
-pub(crate) async fn data_type(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    kind: Kind,
-    name: &str,
-) -> ApiResult<(DataType, i64)> {
-    let f = state.db.current_formation(&ctx.instance.id).await?;
-    let dt = f.designer.data_type(kind, name).cloned().ok_or_else(|| type_not_found(name))?;
-    Ok((dt, f.version))
-}
-
-/// The values of the dictionaries the type's select fields use.
-pub(crate) async fn dictionary_values(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    dt: &DataType,
-) -> ApiResult<DictionaryValues> {
-    Ok(crate::services::records::dictionary_values(state, ctx, dt).await?)
-}
+pub(crate) use crate::services::patients::{by_id as patient, lock as lock_patient};
+pub(crate) use crate::services::records::{
+    check_external_keys, data_type, dictionary_values, matches_filter, record_not_found, sort_records,
+    unique_or_internal,
+};
 
 pub(crate) fn key_type(params: &Params) -> ApiResult<RecordKey> {
     Ok(match params.get("type").map(str::to_ascii_uppercase).as_deref() {
@@ -72,42 +37,6 @@ pub(crate) fn key_type(params: &Params) -> ApiResult<RecordKey> {
         Some("EGUID") => RecordKey::ExternalGuid,
         Some(_) => return Err(ApiError::invalid_param("type", "must be one of ID, EID, EGUID")),
     })
-}
-
-/// External keys unique within the data type.
-pub(crate) async fn check_external_keys(
-    tx: &mut Tx,
-    scope: &Scope<'_>,
-    id: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<()> {
-    for (key, field) in [(RecordKey::ExternalId, "external_id"), (RecordKey::ExternalGuid, "external_guid")] {
-        let Some(value) = body.get(field).and_then(Value::as_str) else { continue };
-        if let Some(holder) = store::holder_of(tx, scope, key, value).await? {
-            if holder != id {
-                return Err(ApiError::conflict(
-                    "DT_RECORD_ALREADY_EXISTS",
-                    COMPONENT,
-                    format!("{field}: another record already has {value:?}"),
-                    json!({"field": field, "value": value, "recordId": holder}),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn unique_or_internal(err: crate::store::sql::Error) -> ApiError {
-    if is_unique_violation(&err) {
-        ApiError::conflict(
-            "DT_RECORD_ALREADY_EXISTS",
-            COMPONENT,
-            "another record already has this external id",
-            json!({}),
-        )
-    } else {
-        err.into()
-    }
 }
 
 fn envelope(dt: &DataType, r: &StoredRecord) -> Value {
@@ -534,47 +463,4 @@ pub(crate) fn record_filters(params: &Params, dt: &DataType) -> ApiResult<Vec<(S
         out.push((field, values));
     }
     Ok(out)
-}
-
-fn as_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-pub(crate) fn matches_filter(body: &Map<String, Value>, field: &str, values: &Option<Vec<String>>) -> bool {
-    let v = body.get(field).unwrap_or(&Value::Null);
-    match values {
-        None => !v.is_null(),
-        Some(list) => match v {
-            Value::Array(items) => items.iter().any(|i| list.contains(&as_text(i))),
-            Value::Null => false,
-            other => list.contains(&as_text(other)),
-        },
-    }
-}
-
-fn compare(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Less,
-        (_, Value::Null) => Ordering::Greater,
-        (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        _ => as_text(a).cmp(&as_text(b)),
-    }
-}
-
-pub(crate) fn sort_records(found: &mut [StoredRecord], sorts: &[(String, bool)]) {
-    found.sort_by(|a, b| {
-        for (field, desc) in sorts {
-            let o = compare(a.body.get(field).unwrap_or(&Value::Null), b.body.get(field).unwrap_or(&Value::Null));
-            let o = if *desc { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id))
-    });
 }

@@ -5,48 +5,31 @@
 //! `{meta:{nextPageToken, prevPageToken, pageSize, found}, content}`, with
 //! `nextPageToken` null on the last page. Archive and restore are refused to API
 //! clients, as Welkin documents. A care-team message is announced to the instance's
-//! chat webhook after the commit, in the background.
+//! chat webhook after the commit, in the background. The use cases are `services::chat` and
+//! `services::chat_webhook`; here are the routes, the token and page parameters, and the request's base URL.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
-use super::cdts::patient;
+use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::chat::{self, Message, PageToken, LOCAL_FIND, LOCAL_SEARCH};
-use crate::domain::patient::Patient;
-use crate::domain::FieldError;
-use crate::events::audit::Operation;
-use crate::services::chat as service;
-use crate::store::chat::{self as store, Border, ChatScope, ChatWebhook};
+use crate::domain::chat::{PageToken, LOCAL_FIND, LOCAL_SEARCH};
+use crate::services::chat::{self as service, ChatMeta, Paging};
+use crate::services::{chat_webhook, patients};
+use crate::store::chat::Border;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-const COMPONENT: &str = "CHAT";
 const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 1000;
 /// The DOCS message list's default page size.
 const DOCS_PAGE_SIZE: i64 = 50;
-
-fn invalid(e: FieldError) -> ApiError {
-    ApiError::invalid_field(COMPONENT, e)
-}
-
-/// The paging keys of a token page; every key is always present.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ChatMeta {
-    pub next_page_token: Option<String>,
-    pub prev_page_token: Option<String>,
-    pub page_size: i64,
-    pub found: bool,
-}
 
 /// `{meta, content}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,16 +45,6 @@ fn page_size(params: &Params, name: &str) -> ApiResult<i64> {
         return Err(ApiError::invalid_param(name, format!("must be between 1 and {MAX_PAGE_SIZE}")));
     }
     Ok(size)
-}
-
-/// What one token-paged request asks for: from a `pageToken` (which carries every
-/// option, since clients send it alone) or from the first request's parameters.
-struct Paging {
-    size: i64,
-    border: Option<Border>,
-    include_archived: bool,
-    query: Option<String>,
-    content_page_size: i64,
 }
 
 fn token_paging(params: &Params, kind: &str) -> ApiResult<Paging> {
@@ -102,49 +75,6 @@ fn token_paging(params: &Params, kind: &str) -> ApiResult<Paging> {
     })
 }
 
-fn token(kind: &str, size: i64, m: &Message, before: bool, p: &Paging) -> String {
-    PageToken {
-        kind: kind.into(),
-        page_size: size,
-        border_date: crate::time::format_ms(m.created_at_ms),
-        query: if kind == LOCAL_SEARCH { p.query.clone() } else { None },
-        before,
-        border_id: Some(m.id.clone()),
-        content_page_size: (kind == LOCAL_SEARCH).then_some(p.content_page_size),
-        include_archived: p.include_archived,
-    }
-    .encode()
-}
-
-fn border_at(m: &Message, before: bool) -> Border {
-    Border { at_ms: m.created_at_ms, id: Some(m.id.clone()), before }
-}
-
-/// One page of the conversation (or of its search hits) and the tokens around it.
-async fn read_page(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    pid: &str,
-    kind: &str,
-    p: &Paging,
-) -> ApiResult<(Vec<Message>, ChatMeta)> {
-    let scope = ChatScope { query: p.query.as_ref().map(|q| q.to_lowercase()), include_archived: p.include_archived };
-    let db = &state.db;
-    let iid = &ctx.instance.id;
-    let page = db.chat_page(iid, pid, &scope, p.border.as_ref(), p.size).await?;
-    let (mut next, mut prev) = (None, None);
-    if let (Some(newest), Some(oldest)) = (page.first(), page.last()) {
-        if db.chat_has_beyond(iid, pid, &scope, &border_at(oldest, true)).await? {
-            next = Some(token(kind, p.size, oldest, true, p));
-        }
-        if db.chat_has_beyond(iid, pid, &scope, &border_at(newest, false)).await? {
-            prev = Some(token(kind, p.size, newest, false, p));
-        }
-    }
-    let found = !page.is_empty();
-    Ok((page, ChatMeta { next_page_token: next, prev_page_token: prev, page_size: p.size, found }))
-}
-
 /// A patient writes to the care team (answers 200, as recorded).
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/chat/inbound", tag = "Chat",
@@ -161,37 +91,7 @@ pub async fn inbound(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Chat, Op::Create)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let text = chat::parse_inbound(&body).map_err(invalid)?;
-    let now_ms = state.clock.now_ms();
-    let m = Message {
-        id: crate::ids::new_id(),
-        external_id: chat::new_external_id(),
-        patient_id: p.id.clone(),
-        sender_type: chat::PATIENT.into(),
-        sender_id: p.id.clone(),
-        sender_name: None,
-        message: text,
-        attachment_id: None,
-        created_at_ms: now_ms,
-        archived: false,
-    };
-    save(&state, &ctx, &p, &m, now_ms).await?;
-    Ok(Json(m.listed(Some(&p.full_name()))))
-}
-
-async fn save(state: &AppState, ctx: &InstanceCaller, p: &Patient, m: &Message, now_ms: i64) -> ApiResult<()> {
-    let mut tx = state.db.begin().await?;
-    store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, m).await?;
-    let record = m.audit_record();
-    ctx.record(
-        &mut tx,
-        Write { patient: Some(p), ..Write::new("CHAT_MESSAGE", Operation::Create, &m.id, &record) },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(Json(service::inbound(&state, &ctx, &path.2, &body).await?))
 }
 
 /// The V8 spelling of `chat/inbound`.
@@ -228,10 +128,10 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<ChatPage>> {
     ctx.require(Family::Chat, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
+    let p = patients::by_id(&state, &ctx, &path.2).await?;
     let paging = token_paging(&params, LOCAL_FIND)?;
-    let (page, meta) = read_page(&state, &ctx, &p.id, LOCAL_FIND, &paging).await?;
-    Ok(Json(ChatPage { meta, content: page.iter().map(|m| m.listed(None)).collect() }))
+    let (meta, content) = service::conversation(&state, &ctx, &p, &paging).await?;
+    Ok(Json(ChatPage { meta, content }))
 }
 
 /// The V8 spelling of the conversation.
@@ -269,22 +169,9 @@ pub async fn search(
     params: Params,
 ) -> ApiResult<Json<ChatPage>> {
     ctx.require(Family::Chat, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
+    let p = patients::by_id(&state, &ctx, &path.2).await?;
     let paging = token_paging(&params, LOCAL_SEARCH)?;
-    let (page, meta) = read_page(&state, &ctx, &p.id, LOCAL_SEARCH, &paging).await?;
-    let around = Paging { query: None, ..paging };
-    let content = page
-        .iter()
-        .map(|m| {
-            json!({
-                "meta": {
-                    "nextPageToken": token(LOCAL_FIND, around.content_page_size, m, true, &around),
-                    "prevPageToken": token(LOCAL_FIND, around.content_page_size, m, false, &around),
-                },
-                "message": m.searched(),
-            })
-        })
-        .collect();
+    let (meta, content) = service::search(&state, &ctx, &p, paging).await?;
     Ok(Json(ChatPage { meta, content }))
 }
 
@@ -370,19 +257,7 @@ pub async fn send(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Chat, Op::Create)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let out = chat::parse_outbound(&body).map_err(invalid)?;
-    let sender = match &out.sender_id {
-        Some(id) => Some(service::user_named_by(&state, &ctx, COMPONENT, "senderId", id).await?),
-        None => None,
-    };
-    let now_ms = state.clock.now_ms();
-    let m = service::care_team_message(&ctx, &p, sender.as_ref(), out.text, out.attachment_id, now_ms);
-    let mut tx = state.db.begin().await?;
-    service::insert_care_team_message(&ctx, &mut tx, &p, &m, now_ms).await?;
-    tx.commit().await?;
-    service::announce(&state, &ctx, &request_base(&headers), &p, &m.message).await;
-    Ok((StatusCode::CREATED, Json(m.docs())))
+    Ok((StatusCode::CREATED, Json(service::send(&state, &ctx, &path.2, &body, &request_base(&headers)).await?)))
 }
 
 /// The conversation oldest first, page by page (DOCS): `{data, metaInfo}`.
@@ -402,7 +277,7 @@ pub async fn messages(
     params: Params,
 ) -> ApiResult<Json<MetaInfoPage<Value>>> {
     ctx.require(Family::Chat, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
+    let p = patients::by_id(&state, &ctx, &path.2).await?;
     let mut req = PageRequest::parse(&params, |_| None)?;
     if params.get("size").is_none() {
         req.size = DOCS_PAGE_SIZE;
@@ -415,8 +290,8 @@ pub async fn messages(
         ),
         None => None,
     };
-    let (rows, total) = state.db.chat_messages(&ctx.instance.id, &p.id, since, req.offset(), req.size).await?;
-    Ok(Json(MetaInfoPage::new(rows.iter().map(Message::docs).collect(), &req, total)))
+    let (data, total) = service::messages(&state, &ctx, &p, since, req.offset(), req.size).await?;
+    Ok(Json(MetaInfoPage::new(data, &req, total)))
 }
 
 /// Searches messages (DOCS): of one patient with `patientId`, else of the whole
@@ -434,34 +309,10 @@ pub async fn search_docs(
     ctx: InstanceCaller,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<MetaInfoPage<Value>>> {
-    use crate::domain::fields;
     ctx.require(Family::Chat, Op::Read)?;
-    fields::reject_unknown(&body, &["query", "patientId", "page", "size"], &[]).map_err(invalid)?;
-    let query =
-        fields::text("query", body.get("query").ok_or_else(|| invalid(FieldError::new("query", "is required")))?)
-            .map_err(invalid)?;
-    let int = |k: &str, default: i64, range: std::ops::RangeInclusive<i64>| match body.get(k) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
-            invalid(FieldError::new(k, format!("must be a whole number from {} to {}", range.start(), range.end())))
-        }),
-    };
-    let req = PageRequest {
-        page: int("page", 0, 0..=1_000_000)?,
-        size: int("size", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE)?,
-        sorts: vec![],
-    };
-    let patient_id = fields::opt_uuid("patientId", body.get("patientId").unwrap_or(&Value::Null)).map_err(invalid)?;
-    if let Some(id) = &patient_id {
-        state
-            .db
-            .patient(&ctx.instance.id, crate::store::patients::PatientKey::Id, id)
-            .await?
-            .ok_or_else(|| invalid(FieldError::new("patientId", format!("patient {id} does not exist"))))?;
-    }
-    let (rows, total) =
-        state.db.chat_search(&ctx.instance.id, patient_id.as_deref(), &query, req.offset(), req.size).await?;
-    Ok(Json(MetaInfoPage::new(rows.iter().map(Message::docs).collect(), &req, total)))
+    let found = service::search_docs(&state, &ctx, &body, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE).await?;
+    let req = PageRequest { page: found.page, size: found.size, sorts: vec![] };
+    Ok(Json(MetaInfoPage::new(found.data, &req, found.total)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -478,15 +329,6 @@ pub(crate) fn request_base(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-fn webhook_not_found(instance: &str) -> ApiError {
-    ApiError::not_found(
-        "CHAT_WEBHOOK_NOT_FOUND",
-        COMPONENT,
-        "No chat webhook is configured",
-        json!({"instanceName": instance}),
-    )
-}
-
 /// The instance's chat webhook, without its secret (an openwelkin extension).
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/integrations/chat-webhook", tag = "Chat",
@@ -498,8 +340,7 @@ fn webhook_not_found(instance: &str) -> ApiError {
 )]
 pub async fn read_webhook(State(state): State<AppState>, ctx: InstanceCaller) -> ApiResult<Json<Value>> {
     ctx.require(Family::Chat, Op::Read)?;
-    let hook = state.db.chat_webhook(&ctx.instance.id).await?.ok_or_else(|| webhook_not_found(&ctx.instance.name))?;
-    Ok(Json(store::webhook_view(&hook)))
+    Ok(Json(chat_webhook::read_webhook(&state, &ctx).await?))
 }
 
 /// Sets the instance's chat webhook (an openwelkin extension; Welkin configures it in
@@ -520,58 +361,7 @@ pub async fn put_webhook(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Chat, Op::Update)?;
-    let now_ms = state.clock.now_ms();
-    let actor = ctx.actor();
-    let hook =
-        parse_webhook(&body, crate::time::format_ms(now_ms), actor.id.clone(), actor.full_name()).map_err(invalid)?;
-    let view = store::webhook_view(&hook);
-    let mut tx = state.db.begin().await?;
-    store::put_webhook(&mut tx, &ctx.tenant.id, &ctx.instance.id, &hook, now_ms).await?;
-    ctx.record(&mut tx, Write::new("CHAT_WEBHOOK", Operation::Update, &ctx.instance.id, &view), now_ms).await?;
-    tx.commit().await?;
-    Ok(Json(view))
-}
-
-fn http_url(field: &str, value: &Value) -> Result<String, FieldError> {
-    let url = crate::domain::fields::text(field, value)?;
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-    if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) || url.chars().any(char::is_whitespace) {
-        return Err(FieldError::new(field, format!("{url:?} is not an http(s) URL")));
-    }
-    Ok(url)
-}
-
-fn parse_webhook(
-    body: &serde_json::Map<String, Value>,
-    now: String,
-    actor_id: String,
-    actor_name: String,
-) -> Result<ChatWebhook, FieldError> {
-    use crate::domain::fields;
-    fields::reject_unknown(
-        body,
-        &["url", "apiKey", "apiSecret", "active", "publicBaseUrl"],
-        &["apiSecretSet", "updatedAt", "updatedBy", "updatedByName"],
-    )?;
-    let url = http_url("url", body.get("url").ok_or_else(|| FieldError::new("url", "is required"))?)?;
-    let opt = |k: &str| fields::opt_text(k, body.get(k).unwrap_or(&Value::Null));
-    let public_base_url = match body.get("publicBaseUrl") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(http_url("publicBaseUrl", v)?.trim_end_matches('/').to_string()),
-    };
-    Ok(ChatWebhook {
-        url,
-        api_key: opt("apiKey")?.unwrap_or_default(),
-        api_secret: opt("apiSecret")?.unwrap_or_default(),
-        active: match body.get("active") {
-            None => true,
-            Some(v) => fields::boolean("active", v)?,
-        },
-        public_base_url,
-        updated_at: now,
-        updated_by: actor_id,
-        updated_by_name: actor_name,
-    })
+    Ok(Json(chat_webhook::put_webhook(&state, &ctx, &body).await?))
 }
 
 /// Removes the instance's chat webhook (an openwelkin extension).
@@ -584,13 +374,7 @@ fn parse_webhook(
 )]
 pub async fn delete_webhook(State(state): State<AppState>, ctx: InstanceCaller) -> ApiResult<StatusCode> {
     ctx.require(Family::Chat, Op::Delete)?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let hook =
-        store::delete_webhook(&mut tx, &ctx.instance.id).await?.ok_or_else(|| webhook_not_found(&ctx.instance.name))?;
-    let view = store::webhook_view(&hook);
-    ctx.record(&mut tx, Write::new("CHAT_WEBHOOK", Operation::Delete, &ctx.instance.id, &view), now_ms).await?;
-    tx.commit().await?;
+    chat_webhook::delete_webhook(&state, &ctx).await?;
     Ok(StatusCode::OK)
 }
 
@@ -605,8 +389,5 @@ mod tests {
         assert_eq!(request_base(&h), "http://example.org:8080");
         h.insert("x-forwarded-proto", "https".parse().unwrap());
         assert_eq!(request_base(&h), "https://example.org:8080");
-        assert!(http_url("url", &json!("https://x.org/hook")).is_ok());
-        assert_eq!(http_url("url", &json!("ftp://x.org")).unwrap_err().field, "url");
-        assert_eq!(http_url("url", &json!("http://")).unwrap_err().field, "url");
     }
 }

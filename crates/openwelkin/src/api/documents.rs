@@ -68,7 +68,7 @@ fn scope<'a>(ctx: &'a InstanceCaller, dt_name: &'a str, patient_id: &'a str) -> 
 }
 
 fn summary_not_found(patient_id: &str, id: &str) -> ApiError {
-    cdts::record_not_found(json!({"patientId": patient_id, "cdtRecordId": id, "cdtName": SUMMARY_CDT}))
+    cdts::record_not_found(json!({"patientId": patient_id, "cdtRecordId": id, "cdtName": SUMMARY_CDT})).into()
 }
 
 fn envelope(r: &StoredRecord) -> Value {
@@ -555,6 +555,7 @@ async fn type_ctx(
 
 fn type_record_not_found(t: &TypeRecordCtx, summary_id: &str) -> ApiError {
     cdts::record_not_found(json!({"patientId": t.patient.id, "documentSummaryId": summary_id, "cdtName": t.dt.name}))
+        .into()
 }
 
 /// Loads the summary inside a write and checks that its type is the record's.

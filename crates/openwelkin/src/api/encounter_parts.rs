@@ -67,7 +67,7 @@ async fn encounter(
 async fn encounter_for_update(tx: &mut Tx, ctx: &InstanceCaller, p: &Patient, id: &str) -> ApiResult<StoredEncounter> {
     store::get_for_update(tx, &ctx.instance.id, &p.id, id)
         .await?
-        .ok_or_else(|| record_not_found(json!({"patientId": p.id, "cdtRecordId": id, "cdtName": ENCOUNTER})))
+        .ok_or_else(|| record_not_found(json!({"patientId": p.id, "cdtRecordId": id, "cdtName": ENCOUNTER})).into())
 }
 
 fn open(e: &StoredEncounter) -> ApiResult<()> {
@@ -254,7 +254,7 @@ async fn link(state: &AppState, ctx: &InstanceCaller, e: &StoredEncounter, id: &
         .record(&scope(ctx, LINK, &e.patient_id), RecordKey::Id, id)
         .await?
         .filter(|r| r.body.get("source_id").and_then(Value::as_str) == Some(&e.id))
-        .ok_or_else(|| record_not_found(json!({})))
+        .ok_or_else(|| record_not_found(json!({})).into())
 }
 
 /// Inside `tx`: a link of the encounter, its row locked until the transaction ends.
@@ -262,7 +262,7 @@ async fn link_for_update(tx: &mut Tx, ctx: &InstanceCaller, e: &StoredEncounter,
     dt::get_for_update(tx, &scope(ctx, LINK, &e.patient_id), RecordKey::Id, id)
         .await?
         .filter(|r| r.body.get("source_id").and_then(Value::as_str) == Some(&e.id))
-        .ok_or_else(|| record_not_found(json!({})))
+        .ok_or_else(|| record_not_found(json!({})).into())
 }
 
 /// An assessment record given to a link must be the patient's, of the link's assessment.
@@ -489,7 +489,7 @@ async fn disposition_of(state: &AppState, ctx: &InstanceCaller, e: &StoredEncoun
         .db
         .record(&scope(ctx, DISPOSITION, &e.patient_id), RecordKey::Id, id)
         .await?
-        .ok_or_else(|| record_not_found(json!({})))
+        .ok_or_else(|| record_not_found(json!({})).into())
 }
 
 /// The encounter's disposition record.

@@ -37,7 +37,7 @@ fn invalid(e: FieldError) -> ApiError {
 }
 
 fn not_found(patient_id: &str, id: &str) -> ApiError {
-    record_not_found(json!({"patientId": patient_id, "cdtRecordId": id, "cdtName": ENCOUNTER}))
+    record_not_found(json!({"patientId": patient_id, "cdtRecordId": id, "cdtName": ENCOUNTER})).into()
 }
 
 fn scope<'a>(ctx: &'a InstanceCaller, name: &'a str, patient_id: &'a str) -> Scope<'a> {

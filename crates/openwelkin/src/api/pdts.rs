@@ -412,25 +412,3 @@ pub async fn delete_for_patient(
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
-
-/// A profile record by id in any scope (for contacts, which link to one).
-pub(crate) async fn find_profile(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    id: &str,
-) -> ApiResult<Option<(DataType, StoredRecord)>> {
-    let f = state.db.current_formation(&ctx.instance.id).await?;
-    for dt in &f.designer.pdts {
-        let scope = Scope {
-            tenant_id: &ctx.tenant.id,
-            instance_id: &ctx.instance.id,
-            kind: DtKind::Pdt,
-            dt_name: &dt.name,
-            patient_id: None,
-        };
-        if let Some(r) = state.db.record(&scope, RecordKey::Id, id).await? {
-            return Ok(Some((dt.clone(), r)));
-        }
-    }
-    Ok(None)
-}

@@ -51,6 +51,22 @@ fn seconds(ms: i64) -> String {
 }
 
 impl Message {
+    /// A new message from the patient `patient_id` to the care team.
+    pub fn from_patient(patient_id: &str, text: String, now_ms: i64) -> Message {
+        Message {
+            id: crate::ids::new_id(),
+            external_id: new_external_id(),
+            patient_id: patient_id.to_string(),
+            sender_type: PATIENT.into(),
+            sender_id: patient_id.to_string(),
+            sender_name: None,
+            message: text,
+            attachment_id: None,
+            created_at_ms: now_ms,
+            archived: false,
+        }
+    }
+
     fn sender(&self, patient_full_name: Option<&str>) -> Value {
         let full = if self.sender_type == PATIENT { patient_full_name } else { None };
         party(&self.sender_type, &self.sender_id, self.sender_name.as_deref(), full)

@@ -592,18 +592,7 @@ async fn write_patients(
             if let Some(line) = planned.chat {
                 let text = chat::parse_inbound(&json!({"message": line}).as_object().cloned().unwrap_or_default())
                     .map_err(|e| bad("chat message", i, e))?;
-                let m = Message {
-                    id: crate::ids::new_id(),
-                    external_id: chat::new_external_id(),
-                    patient_id: p.id.clone(),
-                    sender_type: chat::PATIENT.into(),
-                    sender_id: p.id.clone(),
-                    sender_name: None,
-                    message: text,
-                    attachment_id: None,
-                    created_at_ms: now_ms,
-                    archived: false,
-                };
+                let m = Message::from_patient(&p.id, text, now_ms);
                 crate::store::chat::insert(&mut tx, &tenant.id, &instance.id, &m).await?;
                 audited.push(Audited {
                     entity: "CHAT_MESSAGE",

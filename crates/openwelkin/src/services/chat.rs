@@ -1,18 +1,26 @@
-//! What other use cases need of chat: the users a message names, writing a care-team
-//! message with its audit row, and announcing it to the instance's chat webhook after the
-//! commit (in the background; a failed delivery never fails the request).
+//! Chat messages: patients write to the care team (inbound), the care team writes to the
+//! patient (announced to the chat webhook, `chat_webhook`), the conversation token paged
+//! newest first and its search, and the DOCS message list and search. Templated sends
+//! use the care-team message helpers here too.
 
 use super::error::{ServiceError, ServiceResult};
 use super::scope::{InstanceScope, Write};
 use crate::app::AppState;
-use crate::domain::chat::{self, Message};
+use crate::domain::chat::{self, Message, PageToken, LOCAL_FIND, LOCAL_SEARCH};
 use crate::domain::patient::Patient;
 use crate::domain::user::User;
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
-use crate::store::chat::{self as store, ChatWebhook};
-use serde_json::{json, Value};
-use std::time::Duration;
+use crate::store::chat::{self as store, Border, ChatScope};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+const COMPONENT: &str = "CHAT";
+
+fn invalid(e: FieldError) -> ServiceError {
+    ServiceError::invalid_field(COMPONENT, e)
+}
 
 /// A user's display name: "First Last", else the username.
 pub fn display_name(u: &User) -> String {
@@ -70,9 +78,9 @@ pub fn care_team_message(
     }
 }
 
-/// Writes a care-team message in `tx` (with its audit row); the caller commits and then
-/// calls [`announce`].
-pub async fn insert_care_team_message(
+/// Writes a message in `tx` (with its audit row); the caller commits and then, for a
+/// care-team message, calls `chat_webhook::announce`.
+pub async fn insert_message(
     ctx: &InstanceScope,
     tx: &mut crate::store::Tx,
     p: &Patient,
@@ -86,83 +94,196 @@ pub async fn insert_care_team_message(
     Ok(())
 }
 
-/// Attempts per delivery, and the time each may take.
-const DELIVERY_ATTEMPTS: u32 = 3;
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .connect_timeout(DELIVERY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client without TLS builds")
-    })
+/// The paging keys of a token page; every key is always present.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMeta {
+    pub next_page_token: Option<String>,
+    pub prev_page_token: Option<String>,
+    pub page_size: i64,
+    pub found: bool,
 }
 
-/// The chat webhook payload, as Welkin sends it.
-pub fn payload(base: &str, tenant: &str, instance: &str, patient_id: &str, message: &str) -> Value {
-    json!({
-        "patientId": patient_id,
-        "patientUrl": format!("{}/{tenant}/{instance}/patients/{patient_id}", base.trim_end_matches('/')),
-        "tenantName": tenant,
-        "instanceName": instance,
-        "message": message,
-    })
+/// What one token-paged request asks for: from a `pageToken` (which carries every
+/// option, since clients send it alone) or from the first request's parameters.
+pub struct Paging {
+    pub size: i64,
+    pub border: Option<Border>,
+    pub include_archived: bool,
+    pub query: Option<String>,
+    pub content_page_size: i64,
 }
 
-/// Announces a care-team message to the instance's active chat webhook, if any. Called
-/// after the commit; the delivery runs in the background (a few attempts, each bounded
-/// by a timeout) and never fails the request. `request_base` (`scheme://host` the request
-/// came to) makes `patientUrl` when the webhook has no public base URL.
-pub async fn announce(state: &AppState, ctx: &InstanceScope, request_base: &str, p: &Patient, message: &str) {
-    let hook = match state.db.chat_webhook(&ctx.instance.id).await {
-        Ok(Some(h)) if h.active => h,
-        Ok(_) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "chat webhook configuration could not be read");
-            return;
+fn token(kind: &str, size: i64, m: &Message, before: bool, p: &Paging) -> String {
+    PageToken {
+        kind: kind.into(),
+        page_size: size,
+        border_date: crate::time::format_ms(m.created_at_ms),
+        query: if kind == LOCAL_SEARCH { p.query.clone() } else { None },
+        before,
+        border_id: Some(m.id.clone()),
+        content_page_size: (kind == LOCAL_SEARCH).then_some(p.content_page_size),
+        include_archived: p.include_archived,
+    }
+    .encode()
+}
+
+fn border_at(m: &Message, before: bool) -> Border {
+    Border { at_ms: m.created_at_ms, id: Some(m.id.clone()), before }
+}
+
+/// One page of the conversation (or of its search hits) and the tokens around it.
+async fn read_page(
+    state: &AppState,
+    ctx: &InstanceScope,
+    pid: &str,
+    kind: &str,
+    p: &Paging,
+) -> ServiceResult<(Vec<Message>, ChatMeta)> {
+    let scope = ChatScope { query: p.query.as_ref().map(|q| q.to_lowercase()), include_archived: p.include_archived };
+    let db = &state.db;
+    let iid = &ctx.instance.id;
+    let page = db.chat_page(iid, pid, &scope, p.border.as_ref(), p.size).await?;
+    let (mut next, mut prev) = (None, None);
+    if let (Some(newest), Some(oldest)) = (page.first(), page.last()) {
+        if db.chat_has_beyond(iid, pid, &scope, &border_at(oldest, true)).await? {
+            next = Some(token(kind, p.size, oldest, true, p));
         }
+        if db.chat_has_beyond(iid, pid, &scope, &border_at(newest, false)).await? {
+            prev = Some(token(kind, p.size, newest, false, p));
+        }
+    }
+    let found = !page.is_empty();
+    Ok((page, ChatMeta { next_page_token: next, prev_page_token: prev, page_size: p.size, found }))
+}
+
+/// A patient writes to the care team: `{message}`. Answers the message as listed.
+pub async fn inbound(
+    state: &AppState,
+    ctx: &InstanceScope,
+    patient_id: &str,
+    body: &Map<String, Value>,
+) -> ServiceResult<Value> {
+    let p = super::patients::by_id(state, ctx, patient_id).await?;
+    let text = chat::parse_inbound(body).map_err(invalid)?;
+    let now_ms = state.clock.now_ms();
+    let m = Message::from_patient(&p.id, text, now_ms);
+    let mut tx = state.db.begin().await?;
+    insert_message(ctx, &mut tx, &p, &m, now_ms).await?;
+    tx.commit().await?;
+    Ok(m.listed(Some(&p.full_name())))
+}
+
+/// One page of `p`'s conversation, newest first, as listed.
+pub async fn conversation(
+    state: &AppState,
+    ctx: &InstanceScope,
+    p: &Patient,
+    paging: &Paging,
+) -> ServiceResult<(ChatMeta, Vec<Value>)> {
+    let (page, meta) = read_page(state, ctx, &p.id, LOCAL_FIND, paging).await?;
+    Ok((meta, page.iter().map(|m| m.listed(None)).collect()))
+}
+
+/// One page of the messages of `p` containing the paging's query, newest first; each hit
+/// carries the tokens that page the conversation around it.
+pub async fn search(
+    state: &AppState,
+    ctx: &InstanceScope,
+    p: &Patient,
+    paging: Paging,
+) -> ServiceResult<(ChatMeta, Vec<Value>)> {
+    let (page, meta) = read_page(state, ctx, &p.id, LOCAL_SEARCH, &paging).await?;
+    let around = Paging { query: None, ..paging };
+    let content = page
+        .iter()
+        .map(|m| {
+            json!({
+                "meta": {
+                    "nextPageToken": token(LOCAL_FIND, around.content_page_size, m, true, &around),
+                    "prevPageToken": token(LOCAL_FIND, around.content_page_size, m, false, &around),
+                },
+                "message": m.searched(),
+            })
+        })
+        .collect();
+    Ok((meta, content))
+}
+
+/// The care team writes to the patient (DOCS): `senderId` names the user it is from;
+/// without it the message is from the API client. `request_base` is for the webhook's
+/// `patientUrl` (see `chat_webhook::announce`). Answers the message in the DOCS shape.
+pub async fn send(
+    state: &AppState,
+    ctx: &InstanceScope,
+    patient_id: &str,
+    body: &Map<String, Value>,
+    request_base: &str,
+) -> ServiceResult<Value> {
+    let p = super::patients::by_id(state, ctx, patient_id).await?;
+    let out = chat::parse_outbound(body).map_err(invalid)?;
+    let sender = match &out.sender_id {
+        Some(id) => Some(user_named_by(state, ctx, COMPONENT, "senderId", id).await?),
+        None => None,
     };
-    let base = hook.public_base_url.clone().unwrap_or_else(|| request_base.to_string());
-    let body = payload(&base, &ctx.tenant.name, &ctx.instance.name, &p.id, message);
-    tokio::spawn(deliver(hook, body));
+    let now_ms = state.clock.now_ms();
+    let m = care_team_message(ctx, &p, sender.as_ref(), out.text, out.attachment_id, now_ms);
+    let mut tx = state.db.begin().await?;
+    insert_message(ctx, &mut tx, &p, &m, now_ms).await?;
+    tx.commit().await?;
+    super::chat_webhook::announce(state, ctx, request_base, &p, &m.message).await;
+    Ok(m.docs())
 }
 
-async fn deliver(hook: ChatWebhook, body: Value) {
-    for attempt in 1..=DELIVERY_ATTEMPTS {
-        let sent = http()
-            .post(&hook.url)
-            .header("X-WEBHOOK-API-KEY", &hook.api_key)
-            .header("X-WEBHOOK-API-SECRET", &hook.api_secret)
-            .json(&body)
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                tracing::info!(url = %hook.url, status = %r.status(), "chat webhook delivered");
-                return;
-            }
-            Ok(r) => tracing::warn!(url = %hook.url, status = %r.status(), attempt, "chat webhook refused"),
-            Err(e) => tracing::warn!(url = %hook.url, error = %e, attempt, "chat webhook failed"),
-        }
-        if attempt < DELIVERY_ATTEMPTS {
-            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-        }
-    }
+/// One page of `p`'s conversation oldest first (DOCS), optionally only the messages sent
+/// after `since`, and the total.
+pub async fn messages(
+    state: &AppState,
+    ctx: &InstanceScope,
+    p: &Patient,
+    since: Option<i64>,
+    offset: i64,
+    size: i64,
+) -> ServiceResult<(Vec<Value>, i64)> {
+    let (rows, total) = state.db.chat_messages(&ctx.instance.id, &p.id, since, offset, size).await?;
+    Ok((rows.iter().map(Message::docs).collect(), total))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn payloads() {
-        let p = super::payload("http://h:1/", "t", "i", "p1", "hi");
-        assert_eq!(p["patientUrl"], "http://h:1/t/i/patients/p1");
-        assert_eq!(
-            p.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["instanceName", "message", "patientId", "patientUrl", "tenantName"]
-        );
+/// One page of a DOCS search, the page asked for and the total.
+pub struct SearchPage {
+    pub data: Vec<Value>,
+    pub page: i64,
+    pub size: i64,
+    pub total: i64,
+}
+
+/// Searches messages (DOCS), body `{query, patientId, page, size}`: of one patient with
+/// `patientId`, else of the whole instance, newest first.
+pub async fn search_docs(
+    state: &AppState,
+    ctx: &InstanceScope,
+    body: &Map<String, Value>,
+    default_size: i64,
+    max_size: i64,
+) -> ServiceResult<SearchPage> {
+    use crate::domain::fields;
+    fields::reject_unknown(body, &["query", "patientId", "page", "size"], &[]).map_err(invalid)?;
+    let query =
+        fields::text("query", body.get("query").ok_or_else(|| invalid(FieldError::new("query", "is required")))?)
+            .map_err(invalid)?;
+    let int = |k: &str, default: i64, range: std::ops::RangeInclusive<i64>| match body.get(k) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
+            invalid(FieldError::new(k, format!("must be a whole number from {} to {}", range.start(), range.end())))
+        }),
+    };
+    let page = int("page", 0, 0..=1_000_000)?;
+    let size = int("size", default_size, 1..=max_size)?;
+    let patient_id = fields::opt_uuid("patientId", body.get("patientId").unwrap_or(&Value::Null)).map_err(invalid)?;
+    if let Some(id) = &patient_id {
+        super::patients::named_by(state, ctx, COMPONENT, "patientId", id).await?;
     }
+    let (rows, total) =
+        state.db.chat_search(&ctx.instance.id, patient_id.as_deref(), &query, page * size, size).await?;
+    Ok(SearchPage { data: rows.iter().map(Message::docs).collect(), page, size, total })
 }

@@ -3,15 +3,20 @@
 //! instance) and plain inputs, and fail with a `ServiceError`; nothing here knows HTTP.
 //! SQL stays in `store`, pure rules in `domain`.
 //!
-//! Moved so far: patients, SMS sends and templated sends (with what they share of
-//! patient programs, chat and emails), tasks, care plans, the calendar (`calendar/`:
-//! events, schedules, work hours), assessment records, and the helpers of data type
-//! records (`records`). The other resources still run their use cases in their handlers.
+//! One module per resource: `patients`, `tasks`, `care_plans`, `calendar/` (events,
+//! schedules, work hours), `assessment_records`, `contacts`, `dictionaries`, `chat` with
+//! `chat_webhook`, `calls`, `sms`, `emails`, `templates`, `patient_programs`; `records`
+//! holds what the data type record use cases share; `scope` and `error` what all share.
+//! The other resources still run their use cases in their handlers.
 
 pub mod assessment_records;
 pub mod calendar;
+pub mod calls;
 pub mod care_plans;
 pub mod chat;
+pub mod chat_webhook;
+pub mod contacts;
+pub mod dictionaries;
 pub mod emails;
 pub mod error;
 pub mod patient_programs;

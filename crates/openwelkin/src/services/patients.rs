@@ -20,9 +20,23 @@ pub fn not_found(key: &str) -> ServiceError {
     ServiceError::not_found("PATIENT_NOT_FOUND", COMPONENT, "Patient not found", json!({"id": key}))
 }
 
-/// The patient with this id, for the records that belong to a patient (404 without it).
+/// The patient with this id, which the records of other resources belong to.
 pub async fn by_id(state: &AppState, ctx: &InstanceScope, id: &str) -> ServiceResult<Patient> {
     state.db.patient(&ctx.instance.id, PatientKey::Id, id).await?.ok_or_else(|| not_found(id))
+}
+
+/// The patient a body's `field` names, checked to exist in the instance (a 400 naming
+/// the field, not a 404: the path was found, the body is wrong).
+pub async fn named_by(
+    state: &AppState,
+    ctx: &InstanceScope,
+    component: &str,
+    field: &str,
+    id: &str,
+) -> ServiceResult<Patient> {
+    state.db.patient(&ctx.instance.id, PatientKey::Id, id).await?.ok_or_else(|| {
+        ServiceError::invalid_field(component, FieldError::new(field, format!("patient {id} does not exist")))
+    })
 }
 
 /// Locks the patient's row in the write transaction (404 if it was deleted meanwhile).

@@ -221,7 +221,7 @@ pub async fn send(
     let (status, message_id, sent_at) = match (s.channel.as_str(), &email_parties) {
         ("CHAT", _) => {
             let m = super::chat::care_team_message(ctx, &p, Some(&sender), r.text.clone(), None, now_ms);
-            super::chat::insert_care_team_message(ctx, &mut tx, &p, &m, now_ms).await?;
+            super::chat::insert_message(ctx, &mut tx, &p, &m, now_ms).await?;
             after_commit = AfterCommit::Announce(m.message.clone());
             (template::DELIVERED.to_string(), Some(m.id), Some(now.clone()))
         }
@@ -275,7 +275,7 @@ pub async fn send(
         .await?;
     tx.commit().await?;
     match after_commit {
-        AfterCommit::Announce(text) => super::chat::announce(state, ctx, request_base, &p, &text).await,
+        AfterCommit::Announce(text) => super::chat_webhook::announce(state, ctx, request_base, &p, &text).await,
         AfterCommit::DispatchEmail(email_id) => state.email.dispatch_soon(&state.db, &state.clock, &email_id).await,
         AfterCommit::Nothing => {}
     }
