@@ -188,3 +188,41 @@ async fn webhooks_wait_in_the_outbox_until_delivered_on_demand() {
     let (status, _) = s.get(&format!("/_emulator/tenants/{}/instances/sandbox/outbox/fax", s.tenant), ADMIN).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Writes stamped with the same millisecond (a frozen clock makes every one of them so)
+/// are listed in the order they happened: oldest first under `sentAt,asc`, newest first
+/// by default.
+#[tokio::test]
+async fn audit_rows_of_one_millisecond_keep_the_order_of_the_writes() {
+    let s = Server::start_with(&["--emulator", "--emulator-token", ADMIN]).await;
+    let (status, _) = s.post("/_emulator/clock/freeze", ADMIN, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = s.token().await;
+    let mut names = Vec::new();
+    for i in 0..6 {
+        let name = format!("Tie{i}");
+        let (status, body) =
+            s.post(&s.sandbox("/patients"), &token, json!({"firstName": name, "lastName": "Order"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        names.push(name);
+    }
+    let listed = |query: &'static str| {
+        let s = &s;
+        let token = token.clone();
+        async move {
+            let (status, audit) =
+                s.get(&format!("/{}/admin/audit-data?entity=PATIENT{query}&size=50", s.tenant), &token).await;
+            assert_eq!(status, StatusCode::OK, "{audit}");
+            audit["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["record"]["firstName"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("&sort=sentAt,asc").await, names);
+    let mut newest_first = names.clone();
+    newest_first.reverse();
+    assert_eq!(listed("").await, newest_first);
+}

@@ -241,7 +241,11 @@ impl Db {
         let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
         let mut order: Vec<String> =
             sorts.iter().map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
-        order.push("seq DESC".into());
+        // Ties (writes within one millisecond, common since writes commit in groups) keep
+        // the order the events happened in, in the direction the time is sorted: newest
+        // first by default, oldest first under `sentAt,asc`.
+        let oldest_first = sorts.first().is_some_and(|s| s.column == "sent_at" && !s.descending);
+        order.push(if oldest_first { "seq ASC" } else { "seq DESC" }.into());
         let sql = format!(
             "SELECT event_id, event_entity, event_subtype, operation, subject_actor, subject_user_id, subject_username, \
              subject_full_name, patient_id, patient_full_name, instance_name, cdt_name, record, sent_at FROM audit_data{} \
