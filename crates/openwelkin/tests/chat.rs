@@ -127,6 +127,9 @@ async fn token_paging_walks_every_page_with_the_token_alone() {
             inbound(&s, &token, &pid, &text).await;
         }
         written.push(text);
+        // A token as Welkin makes it names only a time, in milliseconds: messages of one
+        // millisecond cannot be told apart by it (below), so each gets its own.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     written.reverse();
 
