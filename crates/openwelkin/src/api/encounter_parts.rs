@@ -10,12 +10,12 @@
 use super::body::JsonObject;
 use super::caller::{InstanceCaller, Write};
 use super::cdts::{dictionary_values, patient, record_not_found};
-use super::encounters::{DISPOSITION, ENCOUNTER, LINK};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::data_type::stable_id;
 use crate::domain::encounter as domain;
+use crate::domain::encounter::{DISPOSITION, ENCOUNTER, LINK};
 use crate::domain::patient::Patient;
 use crate::domain::records;
 use crate::domain::FieldError;

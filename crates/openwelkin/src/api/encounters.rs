@@ -28,9 +28,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 const COMPONENT: &str = "ENCOUNTER";
-pub const ENCOUNTER: &str = "__encounter__";
-pub const LINK: &str = "__encounter_assessment__";
-pub const DISPOSITION: &str = "__encounter_disposition__";
+use crate::domain::encounter::{DISPOSITION, ENCOUNTER, LINK};
 
 fn invalid(e: FieldError) -> ApiError {
     ApiError::invalid_field(COMPONENT, e)

@@ -390,7 +390,7 @@ async fn render(state: &AppState, ctx: &InstanceCaller, ty: &ExportType, rows: &
                 // Stored as {version, jsonBody} (store/encounters.rs).
                 let stored: Value = parse(r)?;
                 let body = stored["jsonBody"].as_object().cloned().unwrap_or_default();
-                let name = super::encounters::ENCOUNTER;
+                let name = crate::domain::encounter::ENCOUNTER;
                 Ok(records::envelope(
                     &r.id,
                     r.patient_id.as_deref(),
@@ -585,8 +585,8 @@ mod tests {
     #[test]
     fn filters_name_the_data_types_the_resources_use() {
         let filter = |n: &str| export_type(n).unwrap().source.filter;
-        assert!(filter("ENCOUNTER_DISPOSITION").contains(&format!("'{}'", super::super::encounters::DISPOSITION)));
-        assert!(filter("ENCOUNTER_ASSESSMENT").contains(&format!("'{}'", super::super::encounters::LINK)));
+        assert!(filter("ENCOUNTER_DISPOSITION").contains(&format!("'{}'", crate::domain::encounter::DISPOSITION)));
+        assert!(filter("ENCOUNTER_ASSESSMENT").contains(&format!("'{}'", crate::domain::encounter::LINK)));
         assert!(filter("DOCUMENT_SUMMARY").contains(&format!("'{}'", crate::domain::document::SUMMARY_CDT)));
     }
 

@@ -7,6 +7,13 @@ use serde_json::{json, Map, Value};
 
 pub const STATUSES: &[&str] = &["DRAFT", "OPEN", "ACTIVE", "FINALIZED", "CANCELLED"];
 
+/// The internal data types an encounter's records are stored under (with CDT records, in
+/// `dt_records`): the encounter itself, its assessment links and its disposition. The
+/// handlers, the export and the emulator's seeding all name them.
+pub const ENCOUNTER: &str = "__encounter__";
+pub const LINK: &str = "__encounter_assessment__";
+pub const DISPOSITION: &str = "__encounter_disposition__";
+
 /// The statuses an encounter may move to from `from`. Finalized and cancelled
 /// encounters are closed: nothing changes them any more.
 pub fn next_statuses(from: &str) -> &'static [&'static str] {

@@ -426,7 +426,7 @@ async fn write_patients(
     let owned = |id: &str, encounter_id: &str, now: &str, fields: Map<String, Value>| {
         let mut body = records::blank_body(&owned_dt, id, now, &actor.id, &actor_name);
         body.insert("source_type".into(), json!("ENCOUNTER"));
-        body.insert("source_name".into(), json!(crate::api::encounters::ENCOUNTER));
+        body.insert("source_name".into(), json!(crate::domain::encounter::ENCOUNTER));
         body.insert("source_id".into(), json!(encounter_id));
         body.extend(fields);
         body
@@ -502,7 +502,7 @@ async fn write_patients(
                 (requests, created) = (requests + 1, created + 1);
             }
             if let (Some(template), Some(title)) = (&template, &planned.encounter_title) {
-                use crate::api::encounters::{DISPOSITION, ENCOUNTER, LINK};
+                use crate::domain::encounter::{DISPOSITION, ENCOUNTER, LINK};
                 let id = crate::ids::new_id();
                 let disposition_id = crate::ids::new_id();
                 let local = crate::time::format_local_ms(now_ms, p.timezone.as_deref());
