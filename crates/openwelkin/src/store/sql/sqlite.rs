@@ -270,11 +270,7 @@ fn shared(e: &Error) -> Error {
 
 /// Answers every finished transaction of the open group with `e`: their writes are gone.
 fn fail_group(guard: &mut WriterGuard, e: &Error) {
-    let e = match e {
-        Error::Commit(_) => shared(e),
-        Error::Sqlite(s) => Error::Commit(Arc::new(Error::Connect(s.to_string()))),
-        other => shared(other),
-    };
+    let e = shared(e);
     for waiter in guard.group.drain(..) {
         let _ = waiter.send(Err(shared(&e)));
     }
