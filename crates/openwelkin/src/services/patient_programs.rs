@@ -19,6 +19,16 @@ pub fn rendered(mut pp: PatientProgram, designer: &Designer) -> PatientProgram {
 /// `patientPrograms`.
 pub async fn of_patient(state: &AppState, ctx: &InstanceScope, patient_id: &str) -> ServiceResult<Vec<Value>> {
     let enrolments = state.db.patient_programs(&ctx.instance.id, patient_id).await?;
+    render_all(state, ctx, enrolments).await
+}
+
+/// Enrolments already read, rendered against the current formation (read only when
+/// there is one to render).
+pub async fn render_all(
+    state: &AppState,
+    ctx: &InstanceScope,
+    enrolments: Vec<PatientProgram>,
+) -> ServiceResult<Vec<Value>> {
     if enrolments.is_empty() {
         return Ok(vec![]);
     }

@@ -65,7 +65,9 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
             .bind(event.record.to_string())
             .bind(*now_ms);
     }
-    q.execute(&mut **tx).await?;
+    // Nothing reads these rows back in the transaction: on PostgreSQL they travel with
+    // the next statement or the COMMIT (`Tx::defer`).
+    tx.defer(q).await?;
     if !crate::events::webhooks_enabled() {
         return Ok(());
     }
@@ -86,7 +88,7 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
             .bind(event.patient_id)
             .bind(*now_ms);
     }
-    q.execute(&mut **tx).await.map(|_| ())
+    tx.defer(q).await
 }
 
 impl Db {

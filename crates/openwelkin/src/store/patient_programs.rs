@@ -3,7 +3,7 @@
 use super::{Db, Tx};
 use crate::domain::patient_program::{PatientProgram, FINISHED};
 
-fn parse(body: &str) -> PatientProgram {
+pub(super) fn parse(body: &str) -> PatientProgram {
     serde_json::from_str(body).expect("stored patient programs are written by this server")
 }
 

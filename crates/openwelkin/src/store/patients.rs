@@ -3,6 +3,7 @@
 use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
 use super::{Backend, Db, Tx};
 use crate::domain::patient::Patient;
+use crate::domain::patient_program::PatientProgram;
 
 /// Which key a patient is looked up by (`type=ID|EID|EGUID|MRN`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +217,31 @@ impl Db {
         let sql = format!("SELECT body FROM patients WHERE instance_id = $1 AND {} = $2", key.column());
         let row = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_optional(self.reader()).await?;
         Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
+    }
+
+    /// The patient `key` names and its enrolments (oldest first), in one statement: a
+    /// read by id is one database round trip.
+    pub async fn patient_with_programs(
+        &self,
+        instance_id: &str,
+        key: PatientKey,
+        value: &str,
+    ) -> crate::store::sql::Result<Option<(Patient, Vec<PatientProgram>)>> {
+        let sql = format!(
+            "SELECT p.body AS body, pp.body AS program FROM patients p \
+             LEFT JOIN patient_programs pp ON pp.instance_id = p.instance_id AND pp.patient_id = p.id \
+             WHERE p.instance_id = $1 AND p.{} = $2 ORDER BY pp.created_at, pp.id",
+            key.column()
+        );
+        let rows = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_all(self.reader()).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let patient = parse_body(&first.get::<String, _>("body"));
+        let programs = rows
+            .iter()
+            .filter_map(|r| r.get::<Option<String>, _>("program"))
+            .map(|body| super::patient_programs::parse(&body))
+            .collect();
+        Ok(Some((patient, programs)))
     }
 
     /// One page of patients and the total count of matches.

@@ -8,7 +8,8 @@
 //! its writer reopened, the PostgreSQL connection closed rather than handed back.
 
 use super::sql::sqlite::SqliteEngine;
-use super::sql::{postgres, query, Conn, Error, Pool, Result};
+use super::sql::PgConn;
+use super::sql::{postgres, query, Conn, Pool, Query, Result};
 use super::{errors, Backend};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -53,13 +54,25 @@ impl Tx {
         }
     }
 
-    async fn begin_postgres(pool: &deadpool_postgres::Pool, begin: &str) -> Result<Tx> {
+    /// The `BEGIN` is not sent here but with the transaction's first statement, in the
+    /// same round trip (`PgConn::send`).
+    async fn begin_postgres(pool: &deadpool_postgres::Pool, begin: &'static str) -> Result<Tx> {
         let client = postgres::get(pool).await?;
-        if let Err(e) = postgres::batch(&client, begin).await {
-            postgres::discard(client);
-            return Err(e);
+        Ok(Tx { conn: Some(Conn::Postgres(PgConn::new(client, begin))), sqlite: None, backend: Backend::Postgres })
+    }
+
+    /// Runs a write whose answer (rows, count) nobody needs, such as an audit row: at once
+    /// on SQLite; on PostgreSQL held back and sent with the next statement or the
+    /// `COMMIT`, in the same round trip. Its failure then fails that statement or the
+    /// commit (which rolls everything back), so it is never lost silently.
+    pub async fn defer(&mut self, q: Query<'_>) -> Result<()> {
+        match self.conn.as_mut().expect("transaction is open") {
+            Conn::Postgres(pg) => {
+                pg.deferred.push(q.into_deferred());
+                Ok(())
+            }
+            other => q.execute(other).await.map(|_| ()),
         }
-        Ok(Tx { conn: Some(Conn::Postgres(client, false)), sqlite: None, backend: Backend::Postgres })
     }
 
     pub fn backend(&self) -> Backend {
@@ -103,14 +116,17 @@ impl Tx {
                 self.engine().put_reader(conn);
                 result
             }
-            Conn::Postgres(client, broken) => {
-                let result = postgres::batch(&client, "COMMIT").await;
-                if result.is_err() || broken {
-                    postgres::discard(client);
+            // Nothing was sent: nothing to commit.
+            Conn::Postgres(pg) if !pg.started() && pg.deferred.is_empty() => Ok(()),
+            Conn::Postgres(mut pg) => {
+                // A failed `COMMIT` comes back as `Error::Commit`: its outcome is unknown
+                // (the server may have applied it before the connection broke), so it is
+                // never run again.
+                let result = pg.send(postgres::Step::Batch("COMMIT")).await.map(|_| ());
+                if result.is_err() || pg.broken {
+                    postgres::discard(pg.client);
                 }
-                // Its outcome is unknown: the server may have applied it before the
-                // connection broke. Never run again.
-                result.map_err(|e| Error::Commit(Arc::new(e)))
+                result
             }
         };
         if result.is_ok() {
@@ -122,10 +138,11 @@ impl Tx {
     /// Rolls back now (dropping a `Tx` rolls back too).
     pub async fn rollback(mut self) -> Result<()> {
         match self.conn.take().expect("transaction is open") {
-            Conn::Postgres(client, broken) => {
-                let result = postgres::batch(&client, "ROLLBACK").await;
-                if result.is_err() || broken {
-                    postgres::discard(client);
+            Conn::Postgres(pg) if !pg.started() => Ok(()),
+            Conn::Postgres(pg) => {
+                let result = postgres::batch(&pg.client, "ROLLBACK").await;
+                if result.is_err() || pg.broken {
+                    postgres::discard(pg.client);
                 }
                 result
             }
@@ -169,16 +186,19 @@ impl Drop for Tx {
                     }
                 }
             }
-            Conn::Postgres(client, true) => postgres::discard(client),
-            Conn::Postgres(client, false) => match tokio::runtime::Handle::try_current() {
+            Conn::Postgres(pg) if pg.broken => postgres::discard(pg.client),
+            // Nothing was sent (held-back writes are simply dropped): the connection is
+            // clean and goes back to the pool.
+            Conn::Postgres(pg) if !pg.started() => drop(pg),
+            Conn::Postgres(pg) => match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
                     runtime.spawn(async move {
-                        if postgres::batch(&client, "ROLLBACK").await.is_err() {
-                            postgres::discard(client);
+                        if postgres::batch(&pg.client, "ROLLBACK").await.is_err() {
+                            postgres::discard(pg.client);
                         }
                     });
                 }
-                Err(_) => drop(deadpool_postgres::Object::take(client)),
+                Err(_) => drop(deadpool_postgres::Object::take(pg.client)),
             },
         }
     }

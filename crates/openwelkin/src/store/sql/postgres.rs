@@ -6,6 +6,7 @@
 //! back, never reused.
 
 use super::error::{Error, Result};
+use super::query::Deferred;
 use super::row::Row;
 use super::sqlite::{Output, Want};
 use super::value::Value;
@@ -15,6 +16,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Statement;
 
 /// Prepared statements kept per connection before the cache is emptied.
 const STATEMENT_CACHE: usize = 512;
@@ -45,18 +47,38 @@ pub async fn get(pool: &Pool) -> Result<Object> {
 /// unnamed statement, planned for their own values each time (lists whose best plan
 /// depends on the filter).
 pub async fn run(client: &Object, sql: &str, args: &[Value], persistent: bool, want: Want) -> Result<Output> {
-    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-    let stream = if persistent {
-        if client.statement_cache.size() > STATEMENT_CACHE {
-            client.statement_cache.clear();
+    let statement = if persistent { Some(prepare(client, sql, args).await?) } else { None };
+    execute(client, statement.as_ref(), sql, args, want).await
+}
+
+async fn prepare(client: &Object, sql: &str, args: &[Value]) -> Result<Statement> {
+    if client.statement_cache.size() > STATEMENT_CACHE {
+        client.statement_cache.clear();
+    }
+    let types: Vec<_> = args.iter().map(Value::pg_type).collect();
+    Ok(client.prepare_typed_cached(sql, &types).await?)
+}
+
+/// Runs a prepared statement, or `sql` unnamed when there is none. The request is sent
+/// when the future is first polled (tokio-postgres queues it to the connection at once),
+/// which is what lets `pipeline` send several before reading any answer.
+async fn execute(
+    client: &Object,
+    statement: Option<&Statement>,
+    sql: &str,
+    args: &[Value],
+    want: Want,
+) -> Result<Output> {
+    let stream = match statement {
+        Some(statement) => {
+            let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+            client.query_raw(statement, params).await?
         }
-        let types: Vec<_> = args.iter().map(Value::pg_type).collect();
-        let statement = client.prepare_typed_cached(sql, &types).await?;
-        client.query_raw(&statement, params).await?
-    } else {
-        let typed: Vec<(&(dyn ToSql + Sync), tokio_postgres::types::Type)> =
-            args.iter().map(|v| (v as &(dyn ToSql + Sync), v.pg_type())).collect();
-        client.query_typed_raw(sql, typed).await?
+        None => {
+            let typed: Vec<(&(dyn ToSql + Sync), tokio_postgres::types::Type)> =
+                args.iter().map(|v| (v as &(dyn ToSql + Sync), v.pg_type())).collect();
+            client.query_typed_raw(sql, typed).await?
+        }
     };
     pin_mut!(stream);
     let mut rows = Vec::new();
@@ -71,6 +93,57 @@ pub async fn run(client: &Object, sql: &str, args: &[Value], persistent: bool, w
     }
     let affected = stream.rows_affected().unwrap_or(0);
     Ok(Output { rows, affected })
+}
+
+/// The last thing a pipeline sends: a statement whose answer is wanted, or a
+/// transaction-control command (`COMMIT`).
+pub enum Step<'a> {
+    Statement { sql: &'a str, args: &'a [Value], persistent: bool, want: Want },
+    Batch(&'a str),
+}
+
+/// Sends `begin`, the `deferred` writes and `last` one after the other without waiting
+/// in between, and reads their answers in order: one round trip instead of one each.
+///
+/// Every statement is prepared first (a cached statement costs nothing), so that the
+/// requests leave in this order: a statement still being prepared while the `COMMIT`
+/// goes out would run after it, outside the transaction. If one fails, PostgreSQL fails
+/// the rest of the transaction (a `COMMIT` then rolls back), and the first error is the
+/// answer. A failed `COMMIT` is `Error::Commit`: its outcome is unknown. A failed deferred
+/// write before a successful `COMMIT` is that write's error: the `COMMIT` rolled back.
+pub async fn pipeline(client: &Object, begin: Option<&str>, deferred: &[Deferred], last: Step<'_>) -> Result<Output> {
+    let mut prepared = Vec::with_capacity(deferred.len());
+    for d in deferred {
+        prepared.push(prepare(client, &d.sql, &d.args).await?);
+    }
+    let last_statement = match &last {
+        Step::Statement { sql, args, persistent: true, .. } => Some(prepare(client, sql, args).await?),
+        _ => None,
+    };
+    let begin = async {
+        match begin {
+            Some(sql) => batch(client, sql).await,
+            None => Ok(()),
+        }
+    };
+    let writes = futures_util::future::join_all(
+        deferred.iter().zip(&prepared).map(|(d, s)| execute(client, Some(s), &d.sql, &d.args, Want::Count)),
+    );
+    let is_commit = matches!(last, Step::Batch(_));
+    let last = async {
+        match last {
+            Step::Statement { sql, args, want, .. } => execute(client, last_statement.as_ref(), sql, args, want).await,
+            Step::Batch(sql) => batch(client, sql).await.map(|()| Output { rows: Vec::new(), affected: 0 }),
+        }
+    };
+    let (begun, written, last) = futures_util::join!(begin, writes, last);
+    begun?;
+    let first_write_error = written.into_iter().find_map(Result::err);
+    match (last, first_write_error) {
+        (Err(e), _) if is_commit => Err(Error::Commit(Arc::new(e))),
+        (_, Some(e)) => Err(e),
+        (last, None) => last,
+    }
 }
 
 /// Runs statements with no parameters and no rows wanted (transaction control, migrations).

@@ -29,9 +29,52 @@ impl Pool {
 pub enum Conn {
     SqliteWriter(WriterGuard),
     SqliteReader(Option<rusqlite::Connection>),
-    /// With `true` once a statement found the connection broken or its server read-only:
-    /// the connection is then closed, not handed back to the pool.
-    Postgres(deadpool_postgres::Object, bool),
+    Postgres(PgConn),
+}
+
+/// A PostgreSQL connection held by a transaction, with what it has not sent yet: its
+/// `BEGIN`, and writes whose answer nobody waits for (`Tx::defer`). They go out together
+/// with the next statement, or with the `COMMIT`, in one round trip (see
+/// `postgres::pipeline`).
+pub struct PgConn {
+    pub client: deadpool_postgres::Object,
+    /// `true` once a statement found the connection broken or its server read-only: the
+    /// connection is then closed, not handed back to the pool.
+    pub broken: bool,
+    /// The `BEGIN …` not sent yet; `None` once it was.
+    pub begin: Option<&'static str>,
+    pub deferred: Vec<Deferred>,
+}
+
+/// A statement held back until the next round trip.
+pub struct Deferred {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+impl PgConn {
+    pub fn new(client: deadpool_postgres::Object, begin: &'static str) -> PgConn {
+        PgConn { client, broken: false, begin: Some(begin), deferred: Vec::new() }
+    }
+
+    /// Whether anything was sent: a transaction that never sent its `BEGIN` has nothing to
+    /// roll back.
+    pub fn started(&self) -> bool {
+        self.begin.is_none()
+    }
+
+    /// Sends what is held back, then `last` (a statement, or `COMMIT` as `Step::Batch`),
+    /// in one round trip; marks the connection broken when that failed for a reason that
+    /// makes it unusable.
+    pub async fn send(&mut self, last: postgres::Step<'_>) -> Result<Output> {
+        let begin = self.begin.take();
+        let deferred = std::mem::take(&mut self.deferred);
+        let result = postgres::pipeline(&self.client, begin, &deferred, last).await;
+        if result.as_ref().is_err_and(Error::retryable) {
+            self.broken = true;
+        }
+        result
+    }
 }
 
 impl Conn {
@@ -84,13 +127,7 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, wa
             }
             result
         }
-        Target::Conn(Conn::Postgres(client, broken)) => {
-            let result = postgres::run(client, sql, args, persistent, want).await;
-            if result.as_ref().is_err_and(Error::retryable) {
-                *broken = true;
-            }
-            result
-        }
+        Target::Conn(Conn::Postgres(pg)) => pg.send(postgres::Step::Statement { sql, args, persistent, want }).await,
         Target::Conn(conn) => {
             let sqlite = conn.sqlite().ok_or_else(|| Error::Connect("the connection is closed".into()))?;
             sqlite::run(sqlite, sql, args, want)
@@ -131,6 +168,11 @@ impl<'q> Query<'q> {
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
         self
+    }
+
+    /// The statement as held back by `Tx::defer`.
+    pub(crate) fn into_deferred(self) -> Deferred {
+        Deferred { sql: self.sql.to_string(), args: self.args }
     }
 
     pub async fn execute<'c, E: Executor<'c>>(self, executor: E) -> Result<QueryResult> {
