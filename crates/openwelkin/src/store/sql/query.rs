@@ -136,6 +136,7 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, wa
 }
 
 /// What an `execute` changed.
+#[derive(Debug)]
 pub struct QueryResult {
     affected: u64,
 }

@@ -1,0 +1,129 @@
+//! `Tx::defer`: writes held back (on PostgreSQL) until the next statement or the COMMIT,
+//! sent with it in one round trip. A held-back write that fails must fail what it travelled
+//! with and leave nothing of the transaction; one that succeeds is committed with the rest.
+//! Runs on the database of `OPENWELKIN_TEST_DATABASE` (PostgreSQL), or a temporary SQLite
+//! file, where `defer` runs the write at once.
+
+use openwelkin::store::sql::query;
+use openwelkin::store::Db;
+
+struct Probe {
+    db: Db,
+    table: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A database with an empty table of its own (named per test: the database is shared).
+async fn probe() -> Probe {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match std::env::var("OPENWELKIN_TEST_DATABASE") {
+        Ok(url) if url.starts_with("postgres") => url,
+        _ => format!("sqlite://{}", dir.path().join("probe.db").display()),
+    };
+    let db = Db::connect(&url).await.unwrap();
+    let table = format!("deferred_probe_{}", openwelkin::ids::new_id().replace('-', ""));
+    let mut tx = db.begin().await.unwrap();
+    query(&format!("CREATE TABLE {table} (id TEXT PRIMARY KEY)")).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    Probe { db, table, _dir: dir }
+}
+
+impl Probe {
+    fn insert(&self) -> String {
+        format!("INSERT INTO {} (id) VALUES ($1)", self.table)
+    }
+
+    async fn ids(&self) -> Vec<String> {
+        let mut tx = self.db.begin().await.unwrap();
+        let rows = query(&format!("SELECT id FROM {} ORDER BY id", self.table)).fetch_all(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        rows.iter().map(|r| r.get("id")).collect()
+    }
+
+    async fn drop_table(self) {
+        let mut tx = self.db.begin().await.unwrap();
+        query(&format!("DROP TABLE {}", self.table)).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn deferred_writes_are_committed_with_the_transaction() {
+    let p = probe().await;
+    let sql = p.insert();
+    let mut tx = p.db.begin().await.unwrap();
+    tx.defer(query(&sql).bind("a")).await.unwrap();
+    query(&sql).bind("b").execute(&mut *tx).await.unwrap();
+    tx.defer(query(&sql).bind("c")).await.unwrap();
+    tx.defer(query(&sql).bind("d")).await.unwrap();
+    tx.commit().await.unwrap();
+    // A transaction of deferred writes only.
+    let mut tx = p.db.begin().await.unwrap();
+    tx.defer(query(&sql).bind("e")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(p.ids().await, ["a", "b", "c", "d", "e"]);
+    p.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_failing_deferred_write_fails_the_commit_and_nothing_is_kept() {
+    let p = probe().await;
+    let sql = p.insert();
+    let mut tx = p.db.begin().await.unwrap();
+    query(&sql).bind("taken").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = p.db.begin().await.unwrap();
+    query(&sql).bind("first").execute(&mut *tx).await.unwrap();
+    // A duplicate key: the error comes at once (SQLite) or with the COMMIT (PostgreSQL).
+    let deferred = tx.defer(query(&sql).bind("taken")).await;
+    let outcome = match deferred {
+        Err(e) => {
+            drop(tx);
+            Err(e)
+        }
+        Ok(()) => tx.commit().await,
+    };
+    let err = outcome.expect_err("a failed deferred write must fail the transaction");
+    assert!(openwelkin::store::is_unique_violation(&err), "the write's own error, got {err}");
+    assert_eq!(p.ids().await, ["taken"], "nothing of the failed transaction is kept");
+    p.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_failing_deferred_write_fails_the_next_statement() {
+    let p = probe().await;
+    let sql = p.insert();
+    let mut tx = p.db.begin().await.unwrap();
+    query(&sql).bind("taken").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = p.db.begin().await.unwrap();
+    let failed = match tx.defer(query(&sql).bind("taken")).await {
+        Err(e) => e,
+        Ok(()) => query(&sql).bind("after").execute(&mut *tx).await.expect_err("the held-back write failed"),
+    };
+    assert!(openwelkin::store::is_unique_violation(&failed), "the write's own error, got {failed}");
+    drop(tx);
+    assert_eq!(p.ids().await, ["taken"]);
+    p.drop_table().await;
+}
+
+#[tokio::test]
+async fn deferred_writes_of_an_abandoned_transaction_are_never_stored() {
+    let p = probe().await;
+    let sql = p.insert();
+    let mut tx = p.db.begin().await.unwrap();
+    tx.defer(query(&sql).bind("never")).await.unwrap();
+    drop(tx);
+    let mut tx = p.db.begin().await.unwrap();
+    query(&sql).bind("sent").execute(&mut *tx).await.unwrap();
+    tx.defer(query(&sql).bind("held")).await.unwrap();
+    tx.rollback().await.unwrap();
+    // The connections went back clean: a new transaction works on them.
+    let mut tx = p.db.begin().await.unwrap();
+    tx.defer(query(&sql).bind("kept")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(p.ids().await, ["kept"]);
+    p.drop_table().await;
+}
