@@ -1,6 +1,7 @@
 //! Users: `/{tenant}/admin/users…` (tenant-level) and `/{tenant}/{instance}/users`.
 //! Reads need the `users` read permission; writes also need the user-provisioning flag,
-//! as Welkin's API clients do.
+//! as Welkin's API clients do. The use cases are `services::users`; here are the routes,
+//! their parameters and answers.
 
 use super::body::JsonObject;
 use super::caller::{Caller, InstanceCaller};
@@ -10,20 +11,11 @@ use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::{User, UserWrite, USER_STATES};
-use crate::events::audit::{DataEvent, Operation};
-use crate::store::audit::record_write;
-use crate::store::users::{self, UserFilter};
-use crate::store::{is_unique_violation, Tx};
+use crate::services::users as service;
+use crate::store::users::{self as store, UserFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
-
-const COMPONENT: &str = "USER";
-
-fn not_found() -> ApiError {
-    ApiError::not_found("USER_NOT_FOUND", COMPONENT, "User doesn't exist", json!({}))
-}
 
 /// `type=ID` addresses a user by id; otherwise the segment is the username.
 fn by_id(params: &Params) -> ApiResult<bool> {
@@ -37,15 +29,6 @@ fn by_id(params: &Params) -> ApiResult<bool> {
 fn require_write(ctx: &Caller, op: Op) -> ApiResult<()> {
     ctx.require(Family::Users, op)?;
     Ok(ctx.require_flag(AdminFlag::UserProvisioning)?)
-}
-
-fn username_taken(username: &str) -> ApiError {
-    ApiError::conflict(
-        "USER_ALREADY_EXISTS",
-        COMPONENT,
-        format!("username {username:?} is taken"),
-        json!({"username": username}),
-    )
 }
 
 /// Create a user (needs the user-provisioning flag).
@@ -62,23 +45,7 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     require_write(&ctx, Op::Create)?;
-    let now_ms = state.clock.now_ms();
-    let mut user = User::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &ctx.actor().full_name());
-    user.apply(&body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let mut tx = state.db.begin().await?;
-    if users::username_taken(&mut tx, &ctx.tenant.id, &user.username).await? {
-        return Err(username_taken(&user.username));
-    }
-    users::insert(&mut tx, &ctx.tenant.id, &user, now_ms).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            username_taken(&user.username)
-        } else {
-            e.into()
-        }
-    })?;
-    audit(&mut tx, &ctx, Operation::Create, &user, now_ms).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(service::create(&state, &ctx, &body).await?)))
 }
 
 /// Read a user by username, or by id with `type=ID`.
@@ -97,8 +64,7 @@ pub async fn read(
 ) -> ApiResult<Json<User>> {
     let key = path.1;
     ctx.require(Family::Users, Op::Read)?;
-    let user = state.db.user(&ctx.tenant.id, &key, by_id(&params)?).await?.ok_or_else(not_found)?;
-    Ok(Json(user))
+    Ok(Json(service::read(&state, &ctx, &key, by_id(&params)?).await?))
 }
 
 /// Update some fields of a user.
@@ -119,7 +85,7 @@ pub async fn patch(
 ) -> ApiResult<Json<User>> {
     let key = path.1;
     require_write(&ctx, Op::Update)?;
-    change(&state, &ctx, &key, by_id(&params)?, |user| user.apply(&body, false)).await
+    Ok(Json(service::update(&state, &ctx, &key, by_id(&params)?, &body).await?))
 }
 
 /// Replace a user's writable fields (username and email required).
@@ -139,38 +105,7 @@ pub async fn replace(
 ) -> ApiResult<Json<User>> {
     let key = path.1;
     require_write(&ctx, Op::Update)?;
-    change(&state, &ctx, &key, by_id(&params)?, |user| {
-        let mut fresh = User::blank(user.id.clone(), &user.created_at, &user.created_by_name);
-        fresh.username = user.username.clone();
-        fresh.territories = std::mem::take(&mut user.territories);
-        fresh.roles = std::mem::take(&mut user.roles);
-        fresh.policies = std::mem::take(&mut user.policies);
-        fresh.application_access = user.application_access.clone();
-        fresh.root_user = user.root_user;
-        fresh.apply(&body, true)?;
-        *user = fresh;
-        Ok(())
-    })
-    .await
-}
-
-async fn change(
-    state: &AppState,
-    ctx: &Caller,
-    key: &str,
-    by_id: bool,
-    edit: impl FnOnce(&mut User) -> Result<(), crate::domain::FieldError>,
-) -> ApiResult<Json<User>> {
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut user = users::get_for_update(&mut tx, &ctx.tenant.id, key, by_id).await?.ok_or_else(not_found)?;
-    edit(&mut user).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    user.updated_at = crate::time::format_ms(now_ms);
-    user.updated_by_name = ctx.actor().full_name();
-    users::update(&mut tx, &ctx.tenant.id, &user, now_ms).await?;
-    audit(&mut tx, ctx, Operation::Update, &user, now_ms).await?;
-    tx.commit().await?;
-    Ok(Json(user))
+    Ok(Json(service::replace(&state, &ctx, &key, by_id(&params)?, &body).await?))
 }
 
 /// Delete a user. Answers 200 with an empty body.
@@ -188,12 +123,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let key = path.1;
     require_write(&ctx, Op::Delete)?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let user = users::get_for_update(&mut tx, &ctx.tenant.id, &key, by_id(&params)?).await?.ok_or_else(not_found)?;
-    users::delete(&mut tx, &ctx.tenant.id, &user.id).await?;
-    audit(&mut tx, &ctx, Operation::Delete, &user, now_ms).await?;
-    tx.commit().await?;
+    service::delete(&state, &ctx, &key, by_id(&params)?).await?;
     Ok(StatusCode::OK)
 }
 
@@ -208,6 +138,7 @@ pub async fn delete(
     security(("bearer" = []))
 )]
 pub async fn list(State(state): State<AppState>, ctx: Caller, params: Params) -> ApiResult<Json<MetaInfoPage<User>>> {
+    ctx.require(Family::Users, Op::Read)?;
     list_users(&state, &ctx, &params, None).await
 }
 
@@ -226,6 +157,7 @@ pub async fn list_in_instance(
     ctx: InstanceCaller,
     params: Params,
 ) -> ApiResult<Json<MetaInfoPage<User>>> {
+    ctx.require(Family::Users, Op::Read)?;
     let region = params.text("region").map(|r| format!("{}/{r}", ctx.instance.name));
     list_users(&state, &ctx, &params, region).await
 }
@@ -236,8 +168,7 @@ async fn list_users(
     params: &Params,
     region: Option<String>,
 ) -> ApiResult<Json<MetaInfoPage<User>>> {
-    ctx.require(Family::Users, Op::Read)?;
-    let page = PageRequest::parse(params, users::sort_column)?;
+    let page = PageRequest::parse(params, store::sort_column)?;
     let user_state = params.text("userState").map(|s| s.to_ascii_uppercase());
     if let Some(s) = &user_state {
         if !USER_STATES.contains(&s.as_str()) {
@@ -246,26 +177,6 @@ async fn list_users(
     }
     let filter =
         UserFilter { search: params.text("search"), user_state, seat_assigned: params.bool("seatAssigned")?, region };
-    let (data, total) = state.db.users(&ctx.tenant.id, &filter, &page.sorts, page.offset(), page.size).await?;
+    let (data, total) = service::list(state, ctx, &filter, &page.sorts, page.offset(), page.size).await?;
     Ok(Json(MetaInfoPage::new(data, &page, total)))
-}
-
-async fn audit(tx: &mut Tx, ctx: &Caller, operation: Operation, user: &User, now_ms: i64) -> ApiResult<()> {
-    let record: Value = serde_json::to_value(user).map_err(ApiError::internal)?;
-    let actor = ctx.actor();
-    let event = DataEvent {
-        tenant_id: &ctx.tenant.id,
-        instance: None,
-        entity: "USER",
-        operation,
-        actor: &actor,
-        record_id: &user.id,
-        patient_id: None,
-        patient_full_name: None,
-        cdt_name: None,
-        record: &record,
-        subtype: None,
-    };
-    record_write(tx, &event, now_ms).await?;
-    Ok(())
 }

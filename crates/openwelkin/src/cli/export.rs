@@ -2,16 +2,16 @@
 //! as NDJSON (one record per line) or CSV (one column per top-level key, nested values as
 //! JSON text), with a progress bar on a terminal.
 //!
-//! It reads the pages the HTTP export serves (`api::export::fetch`), rendered the same
+//! It reads the pages the HTTP export serves (`services::export::fetch`), rendered the same
 //! way, but all inside one read transaction: the file is a snapshot of one moment, with
 //! every record that existed then exactly once, whatever writes go on meanwhile.
 
 use super::DatabaseArg;
-use crate::api::caller::{Caller, InstanceCaller};
-use crate::api::export::{self as export_api, ExportType};
 use crate::app::AppState;
 use crate::auth::policy::Policy;
 use crate::clock::Clock;
+use crate::services::export::{self as service, ExportType};
+use crate::services::scope::{InstanceScope, Scope as ClientScope};
 use crate::store::clients::{ApiClient, InstanceGrant};
 use crate::store::export::{Position, Scope};
 use crate::store::Db;
@@ -47,7 +47,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub start: Option<String>,
     /// Records read per query.
-    #[arg(long, default_value_t = export_api::MAX_PAGE_SIZE)]
+    #[arg(long, default_value_t = service::MAX_PAGE_SIZE)]
     pub page_size: i64,
     /// No progress bar (it is also left out when stderr is not a terminal).
     #[arg(long)]
@@ -57,21 +57,21 @@ pub struct ExportArgs {
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let ty = export_api::export_type(&args.export_type).ok_or_else(|| {
-        anyhow!("unknown export type {:?}; one of {}", args.export_type, export_api::type_names().join(", "))
+    let ty = service::export_type(&args.export_type).ok_or_else(|| {
+        anyhow!("unknown export type {:?}; one of {}", args.export_type, service::type_names().join(", "))
     })?;
     if !(1..=100_000).contains(&args.page_size) {
         bail!("--page-size must be between 1 and 100000");
     }
-    let after = args.start.as_deref().map(export_api::parse_start).transpose().map_err(|e| anyhow!("--start {e}"))?;
+    let after = args.start.as_deref().map(service::parse_start).transpose().map_err(|e| anyhow!("--start {e}"))?;
     let db = Db::connect(&args.db.database).await?;
     let tenant = db.tenant_by_name(&args.tenant).await?.with_context(|| format!("no tenant {:?}", args.tenant))?;
     let instance = db
         .instance_by_name(&tenant.id, &args.instance)
         .await?
         .with_context(|| format!("no instance {:?} in tenant {:?}", args.instance, args.tenant))?;
-    let ctx = InstanceCaller {
-        scope: Caller { client: cli_client(&tenant.id), tenant, request_uri: String::new() },
+    let ctx = InstanceScope {
+        scope: ClientScope { client: cli_client(&tenant.id), tenant, request_uri: String::new() },
         instance,
     };
     let state = AppState::new(db.clone(), Clock::system()).await?;
@@ -164,7 +164,7 @@ fn progress_bar(total: i64, quiet: bool, name: &str) -> ProgressBar {
 #[allow(clippy::too_many_arguments)]
 async fn write_pages(
     state: &AppState,
-    ctx: &InstanceCaller,
+    ctx: &InstanceScope,
     ty: &ExportType,
     mut after: Option<Position>,
     size: i64,
@@ -174,9 +174,9 @@ async fn write_pages(
 ) -> anyhow::Result<u64> {
     let mut written = 0u64;
     loop {
-        let page = export_api::fetch(state, ctx, ty, after.as_ref(), size, Some(&mut **snapshot))
+        let page = service::fetch(state, ctx, ty, after.as_ref(), size, Some(&mut **snapshot))
             .await
-            .map_err(|e| anyhow!("reading the export failed: {} {}", e.item.error_code, e.item.message))?;
+            .map_err(|e| anyhow!("reading the export failed: {} {}", e.content.code, e.content.message))?;
         for record in &page.data {
             write(record)?;
         }
@@ -201,13 +201,51 @@ fn part_file(out: &Path) -> PathBuf {
 
 fn write_csv(records: &Path, out: &Path, columns: &[String]) -> anyhow::Result<()> {
     let mut w = create(out)?;
-    let header: Vec<String> = columns.iter().map(|c| export_api::csv_cell(&Value::String(c.clone()))).collect();
+    let header: Vec<String> = columns.iter().map(|c| csv_cell(&Value::String(c.clone()))).collect();
     writeln!(w, "{}", header.join(","))?;
     let reader = BufReader::new(File::open(records).with_context(|| format!("reading {}", records.display()))?);
     for line in reader.lines() {
         let record: Map<String, Value> = serde_json::from_str(&line?)?;
-        writeln!(w, "{}", export_api::csv_line(columns, &record))?;
+        writeln!(w, "{}", csv_line(columns, &record))?;
     }
     w.flush()?;
     Ok(())
+}
+
+/// Flattens a record for CSV: one column per top-level key, nested values as JSON text.
+fn csv_cell(v: &Value) -> String {
+    let text = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => v.to_string(),
+        Value::Array(_) | Value::Object(_) => v.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// The CSV line of `record` for these columns.
+fn csv_line(columns: &[String], record: &Map<String, Value>) -> String {
+    columns.iter().map(|c| record.get(c).map(csv_cell).unwrap_or_default()).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn csv_cells_quote_what_needs_it_and_nest_as_json() {
+        assert_eq!(csv_cell(&json!("plain")), "plain");
+        assert_eq!(csv_cell(&json!("a,b")), "\"a,b\"");
+        assert_eq!(csv_cell(&json!("say \"hi\"")), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell(&Value::Null), "");
+        assert_eq!(csv_cell(&json!(3)), "3");
+        assert_eq!(csv_cell(&json!({"a": [1]})), "\"{\"\"a\"\":[1]}\"");
+        let cols = vec!["id".to_string(), "x".to_string()];
+        assert_eq!(csv_line(&cols, json!({"id": "1"}).as_object().unwrap()), "1,");
+    }
 }

@@ -226,6 +226,58 @@ pub fn due_date(value: &Value) -> Result<Option<NaiveDate>, FieldError> {
     date("dueDate", value).map(Some)
 }
 
+/// A subscription as its GET shows it: status (`COMPLETED` once its cycles are over),
+/// end date, next billing date from `today` and the price as an amount.
+pub fn render_subscription(s: &Value, today: NaiveDate) -> Value {
+    let mut out = s.clone();
+    let start = s["startDate"].as_str().and_then(crate::time::parse_date);
+    let period = s["billingPeriod"].as_str().unwrap_or("MONTHLY");
+    let cycles = s["numberOfCycles"].as_i64();
+    let (end, next) = start.map(|st| schedule(st, period, cycles, today)).unwrap_or((None, None));
+    let status = match s["status"].as_str() {
+        Some("CANCELLED") => "CANCELLED",
+        _ if cycles.is_some() && next.is_none() => "COMPLETED",
+        _ => "ACTIVE",
+    };
+    out["status"] = json!(status);
+    out["endDate"] = json!(end.map(|d| d.to_string()));
+    out["nextBillingDate"] = json!(if status == "ACTIVE" { next.map(|d| d.to_string()) } else { None });
+    out["price"] = json!({"amount": money::to_json(s["price"]["amountCents"].as_i64().unwrap_or(0)), "currency": s["price"]["currency"]});
+    out
+}
+
+/// An invoice as its GET shows it, given its payments: status, line items, totals and
+/// what is still due.
+pub fn render_invoice(inv: &Value, payments: &[Value], today: NaiveDate) -> Value {
+    let lines = inv["lines"].as_array().cloned().unwrap_or_default();
+    let total = total(&lines);
+    let paid: i64 = payments.iter().map(|p| p["amountCents"].as_i64().unwrap_or(0)).sum();
+    let due = inv["dueDate"].as_str().and_then(crate::time::parse_date);
+    let mut out = inv.clone();
+    let o = out.as_object_mut().expect("invoices are objects");
+    o.remove("lines");
+    o.insert(
+        "status".into(),
+        json!(invoice_status(inv["status"].as_str().unwrap_or("PENDING"), total, paid, due, today)),
+    );
+    o.insert("lineItems".into(), json!(render_lines(&lines)));
+    o.insert("subtotal".into(), money::to_json(total));
+    o.insert("amount".into(), money::to_json(total));
+    o.insert("amountPaid".into(), money::to_json(paid));
+    o.insert("amountDue".into(), money::to_json((total - paid).max(0)));
+    o.insert("payments".into(), json!(payments.iter().map(render_payment).collect::<Vec<_>>()));
+    out
+}
+
+/// A payment with its stored cents as an amount.
+pub fn render_payment(p: &Value) -> Value {
+    let mut out = p.clone();
+    let o = out.as_object_mut().expect("payments are objects");
+    let cents = o.remove("amountCents").and_then(|v| v.as_i64()).unwrap_or(0);
+    o.insert("amount".into(), money::to_json(cents));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 //! The other resources still run their use cases in their handlers.
 
 pub mod assessment_records;
+pub mod billing;
 pub mod calendar;
 pub mod calls;
 pub mod care_plans;
@@ -19,6 +20,8 @@ pub mod contacts;
 pub mod dictionaries;
 pub mod emails;
 pub mod error;
+pub mod export;
+pub mod formations;
 pub mod patient_programs;
 pub mod patients;
 pub mod records;
@@ -26,3 +29,5 @@ pub mod scope;
 pub mod sms;
 pub mod tasks;
 pub mod templates;
+pub mod user_access;
+pub mod users;

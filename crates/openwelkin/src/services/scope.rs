@@ -88,27 +88,46 @@ impl<'a> Write<'a> {
     }
 }
 
+impl Scope {
+    /// Audits a write of tenant data (users and their access; no instance), inside the
+    /// write's transaction.
+    pub async fn record(&self, tx: &mut crate::store::Tx, w: Write<'_>, now_ms: i64) -> Result<(), ServiceError> {
+        record_in(self, None, tx, w, now_ms).await
+    }
+}
+
 impl InstanceScope {
     /// Audits a write in this scope (and queues its event), inside the write's
     /// transaction.
     pub async fn record(&self, tx: &mut crate::store::Tx, w: Write<'_>, now_ms: i64) -> Result<(), ServiceError> {
-        let actor = self.actor();
-        let event = DataEvent {
-            tenant_id: &self.tenant.id,
-            instance: Some(&self.instance.name),
-            entity: w.entity,
-            operation: w.operation,
-            actor: &actor,
-            record_id: w.record_id,
-            patient_id: w.patient.map(|p| p.id.as_str()),
-            patient_full_name: w.patient.map(Patient::full_name),
-            cdt_name: w.cdt_name,
-            record: w.record,
-            subtype: w.subtype,
-        };
-        crate::store::audit::record_write(tx, &event, now_ms).await?;
-        Ok(())
+        record_in(&self.scope, Some(&self.instance.name), tx, w, now_ms).await
     }
+}
+
+/// Writes the audit row (and the outbox row) of `w` by `scope`'s client in `instance`.
+async fn record_in(
+    scope: &Scope,
+    instance: Option<&str>,
+    tx: &mut crate::store::Tx,
+    w: Write<'_>,
+    now_ms: i64,
+) -> Result<(), ServiceError> {
+    let actor = scope.actor();
+    let event = DataEvent {
+        tenant_id: &scope.tenant.id,
+        instance,
+        entity: w.entity,
+        operation: w.operation,
+        actor: &actor,
+        record_id: w.record_id,
+        patient_id: w.patient.map(|p| p.id.as_str()),
+        patient_full_name: w.patient.map(Patient::full_name),
+        cdt_name: w.cdt_name,
+        record: w.record,
+        subtype: w.subtype,
+    };
+    crate::store::audit::record_write(tx, &event, now_ms).await?;
+    Ok(())
 }
 
 impl std::ops::Deref for InstanceScope {
