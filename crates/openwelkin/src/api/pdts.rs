@@ -34,6 +34,8 @@ pub struct PdtRecords {
     pub records: MetaInfoPage<Value>,
 }
 
+/// A list of the records of `pdt` (the patient's, with `patient_id`). The data type is
+/// looked up before the parameters are read: it is a 404 whatever the parameters.
 async fn list_records(
     state: &AppState,
     ctx: &InstanceCaller,

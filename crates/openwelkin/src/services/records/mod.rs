@@ -146,12 +146,7 @@ pub async fn dictionary_values(
 }
 
 /// External keys unique within the data type.
-pub async fn check_external_keys(
-    tx: &mut Tx,
-    scope: &Scope<'_>,
-    id: &str,
-    body: &Map<String, Value>,
-) -> ServiceResult<()> {
+async fn check_external_keys(tx: &mut Tx, scope: &Scope<'_>, id: &str, body: &Map<String, Value>) -> ServiceResult<()> {
     for (key, field) in [(RecordKey::ExternalId, "external_id"), (RecordKey::ExternalGuid, "external_guid")] {
         let Some(value) = body.get(field).and_then(Value::as_str) else { continue };
         if let Some(holder) = store::holder_of(tx, scope, key, value).await? {
@@ -193,7 +188,7 @@ pub async fn update_unique(
     store::update(tx, scope, id, body, now_ms).await.map_err(unique_or_internal)
 }
 
-pub fn unique_or_internal(err: crate::store::sql::Error) -> ServiceError {
+fn unique_or_internal(err: crate::store::sql::Error) -> ServiceError {
     if is_unique_violation(&err) {
         ServiceError::conflict(
             "DT_RECORD_ALREADY_EXISTS",
