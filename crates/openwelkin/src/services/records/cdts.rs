@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::designer::data_type::{Cardinality, DataType, SYSTEM_FIELDS};
 use crate::designer::Kind;
 use crate::domain::patient::Patient;
-use crate::domain::records;
+use crate::domain::records::{self, DictionaryValues};
 use crate::domain::FieldError;
 use crate::events::audit::Operation;
 use crate::services::error::{ServiceError, ServiceResult};
@@ -27,6 +27,20 @@ fn cdt_scope<'a>(ctx: &'a InstanceScope, cdt: &'a str, patient_id: &'a str) -> S
     scope(ctx, DtKind::Cdt, cdt, Some(patient_id))
 }
 
+/// What a write needs before its transaction: the patient, the data type `cdt` of the
+/// current formation with that formation's version, and the dictionaries the type uses.
+async fn for_write(
+    state: &AppState,
+    ctx: &InstanceScope,
+    patient_id: &str,
+    cdt: &str,
+) -> ServiceResult<(Patient, DataType, i64, DictionaryValues)> {
+    let patient = patient(state, ctx, patient_id).await?;
+    let (dt, version) = data_type(state, ctx, Kind::Cdts, cdt).await?;
+    let dictionaries = dictionary_values(state, ctx, &dt).await?;
+    Ok((patient, dt, version, dictionaries))
+}
+
 /// Creates a record of `cdt` for the patient. A `SINGLE_RECORD` type takes one record per
 /// patient.
 pub async fn create(
@@ -36,9 +50,7 @@ pub async fn create(
     cdt: &str,
     input: &Map<String, Value>,
 ) -> ServiceResult<Value> {
-    let patient = patient(state, ctx, patient_id).await?;
-    let (dt, version) = data_type(state, ctx, Kind::Cdts, cdt).await?;
-    let dictionaries = dictionary_values(state, ctx, &dt).await?;
+    let (patient, dt, version, dictionaries) = for_write(state, ctx, patient_id, cdt).await?;
     let now_ms = state.clock.now_ms();
     let id = crate::ids::new_id();
     let body = new_body(ctx, COMPONENT, &dt, &id, input, &[("cdtName", cdt)], &dictionaries, now_ms)?;
@@ -88,9 +100,7 @@ pub async fn update(
     id: &str,
     input: &Map<String, Value>,
 ) -> ServiceResult<Value> {
-    let patient = patient(state, ctx, patient_id).await?;
-    let (dt, _) = data_type(state, ctx, Kind::Cdts, cdt).await?;
-    let dictionaries = dictionary_values(state, ctx, &dt).await?;
+    let (patient, dt, _, dictionaries) = for_write(state, ctx, patient_id, cdt).await?;
     let scope = cdt_scope(ctx, cdt, &patient.id);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -131,9 +141,7 @@ pub async fn bulk_update(
             ))
         }
     };
-    let patient = patient(state, ctx, patient_id).await?;
-    let (dt, _) = data_type(state, ctx, Kind::Cdts, cdt).await?;
-    let dictionaries = dictionary_values(state, ctx, &dt).await?;
+    let (patient, dt, _, dictionaries) = for_write(state, ctx, patient_id, cdt).await?;
     let scope = cdt_scope(ctx, cdt, &patient.id);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
