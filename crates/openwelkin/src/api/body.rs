@@ -9,6 +9,7 @@
 
 use super::error::ApiError;
 use crate::domain::FieldError;
+use crate::services::error::ServiceError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -113,7 +114,12 @@ pub const NUL_REASON: &str = "must not contain the NUL character (U+0000)";
 /// `400 VALIDATION_ERROR` naming `field` (a body field, a form field, a query parameter or
 /// a path parameter) as holding a NUL character.
 pub fn nul_field(field: impl Into<String>) -> ApiError {
-    ApiError::invalid_field("REQUEST", FieldError::new(field, NUL_REASON))
+    nul_error(field).into()
+}
+
+/// `nul_field` as a use-case error, for the readers that feed a use case its input.
+pub fn nul_error(field: impl Into<String>) -> ServiceError {
+    ServiceError::invalid_field("REQUEST", FieldError::new(field, NUL_REASON))
 }
 
 /// Refuses a client text holding a NUL character, naming `field`.

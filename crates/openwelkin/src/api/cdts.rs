@@ -1,35 +1,32 @@
 //! CDT records: `/{tenant}/{instance}/patients/{patientId}/cdts/{cdtName}[/{recordId}]`,
 //! checked against the data type of the current formation and kept with the formation
-//! version they were written with.
+//! version they were written with. The use cases are `services::records::cdts`; here are
+//! the routes, their parameters and answers, and the parameter readers other handlers share.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
+use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::designer::data_type::{Cardinality, DataType, SYSTEM_FIELDS};
+use crate::designer::data_type::DataType;
 use crate::designer::Kind;
-use crate::domain::records::{self, DictionaryValues};
-use crate::domain::FieldError;
-use crate::events::audit::Operation;
-use crate::store::records::{self as store, DtKind, RecordKey, Scope, StoredRecord};
+use crate::domain::records::is_field;
+use crate::services::records::cdts::{self as service, RecordQuery};
+use crate::services::records::data_type;
+use crate::store::records::RecordKey;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-const COMPONENT: &str = "CDT";
+/// The patient a path names, for the handlers of other resources.
+pub(crate) use crate::services::patients::by_id as patient;
 
-pub(crate) use crate::services::patients::{by_id as patient, lock as lock_patient};
-pub(crate) use crate::services::records::{
-    check_external_keys, data_type, dictionary_values, matches_filter, record_not_found, sort_records,
-    unique_or_internal,
-};
-
+/// How a path's record id is to be read: `type=ID|EID|EGUID`.
 pub(crate) fn key_type(params: &Params) -> ApiResult<RecordKey> {
     Ok(match params.get("type").map(str::to_ascii_uppercase).as_deref() {
         None | Some("") | Some("ID") => RecordKey::Id,
@@ -37,20 +34,6 @@ pub(crate) fn key_type(params: &Params) -> ApiResult<RecordKey> {
         Some("EGUID") => RecordKey::ExternalGuid,
         Some(_) => return Err(ApiError::invalid_param("type", "must be one of ID, EID, EGUID")),
     })
-}
-
-fn envelope(dt: &DataType, r: &StoredRecord) -> Value {
-    records::envelope(&r.id, r.patient_id.as_deref(), &dt.id(&dt.relation_or("COMMON")), r.version, &r.body, &dt.name)
-}
-
-fn scope<'a>(ctx: &'a InstanceCaller, cdt: &'a str, patient_id: &'a str) -> Scope<'a> {
-    Scope {
-        tenant_id: &ctx.tenant.id,
-        instance_id: &ctx.instance.id,
-        kind: DtKind::Cdt,
-        dt_name: cdt,
-        patient_id: Some(Some(patient_id)),
-    }
 }
 
 /// `{name, data:{Spring page}}`, as Welkin lists CDT records.
@@ -75,55 +58,7 @@ pub async fn create(
     JsonObject(input): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Cdts, Op::Create)?;
-    let (patient_id, cdt) = (path.2, path.3);
-    let patient = patient(&state, &ctx, &patient_id).await?;
-    let (dt, version) = data_type(&state, &ctx, Kind::Cdts, &cdt).await?;
-    let dictionaries = dictionary_values(&state, &ctx, &dt).await?;
-    let actor = ctx.actor();
-    let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
-    let mut body = records::blank_body(&dt, &id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
-    records::apply(&dt, &mut body, &input, true, &[("cdtName", &cdt)], &dictionaries)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let scope = scope(&ctx, &cdt, &patient.id);
-    let mut tx = state.db.begin().await?;
-    lock_patient(&mut tx, &ctx, &patient.id).await?;
-    if dt.cardinality == Cardinality::SingleRecord && store::count(&mut tx, &scope).await? > 0 {
-        return Err(ApiError::conflict(
-            "DT_RECORD_ALREADY_EXISTS",
-            COMPONENT,
-            format!("{cdt} is a SINGLE_RECORD type and the patient already has its record"),
-            json!({"patientId": patient.id, "cdtName": cdt}),
-        ));
-    }
-    check_external_keys(&mut tx, &scope, &id, &body).await?;
-    store::insert(&mut tx, &scope, &id, version, &body, now_ms).await.map_err(unique_or_internal)?;
-    let stored = StoredRecord {
-        id: id.clone(),
-        patient_id: Some(patient.id.clone()),
-        dt_name: cdt.clone(),
-        version,
-        created_at: now_ms,
-        updated_at: now_ms,
-        body,
-    };
-    let record = envelope(&dt, &stored);
-    ctx.record(
-        &mut tx,
-        Write {
-            entity: "CDT",
-            operation: Operation::Create,
-            record_id: &id,
-            patient: Some(&patient),
-            cdt_name: Some(&cdt),
-            record: &record,
-            subtype: None,
-        },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(record)))
+    Ok((StatusCode::CREATED, Json(service::create(&state, &ctx, &path.2, &path.3, &input).await?)))
 }
 
 /// Read a record by id, or by `external_id` / `external_guid` with `type=EID|EGUID`.
@@ -142,16 +77,8 @@ pub async fn read(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Cdts, Op::Read)?;
-    let (patient_id, cdt, key) = (path.2, path.3, path.4);
     let kind = key_type(&params)?;
-    let patient = patient(&state, &ctx, &patient_id).await?;
-    let (dt, _) = data_type(&state, &ctx, Kind::Cdts, &cdt).await?;
-    let r = state
-        .db
-        .record(&scope(&ctx, &cdt, &patient.id), kind, &key)
-        .await?
-        .ok_or_else(|| record_not_found(json!({})))?;
-    Ok(Json(envelope(&dt, &r)))
+    Ok(Json(service::read(&state, &ctx, &path.2, &path.3, kind, &path.4).await?))
 }
 
 /// Update some fields of a record.
@@ -169,61 +96,7 @@ pub async fn update(
     JsonObject(input): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Cdts, Op::Update)?;
-    let (patient_id, cdt, id) = (path.2, path.3, path.4);
-    let patient = patient(&state, &ctx, &patient_id).await?;
-    let (dt, _) = data_type(&state, &ctx, Kind::Cdts, &cdt).await?;
-    let dictionaries = dictionary_values(&state, &ctx, &dt).await?;
-    let scope = scope(&ctx, &cdt, &patient.id);
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut r =
-        store::get_for_update(&mut tx, &scope, RecordKey::Id, &id).await?.ok_or_else(|| record_not_found(json!({})))?;
-    apply_update(&ctx, &dt, &mut r, &input, &dictionaries, &cdt, now_ms)?;
-    check_external_keys(&mut tx, &scope, &id, &r.body).await?;
-    store::update(&mut tx, &scope, &id, &r.body, now_ms).await.map_err(unique_or_internal)?;
-    let record = envelope(&dt, &r);
-    ctx.record(
-        &mut tx,
-        Write {
-            entity: "CDT",
-            operation: Operation::Update,
-            record_id: &id,
-            patient: Some(&patient),
-            cdt_name: Some(&cdt),
-            record: &record,
-            subtype: None,
-        },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(record))
-}
-
-fn apply_update(
-    ctx: &InstanceCaller,
-    dt: &DataType,
-    r: &mut StoredRecord,
-    input: &Map<String, Value>,
-    dictionaries: &DictionaryValues,
-    cdt: &str,
-    now_ms: i64,
-) -> ApiResult<()> {
-    let actor = ctx.actor();
-    let now = crate::time::format_ms(now_ms);
-    records::update_body(
-        dt,
-        &mut r.body,
-        input,
-        &[("cdtName", cdt)],
-        dictionaries,
-        &now,
-        &actor.id,
-        &actor.full_name(),
-    )
-    .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    r.updated_at = now_ms;
-    Ok(())
+    Ok(Json(service::update(&state, &ctx, &path.2, &path.3, &path.4, &input).await?))
 }
 
 #[derive(serde::Deserialize, ToSchema)]
@@ -249,74 +122,17 @@ pub async fn bulk_update(
     JsonObject(input): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Cdts, Op::Update)?;
-    let (patient_id, cdt) = (path.2, path.3);
-    let rows = match input.get("rows") {
-        Some(Value::Array(rows)) if input.len() == 1 => rows.clone(),
-        _ => {
-            return Err(ApiError::invalid_field(
-                COMPONENT,
-                FieldError::new("rows", "must be the only key, a list of {id, jsonBody}"),
-            ))
-        }
-    };
-    let patient = patient(&state, &ctx, &patient_id).await?;
-    let (dt, _) = data_type(&state, &ctx, Kind::Cdts, &cdt).await?;
-    let dictionaries = dictionary_values(&state, &ctx, &dt).await?;
-    let scope = scope(&ctx, &cdt, &patient.id);
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut ids: Vec<String> =
-        rows.iter().filter_map(|r| r.get("id").and_then(Value::as_str)).map(String::from).collect();
-    ids.sort();
-    ids.dedup();
-    store::lock_all(&mut tx, &scope, &ids).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-        store::savepoint_row(&mut tx).await?;
-        let outcome: ApiResult<Value> = async {
-            let fields = row.get("jsonBody").and_then(Value::as_object).ok_or_else(|| {
-                ApiError::invalid_field(COMPONENT, FieldError::new(format!("rows[{i}].jsonBody"), "must be an object"))
-            })?;
-            let mut r = store::get_for_update(&mut tx, &scope, RecordKey::Id, &id)
-                .await?
-                .ok_or_else(|| record_not_found(json!({"id": id})))?;
-            apply_update(&ctx, &dt, &mut r, fields, &dictionaries, &cdt, now_ms)?;
-            check_external_keys(&mut tx, &scope, &id, &r.body).await?;
-            store::update(&mut tx, &scope, &id, &r.body, now_ms).await.map_err(unique_or_internal)?;
-            let record = envelope(&dt, &r);
-            ctx.record(
-                &mut tx,
-                Write {
-                    entity: "CDT",
-                    operation: Operation::Update,
-                    record_id: &id,
-                    patient: Some(&patient),
-                    cdt_name: Some(&cdt),
-                    record: &record,
-                    subtype: None,
-                },
-                now_ms,
-            )
-            .await?;
-            Ok(Value::Object(r.body))
-        }
-        .await;
-        out.push(match outcome {
-            Ok(body) => {
-                store::release_row(&mut tx).await?;
-                json!({"id": id, "jsonBody": body, "result": {"status": "OK", "content": null}})
-            }
-            Err(e) if e.status.is_server_error() => return Err(e),
-            Err(e) => {
-                // A refused row leaves nothing behind, and the rows after it can still be
-                // written (on PostgreSQL a failed statement would abort the transaction).
-                store::rollback_to_row(&mut tx).await?;
-                json!({"id": id, "jsonBody": row.get("jsonBody"), "result": {"status": "ERROR", "content": e.item}})
-            }
-        });
-    }
-    tx.commit().await?;
+    let rows = service::bulk_update(&state, &ctx, &path.2, &path.3, &input).await?;
+    let out: Vec<Value> = rows
+        .into_iter()
+        .map(|row| {
+            let result = match row.refused {
+                None => json!({"status": "OK", "content": null}),
+                Some(e) => json!({"status": "ERROR", "content": ApiError::from(e).item}),
+            };
+            json!({"id": row.id, "jsonBody": row.json_body, "result": result})
+        })
+        .collect();
     Ok(Json(json!({"rows": out})))
 }
 
@@ -333,32 +149,7 @@ pub async fn delete(
     Path(path): Path<(String, String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Cdts, Op::Delete)?;
-    let (patient_id, cdt, id) = (path.2, path.3, path.4);
-    let patient = patient(&state, &ctx, &patient_id).await?;
-    let (dt, _) = data_type(&state, &ctx, Kind::Cdts, &cdt).await?;
-    let scope = scope(&ctx, &cdt, &patient.id);
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let r = store::get_for_update(&mut tx, &scope, RecordKey::Id, &id)
-        .await?
-        .ok_or_else(|| record_not_found(json!({"patientId": patient.id, "cdtRecordId": id, "cdtName": cdt})))?;
-    store::delete(&mut tx, &scope, &id).await?;
-    let record = envelope(&dt, &r);
-    ctx.record(
-        &mut tx,
-        Write {
-            entity: "CDT",
-            operation: Operation::Delete,
-            record_id: &id,
-            patient: Some(&patient),
-            cdt_name: Some(&cdt),
-            record: &record,
-            subtype: None,
-        },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
+    service::delete(&state, &ctx, &path.2, &path.3, &path.4).await?;
     Ok(StatusCode::OK)
 }
 
@@ -381,6 +172,8 @@ pub async fn list(
 ) -> ApiResult<Json<CdtPage>> {
     ctx.require(Family::Cdts, Op::Read)?;
     let (patient_id, cdt) = (path.2, path.3);
+    // The patient and the data type are looked up before the parameters are read: they
+    // are a 404 whatever the parameters, and the fields named are checked against the type.
     let patient = patient(&state, &ctx, &patient_id).await?;
     let (dt, _) = data_type(&state, &ctx, Kind::Cdts, &cdt).await?;
     // Sorting is on record fields, checked by `record_sorts`; the page request only needs
@@ -394,28 +187,12 @@ pub async fn list(
     let filters = record_filters(&params, &dt)?;
     let from = date_param(&params, "dateStart")?;
     let to = date_param(&params, "dateEnd")?;
-    let mut found = state.db.records(&scope(&ctx, &cdt, &patient.id), from, to).await?;
-    found.retain(|r| filters.iter().all(|(field, values)| matches_filter(&r.body, field, values)));
-    sort_records(&mut found, &sorts);
-    let total = found.len() as i64;
-    let content: Vec<Value> = found
-        .into_iter()
-        .skip(page.offset() as usize)
-        .take(page.size as usize)
-        .map(|mut r| {
-            if let Some(keep) = &projection {
-                r.body.retain(|k, _| keep.contains(k) || SYSTEM_FIELDS.iter().any(|(s, _)| s == k));
-            }
-            envelope(&dt, &r)
-        })
-        .collect();
+    let query = RecordQuery { sorts, projection, filters, from, to };
+    let (content, total) = service::list(&state, &ctx, &patient, &dt, &query, page.offset(), page.size).await?;
     Ok(Json(CdtPage { name: cdt, data: SpringPage::new(content, &page, total) }))
 }
 
-pub(crate) fn is_field(dt: &DataType, name: &str) -> bool {
-    dt.field(name).is_some() || SYSTEM_FIELDS.iter().any(|(s, _)| *s == name)
-}
-
+/// An ISO-8601 date or datetime parameter, as epoch milliseconds.
 pub(crate) fn date_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
     params
         .text(name)
@@ -428,7 +205,7 @@ pub(crate) fn date_param(params: &Params, name: &str) -> ApiResult<Option<i64>> 
 }
 
 /// `sort=field,asc|desc` on record fields (repeatable).
-pub(crate) fn record_sorts(params: &Params, dt: &DataType) -> ApiResult<Vec<(String, bool)>> {
+fn record_sorts(params: &Params, dt: &DataType) -> ApiResult<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for spec in params.all("sort").filter(|s| !s.trim().is_empty()) {
         let mut parts = spec.split(',').map(str::trim);
@@ -450,7 +227,7 @@ pub(crate) fn record_sorts(params: &Params, dt: &DataType) -> ApiResult<Vec<(Str
 
 /// `filters=field=v1,v2` (repeatable). The Python client sends only the field name;
 /// that keeps records where the field has a value.
-pub(crate) fn record_filters(params: &Params, dt: &DataType) -> ApiResult<Vec<(String, Option<Vec<String>>)>> {
+fn record_filters(params: &Params, dt: &DataType) -> ApiResult<Vec<(String, Option<Vec<String>>)>> {
     let mut out = Vec::new();
     for spec in params.all("filters").filter(|s| !s.trim().is_empty()) {
         let (field, values) = match spec.split_once('=') {

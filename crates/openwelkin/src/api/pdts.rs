@@ -1,32 +1,29 @@
 //! Profile data type (PDT) records: profiles that stand alone (`/{i}/pdts/{pdtName}`, as
 //! the Python client uses them) and a patient's profile (`/{i}/patients/{id}/pdts/…`, at
-//! most one record per patient and type), plus the patients that have one.
+//! most one record per patient and type), plus the patients that have one. The use cases
+//! are `services::records::pdts`; here are the routes, their parameters and answers.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
-use super::cdts::{
-    check_external_keys, data_type, date_param, dictionary_values, lock_patient, patient, record_not_found,
-    unique_or_internal,
-};
-use super::error::{ApiError, ApiResult, ErrorItem};
+use super::caller::InstanceCaller;
+use super::cdts::{date_param, key_type, patient};
+use super::error::{ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::designer::data_type::DataType;
 use crate::designer::Kind;
 use crate::domain::patient::Patient;
-use crate::domain::records;
-use crate::events::audit::Operation;
-use crate::store::records::{self as store, DtKind, RecordKey, Scope, StoredRecord};
+use crate::services::records::data_type;
+use crate::services::records::pdts as service;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-const COMPONENT: &str = "PDT";
+/// How a profile record is shown, for the export of other resources.
+pub(crate) use service::render;
 
 /// `{pdtName, lastUpdatedAt, records:{data, metaInfo}}`.
 #[derive(Serialize, ToSchema)]
@@ -37,170 +34,23 @@ pub struct PdtRecords {
     pub records: MetaInfoPage<Value>,
 }
 
-/// The values of the type's own fields, joined: what a profile shows as its name.
-fn full_value(dt: &DataType, body: &Map<String, Value>) -> String {
-    dt.fields
-        .iter()
-        .filter_map(|f| match body.get(&f.name) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Null) | None => None,
-            Some(other) => Some(other.to_string()),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub(crate) fn render(dt: &DataType, r: &StoredRecord) -> Value {
-    json!({
-        "id": r.id,
-        "createdAt": crate::time::format_ms(r.created_at),
-        "updatedAt": crate::time::format_ms(r.updated_at),
-        "fullValue": full_value(dt, &r.body),
-        "deleted": false,
-        "jsonBody": r.body,
-        "pdtName": dt.name,
-    })
-}
-
-fn scope<'a>(ctx: &'a InstanceCaller, pdt: &'a str, patient_id: Option<&'a str>) -> Scope<'a> {
-    Scope {
-        tenant_id: &ctx.tenant.id,
-        instance_id: &ctx.instance.id,
-        kind: DtKind::Pdt,
-        dt_name: pdt,
-        patient_id: Some(patient_id),
-    }
-}
-
-async fn create_record(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    pdt: &str,
-    patient: Option<&Patient>,
-    input: &Map<String, Value>,
-) -> ApiResult<Value> {
-    let (dt, version) = data_type(state, ctx, Kind::Pdts, pdt).await?;
-    let dictionaries = dictionary_values(state, ctx, &dt).await?;
-    let actor = ctx.actor();
-    let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
-    let mut body = records::blank_body(&dt, &id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
-    records::apply(&dt, &mut body, input, true, &[("pdtName", pdt)], &dictionaries)
-        .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let scope = scope(ctx, pdt, patient.map(|p| p.id.as_str()));
-    let mut tx = state.db.begin().await?;
-    if let Some(p) = patient {
-        // One profile per patient and type: checked with the patient locked.
-        lock_patient(&mut tx, ctx, &p.id).await?;
-    }
-    if patient.is_some() && store::count(&mut tx, &scope).await? > 0 {
-        return Err(ApiError::conflict(
-            "DT_RECORD_ALREADY_EXISTS",
-            COMPONENT,
-            format!("the patient already has a {pdt} profile; update it instead"),
-            json!({"pdtName": pdt}),
-        ));
-    }
-    check_external_keys(&mut tx, &scope, &id, &body).await?;
-    store::insert(&mut tx, &scope, &id, version, &body, now_ms).await.map_err(unique_or_internal)?;
-    let stored = StoredRecord {
-        id: id.clone(),
-        patient_id: patient.map(|p| p.id.clone()),
-        dt_name: pdt.into(),
-        version,
-        created_at: now_ms,
-        updated_at: now_ms,
-        body,
-    };
-    let record = render(&dt, &stored);
-    ctx.record(
-        &mut tx,
-        Write {
-            entity: "PDT",
-            operation: Operation::Create,
-            record_id: &id,
-            patient,
-            cdt_name: Some(pdt),
-            record: &record,
-            subtype: None,
-        },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(record)
-}
-
-async fn update_record(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    pdt: &str,
-    patient: Option<&Patient>,
-    id: &str,
-    input: &Map<String, Value>,
-) -> ApiResult<Value> {
-    let (dt, _) = data_type(state, ctx, Kind::Pdts, pdt).await?;
-    let dictionaries = dictionary_values(state, ctx, &dt).await?;
-    let scope = scope(ctx, pdt, patient.map(|p| p.id.as_str()));
-    let now_ms = state.clock.now_ms();
-    let actor = ctx.actor();
-    let mut tx = state.db.begin().await?;
-    let mut r = store::get_for_update(&mut tx, &scope, RecordKey::Id, id)
-        .await?
-        .ok_or_else(|| record_not_found(json!({"id": id})))?;
-    let now = crate::time::format_ms(now_ms);
-    records::update_body(
-        &dt,
-        &mut r.body,
-        input,
-        &[("pdtName", pdt)],
-        &dictionaries,
-        &now,
-        &actor.id,
-        &actor.full_name(),
-    )
-    .map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    r.updated_at = now_ms;
-    check_external_keys(&mut tx, &scope, id, &r.body).await?;
-    store::update(&mut tx, &scope, id, &r.body, now_ms).await.map_err(unique_or_internal)?;
-    let record = render(&dt, &r);
-    ctx.record(
-        &mut tx,
-        Write {
-            entity: "PDT",
-            operation: Operation::Update,
-            record_id: id,
-            patient,
-            cdt_name: Some(pdt),
-            record: &record,
-            subtype: None,
-        },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(record)
-}
-
+/// A list of the records of `pdt` (the patient's, with `patient_id`). The data type is
+/// looked up before the parameters are read: it is a 404 whatever the parameters.
 async fn list_records(
     state: &AppState,
     ctx: &InstanceCaller,
     pdt: &str,
-    patient_id: Option<Option<&str>>,
+    patient_id: Option<&str>,
     params: &Params,
 ) -> ApiResult<Json<PdtRecords>> {
     let (dt, _) = data_type(state, ctx, Kind::Pdts, pdt).await?;
     let page = PageRequest::parse(params, |_| None)?;
-    let scope =
-        Scope { tenant_id: &ctx.tenant.id, instance_id: &ctx.instance.id, kind: DtKind::Pdt, dt_name: pdt, patient_id };
-    let found = state.db.records(&scope, date_param(params, "dateStart")?, date_param(params, "dateEnd")?).await?;
-    let last = found.iter().map(|r| r.updated_at).max().map(crate::time::format_ms);
-    let total = found.len() as i64;
-    let data = found.iter().skip(page.offset() as usize).take(page.size as usize).map(|r| render(&dt, r)).collect();
+    let (from, to) = (date_param(params, "dateStart")?, date_param(params, "dateEnd")?);
+    let found = service::list(state, ctx, &dt, patient_id, from, to, page.offset(), page.size).await?;
     Ok(Json(PdtRecords {
         pdt_name: dt.name.clone(),
-        last_updated_at: last,
-        records: MetaInfoPage::new(data, &page, total),
+        last_updated_at: found.last_updated_at,
+        records: MetaInfoPage::new(found.data, &page, found.total),
     }))
 }
 
@@ -219,7 +69,7 @@ pub async fn create_profile(
     JsonObject(input): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Pdts, Op::Create)?;
-    Ok((StatusCode::CREATED, Json(create_record(&state, &ctx, &path.2, None, &input).await?)))
+    Ok((StatusCode::CREATED, Json(service::create_profile(&state, &ctx, &path.2, &input).await?)))
 }
 
 /// List the records of a PDT: `{pdtName, lastUpdatedAt, records:{data, metaInfo}}`.
@@ -254,20 +104,11 @@ pub async fn read_profile(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Pdts, Op::Read)?;
+    // The data type is looked up before the key type is read: it is a 404 whatever the
+    // parameters.
     let (dt, _) = data_type(&state, &ctx, Kind::Pdts, &path.2).await?;
-    let scope = Scope {
-        tenant_id: &ctx.tenant.id,
-        instance_id: &ctx.instance.id,
-        kind: DtKind::Pdt,
-        dt_name: &path.2,
-        patient_id: None,
-    };
-    let r = state
-        .db
-        .record(&scope, super::cdts::key_type(&params)?, &path.3)
-        .await?
-        .ok_or_else(|| record_not_found(json!({"id": path.3})))?;
-    Ok(Json(render(&dt, &r)))
+    let kind = key_type(&params)?;
+    Ok(Json(service::read_profile(&state, &ctx, &dt, kind, &path.3).await?))
 }
 
 /// Patients that have a record of a PDT (`{data, metaInfo}`).
@@ -285,11 +126,10 @@ pub async fn patients_with(
 ) -> ApiResult<Json<MetaInfoPage<Patient>>> {
     ctx.require(Family::Pdts, Op::Read)?;
     ctx.require(Family::Patients, Op::Read)?;
+    // An unknown data type is a 404 whatever the parameters.
     data_type(&state, &ctx, Kind::Pdts, &path.2).await?;
     let page = PageRequest::parse(&params, crate::store::patients::sort_column)?;
-    let ids = state.db.patients_with_records(&ctx.instance.id, DtKind::Pdt, &path.2).await?;
-    let filter = crate::store::patients::PatientFilter { ids: Some(ids), ..Default::default() };
-    let (found, total) = state.db.patients(&ctx.instance.id, &filter, &page.sorts, page.offset(), page.size).await?;
+    let (found, total) = service::patients_with(&state, &ctx, &path.2, &page.sorts, page.offset(), page.size).await?;
     Ok(Json(MetaInfoPage::new(found, &page, total)))
 }
 
@@ -308,8 +148,7 @@ pub async fn create_for_patient(
     JsonObject(input): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Pdts, Op::Create)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    Ok((StatusCode::CREATED, Json(create_record(&state, &ctx, &path.3, Some(&p), &input).await?)))
+    Ok((StatusCode::CREATED, Json(service::create_for_patient(&state, &ctx, &path.2, &path.3, &input).await?)))
 }
 
 /// A patient's records of a PDT: `{pdtName, lastUpdatedAt, records:{data, metaInfo}}`.
@@ -328,7 +167,7 @@ pub async fn list_for_patient(
 ) -> ApiResult<Json<PdtRecords>> {
     ctx.require(Family::Pdts, Op::Read)?;
     let p = patient(&state, &ctx, &path.2).await?;
-    list_records(&state, &ctx, &path.3, Some(Some(&p.id)), &params).await
+    list_records(&state, &ctx, &path.3, Some(&p.id), &params).await
 }
 
 /// A patient's profile record by id.
@@ -344,14 +183,7 @@ pub async fn read_for_patient(
     Path(path): Path<(String, String, String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Pdts, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let (dt, _) = data_type(&state, &ctx, Kind::Pdts, &path.3).await?;
-    let r = state
-        .db
-        .record(&scope(&ctx, &path.3, Some(&p.id)), RecordKey::Id, &path.4)
-        .await?
-        .ok_or_else(|| record_not_found(json!({"id": path.4})))?;
-    Ok(Json(render(&dt, &r)))
+    Ok(Json(service::read_for_patient(&state, &ctx, &path.2, &path.3, &path.4).await?))
 }
 
 /// Update some fields of a patient's profile record.
@@ -369,8 +201,7 @@ pub async fn update_for_patient(
     JsonObject(input): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Pdts, Op::Update)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    Ok(Json(update_record(&state, &ctx, &path.3, Some(&p), &path.4, &input).await?))
+    Ok(Json(service::update_for_patient(&state, &ctx, &path.2, &path.3, &path.4, &input).await?))
 }
 
 /// Delete a patient's profile record. Answers 204, as the docs site describes.
@@ -386,29 +217,6 @@ pub async fn delete_for_patient(
     Path(path): Path<(String, String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Pdts, Op::Delete)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let (dt, _) = data_type(&state, &ctx, Kind::Pdts, &path.3).await?;
-    let scope = scope(&ctx, &path.3, Some(&p.id));
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let r = store::get_for_update(&mut tx, &scope, RecordKey::Id, &path.4)
-        .await?
-        .ok_or_else(|| record_not_found(json!({"id": path.4})))?;
-    store::delete(&mut tx, &scope, &r.id).await?;
-    ctx.record(
-        &mut tx,
-        Write {
-            entity: "PDT",
-            operation: Operation::Delete,
-            record_id: &r.id,
-            patient: Some(&p),
-            cdt_name: Some(&path.3),
-            record: &render(&dt, &r),
-            subtype: None,
-        },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
+    service::delete_for_patient(&state, &ctx, &path.2, &path.3, &path.4).await?;
     Ok(StatusCode::NO_CONTENT)
 }

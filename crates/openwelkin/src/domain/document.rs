@@ -175,6 +175,20 @@ fn keep_ids(value: &Value) -> Result<Vec<String>, FieldError> {
         .collect()
 }
 
+/// The last path component of a client's file name, without control characters, at most
+/// 255 characters.
+pub fn clean_name(name: Option<&str>) -> String {
+    let name = name.unwrap_or_default();
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(255).collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        "file".into()
+    } else {
+        clean.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +261,14 @@ mod tests {
             apply_summary(&mut body, changed.as_object().unwrap(), false, &types()).unwrap_err().field,
             "created_at"
         );
+    }
+
+    #[test]
+    fn client_file_names_are_cleaned() {
+        assert_eq!(clean_name(Some("C:\\Users\\me\\HandOut.pdf")), "HandOut.pdf");
+        assert_eq!(clean_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(clean_name(Some("a\u{0}b\n.png")), "ab.png");
+        assert_eq!(clean_name(None), "file");
+        assert_eq!(clean_name(Some("  ")), "file");
     }
 }

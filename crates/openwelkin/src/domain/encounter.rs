@@ -149,6 +149,39 @@ pub fn draft_fields(template: &crate::designer::objects::EncounterTemplate, d: D
     fields
 }
 
+/// The body of a record an encounter owns (its disposition, its assessment links; the
+/// encounter itself, with the source fields then cleared): the system fields, written by
+/// the actor at `now`, pointing at the encounter, plus `fields`.
+pub fn owned_body(
+    id: &str,
+    encounter_id: &str,
+    now: &str,
+    actor_id: &str,
+    actor_name: &str,
+    fields: Map<String, Value>,
+) -> Map<String, Value> {
+    let dt: crate::designer::data_type::DataType =
+        serde_json::from_value(json!({"name": "owned", "fields": []})).expect("empty data type");
+    let mut body = super::records::blank_body(&dt, id, now, actor_id, actor_name);
+    body.insert("source_type".into(), json!("ENCOUNTER"));
+    body.insert("source_name".into(), json!(ENCOUNTER));
+    body.insert("source_id".into(), json!(encounter_id));
+    body.extend(fields);
+    body
+}
+
+/// The fields of an assessment link: to assessment `name`, with its record once there is
+/// one; `from_template` for the links a new encounter gets from its template.
+pub fn link_fields(name: &str, title: String, record_id: Option<String>, from_template: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("assessmentName".into(), json!(name));
+    m.insert("assessmentTitle".into(), json!(title));
+    m.insert("assessmentRecordId".into(), json!(record_id));
+    m.insert("fromTemplate".into(), json!(from_template));
+    m.insert("relation".into(), json!("ASSESSMENT"));
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,6 +195,39 @@ fn check_select(field: &Field, value: &Value, dictionaries: &DictionaryValues) -
     Ok(value.clone())
 }
 
+/// Whether `name` is a field of the type or a system field (what lists may select, filter
+/// and sort on).
+pub fn is_field(dt: &DataType, name: &str) -> bool {
+    dt.field(name).is_some() || SYSTEM_FIELDS.iter().any(|(s, _)| *s == name)
+}
+
+/// The values of the type's own fields, joined: what a profile shows as its name.
+fn full_value(dt: &DataType, body: &Map<String, Value>) -> String {
+    dt.fields
+        .iter()
+        .filter_map(|f| match body.get(&f.name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A profile (PDT) record as Welkin shows it: `{id, createdAt, updatedAt, fullValue,
+/// deleted, jsonBody, pdtName}`.
+pub fn profile(dt: &DataType, id: &str, created_at_ms: i64, updated_at_ms: i64, body: &Map<String, Value>) -> Value {
+    json!({
+        "id": id,
+        "createdAt": crate::time::format_ms(created_at_ms),
+        "updatedAt": crate::time::format_ms(updated_at_ms),
+        "fullValue": full_value(dt, body),
+        "deleted": false,
+        "jsonBody": body,
+        "pdtName": dt.name,
+    })
+}
+
 /// The record envelope shared by CDT-backed records.
 pub fn envelope(
     id: &str,

@@ -369,7 +369,7 @@ async fn write_patients(
     instance_name: &str,
     plan: &Plan,
 ) -> Result<(usize, usize), EmulatorError> {
-    use crate::designer::data_type::{stable_id, DataType};
+    use crate::designer::data_type::stable_id;
     use crate::domain::calendar as cal;
     use crate::domain::chat::{self, Message};
     use crate::domain::patient::Patient;
@@ -422,14 +422,8 @@ async fn write_patients(
         None => None,
     };
     let disposition_type = designer.disposition();
-    let owned_dt: DataType = serde_json::from_value(json!({"name": "owned", "fields": []})).expect("empty data type");
     let owned = |id: &str, encounter_id: &str, now: &str, fields: Map<String, Value>| {
-        let mut body = records::blank_body(&owned_dt, id, now, &actor.id, &actor_name);
-        body.insert("source_type".into(), json!("ENCOUNTER"));
-        body.insert("source_name".into(), json!(crate::domain::encounter::ENCOUNTER));
-        body.insert("source_id".into(), json!(encounter_id));
-        body.extend(fields);
-        body
+        crate::domain::encounter::owned_body(id, encounter_id, now, &actor.id, &actor_name, fields)
     };
     let (mut requests, mut created) = (0usize, 0usize);
     for (batch_no, batch) in plan.patients.chunks(PATIENTS_PER_BATCH).enumerate() {
@@ -551,13 +545,7 @@ async fn write_patients(
                 .await?;
                 for name in &template.assessment_names {
                     let title = designer.assessment(name).map(|a| a.title).unwrap_or_default();
-                    // As `api::encounters::link_fields` makes a template's links.
-                    let mut link = Map::new();
-                    link.insert("assessmentName".into(), json!(name));
-                    link.insert("assessmentTitle".into(), json!(title));
-                    link.insert("assessmentRecordId".into(), Value::Null);
-                    link.insert("fromTemplate".into(), json!(true));
-                    link.insert("relation".into(), json!("ASSESSMENT"));
+                    let link = crate::domain::encounter::link_fields(name, title, None, true);
                     let link_id = crate::ids::new_id();
                     let link_body = owned(&link_id, &id, &now, link);
                     crate::store::records::insert(

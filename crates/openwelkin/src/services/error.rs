@@ -31,6 +31,13 @@ pub enum Kind {
     StorageFull,
 }
 
+impl Kind {
+    /// A failure of the server (its HTTP status is a 5xx), not of the request.
+    pub fn is_server_error(self) -> bool {
+        matches!(self, Kind::Internal | Kind::Unavailable | Kind::StorageFull)
+    }
+}
+
 /// What the client is told: Welkin's `{errorCode, componentType, message, details}`.
 #[derive(Debug)]
 pub struct Content {
