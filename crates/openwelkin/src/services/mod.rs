@@ -5,8 +5,9 @@
 //!
 //! One module per resource: `patients`, `tasks`, `care_plans`, `calendar/` (events,
 //! schedules, work hours), `assessment_records`, `contacts`, `dictionaries`, `chat` with
-//! `chat_webhook`, `calls`, `sms`, `emails`, `templates`, `patient_programs`; `records`
-//! holds what the data type record use cases share; `scope` and `error` what all share.
+//! `chat_webhook`, `calls`, `sms/`, `emails/`, `communication_ids`, `webhooks`,
+//! `templates`, `patient_programs`; `records` holds what the data type record use cases
+//! share; `scope` and `error` what all share.
 //! The other resources still run their use cases in their handlers.
 
 pub mod assessment_records;
@@ -15,6 +16,7 @@ pub mod calls;
 pub mod care_plans;
 pub mod chat;
 pub mod chat_webhook;
+pub mod communication_ids;
 pub mod contacts;
 pub mod dictionaries;
 pub mod emails;
@@ -26,3 +28,4 @@ pub mod scope;
 pub mod sms;
 pub mod tasks;
 pub mod templates;
+pub mod webhooks;
