@@ -11,9 +11,24 @@ use super::error::ApiError;
 use crate::domain::FieldError;
 use crate::services::error::ServiceError;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
+
+/// `413 PAYLOAD_TOO_LARGE`: a body over `api::BODY_LIMIT`.
+pub fn too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "REQUEST", "request body is too large", json!({}))
+}
+
+/// A body that could not be read: over the limit (413), or cut short (400).
+pub fn unreadable(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::bad_request("REQUEST", format!("could not read the request body: {e}"))
+    }
+}
 
 /// A JSON object body.
 pub struct JsonObject(pub Map<String, Value>);
@@ -24,19 +39,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         // A body declared as something else is refused unread, as Spring does.
         let declared = json_content_type(req.headers())?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
-                    "REQUEST",
-                    "request body is too large",
-                    json!({}),
-                )
-            } else {
-                ApiError::bad_request("REQUEST", format!("could not read the request body: {e}"))
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(unreadable)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -2,72 +2,21 @@
 //! `/{tenant}/{instance}/communication-ids[/{communicationId}]`. An instance's sending
 //! identities per channel; outbound SMS go out from the SMS channel's default (the one
 //! marked `default`, else the oldest). `default` in answers shows the effective default.
-//! Writes are audited as `COMMUNICATION_ID`.
+//! The use cases are `services::communication_ids`.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
+use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::communication_id::{self, CHANNELS};
-use crate::events::audit::Operation;
-use crate::store::{communication_ids as store, is_unique_violation, Tx};
+use crate::domain::communication_id::CHANNELS;
+use crate::services::communication_ids as service;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
-
-const COMPONENT: &str = "COMMUNICATION_ID";
-const ENTITY: &str = "COMMUNICATION_ID";
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("COMMUNICATION_ID_NOT_FOUND", COMPONENT, "Communication ID not found", json!({"id": id}))
-}
-
-fn taken(c: &Value) -> ApiError {
-    ApiError::conflict(
-        "COMMUNICATION_ID_ALREADY_EXISTS",
-        COMPONENT,
-        "the instance already has this communication ID",
-        json!({"channel": c["channel"], "value": c["value"]}),
-    )
-}
-
-/// Marks each communication ID with whether it is its channel's effective default.
-async fn render(state: &AppState, instance_id: &str, items: &mut [Value]) -> ApiResult<()> {
-    for channel in CHANNELS {
-        if !items.iter().any(|c| c["channel"] == *channel) {
-            continue;
-        }
-        let default = state.db.default_communication_id(instance_id, channel).await?;
-        let default_id = default.as_ref().and_then(|d| d["id"].as_str());
-        for c in items.iter_mut().filter(|c| c["channel"] == *channel) {
-            c["default"] = json!(c["id"].as_str() == default_id);
-        }
-    }
-    Ok(())
-}
-
-/// When `c` becomes its channel's default, the others stop being marked so (audited).
-async fn unmark_others(tx: &mut Tx, ctx: &InstanceCaller, c: &Value, now_ms: i64) -> ApiResult<()> {
-    if c["default"] != json!(true) {
-        return Ok(());
-    }
-    let (channel, id) = (c["channel"].as_str().unwrap_or_default(), c["id"].as_str().unwrap_or_default());
-    let actor = ctx.actor();
-    for mut other in store::other_defaults(tx, &ctx.instance.id, channel, id).await? {
-        other["default"] = json!(false);
-        other["updatedAt"] = json!(crate::time::format_ms(now_ms));
-        other["updatedBy"] = json!(actor.id);
-        other["updatedByName"] = json!(actor.full_name());
-        store::update(tx, &ctx.instance.id, &other, now_ms).await?;
-        let other_id = other["id"].as_str().unwrap_or_default().to_string();
-        ctx.record(tx, Write::new(ENTITY, Operation::Update, &other_id, &other), now_ms).await?;
-    }
-    Ok(())
-}
+use serde_json::Value;
 
 /// Add a communication ID (an openwelkin extension). The first of a channel becomes its default.
 #[utoipa::path(
@@ -85,32 +34,7 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Communications, Op::Create)?;
-    let actor = ctx.actor();
-    let now_ms = state.clock.now_ms();
-    let mut c =
-        communication_id::blank(&crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
-    communication_id::apply(&mut c, &body, true).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    let mut tx = state.db.begin().await?;
-    store::lock(&mut tx, &ctx.instance.id).await?;
-    // The first of a channel becomes its default: checked under the lock.
-    if !store::channel_in_use(&mut tx, &ctx.instance.id, c["channel"].as_str().unwrap_or_default()).await? {
-        c["default"] = json!(true);
-    }
-    store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &c, now_ms).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            taken(&c)
-        } else {
-            e.into()
-        }
-    })?;
-    unmark_others(&mut tx, &ctx, &c, now_ms).await?;
-    let id = c["id"].as_str().unwrap_or_default().to_string();
-    ctx.record(&mut tx, Write::new(ENTITY, Operation::Create, &id, &c), now_ms).await?;
-    tx.commit().await?;
-    let mut items = [c];
-    render(&state, &ctx.instance.id, &mut items).await?;
-    let [c] = items;
-    Ok((StatusCode::CREATED, Json(c)))
+    Ok((StatusCode::CREATED, Json(service::create(&state, &ctx, &body).await?)))
 }
 
 /// The instance's communication IDs, optionally of one `channel`, as a Spring page.
@@ -136,9 +60,7 @@ pub async fn list(
             return Err(ApiError::invalid_param("channel", format!("must be one of {}", CHANNELS.join(", "))));
         }
     }
-    let (mut items, total) =
-        state.db.communication_ids(&ctx.instance.id, channel.as_deref(), page.offset(), page.size).await?;
-    render(&state, &ctx.instance.id, &mut items).await?;
+    let (items, total) = service::list(&state, &ctx, channel.as_deref(), page.offset(), page.size).await?;
     Ok(Json(SpringPage::new(items, &page, total)))
 }
 
@@ -156,11 +78,7 @@ pub async fn read(
     Path(path): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Communications, Op::Read)?;
-    let c = state.db.communication_id(&ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    let mut items = [c];
-    render(&state, &ctx.instance.id, &mut items).await?;
-    let [c] = items;
-    Ok(Json(c))
+    Ok(Json(service::read(&state, &ctx, &path.2).await?))
 }
 
 /// Change a communication ID's `label` or make it the `default` of its channel.
@@ -179,24 +97,7 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Communications, Op::Update)?;
-    let actor = ctx.actor();
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    // The instance's lock before the row's, in the order creates take them.
-    store::lock(&mut tx, &ctx.instance.id).await?;
-    let mut c = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    communication_id::apply(&mut c, &body, false).map_err(|e| ApiError::invalid_field(COMPONENT, e))?;
-    c["updatedAt"] = json!(crate::time::format_ms(now_ms));
-    c["updatedBy"] = json!(actor.id);
-    c["updatedByName"] = json!(actor.full_name());
-    store::update(&mut tx, &ctx.instance.id, &c, now_ms).await?;
-    unmark_others(&mut tx, &ctx, &c, now_ms).await?;
-    ctx.record(&mut tx, Write::new(ENTITY, Operation::Update, &path.2, &c), now_ms).await?;
-    tx.commit().await?;
-    let mut items = [c];
-    render(&state, &ctx.instance.id, &mut items).await?;
-    let [c] = items;
-    Ok(Json(c))
+    Ok(Json(service::update(&state, &ctx, &path.2, &body).await?))
 }
 
 /// Remove a communication ID (200, empty). Messages already sent or scheduled keep their
@@ -214,11 +115,6 @@ pub async fn delete(
     Path(path): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Communications, Op::Delete)?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let c = store::get_for_update(&mut tx, &ctx.instance.id, &path.2).await?.ok_or_else(|| not_found(&path.2))?;
-    store::delete(&mut tx, &ctx.instance.id, &path.2).await?;
-    ctx.record(&mut tx, Write::new(ENTITY, Operation::Delete, &path.2, &c), now_ms).await?;
-    tx.commit().await?;
+    service::delete(&state, &ctx, &path.2).await?;
     Ok(StatusCode::OK)
 }

@@ -1,62 +1,29 @@
 //! Emails of a patient: `/{tenant}/{instance}/patients/{patientId}/emails…` (V8): send
 //! (JSON, or multipart with `attachmentsAsFiles` file parts), list with the V8 filters
 //! (Spring page), read, update by status, delete while scheduled or unrecognised, and
-//! attachment downloads. Drafts are in `email_drafts.rs`, inbound and unmatched emails in
-//! `email_inbound.rs`; delivery in `crate::delivery::email`.
+//! attachment downloads; and the email body every email route reads (`EmailInput`).
+//! Drafts are in `email_drafts.rs`, inbound and unmatched emails in `email_inbound.rs`.
+//! The use cases are `services::emails`.
 
 use super::body::JsonObject;
-use super::caller::{InstanceCaller, Write};
-use super::cdts::patient;
+use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::email::{self, Compose, COMPOSE_KEYS};
-use crate::domain::patient::Patient;
-use crate::domain::FieldError;
-use crate::events::audit::Operation;
-use crate::store::emails::{self as store, Attachment, EmailFilter, EmailRow, Scope};
-use crate::store::Tx;
+use crate::domain::email;
+use crate::services::emails::files::{Upload, FILE_PART};
+use crate::services::emails::{self as service, messages};
+use crate::services::patients;
+use crate::store::emails::{self as store, Attachment, EmailFilter, Scope};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
-
-pub(crate) use crate::services::emails::{
-    create_outbound, dispatch_at, external_id, outbound_parties, outbound_record, COMPONENT,
-};
-/// The multipart part name of an attached file (V8).
-pub(crate) const FILE_PART: &str = "attachmentsAsFiles";
-/// At most this many files per email.
-pub(crate) const MAX_FILES: usize = 10;
-/// The keys of an update: a send's plus `starred`.
-const UPDATE_KEYS: &[&str] = &["subject", "body", "receiver", "sendNow", "secure", "scheduledAt", "sender", "starred"];
-
-pub(crate) fn not_found(patient_id: Option<&str>, id: &str) -> ApiError {
-    let details = match patient_id {
-        Some(p) => json!({"patientId": p, "id": id}),
-        None => json!({"id": id}),
-    };
-    ApiError::not_found("EMAIL_NOT_FOUND", COMPONENT, "Email is not found", details)
-}
-
-pub(crate) fn invalid(e: FieldError) -> ApiError {
-    crate::services::emails::invalid(e).into()
-}
-
-fn attachment_not_found(id: &str) -> ApiError {
-    ApiError::not_found("EMAIL_ATTACHMENT_NOT_FOUND", COMPONENT, "Email attachment is not found", json!({"id": id}))
-}
-
-/// A file part of a multipart body.
-pub struct Upload {
-    pub part: String,
-    pub file: Attachment,
-}
+use serde_json::{Map, Value};
 
 /// An email body as JSON, `application/x-www-form-urlencoded` or `multipart/form-data`
 /// (form fields plus file parts). Form values `true`/`false` of boolean fields become
@@ -81,13 +48,7 @@ fn form_value(key: &str, text: String) -> Option<Value> {
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            "REQUEST",
-            "request body is too large",
-            json!({}),
-        )
+        super::body::too_large()
     } else {
         ApiError::bad_request("REQUEST", format!("could not read the multipart body: {}", e.body_text()))
     }
@@ -95,7 +56,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 
 /// The type to store for a file: the part's own, unless missing or unusable, else one
 /// guessed from the file name.
-pub(crate) fn content_type_of(given: Option<&str>, file_name: &str) -> String {
+fn content_type_of(given: Option<&str>, file_name: &str) -> String {
     let usable = |t: &str| {
         let t = t.trim();
         !t.is_empty()
@@ -172,49 +133,6 @@ impl<S: Send + Sync> FromRequest<S> for EmailInput {
     }
 }
 
-impl EmailInput {
-    /// The attached files, all of which must come in `part` parts.
-    pub fn files(self, part: &str) -> ApiResult<(Map<String, Value>, Vec<Attachment>)> {
-        if let Some(other) = self.uploads.iter().find(|u| u.part != part) {
-            return Err(invalid(FieldError::new(other.part.clone(), format!("files are sent as {part} parts"))));
-        }
-        if self.uploads.len() > MAX_FILES {
-            return Err(invalid(FieldError::new(part, format!("at most {MAX_FILES} files per email"))));
-        }
-        Ok((self.fields, self.uploads.into_iter().map(|u| u.file).collect()))
-    }
-}
-
-/// Stores files for an email or draft after those it has; returns the metadata of all.
-pub(crate) async fn save_files(
-    tx: &mut Tx,
-    ctx: &InstanceCaller,
-    owner_id: &str,
-    files: &[Attachment],
-    existing: &Value,
-    now_ms: i64,
-) -> ApiResult<Value> {
-    let mut metas: Vec<Value> = existing.as_array().cloned().unwrap_or_default();
-    if metas.len() + files.len() > MAX_FILES {
-        return Err(invalid(FieldError::new(FILE_PART, format!("at most {MAX_FILES} files per email"))));
-    }
-    let mut position = store::next_position(tx, &ctx.instance.id, owner_id).await?;
-    for f in files {
-        store::insert_attachment(tx, &ctx.tenant.id, &ctx.instance.id, owner_id, position, f, now_ms).await?;
-        metas.push(f.meta());
-        position += 1;
-    }
-    Ok(email::attachments_value(&metas))
-}
-
-/// The receiver of a send or update must be the patient of the path.
-fn check_receiver(c: &Compose, patient_id: &str) -> ApiResult<()> {
-    match &c.receiver {
-        Some(r) if r != patient_id => Err(invalid(FieldError::new("receiver", "must be the patient of the path"))),
-        _ => Ok(()),
-    }
-}
-
 /// Send an email to the patient, now or scheduled (201, status `ACCEPTED` or
 /// `SCHEDULED`). JSON, or multipart with `attachmentsAsFiles` file parts and the other
 /// keys as form fields.
@@ -235,27 +153,8 @@ pub async fn send(
     input: EmailInput,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.require(Family::Email, Op::Create)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let (fields, files) = input.files(FILE_PART)?;
-    let c = email::parse_compose(&fields, COMPOSE_KEYS).map_err(invalid)?;
-    for (key, missing) in [("subject", c.subject.is_none()), ("body", c.body.is_none())] {
-        if missing {
-            return Err(invalid(FieldError::new(key, "is required")));
-        }
-    }
-    check_receiver(&c, &p.id)?;
-    let parties = outbound_parties(&state, &ctx, &p, c.sender.as_deref()).await?;
-    let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
-    let mut tx = state.db.begin().await?;
-    let attachments = save_files(&mut tx, &ctx, &id, &files, &Value::Null, now_ms).await?;
-    let record = outbound_record(&parties, &c, &id, attachments, now_ms);
-    let row = create_outbound(&state, &mut tx, &ctx, &p, record, now_ms).await?;
-    tx.commit().await?;
-    if row.record["status"] == "ACCEPTED" {
-        state.email.dispatch_soon(&state.db, &state.clock, &id).await;
-    }
-    Ok((StatusCode::CREATED, Json(row.record)))
+    let record = messages::send(&state, &ctx, &path.2, &input.fields, input.uploads).await?;
+    Ok((StatusCode::CREATED, Json(record)))
 }
 
 fn enum_list(params: &Params, name: &str, allowed: &[&str]) -> ApiResult<Option<Vec<String>>> {
@@ -324,23 +223,12 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<SpringPage<Value>>> {
     ctx.require(Family::Email, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
+    let p = patients::by_id(&state, &ctx, &path.2).await?;
     let page = PageRequest::parse(&params, store::sort_column)?;
     let filter = filter_of(&params)?;
-    let (rows, total) = state
-        .db
-        .emails(&ctx.instance.id, &Scope::Patient(p.id), &filter, &page.sorts, page.offset(), page.size)
-        .await?;
-    Ok(Json(SpringPage::new(rows.into_iter().map(|r| r.record).collect(), &page, total)))
-}
-
-async fn patient_email(state: &AppState, ctx: &InstanceCaller, p: &Patient, id: &str) -> ApiResult<EmailRow> {
-    state
-        .db
-        .email(&ctx.instance.id, id)
-        .await?
-        .filter(|r| r.patient_id.as_deref() == Some(p.id.as_str()))
-        .ok_or_else(|| not_found(Some(&p.id), id))
+    let (records, total) =
+        service::list(&state, &ctx, Scope::Patient(p.id), &filter, &page.sorts, page.offset(), page.size).await?;
+    Ok(Json(SpringPage::new(records, &page, total)))
 }
 
 /// One email of the patient.
@@ -356,72 +244,7 @@ pub async fn read(
     Path(path): Path<(String, String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Email, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    Ok(Json(patient_email(&state, &ctx, &p, &path.3).await?.record))
-}
-
-/// Gives an inbound email to a patient (it then shows in that patient's emails).
-pub(crate) fn assign(row: &mut EmailRow, p: &Patient, actor_id: &str) {
-    row.patient_id = Some(p.id.clone());
-    row.record["sender"] = json!(p.id);
-    row.record["senderName"] = json!(p.full_name());
-    row.record["patientInfo"] = json!(p.full_name());
-    row.record["timezone"] = json!(p.timezone);
-    if row.record["status"] == "UNRECOGNISED" {
-        row.record["status"] = json!("DELIVERED");
-    }
-    if row.unmatched {
-        row.resolved_by = Some(actor_id.to_string());
-    }
-}
-
-/// Applies an update by the email's status (V8 rules). Returns the patient the email
-/// belongs to afterwards and whether its delivery is now due.
-pub(crate) async fn change(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    row: &mut EmailRow,
-    owner: Option<Patient>,
-    body: &Map<String, Value>,
-    now_ms: i64,
-) -> ApiResult<(Option<Patient>, bool)> {
-    let c = email::parse_compose(body, UPDATE_KEYS).map_err(invalid)?;
-    email::check_update(&row.record, &c, body).map_err(invalid)?;
-    if let Some(s) = c.starred {
-        row.record["starred"] = json!(s);
-    }
-    if row.record["direction"] == "IN" {
-        let Some(pid) = &c.sender else { return Ok((owner, false)) };
-        let p = state
-            .db
-            .patient(&ctx.instance.id, crate::store::patients::PatientKey::Id, pid)
-            .await?
-            .ok_or_else(|| invalid(FieldError::new("sender", format!("there is no patient {pid}"))))?;
-        assign(row, &p, &ctx.actor().id);
-        return Ok((Some(p), false));
-    }
-    if row.record["status"] != "SCHEDULED" {
-        return Ok((owner, false));
-    }
-    let Some(p) = owner else { return Ok((None, false)) };
-    check_receiver(&c, &p.id)?;
-    if c.sender.is_some() {
-        let parties = outbound_parties(state, ctx, &p, c.sender.as_deref()).await?;
-        for (key, value) in [
-            ("sender", json!(parties.sender)),
-            ("senderName", json!(parties.sender_name)),
-            ("careTeam", json!(parties.care_team)),
-        ] {
-            row.record[key] = value;
-        }
-    }
-    let due = email::apply_scheduled(&mut row.record, &c, now_ms);
-    if due {
-        email::mark_accepted(&mut row.record, now_ms);
-    }
-    row.dispatch_at = dispatch_at(&row.record, now_ms);
-    row.dispatch_key = Some(state.email.key.clone());
-    Ok((Some(p), due))
+    Ok(Json(messages::read(&state, &ctx, &path.2, &path.3).await?))
 }
 
 /// Update an email: once sent only `starred`; a received one `starred` and `sender` (the
@@ -440,22 +263,7 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Family::Email, Op::Update)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let mut row = store::get_for_update(&mut tx, &ctx.instance.id, &path.3)
-        .await?
-        .filter(|r| r.patient_id.as_deref() == Some(p.id.as_str()))
-        .ok_or_else(|| not_found(Some(&p.id), &path.3))?;
-    let (owner, due) = change(&state, &ctx, &mut row, Some(p), &body, now_ms).await?;
-    store::update(&mut tx, &row, now_ms).await?;
-    let write = Write { patient: owner.as_ref(), ..Write::new("EMAIL", Operation::Update, &path.3, &row.record) };
-    ctx.record(&mut tx, write, now_ms).await?;
-    tx.commit().await?;
-    if due {
-        state.email.dispatch_soon(&state.db, &state.clock, &path.3).await;
-    }
-    Ok(Json(row.record))
+    Ok(Json(messages::update(&state, &ctx, &path.2, &path.3, &body).await?))
 }
 
 /// The same update with PATCH.
@@ -492,21 +300,6 @@ pub async fn post_update(
     update(state, ctx, path, body).await
 }
 
-/// Only scheduled and unrecognised emails can be deleted.
-pub(crate) fn check_deletable(row: &EmailRow) -> ApiResult<()> {
-    let status = row.record["status"].as_str().unwrap_or_default();
-    if matches!(status, "SCHEDULED" | "UNRECOGNISED") {
-        Ok(())
-    } else {
-        Err(ApiError::conflict(
-            "EMAIL_CANNOT_BE_DELETED",
-            COMPONENT,
-            format!("An email in status {status} cannot be deleted; only SCHEDULED and UNRECOGNISED ones can"),
-            json!({"id": row.record["id"], "status": status}),
-        ))
-    }
-}
-
 /// Delete a scheduled (not yet sent) or unrecognised email (200, empty body).
 #[utoipa::path(
     delete, path = "/{tenant}/{instance}/patients/{patientId}/emails/{emailId}", tag = "Email",
@@ -520,22 +313,7 @@ pub async fn delete(
     Path(path): Path<(String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
     ctx.require(Family::Email, Op::Delete)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let now_ms = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let row = store::get_for_update(&mut tx, &ctx.instance.id, &path.3)
-        .await?
-        .filter(|r| r.patient_id.as_deref() == Some(p.id.as_str()))
-        .ok_or_else(|| not_found(Some(&p.id), &path.3))?;
-    check_deletable(&row)?;
-    store::delete(&mut tx, &ctx.instance.id, &path.3).await?;
-    ctx.record(
-        &mut tx,
-        Write { patient: Some(&p), ..Write::new("EMAIL", Operation::Delete, &path.3, &row.record) },
-        now_ms,
-    )
-    .await?;
-    tx.commit().await?;
+    messages::delete(&state, &ctx, &path.2, &path.3).await?;
     Ok(StatusCode::OK)
 }
 
@@ -546,22 +324,6 @@ pub(crate) fn download(a: Attachment) -> Response {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"attachment\""));
     let kind = HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     ([(CONTENT_TYPE, kind), (CONTENT_DISPOSITION, disposition)], a.data).into_response()
-}
-
-/// The email's attachment: the first, or the one named by `attachmentId`.
-pub(crate) async fn attachment_of(
-    state: &AppState,
-    ctx: &InstanceCaller,
-    email_id: &str,
-    params: &Params,
-) -> ApiResult<Response> {
-    let wanted = params.text("attachmentId");
-    state
-        .db
-        .email_attachment(&ctx.instance.id, email_id, wanted.as_deref())
-        .await?
-        .map(download)
-        .ok_or_else(|| attachment_not_found(email_id))
 }
 
 /// Download an attachment of the email (binary, its stored Content-Type).
@@ -580,9 +342,8 @@ pub async fn attachment(
     params: Params,
 ) -> ApiResult<Response> {
     ctx.require(Family::Email, Op::Read)?;
-    let p = patient(&state, &ctx, &path.2).await?;
-    let row = patient_email(&state, &ctx, &p, &path.3).await?;
-    attachment_of(&state, &ctx, row.record["id"].as_str().unwrap_or_default(), &params).await
+    let wanted = params.text("attachmentId");
+    Ok(download(messages::attachment(&state, &ctx, &path.2, &path.3, wanted.as_deref()).await?))
 }
 
 #[cfg(test)]

@@ -235,7 +235,7 @@ pub fn router(state: AppState) -> Router {
     let routes = if state.emulator.is_some() { routes.merge(emulator::routes()) } else { routes };
     let faults = state.emulator.as_ref().map(|e| e.faults.clone());
     let routes = match faults {
-        Some(f) => routes.layer(axum::middleware::from_fn_with_state(f, crate::emulator::faults::inject)),
+        Some(f) => routes.layer(axum::middleware::from_fn_with_state(f, emulator::inject)),
         None => routes,
     };
     routes

@@ -51,6 +51,17 @@ impl Params {
         self.get(name).map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
     }
 
+    /// The docs site's `status` of the unrecognized SMS and emails, in any case:
+    /// `PENDING` (not assigned to a patient: false) or `RESOLVED` (assigned: true).
+    pub fn resolution(&self) -> Result<Option<bool>, ApiError> {
+        match self.text("status").map(|s| s.to_uppercase()).as_deref() {
+            None => Ok(None),
+            Some("PENDING") => Ok(Some(false)),
+            Some("RESOLVED") => Ok(Some(true)),
+            Some(_) => Err(ApiError::invalid_param("status", "must be PENDING or RESOLVED")),
+        }
+    }
+
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.get(name).map(str::trim) {
             None | Some("") => Ok(None),

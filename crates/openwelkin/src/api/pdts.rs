@@ -22,9 +22,6 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-/// How a profile record is shown, for the export of other resources.
-pub(crate) use service::render;
-
 /// `{pdtName, lastUpdatedAt, records:{data, metaInfo}}`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -240,33 +240,6 @@ pub fn envelope(
     json!({"id": id, "patientId": patient_id, "cdtId": cdt_id, "version": version, "jsonBody": body, "cdtName": cdt_name})
 }
 
-/// A PDT record as its GET shows it: the `jsonBody`, the type's name and the record's
-/// `fullValue`.
-pub fn pdt_record(dt: &DataType, id: &str, created_at_ms: i64, updated_at_ms: i64, body: &Map<String, Value>) -> Value {
-    json!({
-        "id": id,
-        "createdAt": crate::time::format_ms(created_at_ms),
-        "updatedAt": crate::time::format_ms(updated_at_ms),
-        "fullValue": full_value(dt, body),
-        "deleted": false,
-        "jsonBody": body,
-        "pdtName": dt.name,
-    })
-}
-
-/// The values of the type's own fields, joined: what a profile shows as its name.
-fn full_value(dt: &DataType, body: &Map<String, Value>) -> String {
-    dt.fields
-        .iter()
-        .filter_map(|f| match body.get(&f.name) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Null) | None => None,
-            Some(other) => Some(other.to_string()),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,11 @@
 //! copies under `emulator-snapshots/<snapshot id>/`, so a restore brings back the bytes
 //! of documents deleted since).
 
-use super::EmulatorError;
+use super::{bad_input, not_found};
 use crate::clock::Clock;
 use crate::events::audit::{Actor, SecurityEvent};
 use crate::files::FileStore;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::store::audit::record_security_event_in;
 use crate::store::tenants::{Instance, Tenant};
 use crate::store::{Db, Tx};
@@ -29,15 +30,15 @@ pub struct Target {
     pub files: FileStore,
 }
 
-pub async fn tenant(db: &Db, name: &str) -> Result<Tenant, EmulatorError> {
-    db.tenant_by_name(name).await?.ok_or_else(|| EmulatorError::NotFound(format!("no tenant named {name:?}")))
+pub async fn tenant(db: &Db, name: &str) -> ServiceResult<Tenant> {
+    db.tenant_by_name(name).await?.ok_or_else(|| not_found(format!("no tenant named {name:?}")))
 }
 
-fn no_instance(tenant: &Tenant, name: &str) -> EmulatorError {
-    EmulatorError::NotFound(format!("no instance named {name:?} in tenant {:?}", tenant.name))
+fn no_instance(tenant: &Tenant, name: &str) -> ServiceError {
+    not_found(format!("no instance named {name:?} in tenant {:?}", tenant.name))
 }
 
-pub async fn instance(db: &Db, tenant: &Tenant, name: &str) -> Result<Instance, EmulatorError> {
+pub async fn instance(db: &Db, tenant: &Tenant, name: &str) -> ServiceResult<Instance> {
     db.instance_by_name(&tenant.id, name).await?.ok_or_else(|| no_instance(tenant, name))
 }
 
@@ -45,7 +46,7 @@ pub async fn instance(db: &Db, tenant: &Tenant, name: &str) -> Result<Instance, 
 /// here works on this, never on an instance looked up before its transaction: a reset
 /// that committed meanwhile has given the instance a new id, and the old one is retired
 /// (a restore into it would be swept, a second reset of it would collide on the name).
-async fn locked(db: &Db, tx: &mut Tx, tenant: &Tenant, name: &str) -> Result<Instance, EmulatorError> {
+async fn locked(db: &Db, tx: &mut Tx, tenant: &Tenant, name: &str) -> ServiceResult<Instance> {
     db.lock_instance(tx, &tenant.id, name).await?.ok_or_else(|| no_instance(tenant, name))
 }
 
@@ -60,7 +61,7 @@ fn audit<'a>(tenant: &'a Tenant, subtype: &'static str, actor: &'a Actor, record
 /// The instance is empty once this returns, whatever it held: its records are retired
 /// with its old id (see `Db::reset_instance`) and deleted afterwards by `sweep`, which
 /// the caller runs (the server in the background, the CLI before it exits).
-pub async fn reset(t: &Target, tenant_name: &str, instance_name: Option<&str>) -> Result<Value, EmulatorError> {
+pub async fn reset(t: &Target, tenant_name: &str, instance_name: Option<&str>) -> ServiceResult<Value> {
     let tenant = tenant(&t.db, tenant_name).await?;
     let names: Vec<String> = match instance_name {
         Some(name) => vec![instance(&t.db, &tenant, name).await?.name],
@@ -93,7 +94,7 @@ const SWEEP_BATCH: i64 = 2_000;
 
 /// Deletes the records (and document files) of every retired instance; returns how many
 /// rows went. Safe to run concurrently and to interrupt: what is left is swept next time.
-pub async fn sweep(t: &Target) -> Result<u64, EmulatorError> {
+pub async fn sweep(t: &Target) -> ServiceResult<u64> {
     let mut total = 0;
     for retired in t.db.retired_instances().await? {
         {
@@ -127,14 +128,14 @@ pub fn spawn_sweep(t: Target) {
     });
 }
 
-fn check_name(name: &str) -> Result<(), EmulatorError> {
+fn check_name(name: &str) -> ServiceResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
-        Err(EmulatorError::BadInput("a snapshot name is 1 to 100 letters, digits, '-', '_' or '.'".into()))
+        Err(bad_input("a snapshot name is 1 to 100 letters, digits, '-', '_' or '.'"))
     }
 }
 
@@ -143,7 +144,7 @@ fn view(s: &crate::store::emulator::SnapshotInfo) -> Value {
 }
 
 /// Saves the instance's data as snapshot `name` (replacing one of that name).
-pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> Result<Value, EmulatorError> {
+pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> ServiceResult<Value> {
     check_name(name)?;
     let tenant = tenant(&t.db, tenant_name).await?;
     instance(&t.db, &tenant, instance_name).await?;
@@ -157,7 +158,7 @@ pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str
         t.files
             .copy(key, &format!("{}/{key}", snapshot_files(&info.id)))
             .await
-            .map_err(|e| anyhow::anyhow!("copying document file {key} into the snapshot: {e}"))?;
+            .map_err(|e| ServiceError::internal(format!("copying document file {key} into the snapshot: {e}")))?;
     }
     let record = json!({"instance": instance.name, "snapshot": name, "rows": info.rows});
     record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_SAVED", &Actor::system(), record), now)
@@ -173,7 +174,7 @@ pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str
 }
 
 /// Replaces the instance's data with snapshot `name`.
-pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> Result<Value, EmulatorError> {
+pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> ServiceResult<Value> {
     let tenant = tenant(&t.db, tenant_name).await?;
     instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
@@ -183,12 +184,16 @@ pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &
     let (cleared, info, restored_keys) = t.db.restore_snapshot(&mut tx, &instance, name).await?;
     // Files first: every restored document row must name a file once the restore is seen.
     for key in &restored_keys {
-        let here = t.files.exists(key).await.map_err(|e| anyhow::anyhow!("checking document file {key}: {e}"))?;
+        let here = t
+            .files
+            .exists(key)
+            .await
+            .map_err(|e| ServiceError::internal(format!("checking document file {key}: {e}")))?;
         if !here {
             t.files
                 .copy(&format!("{}/{key}", snapshot_files(&info.id)), key)
                 .await
-                .map_err(|e| anyhow::anyhow!("restoring document file {key}: {e}"))?;
+                .map_err(|e| ServiceError::internal(format!("restoring document file {key}: {e}")))?;
         }
     }
     let record = json!({"instance": instance.name, "snapshot": name, "rows": info.rows});
@@ -201,7 +206,7 @@ pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &
     Ok(view(&info))
 }
 
-pub async fn list(t: &Target, tenant_name: &str, instance_name: &str) -> Result<Value, EmulatorError> {
+pub async fn list(t: &Target, tenant_name: &str, instance_name: &str) -> ServiceResult<Value> {
     let tenant = tenant(&t.db, tenant_name).await?;
     instance(&t.db, &tenant, instance_name).await?;
     let mut tx = t.db.begin().await?;
@@ -211,7 +216,7 @@ pub async fn list(t: &Target, tenant_name: &str, instance_name: &str) -> Result<
     Ok(json!({"snapshots": all.iter().map(view).collect::<Vec<_>>()}))
 }
 
-pub async fn delete(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> Result<(), EmulatorError> {
+pub async fn delete(t: &Target, tenant_name: &str, instance_name: &str, name: &str) -> ServiceResult<()> {
     let tenant = tenant(&t.db, tenant_name).await?;
     instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
@@ -220,7 +225,7 @@ pub async fn delete(t: &Target, tenant_name: &str, instance_name: &str, name: &s
     let id =
         t.db.delete_snapshot(&mut tx, &instance.id, name)
             .await?
-            .ok_or_else(|| EmulatorError::NotFound(format!("no snapshot named {name:?} in this instance")))?;
+            .ok_or_else(|| not_found(format!("no snapshot named {name:?} in this instance")))?;
     let record = json!({"instance": instance.name, "snapshot": name});
     record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_DELETED", &Actor::system(), record), now)
         .await?;

@@ -1,18 +1,13 @@
 //! Fault injection: rules that match requests by method and path pattern and add latency,
 //! answer an error status (429, 500, 502, 503 or 504) for a share of them, or drop the
 //! connection without an answer. A rule may apply only to its next `times` matches. The
-//! rules live in memory; the emulator's own routes are never affected.
+//! rules live in memory; the middleware that applies them to requests is
+//! `api::emulator::inject`, which never affects the emulator's own routes.
 
-use super::EmulatorError;
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use super::bad_input;
+use crate::services::error::ServiceResult;
 use serde::{Deserialize, Serialize};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 /// A rule as the emulator API takes and shows it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -52,8 +47,8 @@ pub struct Fault {
 const ERROR_STATUSES: &[u16] = &[429, 500, 502, 503, 504];
 
 impl FaultSpec {
-    fn check(&self) -> Result<(), EmulatorError> {
-        let bad = |m: &str| Err(EmulatorError::BadInput(m.to_string()));
+    fn check(&self) -> ServiceResult<()> {
+        let bad = |m: &str| Err(bad_input(m.to_string()));
         if !self.path.starts_with('/') && !self.path.starts_with('*') {
             return bad("path must start with '/' or '*'");
         }
@@ -123,14 +118,16 @@ struct Inner {
 
 /// What to do with one request.
 #[derive(Debug, Default, PartialEq)]
-struct Decision {
-    latency_ms: u64,
-    status: Option<u16>,
-    drop: bool,
+pub struct Decision {
+    pub latency_ms: u64,
+    /// The error status to answer instead of handling the request.
+    pub status: Option<u16>,
+    /// Close the connection without an answer.
+    pub drop: bool,
 }
 
 impl Faults {
-    pub fn add(&self, spec: FaultSpec) -> Result<Fault, EmulatorError> {
+    pub fn add(&self, spec: FaultSpec) -> ServiceResult<Fault> {
         spec.check()?;
         let fault = Fault { id: crate::ids::new_id(), spec, matched: 0 };
         self.inner.lock().expect("fault rules").rules.push(fault.clone());
@@ -153,7 +150,7 @@ impl Faults {
     }
 
     /// The first rule matching the request decides; its `times` counts down.
-    fn decide(&self, method: &str, path: &str) -> Option<Decision> {
+    pub fn decide(&self, method: &str, path: &str) -> Option<Decision> {
         let mut inner = self.inner.lock().expect("fault rules");
         let index = inner
             .rules
@@ -172,48 +169,6 @@ impl Faults {
         // Rolls are in [0, 1): a share of 1 always hits, a share of 0 never does.
         let status = spec.status.filter(|_| roll_error < spec.error_rate.unwrap_or(1.0));
         Some(Decision { latency_ms: spec.latency_ms, status, drop: status.is_none() && roll_drop < spec.drop_rate })
-    }
-}
-
-/// A response body that fails at once: the server closes the connection without
-/// answering, as a crashed or overloaded upstream would.
-struct Dropped;
-
-impl http_body::Body for Dropped {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected fault"))))
-    }
-}
-
-/// The middleware: applies the first matching rule to every request outside `/_emulator/`.
-pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    if path.starts_with("/_emulator") {
-        return next.run(request).await;
-    }
-    let Some(d) = faults.decide(request.method().as_str(), &path) else { return next.run(request).await };
-    if d.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(d.latency_ms)).await;
-    }
-    if d.drop {
-        tracing::info!(path, "emulator fault: dropping the connection");
-        return Response::new(Body::new(Dropped));
-    }
-    match d.status {
-        Some(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let name = status.canonical_reason().unwrap_or("Error").to_ascii_uppercase().replace(' ', "_");
-            tracing::info!(path, code, "emulator fault: answering an error");
-            crate::api::error::ApiError::new(status, &name, "EMULATOR", "Injected fault", serde_json::json!({}))
-                .into_response()
-        }
-        None => next.run(request).await,
     }
 }
 
@@ -274,7 +229,7 @@ mod tests {
             FaultSpec { times: Some(0), ..spec("/x") },
             spec("x"),
         ] {
-            assert!(matches!(f.add(bad), Err(EmulatorError::BadInput(_))));
+            assert!(f.add(bad).is_err_and(|e| e.kind == crate::services::error::Kind::BadRequest));
         }
         assert!(f.list().is_empty());
     }

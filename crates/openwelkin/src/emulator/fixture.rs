@@ -16,11 +16,12 @@
 //! fails, the instance is restored to its state before the seed and the users it created
 //! are removed.
 
+use super::bad_input;
 use super::data::{self, Target};
 use super::generate::Plan;
-use super::EmulatorError;
 use crate::app::AppState;
 use crate::auth::policy::Policy;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::store::clients::{InstanceGrant, NewClient};
 use crate::store::tenants::Tenant;
 use axum::body::Body;
@@ -53,18 +54,17 @@ pub struct FixtureRequest {
 }
 
 impl Fixture {
-    pub fn parse(text: &str) -> Result<Fixture, EmulatorError> {
-        let fixture: Fixture =
-            serde_json::from_str(text).map_err(|e| EmulatorError::BadInput(format!("invalid fixture: {e}")))?;
+    pub fn parse(text: &str) -> ServiceResult<Fixture> {
+        let fixture: Fixture = serde_json::from_str(text).map_err(|e| bad_input(format!("invalid fixture: {e}")))?;
         fixture.check()?;
         Ok(fixture)
     }
 
     /// Checks what can be checked before anything is written.
-    pub fn check(&self) -> Result<(), EmulatorError> {
+    pub fn check(&self) -> ServiceResult<()> {
         let mut named: Vec<&str> = Vec::new();
         for (n, r) in self.requests.iter().enumerate() {
-            let at = |m: String| EmulatorError::BadInput(format!("fixture request {n}: {m}"));
+            let at = |m: String| bad_input(format!("fixture request {n}: {m}"));
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&r.method.as_str()) {
                 return Err(at(format!("method {:?} is not one of GET, POST, PUT, PATCH, DELETE", r.method)));
             }
@@ -145,7 +145,7 @@ fn substitute(v: &Value, answers: &HashMap<String, Value>) -> Result<Value, Stri
 }
 
 /// A token for the tenant's seeding client, created on first use.
-async fn seed_token(state: &AppState, tenant: &Tenant) -> Result<String, EmulatorError> {
+async fn seed_token(state: &AppState, tenant: &Tenant) -> ServiceResult<String> {
     let now = state.clock.now_ms();
     let client = match state.db.client_by_name(&tenant.id, SEED_CLIENT).await? {
         Some(c) => c,
@@ -168,11 +168,11 @@ async fn seed_token(state: &AppState, tenant: &Tenant) -> Result<String, Emulato
                 .db
                 .client_by_name(&tenant.id, SEED_CLIENT)
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("the seeding client vanished"))?
+                .ok_or_else(|| ServiceError::internal("the seeding client vanished"))?
         }
     };
     if !client.enabled {
-        return Err(EmulatorError::BadInput(format!("the API client {SEED_CLIENT} is disabled in this tenant")));
+        return Err(bad_input(format!("the API client {SEED_CLIENT} is disabled in this tenant")));
     }
     Ok(state.signer.issue(&client.id, &tenant.id, &client.name, client.secret_version, now / 1000).0)
 }
@@ -194,7 +194,7 @@ pub async fn seed(
     instance_name: &str,
     fixture: &Fixture,
     webhooks: bool,
-) -> Result<Seeded, EmulatorError> {
+) -> ServiceResult<Seeded> {
     fixture.check()?;
     let tenant = data::tenant(&state.db, tenant_name).await?;
     data::instance(&state.db, &tenant, instance_name).await?;
@@ -222,12 +222,12 @@ async fn replay(
     instance: &str,
     token: &str,
     fixture: &Fixture,
-) -> (Result<(Seeded, HashMap<String, Value>), EmulatorError>, Vec<String>) {
+) -> (ServiceResult<(Seeded, HashMap<String, Value>)>, Vec<String>) {
     let mut answers: HashMap<String, Value> = HashMap::new();
     let mut users = Vec::new();
     let mut seeded = Seeded::default();
     for (n, r) in fixture.requests.iter().enumerate() {
-        let fail = |m: String| EmulatorError::BadInput(format!("fixture request {n} ({} {}): {m}", r.method, r.path));
+        let fail = |m: String| bad_input(format!("fixture request {n} ({} {}): {m}", r.method, r.path));
         let path = match substitute(&Value::String(r.path.clone()), &answers) {
             Ok(Value::String(p)) => p,
             Ok(other) => other.to_string(),
@@ -277,7 +277,7 @@ async fn call(
     method: Method,
     path: &str,
     body: Option<Value>,
-) -> Result<(axum::http::StatusCode, Value), EmulatorError> {
+) -> ServiceResult<(axum::http::StatusCode, Value)> {
     let mut req = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
     let body = match body {
         Some(b) => {
@@ -286,10 +286,10 @@ async fn call(
         }
         None => Body::empty(),
     };
-    let req = req.body(body).map_err(|e| EmulatorError::BadInput(format!("invalid request path {path:?}: {e}")))?;
-    let resp = router.clone().oneshot(req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let req = req.body(body).map_err(|e| bad_input(format!("invalid request path {path:?}: {e}")))?;
+    let resp = router.clone().oneshot(req).await.map_err(ServiceError::internal)?;
     let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(ServiceError::internal)?;
     let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
     Ok((status, value))
 }
@@ -311,7 +311,7 @@ pub async fn seed_plan(
     instance_name: &str,
     plan: &Plan,
     webhooks: bool,
-) -> Result<Seeded, EmulatorError> {
+) -> ServiceResult<Seeded> {
     let tenant = data::tenant(&state.db, tenant_name).await?;
     data::instance(&state.db, &tenant, instance_name).await?;
     let token = seed_token(state, &tenant).await?;
@@ -368,7 +368,7 @@ async fn write_patients(
     tenant: &Tenant,
     instance_name: &str,
     plan: &Plan,
-) -> Result<(usize, usize), EmulatorError> {
+) -> ServiceResult<(usize, usize)> {
     use crate::designer::data_type::stable_id;
     use crate::domain::calendar as cal;
     use crate::domain::chat::{self, Message};
@@ -382,7 +382,7 @@ async fn write_patients(
     let client = db
         .client_by_name(&tenant.id, SEED_CLIENT)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("the seeding client vanished"))?;
+        .ok_or_else(|| ServiceError::internal("the seeding client vanished"))?;
     let actor = Actor::api_client(&client.id, &client.name);
     let actor_name = actor.full_name();
     let mut owners = Vec::new();
@@ -390,7 +390,7 @@ async fn write_patients(
         let u = db
             .user(&tenant.id, &m.username, false)
             .await?
-            .ok_or_else(|| EmulatorError::BadInput(format!("the care-team user {} was not created", m.username)))?;
+            .ok_or_else(|| bad_input(format!("the care-team user {} was not created", m.username)))?;
         let name = match (&u.first_name, &u.last_name) {
             (None, None) => u.username.clone(),
             (f, l) => {
@@ -401,15 +401,14 @@ async fn write_patients(
     }
     let formation = db.current_formation(&instance.id).await?;
     let designer = &formation.designer;
-    let bad = |what: &str, i: usize, e: crate::domain::FieldError| {
-        EmulatorError::BadInput(format!("generated {what} of patient {i}: {e}"))
-    };
+    let bad =
+        |what: &str, i: usize, e: crate::domain::FieldError| bad_input(format!("generated {what} of patient {i}: {e}"));
     let cdt = match &plan.cdt {
         Some(name) => Some(
             designer
                 .data_type(crate::designer::Kind::Cdts, name)
                 .cloned()
-                .ok_or_else(|| EmulatorError::BadInput(format!("the formation has no CDT {name:?}")))?,
+                .ok_or_else(|| bad_input(format!("the formation has no CDT {name:?}")))?,
         ),
         None => None,
     };
@@ -417,7 +416,7 @@ async fn write_patients(
         Some(name) => Some(
             designer
                 .encounter_template(name)
-                .ok_or_else(|| EmulatorError::BadInput(format!("the formation has no encounter template {name:?}")))?,
+                .ok_or_else(|| bad_input(format!("the formation has no encounter template {name:?}")))?,
         ),
         None => None,
     };
@@ -441,7 +440,7 @@ async fn write_patients(
             p.apply(&body, true).map_err(|e| bad("patient", i, e))?;
             crate::store::patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms).await.map_err(|e| {
                 if crate::store::is_unique_violation(&e) {
-                    EmulatorError::BadInput(format!(
+                    bad_input(format!(
                         "fixture request {} (POST patients, generated patient {i}, externalId {}): answered 409: \
                          another patient already has this externalId, externalGuid or mrn",
                         plan.team.len() + requests,
@@ -458,7 +457,7 @@ async fn write_patients(
                 record_id: p.id.clone(),
                 patient: pk,
                 cdt_name: None,
-                record: serde_json::to_value(&p).map_err(|e| anyhow::anyhow!("{e}"))?,
+                record: serde_json::to_value(&p).map_err(ServiceError::internal)?,
                 now_ms,
             });
             (requests, created) = (requests + 1, created + 1);

@@ -5,9 +5,9 @@
 //! written out here rather than from a library whose streams may change between releases.
 
 use super::fixture::{Fixture, FixtureRequest};
-use super::EmulatorError;
 use crate::designer::data_type::{DataType, Field};
 use crate::designer::Designer;
+use crate::services::error::ServiceResult;
 use crate::store::Db;
 use chrono::{Duration, NaiveDate};
 use serde_json::{json, Map, Value};
@@ -70,7 +70,7 @@ pub const MAX_GENERATED: usize = 100_000;
 
 /// The fixture for an instance: its current formation decides the CDT and encounter
 /// template used, and team members that already exist in the tenant are reused.
-pub async fn for_instance(db: &Db, tenant: &str, instance: &str, spec: &Spec) -> Result<Plan, EmulatorError> {
+pub async fn for_instance(db: &Db, tenant: &str, instance: &str, spec: &Spec) -> ServiceResult<Plan> {
     let t = super::data::tenant(db, tenant).await?;
     let i = super::data::instance(db, &t, instance).await?;
     let formation = db.current_formation(&i.id).await?;

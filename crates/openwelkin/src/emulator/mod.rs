@@ -1,12 +1,15 @@
 //! The emulator: test-harness controls for integration developers, shared by the
 //! `/_emulator/` HTTP routes (`api::emulator`) and the CLI (`openwelkin reset|seed|snapshot`).
 //! None of it is part of Welkin's API; a server started without `--emulator` has none of it.
+//! Its operations fail with a `ServiceError` (component `EMULATOR`); the HTTP routes and
+//! the CLI word it.
 //!
 //! - `admin`: what a server with the controls holds (admin token digest, fault rules).
 //! - `data`: reset an instance or a tenant; save, restore, list and delete snapshots.
 //! - `fixture`: seed an instance by replaying a fixture of API requests in-process.
 //! - `generate`: deterministic realistic fixtures from (count, seed).
-//! - `faults`: injected latency, error answers and dropped connections by route pattern.
+//! - `faults`: the rules of injected latency, error answers and dropped connections by
+//!   route pattern (applied to requests by `api::emulator::inject`).
 //! - `outbox`: what the local SMS, email, chat and webhook outboxes hold.
 
 pub mod admin;
@@ -16,38 +19,28 @@ pub mod fixture;
 pub mod generate;
 pub mod outbox;
 
-/// Why an emulator operation refused or failed; the HTTP and CLI layers word it.
-#[derive(Debug, thiserror::Error)]
-pub enum EmulatorError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    BadInput(String),
-    #[error(transparent)]
-    Db(#[from] crate::store::sql::Error),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
+use crate::services::error::ServiceError;
+
+/// The component the emulator's errors name.
+const COMPONENT: &str = "EMULATOR";
+
+/// Something an emulator operation was asked about does not exist (`404 NOT_FOUND`).
+pub fn not_found(message: impl Into<String>) -> ServiceError {
+    ServiceError::not_found("NOT_FOUND", COMPONENT, &message.into(), serde_json::json!({}))
 }
 
-impl From<crate::store::emulator::SnapshotError> for EmulatorError {
+/// An emulator request that cannot be carried out as given (`400 BAD_REQUEST`).
+pub fn bad_input(message: impl Into<String>) -> ServiceError {
+    ServiceError::bad_request(COMPONENT, message)
+}
+
+impl From<crate::store::emulator::SnapshotError> for ServiceError {
     fn from(e: crate::store::emulator::SnapshotError) -> Self {
         use crate::store::emulator::SnapshotError as S;
         match e {
-            S::NotFound(_) => EmulatorError::NotFound(e.to_string()),
-            S::SchemaChanged(_) => EmulatorError::BadInput(e.to_string()),
-            S::Db(e) => EmulatorError::Db(e),
-        }
-    }
-}
-
-impl From<EmulatorError> for crate::api::error::ApiError {
-    fn from(e: EmulatorError) -> Self {
-        use crate::api::error::ApiError;
-        match e {
-            EmulatorError::NotFound(m) => ApiError::not_found("NOT_FOUND", "EMULATOR", &m, serde_json::json!({})),
-            EmulatorError::BadInput(m) => ApiError::bad_request("EMULATOR", m),
-            EmulatorError::Db(e) => e.into(),
-            EmulatorError::Other(e) => ApiError::internal(e),
+            S::NotFound(_) => not_found(e.to_string()),
+            S::SchemaChanged(_) => bad_input(e.to_string()),
+            S::Db(e) => e.into(),
         }
     }
 }

@@ -4,8 +4,9 @@
 //! never sent); clearing chat only hides the messages from the outbox, since they are
 //! part of the patient's conversation.
 
-use super::EmulatorError;
+use super::not_found;
 use crate::events::audit::{Actor, SecurityEvent};
+use crate::services::error::ServiceResult;
 use crate::store::audit::record_security_event_in;
 use crate::store::tenants::Instance;
 use crate::store::Db;
@@ -29,16 +30,14 @@ impl Kind {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Kind, EmulatorError> {
+    pub fn parse(s: &str) -> ServiceResult<Kind> {
         Ok(match s {
             "sms" => Kind::Sms,
             "email" => Kind::Email,
             "chat" => Kind::Chat,
             "webhooks" => Kind::Webhooks,
             other => {
-                return Err(EmulatorError::NotFound(format!(
-                    "no outbox {other:?}: the outboxes are sms, email, chat and webhooks"
-                )))
+                return Err(not_found(format!("no outbox {other:?}: the outboxes are sms, email, chat and webhooks")))
             }
         })
     }
@@ -49,7 +48,7 @@ fn parsed(text: String) -> Value {
 }
 
 /// What the outbox holds, oldest first.
-pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>, EmulatorError> {
+pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> ServiceResult<Vec<Value>> {
     let pool = db.reader();
     let id = &instance.id;
     Ok(match kind {
@@ -115,7 +114,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> Result<Vec<Value>
 }
 
 /// Empties the outbox; returns how many items it held. Audited like every write.
-pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> Result<u64, EmulatorError> {
+pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> ServiceResult<u64> {
     let mut tx = db.begin().await?;
     let sql = match kind {
         Kind::Sms => "DELETE FROM sms_outbox WHERE instance_id = $1",

@@ -172,6 +172,21 @@ impl ServiceError {
     }
 }
 
+/// The message and any details, as a command line shows a failure (an internal error's
+/// reference names its log line). The HTTP layer renders the content itself.
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.content.message)?;
+        match &self.content.details {
+            Value::Object(o) if o.is_empty() => Ok(()),
+            Value::Null => Ok(()),
+            details => write!(f, " {details}"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
 impl From<crate::store::sql::Error> for ServiceError {
     fn from(err: crate::store::sql::Error) -> Self {
         use crate::store::errors::{classify, Failure};

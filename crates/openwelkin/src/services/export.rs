@@ -286,7 +286,7 @@ async fn render(
                     }
                     Render::Pdt => {
                         let dt = designer.data_type(Kind::Pdts, name).cloned().unwrap_or_else(|| missing_type(name));
-                        records::pdt_record(&dt, &r.id, r.created_at, r.changed_at, &parse(r)?)
+                        records::profile(&dt, &r.id, r.created_at, r.changed_at, &parse(r)?)
                     }
                     Render::DocumentTypeRecord => {
                         let cdt_id = designer

@@ -5,8 +5,9 @@
 //!
 //! One module per resource: `patients`, `tasks`, `care_plans`, `calendar/` (events,
 //! schedules, work hours), `assessment_records`, `contacts`, `dictionaries`, `chat` with
-//! `chat_webhook`, `calls`, `sms`, `emails`, `templates`, `patient_programs`; `records`
-//! holds what the data type record use cases share; `scope` and `error` what all share.
+//! `chat_webhook`, `calls`, `sms/`, `emails/`, `communication_ids`, `webhooks`,
+//! `templates`, `patient_programs`; `records` holds what the data type record use cases
+//! share; `scope` and `error` what all share.
 //! The other resources still run their use cases in their handlers.
 
 pub mod assessment_records;
@@ -16,6 +17,7 @@ pub mod calls;
 pub mod care_plans;
 pub mod chat;
 pub mod chat_webhook;
+pub mod communication_ids;
 pub mod contacts;
 pub mod dictionaries;
 pub mod documents;
@@ -33,3 +35,4 @@ pub mod tasks;
 pub mod templates;
 pub mod user_access;
 pub mod users;
+pub mod webhooks;

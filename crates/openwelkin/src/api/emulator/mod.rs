@@ -10,11 +10,15 @@
 //! - `outbox`: `GET|DELETE …/instances/{i}/outbox/{sms|email|chat|webhooks}`,
 //!   `POST /_emulator/webhooks/deliver`, `GET|PUT /_emulator/webhooks/mode`
 //! - `faults`: `GET|POST|DELETE /_emulator/faults`, `DELETE /_emulator/faults/{id}`
+//! - `inject`: the middleware that applies the fault rules to every other request
 
 mod clock;
 mod data;
 mod faults;
+mod inject;
 mod outbox;
+
+pub use inject::inject;
 
 use super::error::ApiError;
 use crate::app::AppState;

@@ -1,127 +1,55 @@
 //! Sending an SMS: an outbound message is stored `ACCEPTED` (or `SCHEDULED`) from one of
 //! the instance's SMS communication IDs, handed to the configured `SmsProvider`, then
 //! stored `SENT` with the provider's id, or `FAILED`; the scheduler sends scheduled
-//! messages when their time comes. Used by the SMS routes and by templated sends. Every
-//! write is audited as `SMS` (`SMS_CREATED`, `SMS_UPDATED`).
+//! messages when their time comes. Used by the SMS routes and by templated sends.
 
-use super::error::{ServiceError, ServiceResult};
-use super::scope::InstanceScope;
+use super::{changed, check_phone, check_receiver, id_of, invalid, not_found, patient_of, record, sending_line, Who};
 use crate::app::AppState;
 use crate::delivery::sms::OutboundSms;
 use crate::domain::patient::Patient;
 use crate::domain::sms;
-use crate::domain::FieldError;
-use crate::events::audit::{Actor, DataEvent, Operation};
-use crate::store::patients::PatientKey;
+use crate::events::audit::{Actor, Operation};
+use crate::services::error::{ServiceError, ServiceResult};
+use crate::services::scope::InstanceScope;
 use crate::store::sms as store;
-use crate::store::Tx;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::time::Duration;
 
-pub const COMPONENT: &str = "SMS";
-const ENTITY: &str = "SMS";
 /// Messages the scheduler sends per pass.
 const SCHEDULER_BATCH: i64 = 50;
 const SCHEDULER_PERIOD: Duration = Duration::from_secs(1);
 
-pub fn not_found(id: &str) -> ServiceError {
-    ServiceError::not_found("SMS_NOT_FOUND", COMPONENT, "SMS was not found", json!({"id": id}))
-}
-
-pub fn invalid(e: FieldError) -> ServiceError {
-    ServiceError::invalid_field(COMPONENT, e)
-}
-
-pub fn changed(id: &str) -> ServiceError {
-    ServiceError::conflict(
-        "SMS_CHANGED",
-        COMPONENT,
-        "the SMS changed while this request was handled; read it again",
-        json!({"id": id}),
-    )
-}
-
-pub fn id_of(s: &Value) -> String {
-    s["id"].as_str().unwrap_or_default().to_string()
-}
-
-/// Who a write is done for: the instance and the actor of its audit row.
-pub struct Who {
-    pub tenant_id: String,
-    pub instance_id: String,
-    pub instance_name: String,
-    pub actor: Actor,
-}
-
-impl Who {
-    pub fn of(ctx: &InstanceScope) -> Who {
-        Who {
-            tenant_id: ctx.tenant.id.clone(),
-            instance_id: ctx.instance.id.clone(),
-            instance_name: ctx.instance.name.clone(),
-            actor: ctx.actor(),
-        }
-    }
-}
-
-/// Audits an SMS write (and queues its event) inside the write's transaction.
-pub async fn record(
-    tx: &mut Tx,
-    who: &Who,
-    operation: Operation,
-    s: &Value,
-    patient: Option<&Patient>,
-    now_ms: i64,
-) -> ServiceResult<()> {
-    let event = DataEvent {
-        tenant_id: &who.tenant_id,
-        instance: Some(&who.instance_name),
-        entity: ENTITY,
-        operation,
-        actor: &who.actor,
-        record_id: s["id"].as_str().unwrap_or_default(),
-        patient_id: patient.map(|p| p.id.as_str()),
-        patient_full_name: patient.map(Patient::full_name),
-        cdt_name: None,
-        record: s,
-        subtype: None,
+/// Sends an SMS to the patient `patient_id` as a create body asks: now (`sendNow: true`,
+/// the default) or at `scheduledAt`, from the instance's default SMS communication ID or
+/// the body's `from`.
+pub async fn create(
+    state: &AppState,
+    ctx: &InstanceScope,
+    patient_id: &str,
+    body: &Map<String, Value>,
+) -> ServiceResult<Value> {
+    let p = crate::services::patients::by_id(state, ctx, patient_id).await?;
+    let now_ms = state.clock.now_ms();
+    let ch = sms::parse(body, None).map_err(invalid)?;
+    let at = sms::check_send(&ch, now_ms).map_err(invalid)?;
+    check_receiver(&ch, &p)?;
+    let draft = Outgoing {
+        from: ch.from.as_deref(),
+        message: ch.message.as_deref().unwrap_or_default(),
+        scheduled_at: at,
+        starred: ch.starred.unwrap_or(false),
     };
-    crate::store::audit::record_write(tx, &event, now_ms).await?;
-    Ok(())
-}
-
-/// The number a message goes out from: the named one, which must be an SMS
-/// communication ID of the instance, or the instance's default.
-pub async fn sending_line(state: &AppState, ctx: &InstanceScope, requested: Option<&str>) -> ServiceResult<String> {
-    let found = match requested {
-        Some(number) => {
-            state.db.communication_id_by_value(&ctx.instance.id, "SMS", number).await?.ok_or_else(|| {
-                invalid(FieldError::new("from", format!("{number} is not an SMS communication ID of this instance")))
-            })?
-        }
-        None => state.db.default_communication_id(&ctx.instance.id, "SMS").await?.ok_or_else(|| {
-            invalid(FieldError::new(
-                "from",
-                format!(
-                    "the instance has no SMS communication ID to send from; add one with POST /{}/{}/communication-ids",
-                    ctx.tenant.name, ctx.instance.name
-                ),
-            ))
-        })?,
-    };
-    Ok(found["value"].as_str().unwrap_or_default().to_string())
-}
-
-pub fn check_phone(p: &Patient) -> ServiceResult<()> {
-    if p.phone.is_none() {
-        return Err(invalid(FieldError::new("receiver", format!("the patient {} has no phone number", p.id))));
-    }
-    Ok(())
+    send(state, ctx, &p, &draft).await
 }
 
 /// `dispatch` in a task of its own, so that a client hanging up does not leave the
 /// message `ACCEPTED` and unsent.
-pub async fn dispatch_detached(state: &AppState, who: Who, s: Value, patient: Option<Patient>) -> ServiceResult<Value> {
+pub(super) async fn dispatch_detached(
+    state: &AppState,
+    who: Who,
+    s: Value,
+    patient: Option<Patient>,
+) -> ServiceResult<Value> {
     let state = state.clone();
     tokio::spawn(async move { dispatch(&state, &who, s, patient.as_ref()).await })
         .await
@@ -241,10 +169,7 @@ pub async fn send_due(state: &AppState) -> ServiceResult<usize> {
         if stored.body["status"] != "SCHEDULED" {
             continue;
         }
-        let patient = match &stored.patient_id {
-            Some(pid) => state.db.patient(&due.instance_id, PatientKey::Id, pid).await?,
-            None => None,
-        };
+        let patient = patient_of(state, &due.instance_id, stored.patient_id.as_deref()).await?;
         let mut s = stored.body;
         match &patient {
             Some(p) => {
