@@ -128,10 +128,18 @@ async fn a_receiver_that_fails_for_a_while_gets_every_event_signed_and_in_order(
         (json!(s.tenant), json!("sandbox"), json!("PATIENT"))
     );
 
-    let (_, audit) = s.get(&format!("/{}/admin/audit-webhook?size=100", s.tenant), &token).await;
-    let items = audit["data"].as_array().unwrap();
-    let failed = items.iter().filter(|i| i["status"] == "FAILED").count();
-    let ok = items.iter().filter(|i| i["status"] == "DELIVERED").count();
+    // The worker records an attempt after the receiver answered it: wait for the last.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (items, failed, ok) = loop {
+        let (_, audit) = s.get(&format!("/{}/admin/audit-webhook?size=100", s.tenant), &token).await;
+        let items = audit["data"].as_array().unwrap().clone();
+        let failed = items.iter().filter(|i| i["status"] == "FAILED").count();
+        let ok = items.iter().filter(|i| i["status"] == "DELIVERED").count();
+        if (failed, ok) == (3, 6) || Instant::now() > deadline {
+            break (items, failed, ok);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!((failed, ok), (3, 6), "each failed and successful attempt is in the audit");
     let one_failed = items.iter().find(|i| i["status"] == "FAILED").unwrap();
     assert_eq!(

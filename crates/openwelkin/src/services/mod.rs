@@ -3,12 +3,14 @@
 //! instance) and plain inputs, and fail with a `ServiceError`; nothing here knows HTTP.
 //! SQL stays in `store`, pure rules in `domain`.
 //!
-//! One module per resource: `patients`, `tasks`, `care_plans`, `calendar/` (events,
-//! schedules, work hours), `assessment_records`, `contacts`, `dictionaries`, `chat` with
-//! `chat_webhook`, `calls`, `sms/`, `emails/`, `communication_ids`, `webhooks`,
-//! `templates`, `patient_programs`; `records` holds what the data type record use cases
-//! share; `scope` and `error` what all share.
-//! The other resources still run their use cases in their handlers.
+//! One module per resource: `patients`, `users` with `user_access`, `formations` (reads,
+//! the draft, publishing), `records/` (CDT and PDT records), `encounters/` (lifecycle,
+//! listing, comments, assessment links, disposition), `documents/`, `tasks`,
+//! `care_plans`, `calendar/` (events, schedules, work hours), `assessment_records`,
+//! `contacts`, `dictionaries`, `billing/` (payment methods, subscriptions, invoices,
+//! payments), `chat` with `chat_webhook`, `calls`, `sms/`, `emails/`,
+//! `communication_ids`, `webhooks`, `templates`, `patient_programs`, `export`; `scope`
+//! and `error` hold what all share.
 
 pub mod assessment_records;
 pub mod billing;
