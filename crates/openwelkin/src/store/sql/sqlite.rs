@@ -261,9 +261,15 @@ async fn commit_group(guard: WriterGuard) {
     }
 }
 
+/// The error the other members of a failed group get: what failed, as a commit failure
+/// (their writes are gone), classified as the original (a full disk stays a full disk,
+/// `507`, for every member, not only for the one whose statement met it).
 fn shared(e: &Error) -> Error {
     match e {
         Error::Commit(inner) => Error::Commit(inner.clone()),
+        Error::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+            Error::Commit(Arc::new(Error::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))))
+        }
         other => Error::Commit(Arc::new(Error::Connect(other.to_string()))),
     }
 }
@@ -379,7 +385,23 @@ pub fn run(conn: &Connection, sql: &str, args: &[Value], want: Want) -> Result<O
 
 #[cfg(test)]
 mod tests {
-    use super::placeholders;
+    use super::{placeholders, shared, Error};
+    use crate::store::errors::{classify, Failure};
+
+    #[test]
+    fn the_group_shares_a_failure_classified_as_the_original() {
+        let full = Error::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        ));
+        let member = shared(&full);
+        assert!(matches!(member, Error::Commit(_)), "not retried: {member}");
+        assert_eq!(classify(&member), Failure::StorageFull, "a full disk is 507 for every member");
+        assert_eq!(classify(&shared(&member)), Failure::StorageFull);
+        let busy =
+            Error::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None));
+        assert_eq!(classify(&shared(&busy)), Failure::Unavailable);
+    }
 
     #[test]
     fn dollar_placeholders_become_numbered_ones_outside_strings() {
