@@ -898,7 +898,7 @@ enum Offer {
     /// Plain greeting, AUTH offered but not STARTTLS.
     NoStartTls,
     /// TLS from the first byte (smtps).
-    ImplicitTls,
+    Implicit,
 }
 
 /// Every line a fake SMTP server received, and whether it came over TLS.
@@ -916,7 +916,7 @@ async fn tls_smtp_server(pki: &common::tls::Pki, offer: Offer) -> (u16, Lines) {
             let Ok((mut tcp, _)) = listener.accept().await else { return };
             let (acceptor, lines) = (acceptor.clone(), kept.clone());
             tokio::spawn(async move {
-                if offer == Offer::ImplicitTls {
+                if offer == Offer::Implicit {
                     let Ok(mut tls) = acceptor.accept(tcp).await else { return };
                     if tls.write_all(b"220 test.local ESMTP ready\r\n").await.is_ok() {
                         smtp_dialog(tls, true, false, &lines).await;
@@ -1059,7 +1059,7 @@ async fn a_server_without_starttls_gets_neither_the_password_nor_the_message() {
 #[tokio::test]
 async fn smtps_delivers_over_tls_from_the_first_byte_to_a_trusted_server_only() {
     let pki = common::tls::Pki::new();
-    let (port, lines) = tls_smtp_server(&pki, Offer::ImplicitTls).await;
+    let (port, lines) = tls_smtp_server(&pki, Offer::Implicit).await;
     let mut s = Server::start().await;
     let url = format!("smtps://care:pa55word@127.0.0.1:{port}");
     let serving = serve_with(&mut s, &[("OPENWELKIN_SMTP_URL", url.clone()), ("OPENWELKIN_CA_FILE", pki.ca_file())]);

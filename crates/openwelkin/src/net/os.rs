@@ -4,6 +4,7 @@
 /// that `serve --max-connections` can be reached; answers the soft limit now in force, or
 /// `None` where it cannot be read.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not on every Unix
 pub fn raise_file_limit(wanted: u64) -> Option<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we own and reads nothing else.
