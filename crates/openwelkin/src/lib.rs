@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod events;
 pub mod files;
 pub mod ids;
+pub mod net;
 pub mod postman;
 pub mod provision;
 pub mod services;

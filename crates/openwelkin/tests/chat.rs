@@ -14,7 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 async fn setup() -> (Server, String, String) {
-    let s = Server::start().await;
+    setup_with(&["--no-webhook-worker", "--allow-private-webhooks"]).await
+}
+
+/// The chat webhook receivers of these tests listen on 127.0.0.1, which only
+/// `--allow-private-webhooks` lets the server send to.
+async fn setup_with(flags: &[&str]) -> (Server, String, String) {
+    let s = Server::start_with(flags).await;
     let token = s.token().await;
     let p = s.create_patient(&token, json!({"firstName": "Testy", "lastName": "McTesterson"})).await;
     (s, token, p["id"].as_str().unwrap().to_string())
@@ -559,6 +565,22 @@ async fn care_team_messages_reach_the_chat_webhook() {
     let rows = audit["data"].as_array().unwrap();
     assert_eq!(rows.len(), 4, "{audit}");
     assert!(!audit.to_string().contains("secret-1"));
+}
+
+#[tokio::test]
+async fn the_chat_webhook_is_not_sent_to_private_addresses_unless_allowed() {
+    let (s, token, pid) = setup_with(&["--no-webhook-worker"]).await;
+    let r = receiver().await;
+    let hook = s.sandbox("/integrations/chat-webhook");
+    let v6 = r.url.replace("127.0.0.1", "[::ffff:127.0.0.1]");
+    for url in [&r.url, &r.url.replace("127.0.0.1", "localhost"), &v6] {
+        let body = json!({"url": url, "apiKey": "k", "apiSecret": "s"});
+        assert_eq!(s.call(Method::PUT, &hook, Some(&token), Some(body)).await.0, StatusCode::OK);
+        let (status, _) = send(&s, &token, &pid, json!({"body": "not announced"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(r.got.lock().unwrap().is_empty(), "nothing reached 127.0.0.1");
 }
 
 #[tokio::test]

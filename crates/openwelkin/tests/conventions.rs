@@ -33,6 +33,36 @@ async fn responses_carry_the_recorded_cors_and_cache_headers() {
 }
 
 #[tokio::test]
+async fn every_response_says_nosniff() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let requests = [
+        s.http.get(s.url(&s.sandbox("/patients"))).bearer_auth(&token),
+        s.http.get(s.url(&s.sandbox("/patients"))),
+        s.http.get(s.url("/nothing/here")).bearer_auth(&token),
+        s.http.request(Method::OPTIONS, s.url(&s.sandbox("/patients"))),
+        s.http.get(s.url("/healthz")),
+        s.http.get(s.url("/openapi.json")),
+        s.http.get(s.url("/docs/")),
+        s.http
+            .post(s.url(&s.sandbox("/patients")))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(huge),
+    ];
+    for request in requests {
+        let resp = request.send().await.unwrap();
+        let what = format!("{} {}", resp.status(), resp.url());
+        assert_eq!(
+            resp.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn unknown_routes_wrong_methods_and_huge_bodies_answer_in_the_error_format() {
     let s = Server::start().await;
     let token = s.token().await;

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader as TokioBufReader};
 
 const V8_KEYS: &[&str] = &[
     "id",
@@ -804,7 +804,7 @@ async fn with_smtp_configured_emails_arrive_at_a_real_smtp_server() {
     let _serving = serve_with(
         &mut s,
         &[
-            ("OPENWELKIN_SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+            ("OPENWELKIN_SMTP_URL", format!("smtp+insecure://127.0.0.1:{port}")),
             ("OPENWELKIN_EMAIL_FROM", "care@clinic.example.org".into()),
         ],
     );
@@ -857,7 +857,7 @@ async fn an_unreachable_smtp_server_fails_the_email_after_retries_and_bad_urls_s
     let port = free.local_addr().unwrap().port();
     drop(free);
     let mut s = Server::start().await;
-    let _serving = serve_with(&mut s, &[("OPENWELKIN_SMTP_URL", format!("smtp://127.0.0.1:{port}"))]);
+    let _serving = serve_with(&mut s, &[("OPENWELKIN_SMTP_URL", format!("smtp+insecure://127.0.0.1:{port}"))]);
     let Setup { s, token, emails, .. } = setup_on(s).await;
     let (_, e) = s.post(&emails, &token, json!({"subject": "s", "body": "b"})).await;
     let path = format!("{emails}/{}", e["id"].as_str().unwrap());
@@ -873,10 +873,214 @@ async fn an_unreachable_smtp_server_fails_the_email_after_retries_and_bad_urls_s
     assert_eq!(s.get(&path, &token).await.1["status"], "FAILED");
 
     let out = Command::new(common::BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &s.db_url, "--smtp-url", "smtps://mail.example.org"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &s.db_url,
+            "--smtp-url",
+            "smtp://mail.example.org?tls=opportunistic",
+        ])
         .env("OPENWELKIN_LOG", "warn")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SMTP URL"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+// ---- SMTP over TLS --------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Offer {
+    /// Plain greeting, STARTTLS offered.
+    StartTls,
+    /// Plain greeting, AUTH offered but not STARTTLS.
+    NoStartTls,
+    /// TLS from the first byte (smtps).
+    Implicit,
+}
+
+/// Every line a fake SMTP server received, and whether it came over TLS.
+type Lines = Arc<Mutex<Vec<(bool, String)>>>;
+
+/// A fake SMTP server that offers TLS as `offer` says, with a certificate of `pki`.
+async fn tls_smtp_server(pki: &common::tls::Pki, offer: Offer) -> (u16, Lines) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config());
+    let lines: Lines = Arc::default();
+    let kept = lines.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else { return };
+            let (acceptor, lines) = (acceptor.clone(), kept.clone());
+            tokio::spawn(async move {
+                if offer == Offer::Implicit {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    if tls.write_all(b"220 test.local ESMTP ready\r\n").await.is_ok() {
+                        smtp_dialog(tls, true, false, &lines).await;
+                    }
+                    return;
+                }
+                if tcp.write_all(b"220 test.local ESMTP ready\r\n").await.is_err() {
+                    return;
+                }
+                if let Some(tcp) = smtp_dialog(tcp, false, offer == Offer::StartTls, &lines).await {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        smtp_dialog(tls, true, false, &lines).await;
+                    }
+                }
+            });
+        }
+    });
+    (port, lines)
+}
+
+/// Answers SMTP commands (AUTH PLAIN is accepted) until QUIT or the end; gives the stream
+/// back when the client asks for STARTTLS.
+async fn smtp_dialog<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    tls: bool,
+    offer_starttls: bool,
+    lines: &Lines,
+) -> Option<S> {
+    let mut reader = TokioBufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end().to_string();
+        lines.lock().unwrap().push((tls, line.clone()));
+        let upper = line.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            if offer_starttls {
+                b"250-test.local\r\n250-STARTTLS\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+            } else {
+                b"250-test.local\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+            }
+        } else if upper == "STARTTLS" && offer_starttls {
+            reader.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await.ok()?;
+            return Some(reader.into_inner());
+        } else if upper.starts_with("AUTH PLAIN") {
+            b"235 2.7.0 accepted\r\n"
+        } else if upper == "DATA" {
+            reader.get_mut().write_all(b"354 end with .\r\n").await.ok()?;
+            let mut message = String::new();
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).await.ok()? == 0 || l.trim_end() == "." {
+                    break;
+                }
+                message.push_str(&l);
+            }
+            lines.lock().unwrap().push((tls, format!("MESSAGE {message}")));
+            b"250 OK queued\r\n"
+        } else if upper == "QUIT" {
+            let _ = reader.get_mut().write_all(b"221 bye\r\n").await;
+            return None;
+        } else if ["MAIL FROM:", "RCPT TO:", "RSET", "NOOP"].iter().any(|c| upper.starts_with(c)) {
+            b"250 OK\r\n"
+        } else {
+            b"502 not implemented\r\n"
+        };
+        reader.get_mut().write_all(reply).await.ok()?;
+    }
+}
+
+fn sent_over(lines: &Lines, tls: bool) -> Vec<String> {
+    lines.lock().unwrap().iter().filter(|(t, _)| *t == tls).map(|(_, l)| l.clone()).collect()
+}
+
+#[tokio::test]
+async fn smtp_upgrades_with_starttls_before_auth_and_data() {
+    let pki = common::tls::Pki::new();
+    let (port, lines) = tls_smtp_server(&pki, Offer::StartTls).await;
+    let mut s = Server::start().await;
+    let _serving = serve_with(
+        &mut s,
+        &[
+            ("OPENWELKIN_SMTP_URL", format!("smtp://care%40clinic.example.org:pa55word@127.0.0.1:{port}")),
+            ("OPENWELKIN_CA_FILE", pki.ca_file()),
+        ],
+    );
+    let Setup { s, token, emails, .. } = setup_on(s).await;
+    let (status, e) =
+        s.post(&emails, &token, json!({"subject": "Results", "body": "Your A1c is 9.1", "sendNow": true})).await;
+    assert_eq!(status, StatusCode::CREATED, "{e}");
+    eventually(&s, &token, &format!("{emails}/{}", e["id"].as_str().unwrap()), |e| e["status"] == "DELIVERED").await;
+    let clear = sent_over(&lines, false);
+    assert!(clear.len() == 2 && clear[0].starts_with("EHLO") && clear[1] == "STARTTLS", "in clear: {clear:?}");
+    let secure = sent_over(&lines, true);
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode("\0care@clinic.example.org\0pa55word");
+    assert!(secure.contains(&format!("AUTH PLAIN {plain}")), "over TLS: {secure:?}");
+    for command in ["EHLO", "MAIL FROM:", "RCPT TO:", "DATA"] {
+        assert!(secure.iter().any(|l| l.starts_with(command)), "{command} over TLS: {secure:?}");
+    }
+    assert!(secure.iter().any(|l| l.starts_with("MESSAGE ") && l.contains("Your A1c is 9.1")), "{secure:?}");
+}
+
+#[tokio::test]
+async fn a_server_without_starttls_gets_neither_the_password_nor_the_message() {
+    let pki = common::tls::Pki::new();
+    let (port, lines) = tls_smtp_server(&pki, Offer::NoStartTls).await;
+    let mut s = Server::start().await;
+    let _serving = serve_with(
+        &mut s,
+        &[
+            ("OPENWELKIN_SMTP_URL", format!("smtp://care:pa55word@127.0.0.1:{port}")),
+            ("OPENWELKIN_CA_FILE", pki.ca_file()),
+        ],
+    );
+    let Setup { s, token, emails, .. } = setup_on(s).await;
+    let (_, e) =
+        s.post(&emails, &token, json!({"subject": "Results", "body": "Your A1c is 9.1", "sendNow": true})).await;
+    let path = format!("{emails}/{}", e["id"].as_str().unwrap());
+    // Three attempts (now, after 5 s, after 25 more), then FAILED.
+    let mut status = Value::Null;
+    for _ in 0..120 {
+        status = s.get(&path, &token).await.1["status"].clone();
+        if status == "FAILED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(status, "FAILED");
+    let all: Vec<String> = lines.lock().unwrap().iter().map(|(_, l)| l.clone()).collect();
+    assert!(all.iter().filter(|l| l.starts_with("EHLO")).count() >= 3, "each attempt greeted: {all:?}");
+    assert!(
+        all.iter().all(|l| l.starts_with("EHLO") || l == "QUIT" || l == "RSET"),
+        "no AUTH, MAIL, RCPT or DATA without TLS: {all:?}"
+    );
+}
+
+#[tokio::test]
+async fn smtps_delivers_over_tls_from_the_first_byte_to_a_trusted_server_only() {
+    let pki = common::tls::Pki::new();
+    let (port, lines) = tls_smtp_server(&pki, Offer::Implicit).await;
+    let mut s = Server::start().await;
+    let url = format!("smtps://care:pa55word@127.0.0.1:{port}");
+    let serving = serve_with(&mut s, &[("OPENWELKIN_SMTP_URL", url.clone()), ("OPENWELKIN_CA_FILE", pki.ca_file())]);
+    let Setup { mut s, token, emails, .. } = setup_on(s).await;
+    let (_, e) =
+        s.post(&emails, &token, json!({"subject": "Results", "body": "Your A1c is 9.1", "sendNow": true})).await;
+    eventually(&s, &token, &format!("{emails}/{}", e["id"].as_str().unwrap()), |e| e["status"] == "DELIVERED").await;
+    assert!(sent_over(&lines, false).is_empty());
+    let secure = sent_over(&lines, true);
+    assert!(
+        secure.iter().any(|l| l.starts_with("AUTH PLAIN")) && secure.iter().any(|l| l.contains("Your A1c is 9.1")),
+        "{secure:?}"
+    );
+    drop(serving);
+
+    // Without the CA the server's certificate is refused: nothing is said to it.
+    let before = lines.lock().unwrap().len();
+    let _serving = serve_with(&mut s, &[("OPENWELKIN_SMTP_URL", url)]);
+    let (_, e) = s.post(&emails, &token, json!({"subject": "Again", "body": "Untrusted", "sendNow": true})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, now) = s.get(&format!("{emails}/{}", e["id"].as_str().unwrap()), &token).await;
+    assert_eq!(now["status"], "ACCEPTED", "not delivered, kept for a retry: {now}");
+    assert_eq!(lines.lock().unwrap().len(), before, "no command reached the untrusted server");
 }

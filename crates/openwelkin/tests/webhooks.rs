@@ -45,13 +45,7 @@ async fn start_receiver(fail_first: usize) -> (String, Receiver) {
 
 /// The fixture designer plus one webhook pointing at `url`.
 fn designer_with_webhook(url: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .args(["-r", &format!("{}/.", common::FIXTURE_DESIGNER), dir.path().to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(copy.success());
-    std::fs::create_dir_all(dir.path().join("webhooks")).unwrap();
+    let dir = designer_with_webhooks(&[]);
     std::fs::write(
         dir.path().join("webhooks/patients.json"),
         json!({"name": "wh-patients", "title": "Patient changes", "url": url, "events": ["PATIENT_CREATED", "PATIENT_UPDATED"],
@@ -59,6 +53,25 @@ fn designer_with_webhook(url: &str) -> tempfile::TempDir {
         .to_string(),
     )
     .unwrap();
+    dir
+}
+
+/// The fixture designer plus webhooks `(name, url)` on patient creation.
+fn designer_with_webhooks(hooks: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = std::process::Command::new("cp")
+        .args(["-r", &format!("{}/.", common::FIXTURE_DESIGNER), dir.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::fs::create_dir_all(dir.path().join("webhooks")).unwrap();
+    for (name, url) in hooks {
+        std::fs::write(
+            dir.path().join(format!("webhooks/{name}.json")),
+            json!({"name": name, "title": name, "url": url, "events": ["PATIENT_CREATED"]}).to_string(),
+        )
+        .unwrap();
+    }
     dir
 }
 
@@ -296,4 +309,149 @@ async fn the_cli_activates_and_lists_webhooks() {
         &["webhooks", "activate", "--tenant", &s.tenant, "--instance", "sandbox", "--name", "nope"],
     );
     assert!(!bad.status.success());
+}
+
+/// The webhook audit's attempts of one webhook: (status, response).
+async fn attempts(s: &Server, token: &str, webhook: &str) -> Vec<(String, String)> {
+    let (_, audit) = s.get(&format!("/{}/admin/audit-webhook?size=100", s.tenant), token).await;
+    audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["record"]["name"] == webhook)
+        .map(|i| (i["status"].as_str().unwrap().to_string(), i["response"].as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_receiver_gets_signed_deliveries_when_its_ca_is_trusted() {
+    let pki = common::tls::Pki::new();
+    let r = Receiver::default();
+    let app = axum::Router::new().route("/hook", post(receive)).with_state(r.clone());
+    let (addr, handshakes_refused) = common::tls::serve_https(&pki, app).await;
+    let url = format!("https://{addr}/hook");
+    let ca = pki.ca_file();
+    let mut s =
+        Server::start_with(&["--allow-private-webhooks", "--webhook-retry-base-ms", "50", "--ca-file", &ca]).await;
+    let designer = designer_with_webhook(&url);
+    s.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &s.tenant]);
+    let token = s.token().await;
+    let (status, activated) =
+        s.call(Method::POST, &s.sandbox("/webhooks/wh-patients/activate"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{activated}");
+    let secret = activated["signingSecret"].as_str().unwrap().to_string();
+    let p = s.create_patient(&token, json!({"firstName": "Over", "lastName": "Tls"})).await;
+    wait_for("the delivery over TLS", async || !r.got.lock().unwrap().is_empty()).await;
+    let (headers, body, _) = r.got.lock().unwrap()[0].clone();
+    assert!(verify(&secret, headers["x-openwelkin-signature"].to_str().unwrap(), &body), "signed");
+    let delivered: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(delivered["sourceId"], p["id"]);
+    assert_eq!(attempts(&s, &token, "wh-patients").await[0].0, "DELIVERED");
+    assert_eq!(handshakes_refused.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // The same server without --ca-file does not trust the receiver: nothing is sent.
+    s.kill9();
+    s.serve_args = ["--allow-private-webhooks", "--webhook-retry-base-ms", "50"].map(String::from).to_vec();
+    s.spawn();
+    s.create_patient(&token, json!({"firstName": "Untrusted", "lastName": "Tls"})).await;
+    wait_for("a failed attempt", async || {
+        attempts(&s, &token, "wh-patients").await.iter().any(|(st, _)| st == "FAILED")
+    })
+    .await;
+    let failed = attempts(&s, &token, "wh-patients").await.into_iter().find(|(st, _)| st == "FAILED").unwrap();
+    assert!(failed.1.contains("certificate"), "the attempt says why: {failed:?}");
+    assert_eq!(r.got.lock().unwrap().len(), 1, "no request reached the receiver");
+    assert!(handshakes_refused.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let (_, tested) = s.call(Method::POST, &s.sandbox("/webhooks/wh-patients/test"), Some(&token), None).await;
+    assert_eq!(tested["status"], "FAILED", "{tested}");
+    assert!(tested["response"].as_str().unwrap().contains("certificate"), "{tested}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_non_public_destination_is_refused_unless_allowed() {
+    let (url, receiver) = start_receiver(0).await;
+    let port = url.split(':').nth(2).unwrap().trim_end_matches("/hook").to_string();
+    let refused = [
+        "http://127.0.0.1/hook",
+        "http://127.8.9.10/hook",
+        "http://localhost/hook",
+        "http://2130706433/hook",
+        "http://0x7f.0.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://10.0.0.1/hook",
+        "http://172.16.0.1/hook",
+        "http://192.168.1.1/hook",
+        "http://100.64.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://198.18.0.1/hook",
+        "http://192.0.2.1/hook",
+        "http://224.0.0.1/hook",
+        "http://240.0.0.1/hook",
+        "http://255.255.255.255/hook",
+        "http://[::1]/hook",
+        "http://[::]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[::ffff:10.0.0.1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[fd00::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[ff02::1]/hook",
+        "http://[2001:db8::1]/hook",
+        "https://[::1]:8443/hook",
+    ];
+    let hooks: Vec<(String, String)> =
+        refused.iter().enumerate().map(|(i, u)| (format!("wh-{i}"), u.to_string())).collect();
+    let named: Vec<(&str, &str)> = hooks.iter().map(|(n, u)| (n.as_str(), u.as_str())).collect();
+    let designer = designer_with_webhooks(&named);
+    let s = Server::start().await;
+    s.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &s.tenant]);
+    let token = s.token().await;
+    for (name, url) in &hooks {
+        let (status, err) =
+            s.call(Method::POST, &s.sandbox(&format!("/webhooks/{name}/activate")), Some(&token), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {err}");
+        assert!(err[0]["message"].as_str().unwrap().contains("not a public address"), "{url}: {err}");
+        let (status, _) = s.call(Method::POST, &s.sandbox(&format!("/webhooks/{name}/test")), Some(&token), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: the test send is refused too");
+    }
+
+    // Activated by a server that allows private addresses (or the CLI), then delivered
+    // by one that does not: refused where the connection is made, for a name and for a
+    // literal, and nothing reaches the receiver.
+    let designer = designer_with_webhooks(&[
+        ("by-name", &format!("http://localhost:{port}/hook")),
+        ("by-literal", &format!("http://127.0.0.1:{port}/hook")),
+        ("by-v6-literal", &format!("http://[::ffff:127.0.0.1]:{port}/hook")),
+    ]);
+    let mut s = Server::start_with(&["--allow-private-webhooks", "--no-webhook-worker"]).await;
+    s.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &s.tenant]);
+    let token = s.token().await;
+    for name in ["by-name", "by-literal", "by-v6-literal"] {
+        let (status, body) =
+            s.call(Method::POST, &s.sandbox(&format!("/webhooks/{name}/activate")), Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+    }
+    // An IPv6 literal is sent to when allowed.
+    let (_, tested) = s.call(Method::POST, &s.sandbox("/webhooks/by-v6-literal/test"), Some(&token), None).await;
+    assert_eq!(tested["status"], "DELIVERED", "{tested}");
+    assert_eq!(receiver.got.lock().unwrap().len(), 1);
+    s.kill9();
+    s.serve_args = ["--webhook-retry-base-ms", "50"].map(String::from).to_vec();
+    s.spawn();
+    s.create_patient(&token, json!({"firstName": "Not", "lastName": "Sent"})).await;
+    for name in ["by-name", "by-literal", "by-v6-literal"] {
+        wait_for(name, async || !attempts(&s, &token, name).await.is_empty()).await;
+        let (status, response) = attempts(&s, &token, name).await.remove(0);
+        assert_eq!(status, "FAILED", "{name}");
+        assert!(response.contains("not a public address"), "{name}: {response}");
+    }
+    assert_eq!(receiver.got.lock().unwrap().len(), 1, "nothing more reached the receiver");
 }

@@ -1,4 +1,6 @@
-//! Response headers as the real server sends them: permissive CORS and no caching. A
+//! Response headers as the real server sends them: permissive CORS and no caching; and
+//! `X-Content-Type-Options: nosniff`, so that a browser never takes a response (an
+//! uploaded document, an export) for another type than the one it is sent as. A
 //! preflight `OPTIONS` is answered here for every path.
 
 use axum::body::Body;
@@ -16,9 +18,11 @@ const HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-cache, no-store, max-age=0, must-revalidate"),
     ("pragma", "no-cache"),
     ("expires", "0"),
+    ("x-content-type-options", "nosniff"),
 ];
 
-fn apply(headers: &mut HeaderMap) {
+/// Adds these headers (also to the answers `serve` makes outside the router).
+pub fn apply(headers: &mut HeaderMap) {
     for (name, value) in HEADERS {
         headers.insert(*name, HeaderValue::from_static(value));
     }

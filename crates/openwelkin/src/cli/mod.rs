@@ -32,7 +32,7 @@ pub struct DatabaseArg {
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -90,7 +90,7 @@ pub enum Command {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Tenants { command, db } => admin::tenants(command, &db.database).await,
         Command::Instances { command, db } => admin::instances(command, &db.database).await,
         Command::Clients { command, db } => admin::clients(command, &db.database).await,

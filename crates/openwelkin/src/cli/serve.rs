@@ -4,6 +4,8 @@ use super::DatabaseArg;
 use crate::api::router;
 use crate::app::AppState;
 use crate::clock::Clock;
+use crate::net::conn::{Activity, Limits, Watched};
+use crate::net::tls::ClientTls;
 use crate::store::Db;
 use clap::Args;
 use std::io::Write;
@@ -42,6 +44,53 @@ pub struct ServeArgs {
     pub email: crate::delivery::email::EmailArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
+}
+
+/// TLS and the limits on connections.
+#[derive(Args)]
+pub struct EdgeArgs {
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first);
+    /// needs --tls-key. TLS 1.2 and 1.3 only; HTTP/2 and HTTP/1.1 by ALPN.
+    #[arg(long, env = "OPENWELKIN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "OPENWELKIN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// CA certificates (a PEM bundle) trusted for outbound TLS (webhooks, the Twilio API,
+    /// SMTP) besides the built-in Mozilla roots: for private CAs.
+    #[arg(long, env = "OPENWELKIN_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Once the first byte of a request head has arrived, the whole head must arrive
+    /// within this many milliseconds; a new connection's first head (and its TLS
+    /// handshake) counts from the connection.
+    #[arg(long, env = "OPENWELKIN_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Close a connection that has had no request for this many milliseconds, or whose
+    /// client has not read its response for as long. Keep it above the idle timeout of a
+    /// load balancer in front (60 s on many).
+    #[arg(long, env = "OPENWELKIN_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    pub idle_timeout_ms: u64,
+    /// A request body must arrive whole within this many milliseconds of its head, else
+    /// the request is answered 408 REQUEST_TIMEOUT and the connection closed.
+    #[arg(long, env = "OPENWELKIN_BODY_TIMEOUT_MS", default_value_t = 60_000)]
+    pub body_timeout_ms: u64,
+    /// Most connections open at once; further clients wait in the listen queue until one
+    /// closes.
+    #[arg(long, env = "OPENWELKIN_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+}
+
+impl EdgeArgs {
+    fn limits(&self) -> Limits {
+        let ms = |v: u64| std::time::Duration::from_millis(v.max(1));
+        Limits {
+            header_timeout: ms(self.header_timeout_ms),
+            idle_timeout: ms(self.idle_timeout_ms),
+            body_timeout: ms(self.body_timeout_ms),
+        }
+    }
 }
 
 /// Webhook delivery settings.
@@ -65,12 +114,13 @@ pub struct WebhookArgs {
 }
 
 impl WebhookArgs {
-    fn settings(&self) -> crate::events::webhooks::WebhookSettings {
+    fn settings(&self, tls: &ClientTls) -> crate::events::webhooks::WebhookSettings {
         crate::events::webhooks::WebhookSettings {
             retry_base_ms: self.webhook_retry_base_ms.max(1),
             retry_window_ms: self.webhook_retry_window_ms,
             lease_ms: self.webhook_lease_ms.max(100),
             allow_private: self.allow_private_webhooks,
+            tls: tls.clone(),
             ..Default::default()
         }
     }
@@ -78,6 +128,12 @@ impl WebhookArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // Checked before anything else is done: a bad certificate or CA file stops the start.
+    let server_tls = match (&args.edge.tls_cert, &args.edge.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::net::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let client_tls = ClientTls::from_ca_file(args.edge.ca_file.as_deref())?;
     let clock = Clock::system();
     let db = Db::connect_with(&args.db.database, std::time::Duration::from_millis(args.db_timeout_ms.max(1))).await?;
     if let Some(root) = &args.designer {
@@ -96,9 +152,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.settings().files = crate::files::FileStore::local(
         args.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&args.db.database)),
     );
-    state.settings().sms = args.sms.provider(&db)?;
-    state.settings().email = args.email.delivery(&db)?;
-    state.settings().webhooks = args.webhooks.settings();
+    state.settings().sms = args.sms.provider(&db, &client_tls)?;
+    state.settings().email = args.email.delivery(&db, &client_tls)?;
+    state.settings().webhooks = args.webhooks.settings(&client_tls);
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -125,40 +181,78 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     let addr = listener.local_addr()?;
+    let max_connections = args.edge.max_connections as usize;
+    // Room for the connections and the process's own files (database, uploads, logs).
+    let wanted = max_connections as u64 + 256;
+    match crate::net::os::raise_file_limit(wanted) {
+        Some(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-file limit is below --max-connections plus 256: accepting may fail before the cap is reached"
+        ),
+        _ => {}
+    }
+    let edge =
+        Edge { tls: server_tls.map(tokio_rustls::TlsAcceptor::from), limits: args.edge.limits(), max_connections };
     // Tests and scripts read this line to learn the port.
-    println!("openwelkin listening on http://{addr}");
+    println!("openwelkin listening on {}://{addr}", if edge.tls.is_some() { "https" } else { "http" });
     std::io::stdout().flush()?;
-    tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "ready");
-    serve_http(listener, router(state), shutdown()).await;
+    tracing::info!(%addr, backend = ?db.backend(), tls = edge.tls.is_some(), ready_ms = started.elapsed().as_millis() as u64, "ready");
+    serve_http(listener, router(state), edge, shutdown()).await;
     db.close().await;
     Ok(())
 }
 
-/// Serves HTTP/1.1 on `listener` until `signal`, then stops accepting and waits for the
-/// open connections to finish their requests. What `axum::serve` does, except that hyper's
-/// own limits on the request head are raised above those of `api::guard`, so that a head
-/// over the guard's limits is answered in the Welkin error format, not with hyper's empty
-/// 431.
+/// How connections are served: TLS or not, and their limits.
+struct Edge {
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
+    max_connections: usize,
+}
+
+/// Serves `listener` until `signal`, then stops accepting and waits for the open
+/// connections to finish their requests. What `axum::serve` does, and:
+///
+/// * hyper's own limits on the request head are raised above those of `api::guard`, so
+///   that a head over the guard's limits is answered in the Welkin error format, not with
+///   hyper's empty 431;
+/// * with TLS, the handshake (bounded by the header timeout) comes first, then HTTP/2 or
+///   HTTP/1.1 as the client chose by ALPN; without TLS, HTTP/1.1 only;
+/// * at most `max_connections` connections are open at once, each under the limits of
+///   `net::conn` (header, idle and body timeouts);
+/// * when connections have closed, the memory they used is given back to the system.
 async fn serve_http(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    edge: Edge,
     signal: impl std::future::Future<Output = ()>,
 ) {
     use crate::api::guard::{HYPER_MAX_BUF_SIZE, HYPER_MAX_HEADERS};
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::TokioExecutor;
     use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-    use tokio::sync::watch;
+    use std::sync::Arc;
+    use tokio::sync::{watch, Semaphore};
 
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().max_headers(HYPER_MAX_HEADERS).max_buf_size(HYPER_MAX_BUF_SIZE);
-    let builder = std::sync::Arc::new(builder);
+    let builder = Arc::new(if edge.tls.is_some() { builder } else { builder.http1_only() });
+    let permits = Arc::new(Semaphore::new(edge.max_connections));
+    let memory = MemoryReturn::spawn();
+    let mut warned_full: Option<std::time::Instant> = None;
     // Every connection holds a `closed` receiver and watches `stop`: the accept loop ends at
     // the signal, connections then finish gracefully, and the loop waits for the last one.
     let (stop, _) = watch::channel(false);
     let (closed_tx, closed_rx) = watch::channel(());
     let mut signal = std::pin::pin!(signal);
     loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = &mut signal => break,
+        };
+        if permits.available_permits() == 0 && warned_full.is_none_or(|at| at.elapsed().as_secs() >= 60) {
+            tracing::warn!(max_connections = edge.max_connections, "connection cap reached; new clients wait");
+            warned_full = Some(std::time::Instant::now());
+        }
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -169,28 +263,34 @@ async fn serve_http(
             },
             _ = &mut signal => break,
         };
-        let builder = builder.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let mut stopping = stop.subscribe();
-        let closed = closed_rx.clone();
+        let (builder, app, tls, limits) = (builder.clone(), app.clone(), edge.tls.clone(), edge.limits);
+        let (stopping, closed, memory) = (stop.subscribe(), closed_rx.clone(), memory.clone());
+        memory.opened();
         tokio::spawn(async move {
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            let mut shutting_down = false;
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::trace!(error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    _ = stopping.wait_for(|stop| *stop), if !shutting_down => {
-                        shutting_down = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
+            let activity = Activity::new();
+            match tls {
+                None => {
+                    serve_connection(&builder, Watched::new(stream, activity.clone()), app, activity, limits, stopping)
+                        .await
                 }
+                Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        serve_connection(
+                            &builder,
+                            Watched::new(stream, activity.clone()),
+                            app,
+                            activity,
+                            limits,
+                            stopping,
+                        )
+                        .await
+                    }
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                },
             }
+            drop(permit);
+            memory.closed();
             drop(closed);
         });
     }
@@ -198,6 +298,92 @@ async fn serve_http(
     let _ = stop.send(true);
     drop(closed_rx);
     closed_tx.closed().await;
+}
+
+/// Serves one connection until it ends, breaks a limit (it is then dropped, which closes
+/// it) or the server stops (it is then shut down gracefully).
+async fn serve_connection<I>(
+    builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    io: I,
+    app: axum::Router,
+    activity: std::sync::Arc<Activity>,
+    limits: Limits,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+
+    let service = TowerToHyperService::new(crate::net::conn::service(app, activity.clone(), limits));
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    let mut watchdog = tokio::time::interval(limits.tick());
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::trace!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = stopping.wait_for(|stop| *stop), if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = watchdog.tick() => {
+                if let Some(why) = activity.verdict(&limits) {
+                    tracing::debug!(why, "connection closed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Gives memory back to the system after connections close (`net::os`): a second after a
+/// close, when at least 64 connections have closed since the last time or none is left
+/// open, and at most every five seconds.
+#[derive(Clone)]
+struct MemoryReturn {
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl MemoryReturn {
+    fn spawn() -> Self {
+        let this = MemoryReturn { open: Default::default(), closes: Default::default(), wake: Default::default() };
+        let that = this.clone();
+        tokio::spawn(async move {
+            use std::sync::atomic::Ordering;
+            loop {
+                that.wake.notified().await;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let closes = that.closes.swap(0, Ordering::Relaxed);
+                let open = that.open.load(Ordering::Relaxed);
+                if closes >= 64 || open == 0 {
+                    let started = std::time::Instant::now();
+                    crate::net::os::release_free_memory();
+                    tracing::debug!(closes, took_us = started.elapsed().as_micros() as u64, "free memory returned");
+                    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+                }
+            }
+        });
+        this
+    }
+
+    fn opened(&self) {
+        self.open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn closed(&self) {
+        self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.closes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.wake.notify_one();
+    }
 }
 
 /// As `axum::serve` does: a connection reset before it was accepted is nothing; anything

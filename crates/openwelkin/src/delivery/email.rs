@@ -3,9 +3,11 @@
 //! * `LocalOutbox` (the default): stores the message (its fields and the RFC 5322 text it
 //!   would have sent) in the `email_outbox` table. Nothing leaves the machine;
 //!   `GET /{tenant}/{instance}/outbox/email` shows what would have been sent.
-//! * `Smtp`: plain SMTP through lettre to `smtp://[user[:password]@]host[:port]`
-//!   (`serve --smtp-url`, `OPENWELKIN_SMTP_URL`). TLS is not built in: point it at a
-//!   local relay (or a test server) that speaks plain SMTP.
+//! * `Smtp`: SMTP through lettre (`serve --smtp-url`, `OPENWELKIN_SMTP_URL`), always over
+//!   TLS (rustls; the server's trust of `net::tls`, TLS 1.2 or newer): `smtps://` is TLS
+//!   from the first byte, `smtp://` upgrades with STARTTLS and refuses a server that does
+//!   not offer it, before any `AUTH` or message is sent. Plain SMTP only with the explicit
+//!   `smtp+insecure://`, for a local test server.
 //!
 //! The sender address is `serve --email-from` (`OPENWELKIN_EMAIL_FROM`).
 //!
@@ -17,10 +19,12 @@
 
 use crate::clock::Clock;
 use crate::events::audit::{Actor, DataEvent, Operation};
+use crate::net::tls::{describe, ClientTls};
 use crate::store::emails::{self as store, Attachment};
 use crate::store::Db;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{json, Value};
 use std::future::Future;
@@ -158,65 +162,105 @@ impl EmailProvider for LocalOutbox {
     }
 }
 
-/// Where the SMTP provider connects: `smtp://[user[:password]@]host[:port]`.
+/// How the SMTP provider protects its connection, chosen by the URL's scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtps://`: TLS from the first byte (port 465 unless given).
+    ImplicitTls,
+    /// `smtp://`: STARTTLS, required (port 587 unless given). A server that does not offer
+    /// it gets no `AUTH` and no message: the send fails.
+    StartTls,
+    /// `smtp+insecure://`: plain SMTP (port 25 unless given), for local test servers.
+    Insecure,
+}
+
+/// Where the SMTP provider connects: `smtps://`, `smtp://` or `smtp+insecure://`, then
+/// `[user[:password]@]host[:port]` (user and password percent-encoded).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpUrl {
+    pub security: SmtpSecurity,
     pub host: String,
     pub port: u16,
     pub credentials: Option<(String, String)>,
 }
 
 impl SmtpUrl {
-    pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
-            anyhow::anyhow!(
-                "unsupported SMTP URL {url:?}: use smtp://[user[:password]@]host[:port] (TLS is not built in)"
-            )
-        })?;
-        let rest = rest.trim_end_matches('/');
-        let (auth, hostport) = match rest.rsplit_once('@') {
-            Some((a, h)) => (Some(a), h),
-            None => (None, rest),
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        const FORMS: &str = "smtps://[user[:password]@]host[:port] (TLS), smtp://… (STARTTLS, required) \
+                             or smtp+insecure://… (plain, local test servers only)";
+        let url = url::Url::parse(text)
+            .map_err(|e| anyhow::anyhow!("the SMTP URL {text:?} is not a URL ({e}): use {FORMS}"))?;
+        let (security, default_port) = match url.scheme() {
+            "smtps" => (SmtpSecurity::ImplicitTls, 465),
+            "smtp" => (SmtpSecurity::StartTls, 587),
+            "smtp+insecure" => (SmtpSecurity::Insecure, 25),
+            other => anyhow::bail!("unsupported SMTP URL scheme {other:?}: use {FORMS}"),
         };
-        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-        let credentials = auth.map(|a| match a.split_once(':') {
-            Some((u, p)) => (decode(u), decode(p)),
-            None => (decode(a), String::new()),
-        });
-        let port_of = |p: &str| p.parse::<u16>().map_err(|_| anyhow::anyhow!("invalid port {p:?} in the SMTP URL"));
-        let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
-            let (h, after) =
-                bracketed.split_once(']').ok_or_else(|| anyhow::anyhow!("unclosed [ in the SMTP URL {url:?}"))?;
-            (h.to_string(), if after.is_empty() { 25 } else { port_of(after.trim_start_matches(':'))? })
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), port_of(p)?),
-                None => (hostport.to_string(), 25),
-            }
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_string(),
+            Some(url::Host::Ipv4(v4)) => v4.to_string(),
+            Some(url::Host::Ipv6(v6)) => v6.to_string(),
+            _ => anyhow::bail!("the SMTP URL {text:?} names no host"),
         };
-        if host.is_empty() {
-            anyhow::bail!("the SMTP URL {url:?} names no host");
+        if url.query().is_some() || !matches!(url.path(), "" | "/") {
+            anyhow::bail!(
+                "the SMTP URL {text:?} has a path or query, which are not read: the scheme chooses TLS ({FORMS})"
+            );
         }
-        Ok(SmtpUrl { host, port, credentials })
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let credentials = (!url.username().is_empty())
+            .then(|| (decode(url.username()), url.password().map(decode).unwrap_or_default()));
+        Ok(SmtpUrl { security, host, port: url.port().unwrap_or(default_port), credentials })
+    }
+
+    /// The URL without credentials: it names the configuration.
+    pub fn key(&self) -> String {
+        let scheme = match self.security {
+            SmtpSecurity::ImplicitTls => "smtps",
+            SmtpSecurity::StartTls => "smtp",
+            SmtpSecurity::Insecure => "smtp+insecure",
+        };
+        match self.host.contains(':') {
+            true => format!("{scheme}://[{}]:{}", self.host, self.port),
+            false => format!("{scheme}://{}:{}", self.host, self.port),
+        }
     }
 }
 
-/// Plain SMTP through lettre.
+/// SMTP through lettre.
 pub struct Smtp {
     transport: AsyncSmtpTransport<Tokio1Executor>,
 }
 
 impl Smtp {
-    pub fn new(url: &SmtpUrl) -> Self {
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(url.host.clone())
-            .port(url.port)
-            .timeout(Some(Duration::from_secs(20)));
+    pub fn new(url: &SmtpUrl, tls: &ClientTls) -> anyhow::Result<Self> {
+        type Transport = AsyncSmtpTransport<Tokio1Executor>;
+        let builder = match url.security {
+            SmtpSecurity::ImplicitTls => {
+                Transport::relay(&url.host)?.tls(Tls::Wrapper(tls_parameters(&url.host, tls)?))
+            }
+            SmtpSecurity::StartTls => {
+                Transport::starttls_relay(&url.host)?.tls(Tls::Required(tls_parameters(&url.host, tls)?))
+            }
+            SmtpSecurity::Insecure => Transport::builder_dangerous(url.host.clone()),
+        };
+        let mut builder = builder.port(url.port).timeout(Some(Duration::from_secs(20)));
         if let Some((user, password)) = &url.credentials {
             builder = builder
                 .credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), password.clone()));
         }
-        Smtp { transport: builder.build() }
+        Ok(Smtp { transport: builder.build() })
     }
+}
+
+/// lettre's TLS settings for `host`: the built-in roots and the `--ca-file` certificates,
+/// TLS 1.2 or newer (lettre's rustls default).
+fn tls_parameters(host: &str, tls: &ClientTls) -> anyhow::Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::WebpkiRoots);
+    for cert in tls.extra_roots() {
+        builder = builder.add_root_certificate(Certificate::from_der(cert.to_vec())?);
+    }
+    Ok(builder.build_rustls()?)
 }
 
 impl EmailProvider for Smtp {
@@ -229,9 +273,9 @@ impl EmailProvider for Smtp {
             let message = build_message(m)?;
             self.transport.send(message).await.map(|_| ()).map_err(|e| {
                 if e.is_permanent() {
-                    SendError::Permanent(e.to_string())
+                    SendError::Permanent(describe(&e))
                 } else {
-                    SendError::Transient(e.to_string())
+                    SendError::Transient(describe(&e))
                 }
             })
         })
@@ -241,8 +285,10 @@ impl EmailProvider for Smtp {
 /// `serve`'s email settings.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct EmailArgs {
-    /// Send email over SMTP: `smtp://[user[:password]@]host[:port]` (plain SMTP, no TLS).
-    /// Without it, emails go to the local outbox (`GET /{tenant}/{instance}/outbox/email`).
+    /// Send email over SMTP: `smtps://[user[:password]@]host[:port]` (TLS, port 465),
+    /// `smtp://…` (STARTTLS, required; port 587) or `smtp+insecure://…` (plain, port 25;
+    /// local test servers only). Without it, emails go to the local outbox
+    /// (`GET /{tenant}/{instance}/outbox/email`).
     #[arg(long, env = "OPENWELKIN_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// The address emails are sent from.
@@ -251,8 +297,8 @@ pub struct EmailArgs {
 }
 
 impl EmailArgs {
-    pub fn delivery(&self, db: &Db) -> anyhow::Result<EmailDelivery> {
-        EmailDelivery::configure(db.clone(), self.smtp_url.as_deref(), Some(&self.email_from))
+    pub fn delivery(&self, db: &Db, tls: &ClientTls) -> anyhow::Result<EmailDelivery> {
+        EmailDelivery::configure(db.clone(), self.smtp_url.as_deref(), Some(&self.email_from), tls)
     }
 }
 
@@ -262,7 +308,7 @@ pub struct EmailDelivery {
     pub provider: Arc<dyn EmailProvider>,
     /// The address emails are sent from.
     pub from: String,
-    /// Names the configuration (`outbox`, `smtp://host:port`): an email is sent by a
+    /// Names the configuration (`outbox`, `smtps://host:port`): an email is sent by a
     /// server with the configuration it was accepted under, so that servers sharing a
     /// database with different settings (tests) do not send each other's emails.
     pub key: String,
@@ -275,7 +321,7 @@ impl EmailDelivery {
     }
 
     /// From `serve`'s settings: SMTP when a URL is given, else the local outbox.
-    pub fn configure(db: Db, smtp_url: Option<&str>, from: Option<&str>) -> anyhow::Result<Self> {
+    pub fn configure(db: Db, smtp_url: Option<&str>, from: Option<&str>, tls: &ClientTls) -> anyhow::Result<Self> {
         let from = from.map(str::trim).filter(|f| !f.is_empty()).unwrap_or(DEFAULT_FROM).to_string();
         if !crate::domain::fields::is_email(&from) {
             anyhow::bail!("the email sender address {from:?} is not an email address");
@@ -284,7 +330,7 @@ impl EmailDelivery {
         {
             Some(url) => {
                 let url = SmtpUrl::parse(url)?;
-                (Arc::new(Smtp::new(&url)), format!("smtp://{}:{}", url.host, url.port))
+                (Arc::new(Smtp::new(&url, tls)?), url.key())
             }
             None => (Arc::new(LocalOutbox::new(db)), "outbox".into()),
         };
@@ -442,14 +488,31 @@ mod tests {
 
     #[test]
     fn smtp_urls() {
-        let u = SmtpUrl::parse("smtp://127.0.0.1:2525").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.credentials), ("127.0.0.1", 2525, None));
+        let u = SmtpUrl::parse("smtp+insecure://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (u.security, u.host.as_str(), u.port, u.credentials),
+            (SmtpSecurity::Insecure, "127.0.0.1", 2525, None)
+        );
         let u = SmtpUrl::parse("smtp://me%40x.org:p%3Ass@mail.example.org").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("mail.example.org", 25));
+        assert_eq!((u.security, u.host.as_str(), u.port), (SmtpSecurity::StartTls, "mail.example.org", 587));
         assert_eq!(u.credentials, Some(("me@x.org".into(), "p:ss".into())));
-        assert!(SmtpUrl::parse("smtps://mail.example.org").is_err());
-        assert!(SmtpUrl::parse("smtp://host:port").is_err());
-        assert!(SmtpUrl::parse("smtp://").is_err());
+        let u = SmtpUrl::parse("smtps://mail.example.org").unwrap();
+        assert_eq!(
+            (u.security, u.port, u.key()),
+            (SmtpSecurity::ImplicitTls, 465, "smtps://mail.example.org:465".into())
+        );
+        let u = SmtpUrl::parse("smtps://[::1]:2465").unwrap();
+        assert_eq!((u.host.as_str(), u.key()), ("::1", "smtps://[::1]:2465".into()));
+        assert_eq!(SmtpUrl::parse("smtp+insecure://relay").unwrap().port, 25);
+        for bad in
+            ["smtp://host:port", "smtp://", "http://mail.example.org", "smtp://mail.example.org?tls=opportunistic"]
+        {
+            assert!(SmtpUrl::parse(bad).is_err(), "{bad}");
+        }
+        let tls = ClientTls::default();
+        for url in ["smtps://mail.example.org", "smtp://u:p@mail.example.org:2587", "smtp+insecure://127.0.0.1"] {
+            assert!(Smtp::new(&SmtpUrl::parse(url).unwrap(), &tls).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //!   token); the `sid` of the answer becomes the SMS's `externalId`.
 //!
 //! Configured with `serve --sms-provider outbox|twilio` (or `OPENWELKIN_SMS_PROVIDER`)
-//! and, for Twilio, `--twilio-base-url`, `--twilio-account-sid`, `--twilio-auth-token`.
+//! and, for Twilio, `--twilio-base-url` (default `https://api.twilio.com`),
+//! `--twilio-account-sid`, `--twilio-auth-token`. https is verified against the server's
+//! trust (`net::tls`: the built-in roots and `serve --ca-file`).
 
+use crate::net::tls::{describe, ClientTls};
 use crate::store::Db;
 use std::future::Future;
 use std::pin::Pin;
@@ -105,8 +108,8 @@ pub struct Twilio {
 }
 
 impl Twilio {
-    pub fn new(base_url: &str, account_sid: &str, auth_token: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
+    pub fn new(base_url: &str, account_sid: &str, auth_token: &str, tls: &ClientTls) -> anyhow::Result<Self> {
+        let http = tls.http_builder().timeout(Duration::from_secs(20)).build()?;
         Ok(Twilio {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -135,7 +138,7 @@ impl SmsProvider for Twilio {
                 .form(&form)
                 .send()
                 .await
-                .map_err(|e| SendError(format!("the SMS provider could not be reached: {e}")))?;
+                .map_err(|e| SendError(format!("the SMS provider could not be reached: {}", describe(&e))))?;
             let status = response.status();
             let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
             if !status.is_success() {
@@ -178,7 +181,7 @@ pub struct SmsArgs {
 
 impl SmsArgs {
     /// The provider these flags choose; an incomplete Twilio configuration is an error.
-    pub fn provider(&self, db: &Db) -> anyhow::Result<Arc<dyn SmsProvider>> {
+    pub fn provider(&self, db: &Db, tls: &ClientTls) -> anyhow::Result<Arc<dyn SmsProvider>> {
         match self.provider {
             ProviderKind::Outbox => Ok(local(db.clone())),
             ProviderKind::Twilio => {
@@ -189,14 +192,14 @@ impl SmsArgs {
                     anyhow::anyhow!("--sms-provider twilio needs --twilio-auth-token (OPENWELKIN_TWILIO_AUTH_TOKEN)")
                 })?;
                 let base = self.twilio_base_url.trim();
-                if !base.starts_with("http://") {
-                    // The HTTP client is built without TLS support.
+                let parsed = url::Url::parse(base)
+                    .map_err(|e| anyhow::anyhow!("--twilio-base-url {base:?} is not a URL: {e}"))?;
+                if !matches!(parsed.scheme(), "https" | "http") || !parsed.has_host() {
                     anyhow::bail!(
-                        "--twilio-base-url {base:?}: only http:// base URLs are supported by this build \
-                         (put a TLS-terminating relay in front of https endpoints)"
+                        "--twilio-base-url {base:?}: an https:// (or, for a local relay, http://) URL is needed"
                     );
                 }
-                Ok(Arc::new(Twilio::new(base, sid, token)?))
+                Ok(Arc::new(Twilio::new(base, sid, token, tls)?))
             }
         }
     }
@@ -215,7 +218,9 @@ mod tests {
 
     #[test]
     fn twilio_urls_follow_the_api_layout() {
-        let t = Twilio::new("http://127.0.0.1:9/", "AC123", "tok").unwrap();
+        let t = Twilio::new("http://127.0.0.1:9/", "AC123", "tok", &ClientTls::default()).unwrap();
         assert_eq!(t.messages_url(), "http://127.0.0.1:9/2010-04-01/Accounts/AC123/Messages.json");
+        let t = Twilio::new("https://api.twilio.com", "AC123", "tok", &ClientTls::default()).unwrap();
+        assert_eq!(t.messages_url(), "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json");
     }
 }

@@ -3,7 +3,9 @@
 //! claims due deliveries (leased, so one node at a time) and POSTs them: at least once,
 //! in order per record, retried with exponential backoff within a window (24 hours by
 //! default), every attempt recorded for the webhook audit. Receivers check the
-//! `X-Openwelkin-Signature` header (docs/WEBHOOKS.md).
+//! `X-Openwelkin-Signature` header (docs/WEBHOOKS.md). Sent over TLS with the server's
+//! trust (`serve --ca-file`), only to public addresses unless `--allow-private-webhooks`
+//! (`net::ssrf`).
 
 use crate::clock::Clock;
 use crate::designer::objects::Webhook;
@@ -12,7 +14,6 @@ use crate::store::Db;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct WebhookSettings {
     /// Allow URLs that resolve to loopback or private addresses (tests, local receivers).
     pub allow_private: bool,
     pub timeout: Duration,
+    /// The trust of https receivers (`serve --ca-file`).
+    pub tls: crate::net::tls::ClientTls,
     /// Emulator: the worker only fans out; deliveries wait for `deliver_now`.
     pub on_demand: Arc<AtomicBool>,
 }
@@ -40,6 +43,7 @@ impl Default for WebhookSettings {
             lease_ms: 60_000,
             allow_private: false,
             timeout: Duration::from_secs(10),
+            tls: Default::default(),
             on_demand: Arc::default(),
         }
     }
@@ -90,44 +94,9 @@ pub fn payload(w: &Webhook, event: &Map<String, Value>) -> Value {
     Value::Object(out)
 }
 
-/// Refuses URLs that are not http(s) or that resolve to private or loopback addresses.
-pub async fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("only http and https URLs are allowed".into());
-    }
-    if allow_private {
-        return Ok(());
-    }
-    let host = parsed.host_str().ok_or("the URL has no host")?;
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    for a in addrs {
-        if is_private(a.ip()) {
-            return Err(format!("{host} resolves to a private or loopback address ({}); refused", a.ip()));
-        }
-    }
-    Ok(())
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
+/// Refuses URLs that are not http(s) or whose host is, or resolves to, a non-public
+/// address (`net::ssrf`); deliveries check again where they connect.
+pub use crate::net::ssrf::check_url;
 
 fn status_name(code: u16) -> String {
     reqwest::StatusCode::from_u16(code)
@@ -137,12 +106,23 @@ fn status_name(code: u16) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-fn http_client(settings: &WebhookSettings) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("HTTP client")
+/// The client of deliveries and test sends: TLS with the server's trust, no redirects, no
+/// proxy, and (unless private addresses are allowed) only public addresses connected to.
+pub fn http_client(settings: &WebhookSettings) -> reqwest::Client {
+    crate::net::ssrf::client(&settings.tls, settings.allow_private, settings.timeout)
+}
+
+/// The URL if it may be sent to: http(s), and no non-public IP literal unless allowed.
+/// A name is checked by the client's resolver when it connects.
+pub fn sendable(url: &str, settings: &WebhookSettings) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    crate::net::ssrf::check_literal(&parsed, settings.allow_private)?;
+    Ok(parsed)
+}
+
+/// Why a request failed, with the causes (a refused address, a certificate error).
+pub fn failure(e: &reqwest::Error) -> String {
+    format!("request failed: {}", crate::net::tls::describe(e))
 }
 
 /// Runs forever: fan out, deliver, sleep when idle.
@@ -310,12 +290,12 @@ async fn try_deliver(
     };
     let record = record_of(&w, true);
     let body = d.payload["payload"].to_string();
-    let (delivered, code, response) = match check_url(&w.url, settings.allow_private).await {
+    let (delivered, code, response) = match sendable(&w.url, settings) {
         Err(refused) => (false, None, refused),
-        Ok(()) => {
+        Ok(url) => {
             let secret = secret(key, &d.instance_id, &w.name, a.secret_version);
             let mut req = http
-                .post(&w.url)
+                .post(url)
                 .query(&w.query_parameters.iter().map(|q| (q.name.clone(), q.value.clone())).collect::<Vec<_>>())
                 .header("content-type", "application/json")
                 .header("x-openwelkin-signature", signature(&secret, now / 1000, &body))
@@ -330,7 +310,7 @@ async fn try_deliver(
                     let text: String = resp.text().await.unwrap_or_default().chars().take(4000).collect();
                     (status.is_success(), Some(status_name(status.as_u16())), text)
                 }
-                Err(e) => (false, None, format!("request failed: {e}")),
+                Err(e) => (false, None, failure(&e)),
             }
         }
     };
@@ -368,12 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn private_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1", "::1", "fd00::1", "100.64.0.1"]
-        {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(!is_private("93.184.216.34".parse().unwrap()));
+    fn status_names() {
         assert_eq!(status_name(500), "INTERNAL_SERVER_ERROR");
         assert_eq!(status_name(200), "OK");
     }

@@ -1,6 +1,8 @@
 //! The instance's chat webhook: its configuration (read, set, remove; an openwelkin
 //! extension) and the announcement of each care-team message to it after the commit, in
-//! the background, so that a failed delivery never fails the request.
+//! the background, so that a failed delivery never fails the request. Sent as designer
+//! webhooks are (`net::ssrf`): TLS with the server's trust, public addresses only unless
+//! `serve --allow-private-webhooks`.
 
 use super::error::{ServiceError, ServiceResult};
 use super::scope::{InstanceScope, Write};
@@ -105,18 +107,6 @@ fn parse_webhook(
 const DELIVERY_ATTEMPTS: u32 = 3;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .connect_timeout(DELIVERY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client without TLS builds")
-    })
-}
-
 /// The chat webhook payload, as Welkin sends it.
 pub fn payload(base: &str, tenant: &str, instance: &str, patient_id: &str, message: &str) -> Value {
     json!({
@@ -143,13 +133,28 @@ pub async fn announce(state: &AppState, ctx: &InstanceScope, request_base: &str,
     };
     let base = hook.public_base_url.clone().unwrap_or_else(|| request_base.to_string());
     let body = payload(&base, &ctx.tenant.name, &ctx.instance.name, &p.id, message);
-    tokio::spawn(deliver(hook, body));
+    // As designer webhooks: TLS with the server's trust, and only public addresses unless
+    // `serve --allow-private-webhooks` (checked here for an IP literal, by the client's
+    // resolver for a name).
+    let settings = &state.webhooks;
+    let url = match reqwest::Url::parse(&hook.url)
+        .map_err(|e| e.to_string())
+        .and_then(|u| crate::net::ssrf::check_literal(&u, settings.allow_private).map(|()| u))
+    {
+        Ok(url) => url,
+        Err(refused) => {
+            tracing::warn!(url = %hook.url, reason = %refused, "chat webhook not sent");
+            return;
+        }
+    };
+    let http = crate::net::ssrf::client(&settings.tls, settings.allow_private, DELIVERY_TIMEOUT);
+    tokio::spawn(deliver(http, url, hook, body));
 }
 
-async fn deliver(hook: ChatWebhook, body: Value) {
+async fn deliver(http: reqwest::Client, url: reqwest::Url, hook: ChatWebhook, body: Value) {
     for attempt in 1..=DELIVERY_ATTEMPTS {
-        let sent = http()
-            .post(&hook.url)
+        let sent = http
+            .post(url.clone())
             .header("X-WEBHOOK-API-KEY", &hook.api_key)
             .header("X-WEBHOOK-API-SECRET", &hook.api_secret)
             .json(&body)
@@ -161,7 +166,9 @@ async fn deliver(hook: ChatWebhook, body: Value) {
                 return;
             }
             Ok(r) => tracing::warn!(url = %hook.url, status = %r.status(), attempt, "chat webhook refused"),
-            Err(e) => tracing::warn!(url = %hook.url, error = %e, attempt, "chat webhook failed"),
+            Err(e) => {
+                tracing::warn!(url = %hook.url, error = %crate::net::tls::describe(&e), attempt, "chat webhook failed")
+            }
         }
         if attempt < DELIVERY_ATTEMPTS {
             tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;

@@ -101,13 +101,11 @@ pub async fn test(state: &AppState, ctx: &InstanceScope, name: &str) -> ServiceR
         .find(|a| a.webhook_name == w.name)
         .map(|a| a.secret_version)
         .unwrap_or(1);
-    let http = reqwest::Client::builder()
-        .timeout(state.webhooks.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(ServiceError::internal)?;
+    let http = crate::events::webhooks::http_client(&state.webhooks);
+    let url = crate::events::webhooks::sendable(&w.url, &state.webhooks)
+        .map_err(|reason| ServiceError::invalid_field("WEBHOOK", FieldError::new("url", reason)))?;
     let mut req = http
-        .post(&w.url)
+        .post(url)
         .query(&w.query_parameters.iter().map(|q| (q.name.clone(), q.value.clone())).collect::<Vec<_>>())
         .header("content-type", "application/json")
         .header(
@@ -123,6 +121,6 @@ pub async fn test(state: &AppState, ctx: &InstanceScope, name: &str) -> ServiceR
             let code = resp.status();
             json!({"status": if code.is_success() { "DELIVERED" } else { "FAILED" }, "statusCode": code.as_u16(), "response": resp.text().await.unwrap_or_default()})
         }
-        Err(e) => json!({"status": "FAILED", "statusCode": null, "response": format!("request failed: {e}")}),
+        Err(e) => json!({"status": "FAILED", "statusCode": null, "response": crate::events::webhooks::failure(&e)}),
     })
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pg_cluster;
+pub mod tls;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -131,6 +132,11 @@ impl Server {
         std::thread::spawn(move || for _ in lines {});
         self.base = base;
         self.child = Some(child);
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server runs").id()
     }
 
     /// SIGKILL: no chance to flush or shut down cleanly.
