@@ -340,7 +340,7 @@ async fn an_https_receiver_gets_signed_deliveries_when_its_ca_is_trusted() {
     let url = format!("https://{addr}/hook");
     let ca = pki.ca_file();
     let mut s =
-        Server::start_with(&["--allow-private-webhooks", "--webhook-retry-base-ms", "50", "--ca-file", &ca]).await;
+        Server::start_isolated(&["--allow-private-webhooks", "--webhook-retry-base-ms", "50", "--ca-file", &ca]).await;
     let designer = designer_with_webhook(&url);
     s.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &s.tenant]);
     let token = s.token().await;
@@ -354,6 +354,8 @@ async fn an_https_receiver_gets_signed_deliveries_when_its_ca_is_trusted() {
     assert!(verify(&secret, headers["x-openwelkin-signature"].to_str().unwrap(), &body), "signed");
     let delivered: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(delivered["sourceId"], p["id"]);
+    // The worker records the attempt after the receiver answered it.
+    wait_for("the attempt's audit", async || !attempts(&s, &token, "wh-patients").await.is_empty()).await;
     assert_eq!(attempts(&s, &token, "wh-patients").await[0].0, "DELIVERED");
     assert_eq!(handshakes_refused.load(std::sync::atomic::Ordering::SeqCst), 0);
 
@@ -431,7 +433,7 @@ async fn every_non_public_destination_is_refused_unless_allowed() {
         ("by-literal", &format!("http://127.0.0.1:{port}/hook")),
         ("by-v6-literal", &format!("http://[::ffff:127.0.0.1]:{port}/hook")),
     ]);
-    let mut s = Server::start_with(&["--allow-private-webhooks", "--no-webhook-worker"]).await;
+    let mut s = Server::start_isolated(&["--allow-private-webhooks", "--no-webhook-worker"]).await;
     s.cli(&["designer", "apply", designer.path().to_str().unwrap(), "--tenant", &s.tenant]);
     let token = s.token().await;
     for name in ["by-name", "by-literal", "by-v6-literal"] {

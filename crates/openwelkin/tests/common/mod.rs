@@ -26,6 +26,8 @@ pub struct Server {
     /// Extra `serve` flags.
     pub serve_args: Vec<String>,
     _dir: Option<tempfile::TempDir>,
+    /// A PostgreSQL database made for this server alone (`start_isolated`), dropped with it.
+    own_database: Option<String>,
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -97,6 +99,7 @@ impl Server {
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
             serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
             _dir: dir,
+            own_database: None,
         };
         server.spawn();
         server
@@ -309,6 +312,37 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        if let Some(name) = self.own_database.take() {
+            let _ = psql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
+/// Runs one statement against the `test` database of the PostgreSQL the tests use.
+fn psql(sql: &str) -> std::process::ExitStatus {
+    Command::new("psql")
+        .args(["-q", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "test", "-c", sql])
+        .status()
+        .expect("psql runs")
+}
+
+impl Server {
+    /// As `start_with`, but on PostgreSQL on a database of its own: for tests whose
+    /// outcome depends on this server's flags for work any node of a database may do (the
+    /// webhook delivery workers of other tests' servers share the test database).
+    pub async fn start_isolated(serve_args: &[&str]) -> Server {
+        let Ok(shared) = std::env::var("OPENWELKIN_TEST_DATABASE") else {
+            return Server::start_with(serve_args).await;
+        };
+        if !shared.starts_with("postgres") {
+            return Server::start_with(serve_args).await;
+        }
+        let name = unique("openwelkin_isolated_");
+        assert!(psql(&format!("CREATE DATABASE \"{name}\"")).success(), "CREATE DATABASE {name}");
+        let base = shared.rsplit_once('/').map(|(b, _)| b).expect("a database URL with a name");
+        let mut server = Server::start_on(format!("{base}/{name}"), None, serve_args);
+        server.own_database = Some(name);
+        server
     }
 }
 
