@@ -391,10 +391,8 @@ async fn patients(state: &AppState, ctx: &InstanceScope, rows: &[ExportRow]) -> 
     let mut programs: HashMap<String, Vec<Value>> = HashMap::new();
     if !enrolments.is_empty() {
         let designer = state.db.current_formation(&ctx.instance.id).await?.designer;
-        for (patient_id, body) in enrolments {
-            let mut pp: PatientProgram = serde_json::from_str(&body).map_err(ServiceError::internal)?;
-            pp.refresh(designer.program(&pp.program_name).as_ref());
-            programs.entry(patient_id).or_default().push(to_value(&pp)?);
+        for (patient_id, list) in enrolments {
+            programs.insert(patient_id, super::patient_programs::render_against(&designer, list)?);
         }
     }
     let mut out = Vec::with_capacity(list.len());

@@ -15,15 +15,8 @@ pub fn rendered(mut pp: PatientProgram, designer: &Designer) -> PatientProgram {
     pp
 }
 
-/// Every enrolment of a patient (finished ones included), for the patient's
-/// `patientPrograms`.
-pub async fn of_patient(state: &AppState, ctx: &InstanceScope, patient_id: &str) -> ServiceResult<Vec<Value>> {
-    let enrolments = state.db.patient_programs(&ctx.instance.id, patient_id).await?;
-    render_all(state, ctx, enrolments).await
-}
-
-/// Enrolments already read, rendered against the current formation (read only when
-/// there is one to render).
+/// A patient's enrolments (finished ones included) as its `patientPrograms` shows them,
+/// rendered against the current formation (read only when there is one to render).
 pub async fn render_all(
     state: &AppState,
     ctx: &InstanceScope,
@@ -33,8 +26,14 @@ pub async fn render_all(
         return Ok(vec![]);
     }
     let formation = state.db.current_formation(&ctx.instance.id).await?;
+    render_against(&formation.designer, enrolments)
+}
+
+/// As `render_all`, with the current formation's designer already read (a page of
+/// patients reads it once).
+pub fn render_against(designer: &Designer, enrolments: Vec<PatientProgram>) -> ServiceResult<Vec<Value>> {
     enrolments
         .into_iter()
-        .map(|pp| serde_json::to_value(rendered(pp, &formation.designer)).map_err(ServiceError::internal))
+        .map(|pp| serde_json::to_value(rendered(pp, designer)).map_err(ServiceError::internal))
         .collect()
 }

@@ -69,7 +69,7 @@ pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Va
     audit(&mut tx, ctx, Operation::Create, &patient, now_ms).await?;
     tx.commit().await?;
     // A patient just made is enrolled in nothing.
-    render(state, ctx, patient, Enrolments::Read(vec![]), false).await
+    render(state, ctx, patient, vec![], false).await
 }
 
 /// The patient `key` names (as `kind` says); with `expand`, its territorial team too.
@@ -82,7 +82,7 @@ pub async fn read(
 ) -> ServiceResult<Patient> {
     let (patient, programs) =
         state.db.patient_with_programs(&ctx.instance.id, kind, key).await?.ok_or_else(|| not_found(key))?;
-    render(state, ctx, patient, Enrolments::Read(programs), expand).await
+    render(state, ctx, patient, programs, expand).await
 }
 
 /// Applies a PATCH body to the patient `key` names; omitted fields keep their values.
@@ -109,7 +109,8 @@ pub async fn update(
     patients::update(&mut tx, &ctx.instance.id, &patient, now_ms).await.map_err(duplicate_or_internal)?;
     audit(&mut tx, ctx, Operation::Update, &patient, now_ms).await?;
     tx.commit().await?;
-    render(state, ctx, patient, Enrolments::Unread, false).await
+    let enrolments = state.db.patient_programs(&ctx.instance.id, &patient.id).await?;
+    render(state, ctx, patient, enrolments, false).await
 }
 
 /// Deletes the patient `key` names, with everything that belongs to it.
@@ -152,14 +153,11 @@ pub async fn list(
 ) -> ServiceResult<(Vec<Patient>, i64)> {
     let (found, total) = state.db.patients(&ctx.instance.id, filter, sorts, offset, size).await?;
     let ids: Vec<String> = found.iter().map(|p| p.id.clone()).collect();
-    let mut programs: std::collections::HashMap<String, Vec<PatientProgram>> = Default::default();
-    for (patient_id, body) in state.db.patient_programs_of(&ctx.instance.id, &ids).await? {
-        programs.entry(patient_id).or_default().push(serde_json::from_str(&body).map_err(ServiceError::internal)?);
-    }
+    let mut programs = state.db.patient_programs_of(&ctx.instance.id, &ids).await?;
     let mut content = Vec::with_capacity(found.len());
     for p in found {
         let enrolments = programs.remove(&p.id).unwrap_or_default();
-        content.push(render(state, ctx, p, Enrolments::Read(enrolments), false).await?);
+        content.push(render(state, ctx, p, enrolments, false).await?);
     }
     Ok((content, total))
 }
@@ -236,17 +234,11 @@ async fn audit(tx: &mut Tx, ctx: &InstanceScope, operation: Operation, p: &Patie
 
 /// Fills the parts of a patient that come from other records: the care team's user
 /// details and, with `expand`, the territorial team.
-/// A patient's enrolments, when the caller read them already.
-enum Enrolments {
-    Read(Vec<PatientProgram>),
-    Unread,
-}
-
 async fn render(
     state: &AppState,
     ctx: &InstanceScope,
     mut p: Patient,
-    enrolments: Enrolments,
+    enrolments: Vec<PatientProgram>,
     expand: bool,
 ) -> ServiceResult<Patient> {
     if !p.care_team_members.is_empty() {
@@ -258,10 +250,7 @@ async fn render(
             .filter_map(|m| found.iter().find(|u| u.id == m.id).map(|u| care_team_user(u, m.point_of_contact)))
             .collect();
     }
-    p.patient_programs = match enrolments {
-        Enrolments::Read(read) => super::patient_programs::render_all(state, ctx, read).await?,
-        Enrolments::Unread => super::patient_programs::of_patient(state, ctx, &p.id).await?,
-    };
+    p.patient_programs = super::patient_programs::render_all(state, ctx, enrolments).await?;
     if expand {
         let mut team = Vec::new();
         if let Some(region) = &p.patient_region {

@@ -5,8 +5,10 @@
 //! code (the export type list in `api/export.rs`); every value is bound.
 
 use super::Db;
+use crate::domain::patient_program::PatientProgram;
 use crate::store::sql::Executor;
 use crate::store::sql::Row;
+use std::collections::HashMap;
 
 /// Which column scopes a table: instance data, or tenant data (users).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,15 +215,17 @@ impl Db {
         page(self.reader(), source, scope_id, after, limit).await
     }
 
-    /// The stored bodies of the patient programs of these patients, by patient, each
-    /// patient's in enrolment order (as `GET /patients/{id}` lists them).
+    /// The patient programs of these patients, by patient, each patient's in enrolment
+    /// order (as `GET /patients/{id}` lists them); a patient with none is absent. One query
+    /// for a whole page (patient lists and the export).
     pub async fn patient_programs_of(
         &self,
         instance_id: &str,
         patient_ids: &[String],
-    ) -> crate::store::sql::Result<Vec<(String, String)>> {
+    ) -> crate::store::sql::Result<HashMap<String, Vec<PatientProgram>>> {
+        let mut by_patient: HashMap<String, Vec<PatientProgram>> = HashMap::new();
         if patient_ids.is_empty() {
-            return Ok(vec![]);
+            return Ok(by_patient);
         }
         let marks: Vec<String> = (0..patient_ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
@@ -233,8 +237,13 @@ impl Db {
         for id in patient_ids {
             q = q.bind(id.as_str());
         }
-        let rows = q.fetch_all(self.reader()).await?;
-        Ok(rows.iter().map(|r| (r.get("patient_id"), r.get("body"))).collect())
+        for r in q.fetch_all(self.reader()).await? {
+            by_patient
+                .entry(r.get("patient_id"))
+                .or_default()
+                .push(super::patient_programs::parse(&r.get::<String, _>("body")));
+        }
+        Ok(by_patient)
     }
 }
 
