@@ -11,6 +11,7 @@
 
 pub mod data_type;
 pub mod loader;
+mod object_rules;
 pub mod objects;
 pub(crate) mod shape;
 
@@ -370,7 +371,7 @@ impl Designer {
         if let Some(dt) = &self.encounter_disposition {
             validate_data_type(dt, "encounterDisposition", self, &mut errors);
         }
-        objects::validate(self, &mut errors);
+        object_rules::validate(self, &mut errors);
         errors
     }
 
