@@ -64,7 +64,7 @@ def test_emulator_controls_refuse_api_client_tokens(ow, api):
         headers={"Authorization": api.session.headers["Authorization"]},
         timeout=RAW_TIMEOUT,
     )
-    assert_error(r, 401, "NOT_VALID_JSON_WEB_TOKEN")
+    assert_error(r, 401, "EMULATOR_TOKEN_INVALID")
 
 
 # ===========================================================================

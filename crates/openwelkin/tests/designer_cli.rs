@@ -30,7 +30,7 @@ fn the_sample_designer_is_valid_without_a_database() {
     let (code, stdout) = validate(Path::new(SAMPLE), cwd.path());
     assert_eq!(code, 0, "{stdout}");
     assert!(
-        stdout.starts_with("ok: 1 tenants, 5 cdts, 2 pdts, 2 document-types, 2 assessments, 2 programs"),
+        stdout.starts_with("ok: 1 tenant, 5 cdts, 2 pdts, 2 document-types, 2 assessments, 2 programs"),
         "{stdout}"
     );
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "no database file is created");
@@ -38,7 +38,7 @@ fn the_sample_designer_is_valid_without_a_database() {
     // The tenant folder itself is recognised as one tenant.
     let (code, stdout) = validate(&Path::new(SAMPLE).join("demo"), cwd.path());
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.starts_with("ok: 1 tenants"), "{stdout}");
+    assert!(stdout.starts_with("ok: 1 tenant,"), "{stdout}");
 }
 
 const BROKEN_CDTS: &str = "\

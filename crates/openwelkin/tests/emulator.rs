@@ -20,10 +20,16 @@ async fn emulator_paths_do_not_exist_unless_enabled() {
 async fn emulator_controls_need_the_admin_token() {
     let s = Server::start_with(&["--emulator", "--emulator-token", ADMIN]).await;
     let client_token = s.token().await;
-    for token in [None, Some("wrong"), Some(client_token.as_str())] {
-        let (status, _) = s.call(Method::POST, "/_emulator/clock/advance", token, Some(json!({"days": 1}))).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "token {token:?}");
+    for (token, code) in [
+        (None, "EMULATOR_TOKEN_MISSING"),
+        (Some("wrong"), "EMULATOR_TOKEN_INVALID"),
+        (Some(client_token.as_str()), "EMULATOR_TOKEN_INVALID"),
+    ] {
+        let (status, body) = s.call(Method::POST, "/_emulator/clock/advance", token, Some(json!({"days": 1}))).await;
+        assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, code), "token {token:?}");
     }
+    let (_, clock) = s.get("/_emulator/clock", ADMIN).await;
+    assert_eq!(clock["frozen"], false, "a refused control changed nothing");
     let (status, body) = s.get("/_emulator/clock", ADMIN).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["frozen"], false);

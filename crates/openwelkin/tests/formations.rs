@@ -179,6 +179,22 @@ async fn applying_the_same_designer_again_publishes_nothing() {
 }
 
 #[tokio::test]
+async fn applying_to_an_unknown_tenant_is_refused_unless_asked_to_create_it() {
+    let s = Server::start().await;
+    let typo = format!("{}x", s.tenant);
+    let out = common::cli_output(&s.db_url, &["designer", "apply", common::FIXTURE_DESIGNER, "--tenant", &typo]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("no tenant \"{typo}\"")) && stderr.contains("--create-tenant"), "{stderr}");
+    let listed = s.cli(&["tenants", "list"]);
+    assert!(!listed.lines().any(|l| l.split_whitespace().next() == Some(typo.as_str())), "{listed}");
+
+    let out = s.cli(&["designer", "apply", common::FIXTURE_DESIGNER, "--tenant", &typo, "--create-tenant"]);
+    assert!(out.contains(&format!("{typo}/sandbox: published version 1")), "{out}");
+    assert!(s.cli(&["tenants", "list"]).lines().any(|l| l.split_whitespace().next() == Some(typo.as_str())));
+}
+
+#[tokio::test]
 async fn formations_need_the_formations_permission() {
     let s = Server::with_designer().await;
     let (name, secret) = s.client_with_policy(&json!({"permissions": {"patients": ["read"]}}), None);

@@ -13,6 +13,7 @@ use clap::Subcommand;
 pub enum TenantCommand {
     /// Create a tenant (idempotent) with its instances.
     Create {
+        /// The tenant's name (letters, digits, `-` and `_`).
         name: String,
         /// Instances to create, comma-separated.
         #[arg(long, default_value = "live,sandbox", value_delimiter = ',')]
@@ -26,8 +27,11 @@ pub enum TenantCommand {
 pub enum InstanceCommand {
     /// Create an instance of a tenant (idempotent).
     Create {
+        /// The tenant, by name.
         tenant: String,
+        /// The instance's name.
         name: String,
+        /// A description of the instance.
         #[arg(long, default_value = "")]
         description: String,
     },
@@ -37,6 +41,7 @@ pub enum InstanceCommand {
 pub enum ClientCommand {
     /// Create an API client; prints its name and secret once.
     Create {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
         /// Defaults to 12 random capital letters, like Welkin's.
@@ -50,8 +55,10 @@ pub enum ClientCommand {
     },
     /// Replace a client's security policy and, with --instances, its instance grant.
     SetPolicy {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The API client's name.
         #[arg(long)]
         name: String,
         #[command(flatten)]
@@ -59,29 +66,37 @@ pub enum ClientCommand {
     },
     /// List the API clients of a tenant.
     List {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
     },
     /// Refuse new tokens and every token already issued.
     Disable {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The API client's name.
         #[arg(long)]
         name: String,
     },
     /// Allow a disabled client again.
     Enable {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The API client's name.
         #[arg(long)]
         name: String,
     },
     /// Replace the secret; tokens issued before stop working. Prints the new secret once.
     RotateSecret {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The API client's name.
         #[arg(long)]
         name: String,
+        /// The new secret; a random 256-bit one when omitted.
         #[arg(long, env = "OPENWELKIN_CLIENT_SECRET", hide_env_values = true)]
         secret: Option<String>,
     },

@@ -22,8 +22,12 @@ pub enum DesignerCommand {
     Apply {
         /// The tenant's folder.
         dir: PathBuf,
+        /// The tenant to publish to; it must exist unless `--create-tenant` is given.
         #[arg(long)]
         tenant: String,
+        /// Create the tenant (with instances `live` and `sandbox`) when it does not exist.
+        #[arg(long)]
+        create_tenant: bool,
         /// Instances to publish to, comma-separated; all of the tenant's when omitted.
         #[arg(long, value_delimiter = ',')]
         instances: Option<Vec<String>>,
@@ -32,8 +36,10 @@ pub enum DesignerCommand {
     },
     /// Publish an instance's draft as its next formation version.
     Publish {
+        /// The tenant of the instance.
         #[arg(long)]
         tenant: String,
+        /// The instance whose draft becomes current.
         #[arg(long)]
         instance: String,
         #[command(flatten)]
@@ -44,8 +50,8 @@ pub enum DesignerCommand {
 pub async fn run(command: DesignerCommand) -> anyhow::Result<()> {
     match command {
         DesignerCommand::Validate { dir } => validate(&dir),
-        DesignerCommand::Apply { dir, tenant, instances, db } => {
-            super::formations::apply(&db.database, &dir, &tenant, instances).await
+        DesignerCommand::Apply { dir, tenant, create_tenant, instances, db } => {
+            super::formations::apply(&db.database, &dir, &tenant, create_tenant, instances).await
         }
         DesignerCommand::Publish { tenant, instance, db } => {
             super::formations::publish(&db.database, &tenant, &instance).await
@@ -73,7 +79,7 @@ fn validate(dir: &Path) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| format!("{} {}", tenants.iter().map(|(_, d)| d.count(*s)).sum::<usize>(), s.folder()))
                 .collect();
-            println!("ok: {} tenants, {}", tenants.len(), counts.join(", "));
+            println!("ok: {}, {}", counted(tenants.len(), "tenant"), counts.join(", "));
             Ok(())
         }
         Err(mut errors) => {
@@ -82,8 +88,23 @@ fn validate(dir: &Path) -> anyhow::Result<()> {
             for e in &errors {
                 println!("{e}");
             }
-            println!("{} errors", errors.len());
+            println!("{}", counted(errors.len(), "error"));
             anyhow::bail!("the designer folder {} has errors", dir.display())
         }
+    }
+}
+
+/// "1 error", "2 errors": a count with its noun in the right number.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(super::counted(1, "error"), "1 error");
+        assert_eq!(super::counted(2, "error"), "2 errors");
+        assert_eq!(super::counted(0, "tenant"), "0 tenants");
     }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Clone)]
 pub struct Scope {
+    /// The tenant, by name.
     #[arg(long, env = "OPENWELKIN_TENANT")]
     pub tenant: String,
     #[command(flatten)]
@@ -37,6 +38,7 @@ pub struct ResetArgs {
 pub struct SeedArgs {
     #[command(flatten)]
     pub scope: Scope,
+    /// The instance, by name.
     #[arg(long)]
     pub instance: String,
     /// A fixture file: `{"requests": [{"id", "method", "path", "body"}, …]}`.
@@ -62,6 +64,7 @@ pub struct SeedArgs {
 pub struct At {
     #[command(flatten)]
     pub scope: Scope,
+    /// The instance, by name.
     #[arg(long)]
     pub instance: String,
 }
@@ -70,12 +73,14 @@ pub struct At {
 pub enum SnapshotCommand {
     /// Save the instance's data as NAME (replacing a snapshot of that name).
     Save {
+        /// The snapshot's name.
         name: String,
         #[command(flatten)]
         at: At,
     },
     /// Replace the instance's data with snapshot NAME.
     Restore {
+        /// The snapshot's name.
         name: String,
         #[command(flatten)]
         at: At,
@@ -87,6 +92,7 @@ pub enum SnapshotCommand {
     },
     /// Delete snapshot NAME.
     Delete {
+        /// The snapshot's name.
         name: String,
         #[command(flatten)]
         at: At,
@@ -97,12 +103,14 @@ pub enum SnapshotCommand {
 pub enum OutboxCommand {
     /// Print what an outbox (sms, email, chat or webhooks) holds, one JSON object per line.
     List {
+        /// The outbox: sms, email, chat or webhooks.
         kind: String,
         #[command(flatten)]
         at: At,
     },
     /// Empty an outbox (chat messages stay in their conversation).
     Clear {
+        /// The outbox: sms, email, chat or webhooks.
         kind: String,
         #[command(flatten)]
         at: At,

@@ -31,8 +31,10 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct ExportArgs {
+    /// The tenant, by name.
     #[arg(long)]
     pub tenant: String,
+    /// The instance, by name.
     #[arg(long)]
     pub instance: String,
     /// The export type, as in GET /{tenant}/{instance}/export/{TYPE} (PATIENT, CDT_RECORD, …).
@@ -41,6 +43,7 @@ pub struct ExportArgs {
     /// The file to write (replaced if it exists).
     #[arg(long)]
     pub out: PathBuf,
+    /// The file's format: one JSON object per line (ndjson) or CSV with a header row.
     #[arg(long, value_enum, default_value = "ndjson")]
     pub format: Format,
     /// Only records changed at or after this ISO-8601 time, or after an export cursor.

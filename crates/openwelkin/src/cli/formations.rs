@@ -9,13 +9,26 @@ use anyhow::Context;
 use std::path::Path;
 
 /// Publishes one tenant's folder to the tenant's instances (all, or those named).
-pub async fn apply(url: &str, dir: &Path, tenant: &str, instances: Option<Vec<String>>) -> anyhow::Result<()> {
+/// An unknown tenant is refused unless `create_tenant`: a typo must not make a new tenant.
+pub async fn apply(
+    url: &str,
+    dir: &Path,
+    tenant: &str,
+    create_tenant: bool,
+    instances: Option<Vec<String>>,
+) -> anyhow::Result<()> {
     super::admin::check_name("tenant", tenant)?;
     let designer = Designer::load_dir(dir).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{} has errors:\n{}", dir.display(), lines.join("\n"))
     })?;
     let db = Db::connect(url).await?;
+    if !create_tenant && db.tenant_by_name(tenant).await?.is_none() {
+        db.close().await;
+        anyhow::bail!(
+            "no tenant {tenant:?}: create it with `openwelkin tenants create {tenant}`, or pass --create-tenant"
+        );
+    }
     let applied =
         crate::provision::apply_designer(&db, &Clock::system(), tenant, &designer, instances.as_deref()).await?;
     for a in applied {

@@ -10,26 +10,34 @@ use clap::Subcommand;
 pub enum WebhookCommand {
     /// The designer's webhooks of an instance and whether each is active.
     List {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The instance, by name.
         #[arg(long)]
         instance: String,
     },
     /// Activate a webhook; prints its signing secret.
     Activate {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The instance, by name.
         #[arg(long)]
         instance: String,
+        /// The webhook's name, as in the designer's webhooks folder.
         #[arg(long)]
         name: String,
     },
     /// Deactivate a webhook.
     Deactivate {
+        /// The tenant, by name.
         #[arg(long)]
         tenant: String,
+        /// The instance, by name.
         #[arg(long)]
         instance: String,
+        /// The webhook's name, as in the designer's webhooks folder.
         #[arg(long)]
         name: String,
     },

@@ -23,7 +23,7 @@ pub use inject::inject;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::emulator::admin::Emulator;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::json;
@@ -50,22 +50,37 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/faults/{id}", axum::routing::delete(faults::remove))
 }
 
-/// The emulator of a server that has one, once the caller showed its token.
+/// The emulator of a server that has one, once the caller showed its token. A missing or
+/// wrong token says so in words about the emulator token: the caller is a test harness
+/// that most likely sent an API client's token or none, not a malformed JWT.
 fn authorize<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Emulator, ApiError> {
-    match &state.emulator {
-        Some(emulator) => {
-            let given = headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-                .unwrap_or_default();
-            if emulator.auth.accepts(given) {
-                Ok(emulator.as_ref())
-            } else {
-                Err(ApiError::invalid_token())
-            }
-        }
-        None => Err(ApiError::not_found("NOT_FOUND", "REQUEST", "No such endpoint", json!({}))),
+    let Some(emulator) = &state.emulator else {
+        return Err(ApiError::not_found("NOT_FOUND", "REQUEST", "No such endpoint", json!({})));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    match given {
+        Some(token) if emulator.auth.accepts(token) => Ok(emulator.as_ref()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "EMULATOR_TOKEN_INVALID",
+            "EMULATOR",
+            "The bearer token is not the emulator token (API client tokens are not accepted here); \
+             use the token given to serve by --emulator-token or OPENWELKIN_EMULATOR_TOKEN",
+            json!({}),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "EMULATOR_TOKEN_MISSING",
+            "EMULATOR",
+            "The emulator controls need `Authorization: Bearer <emulator token>` (serve's \
+             --emulator-token or OPENWELKIN_EMULATOR_TOKEN, or the token printed at start)",
+            json!({}),
+        )),
     }
 }
 
