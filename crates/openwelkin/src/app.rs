@@ -32,6 +32,11 @@ pub struct State {
     pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
     /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
     pub emulator: Option<Arc<crate::emulator::admin::Emulator>>,
+    /// What signed provider callbacks are checked with (`serve --twilio-auth-token`,
+    /// `--mailgun-signing-key`, `--public-url`).
+    pub provider_signing: crate::services::provider_auth::ProviderSigning,
+    /// `serve --demo`: only then is the public demo secret good for a token.
+    pub demo: bool,
 }
 
 impl AppState {
@@ -56,6 +61,8 @@ impl AppState {
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
             emulator: None,
+            provider_signing: Default::default(),
+            demo: false,
         })))
     }
 

@@ -18,6 +18,23 @@ pub const CLIENT: &str = "DEMOAPICLIENT";
 /// `OPENWELKIN_DEMO_SECRET` to choose another when the demo client is first created.
 pub const DEFAULT_SECRET: &str = "demo-secret";
 
+/// Whether `secret` is the demo's public one: good for a token only while `serve --demo`
+/// runs (`api::token`), whichever client has it.
+pub fn is_public_secret(secret: &str) -> bool {
+    secret == DEFAULT_SECRET
+}
+
+/// The demo client of a database that once ran `--demo`, when it is enabled and its
+/// secret is still the public one.
+pub async fn client_with_public_secret(db: &Db) -> anyhow::Result<Option<crate::store::clients::ApiClient>> {
+    let Some(tenant) = db.tenant_by_name(TENANT).await? else { return Ok(None) };
+    let Some(client) = db.client_by_name(&tenant.id, CLIENT).await?.filter(|c| c.enabled) else { return Ok(None) };
+    let hash = client.secret_hash.clone();
+    // argon2 takes tens of milliseconds: off the runtime's threads.
+    let public = tokio::task::spawn_blocking(move || secrets::verify(DEFAULT_SECRET, &hash)).await?;
+    Ok(public.then_some(client))
+}
+
 /// The sample designer folder (`designer/demo` in the repository), built into the binary.
 static DESIGNER: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../designer/demo");
 

@@ -282,3 +282,92 @@ async fn client_access_changes_are_in_the_security_audit() {
     let (_, refused) = s.get(&format!("/{}/admin/audit-security?eventSubtype=TOKEN_REFUSED", s.tenant), &token).await;
     assert_eq!(refused["metaInfo"]["totalElements"], 1);
 }
+
+/// `serve` on `s`'s database with these flags: the child, and the lines it printed
+/// before it listened (its start warnings). `s.base` is set to it.
+fn serve_printing(s: &mut Server, flags: &[&str]) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-webhook-worker", "--database", &s.db_url])
+        .args(flags)
+        .env("OPENWELKIN_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    s.base = loop {
+        let line = lines.next().expect("the server exited before listening").unwrap();
+        match line.strip_prefix("openwelkin listening on ") {
+            Some(addr) => break addr.trim().to_string(),
+            None => printed.push(line),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, printed)
+}
+
+async fn demo_token(s: &Server, tenant: &str, client: &str, secret: &str) -> (StatusCode, serde_json::Value) {
+    s.call(Method::POST, &format!("/{tenant}/admin/api_clients/{client}"), None, Some(json!({"secret": secret}))).await
+}
+
+#[tokio::test]
+async fn the_public_demo_secret_works_only_with_demo() {
+    let mut s = Server::start_isolated(&["--no-webhook-worker", "--demo"]).await;
+    let (status, body) = demo_token(&s, "demo", "DEMOAPICLIENT", "demo-secret").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Another client given the public secret by hand.
+    s.cli(&[
+        "clients",
+        "create",
+        "--tenant",
+        &s.tenant,
+        "--name",
+        "SAMESECRET",
+        "--all-access",
+        "--secret",
+        "demo-secret",
+    ]);
+    let (status, _) = demo_token(&s, &s.tenant, "SAMESECRET", "demo-secret").await;
+    assert_eq!(status, StatusCode::CREATED, "with --demo the public secret is good");
+    s.kill9();
+
+    // Served for real: a warning at start, and the public secret refused for any client.
+    let (mut child, printed) = serve_printing(&mut s, &[]);
+    let warning = printed.iter().find(|l| l.contains("warning")).unwrap_or_else(|| panic!("no warning in {printed:?}"));
+    assert!(warning.contains("DEMOAPICLIENT") && warning.contains("tenant demo"), "{warning}");
+    assert!(warning.contains("clients rotate-secret --tenant demo --name DEMOAPICLIENT"), "{warning}");
+    assert!(!warning.contains("demo-secret"), "the warning does not repeat the secret: {warning}");
+    for (tenant, client) in [("demo", "DEMOAPICLIENT"), (s.tenant.as_str(), "SAMESECRET")] {
+        let (status, err) = demo_token(&s, tenant, client, "demo-secret").await;
+        assert_eq!((status, error_code(&err)), (StatusCode::UNAUTHORIZED, "INVALID_API_CLIENT_CREDENTIALS".into()));
+        assert_eq!(err[0]["componentType"], "AUTH");
+    }
+    let (status, err) = s
+        .call(
+            Method::POST,
+            "/auth/token",
+            None,
+            Some(json!({"apiClient": "DEMOAPICLIENT", "secret": "demo-secret", "tenant": "demo"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{err}");
+    let token = s.token().await;
+    assert!(!token.is_empty(), "other secrets are good as ever");
+    let (_, refused) = s.get(&format!("/{}/admin/audit-security?eventSubtype=TOKEN_REFUSED", s.tenant), &token).await;
+    assert!(refused.to_string().contains("public demo secret"), "{refused}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // With --demo again it works; once the secret is rotated the warning is gone.
+    s.serve_args = vec!["--no-webhook-worker".into(), "--demo".into()];
+    s.spawn();
+    let (status, _) = demo_token(&s, "demo", "DEMOAPICLIENT", "demo-secret").await;
+    assert_eq!(status, StatusCode::CREATED);
+    s.kill9();
+    s.cli(&["clients", "rotate-secret", "--tenant", "demo", "--name", "DEMOAPICLIENT"]);
+    let (mut child, printed) = serve_printing(&mut s, &[]);
+    assert!(!printed.iter().any(|l| l.contains("warning")), "{printed:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -149,6 +149,14 @@ impl Docs {
         (status, ct, resp.bytes().await.unwrap().to_vec())
     }
 
+    /// The response headers of a download.
+    async fn download_headers(&self, summary: &str, file: &str) -> reqwest::header::HeaderMap {
+        let url = self.s.url(&format!("{}/{summary}/files/{file}", self.base()));
+        let resp = self.s.http.get(url).bearer_auth(&self.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.headers().clone()
+    }
+
     async fn file_rows(&self, summary: &str) -> i64 {
         let db = openwelkin::store::Db::connect(&self.s.db_url).await.unwrap();
         let n: i64 = openwelkin::store::sql::query_scalar("SELECT COUNT(*) FROM document_files WHERE summary_id = $1")
@@ -307,6 +315,35 @@ async fn an_uploaded_file_downloads_byte_for_byte() {
     assert_eq!((status, error_code(&err).as_str()), (StatusCode::NOT_FOUND, "FILE_NOT_FOUND"));
     let (status, _, _) = d.download(&uuid::Uuid::new_v4().to_string(), list[0]["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn documents_are_shown_inline_only_as_types_a_browser_cannot_run() {
+    let d = setup().await;
+    let summary = id_of(&d.summary().await);
+    // HTML and SVG never become documents (their content is not JPEG, PNG or PDF), so
+    // every document is of a type that is safe to show.
+    for (name, kind, bytes) in [
+        ("page.html", "text/html", &b"<html><script>alert(1)</script></html>"[..]),
+        (
+            "logo.svg",
+            "image/svg+xml",
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"[..],
+        ),
+    ] {
+        let (status, err) = d.upload(&summary, &[("files", name, kind, bytes)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {err}");
+    }
+    let (status, files) = d
+        .upload(&summary, &[("files", "scan.png", "image/png", PNG), ("files", "résumé.pdf", "application/pdf", PDF)])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{files}");
+    let png = d.download_headers(&summary, files[0]["id"].as_str().unwrap()).await;
+    assert_eq!(png["content-disposition"], "inline; filename=\"scan.png\"");
+    assert_eq!(png["x-content-type-options"], "nosniff");
+    let pdf = d.download_headers(&summary, files[1]["id"].as_str().unwrap()).await;
+    assert_eq!(pdf["content-disposition"], "inline; filename=\"r_sum_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%2Epdf");
+    assert_eq!(pdf["x-content-type-options"], "nosniff");
 }
 
 #[tokio::test]

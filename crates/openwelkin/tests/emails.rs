@@ -1084,3 +1084,173 @@ async fn smtps_delivers_over_tls_from_the_first_byte_to_a_trusted_server_only() 
     assert_eq!(now["status"], "ACCEPTED", "not delivered, kept for a retry: {now}");
     assert_eq!(lines.lock().unwrap().len(), before, "no command reached the untrusted server");
 }
+
+const MAILGUN_KEY: &str = "mailgun-test-signing-key-8e1d";
+const EMULATOR_ADMIN: &str = "emulator-admin-token-8e1d";
+
+/// Mailgun's `timestamp`, `token` and `signature` fields, computed here as Mailgun
+/// documents them: hex(HMAC-SHA256(signing key, timestamp + token)).
+fn mailgun_fields(key: &str, timestamp_s: i64, token: &str) -> Vec<(String, String)> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{timestamp_s}{token}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    vec![("timestamp".into(), timestamp_s.to_string()), ("token".into(), token.into()), ("signature".into(), signature)]
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// An inbound email as Mailgun posts it: a form, no bearer token.
+async fn mailgun_post(s: &Server, fields: &[(String, String)]) -> (StatusCode, Value) {
+    let resp = s.http.post(s.url(&s.sandbox("/providers/email/inbound"))).form(fields).send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn mailgun_signed_inbound_email_is_stored_and_forged_or_stale_is_refused() {
+    let s = Server::start_with(&[
+        "--no-webhook-worker",
+        "--mailgun-signing-key",
+        MAILGUN_KEY,
+        "--emulator",
+        "--emulator-token",
+        EMULATOR_ADMIN,
+    ])
+    .await;
+    let Setup { s, token, .. } = setup_on(s).await;
+    let unmatched = s.sandbox("/unrecognized-patients/emails");
+    let mail = |subject: &str| -> Vec<(String, String)> {
+        [
+            ("sender", "Stranger@Nowhere.org"),
+            ("recipient", "nsnow@clinic.example.org"),
+            ("subject", subject),
+            ("body-plain", "hello"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let now = unix_now();
+    let refused = [
+        ("no signature", mail("unsigned")),
+        ("another key", [mail("forged"), mailgun_fields("not-the-key", now, "tok-1")].concat()),
+        ("a token that was not signed", {
+            let mut f = [mail("altered"), mailgun_fields(MAILGUN_KEY, now, "tok-2")].concat();
+            f[5].1 = "tok-3".into();
+            f
+        }),
+        ("a stale timestamp", [mail("stale"), mailgun_fields(MAILGUN_KEY, now - 10 * 60, "tok-4")].concat()),
+        ("a timestamp from the future", [mail("future"), mailgun_fields(MAILGUN_KEY, now + 10 * 60, "tok-5")].concat()),
+    ];
+    for (what, fields) in &refused {
+        let (status, err) = mailgun_post(&s, fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {err}");
+        assert_eq!(error_code(&err), "INVALID_PROVIDER_SIGNATURE", "{what}");
+        assert_eq!(err[0]["details"]["provider"], "mailgun");
+    }
+    let (_, stale) = mailgun_post(&s, &refused[3].1).await;
+    assert!(stale[0]["details"]["reason"].as_str().unwrap().contains("5 minutes"), "{stale}");
+    assert_eq!(total(&s, &token, &unmatched, "").await, 0, "nothing refused was stored");
+
+    // Signed as Mailgun signs: stored, audited as Mailgun.
+    let (status, e) = mailgun_post(&s, &[mail("signed"), mailgun_fields(MAILGUN_KEY, now, "tok-6")].concat()).await;
+    assert_eq!(
+        (status, e["status"].as_str(), e["subject"].as_str()),
+        (StatusCode::CREATED, Some("UNRECOGNISED"), Some("signed")),
+        "{e}"
+    );
+    let (_, audit) = s.get(&format!("/{}/admin/audit-data?entity=EMAIL&size=1", s.tenant), &token).await;
+    assert_eq!(audit["data"][0]["subjectFullName"], "API_CLIENT:mailgun", "{audit}");
+
+    // With attachments Mailgun posts multipart; the signature fields are parts.
+    let sig = mailgun_fields(MAILGUN_KEY, now, "tok-7");
+    let mut fields: Vec<(&str, &str)> = vec![("sender", "stranger@nowhere.org"), ("subject", "with a file")];
+    fields.extend(sig.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (kind, body) = multipart(&fields, &[("attachment-1", "scan.pdf", "application/pdf", b"%PDF-scan")]);
+    let resp = s
+        .http
+        .post(s.url(&s.sandbox("/providers/email/inbound")))
+        .header("content-type", kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(total(&s, &token, &unmatched, "").await, 2);
+
+    // The age is judged by the server's clock, which the emulator moves: an hour ahead,
+    // a signature of the real now is stale and one of the server's now is good.
+    let (status, _) = s.post("/_emulator/clock/advance", EMULATOR_ADMIN, json!({"hours": 1})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) =
+        mailgun_post(&s, &[mail("real now"), mailgun_fields(MAILGUN_KEY, unix_now(), "tok-8")].concat()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, e) =
+        mailgun_post(&s, &[mail("server now"), mailgun_fields(MAILGUN_KEY, unix_now() + 3600, "tok-9")].concat()).await;
+    assert_eq!(status, StatusCode::CREATED, "{e}");
+    let token = s.token().await; // the one before expired with the hour
+    assert_eq!(total(&s, &token, &unmatched, "").await, 3);
+
+    // A bearer token still works without any signature.
+    let (status, _) = s.post(&s.sandbox("/providers/email/inbound"), &token, json!({"from": "a@nowhere.org"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn inbound_mail_without_a_signing_key_needs_a_token() {
+    let t = setup().await;
+    let now = unix_now();
+    let (status, err) = mailgun_post(&t.s, &[("sender".to_string(), "x@nowhere.org".to_string())]).await;
+    assert_eq!((status, error_code(&err)), (StatusCode::UNAUTHORIZED, "NOT_VALID_JSON_WEB_TOKEN".into()));
+    let signed =
+        [vec![("sender".to_string(), "x@nowhere.org".to_string())], mailgun_fields(MAILGUN_KEY, now, "t")].concat();
+    let (status, err) = mailgun_post(&t.s, &signed).await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (StatusCode::FORBIDDEN, "INVALID_PROVIDER_SIGNATURE".into()),
+        "unverifiable"
+    );
+    assert_eq!(total(&t.s, &t.token, &t.s.sandbox("/unrecognized-patients/emails"), "").await, 0);
+}
+
+#[tokio::test]
+async fn attachments_a_browser_would_run_are_only_ever_downloaded() {
+    let t = setup().await;
+    let html = b"<html><script>alert(document.cookie)</script></html>";
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+    let (kind, body) = multipart(
+        &[("from", "mallory@nowhere.org"), ("subject", "open me")],
+        &[
+            ("a", "page.html", "text/html", html),
+            ("b", "logo.svg", "image/svg+xml", svg),
+            ("c", "scan.pdf", "application/pdf", b"%PDF-1"),
+        ],
+    );
+    let (status, e) = raw_post(&t.s, &t.s.sandbox("/providers/email/inbound"), &t.token, &kind, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{e}");
+    let id = e["id"].as_str().unwrap();
+    let files = e["attachments"].as_array().unwrap();
+    for (i, (name, kind, bytes)) in [
+        ("page.html", "text/html", &html[..]),
+        ("logo.svg", "image/svg+xml", &svg[..]),
+        ("scan.pdf", "application/pdf", &b"%PDF-1"[..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = t.s.sandbox(&format!(
+            "/unrecognized-emails/{id}/attachment?attachmentId={}",
+            files[i]["id"].as_str().unwrap()
+        ));
+        let resp = t.s.http.get(t.s.url(&path)).bearer_auth(&t.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers().clone();
+        assert_eq!(h["content-type"], kind);
+        assert_eq!(h["content-disposition"], format!("attachment; filename=\"{name}\"").as_str(), "{name}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), bytes);
+    }
+}

@@ -637,36 +637,14 @@ async fn the_cli_writes_a_snapshot_as_ndjson_or_csv() {
     s.create_patient(&token, json!({"firstName": "Quoted", "lastName": "Li, \"quoted\""})).await;
     // The same objects as the HTTP export (on a quiet database).
     let file2 = dir.path().join("again.ndjson");
-    s.cli(&[
-        "export",
-        "--tenant",
-        &s.tenant,
-        "--instance",
-        "sandbox",
-        "--type",
-        "PATIENT",
-        "--out",
-        file2.to_str().unwrap(),
-    ]);
+    cli_export(&s, "PATIENT", file2.to_str().unwrap(), &[]);
     let http = export_all(&s, &token, "sandbox", "PATIENT", 1000).await;
     let cli: Vec<Value> =
         std::fs::read_to_string(&file2).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(cli, http);
 
     let csv = dir.path().join("patients.csv");
-    s.cli(&[
-        "export",
-        "--tenant",
-        &s.tenant,
-        "--instance",
-        "sandbox",
-        "--type",
-        "PATIENT",
-        "--out",
-        csv.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    cli_export(&s, "PATIENT", csv.to_str().unwrap(), &["--format", "csv"]);
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut rows = text.lines();
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
@@ -680,17 +658,7 @@ async fn the_cli_writes_a_snapshot_as_ndjson_or_csv() {
 
     // Other types and errors.
     let cdts = dir.path().join("cdts.ndjson");
-    s.cli(&[
-        "export",
-        "--tenant",
-        &s.tenant,
-        "--instance",
-        "sandbox",
-        "--type",
-        "CDT_RECORD",
-        "--out",
-        cdts.to_str().unwrap(),
-    ]);
+    cli_export(&s, "CDT_RECORD", cdts.to_str().unwrap(), &[]);
     assert_eq!(std::fs::read_to_string(&cdts).unwrap(), "");
     let out = common::cli_output(
         &s.db_url,
@@ -702,4 +670,54 @@ async fn the_cli_writes_a_snapshot_as_ndjson_or_csv() {
         &["export", "--tenant", &s.tenant, "--instance", "nowhere", "--type", "SMS", "--out", "/dev/null"],
     );
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no instance"));
+}
+
+#[tokio::test]
+async fn a_csv_export_cannot_run_in_a_spreadsheet() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    let formula = "=HYPERLINK(\"http://x\",\"y\")";
+    s.create_patient(&token, json!({"firstName": formula, "lastName": "@SUM(A1)", "externalId": "-5"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("patients.csv");
+    let out = csv.to_str().unwrap();
+    cli_export(&s, "PATIENT", out, &["--format", "csv"]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    // Each text cell that starts like a formula starts with ' instead (quoted as usual).
+    assert!(text.contains(",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","), "{text}");
+    assert!(text.contains(",'@SUM(A1),"), "{text}");
+    assert!(text.contains(",'-5,"), "a text that looks like a number too: {text}");
+    // (A number is written as it is: `-5` as a JSON number is no formula.)
+    for cell in csv_cells(&text).into_iter().filter(|c| c.parse::<f64>().is_err()) {
+        assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "a live cell {cell:?} in {text}");
+    }
+    // The data itself is unchanged: the JSON export has the name as written.
+    let http = export_all(&s, &token, "sandbox", "PATIENT", 1000).await;
+    assert_eq!(http[0]["firstName"], formula);
+}
+
+/// Every cell of a CSV text, unquoted (RFC 4180: quoted cells may hold commas, quotes
+/// doubled, and line breaks).
+fn csv_cells(text: &str) -> Vec<String> {
+    let (mut cells, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',' | '\n', false) => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
+}
+
+/// `openwelkin export` of the sandbox of `s`'s tenant, with extra flags.
+fn cli_export(s: &Server, export_type: &str, out: &str, extra: &[&str]) -> String {
+    let args = ["export", "--tenant", &s.tenant, "--instance", "sandbox", "--type", export_type, "--out", out];
+    s.cli(&[&args[..], extra].concat())
 }

@@ -59,7 +59,12 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let s = Server::start().await;
+    setup_with(&["--no-webhook-worker"]).await
+}
+
+/// The same, with these `serve` flags.
+async fn setup_with(serve_args: &[&str]) -> Setup {
+    let s = Server::start_with(serve_args).await;
     let token = s.token().await;
     let p = s
         .create_patient(
@@ -126,6 +131,32 @@ impl Setup {
             self.inbound("sandbox", &[("From", from), ("To", LINE), ("Body", body), ("MessageSid", sid)], true).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// A callback as Twilio posts it: no bearer token, the form, the signature (if any)
+    /// in `X-Twilio-Signature`, and `X-Forwarded-Proto` (if any). Answers JSON.
+    async fn twilio_post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        signature: Option<&str>,
+        forwarded_proto: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.s.http.post(self.s.url(&self.s.sandbox(path))).header("Accept", "application/json");
+        if let Some(sig) = signature {
+            req = req.header("X-Twilio-Signature", sig);
+        }
+        if let Some(proto) = forwarded_proto {
+            req = req.header("X-Forwarded-Proto", proto);
+        }
+        let resp = req.form(form).send().await.unwrap();
+        (resp.status(), resp.json().await.unwrap())
+    }
+
+    async fn unrecognized_count(&self) -> i64 {
+        let (status, page) = self.s.get(&self.s.sandbox("/unrecognized-patients/sms"), &self.token).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["totalElements"].as_i64().unwrap()
     }
 
     async fn audit(&self, entity: &str) -> Vec<Value> {
@@ -780,6 +811,9 @@ async fn a_client_without_the_sms_policy_gets_403() {
     let resp =
         t.s.http.post(t.s.url(&t.s.sandbox("/providers/sms/inbound"))).form(&[("From", PHONE)]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the webhook needs a token");
+    // Signed, but this server has no Twilio auth token to check the signature with.
+    let (status, err) = t.twilio_post("/providers/sms/inbound", &[("From", PHONE)], Some("c2lnbmVk"), None).await;
+    assert_eq!((status, error_code(&err)), (StatusCode::FORBIDDEN, "INVALID_PROVIDER_SIGNATURE".into()), "{err}");
     assert_eq!(t.list("").await["totalElements"], 1, "nothing was written");
 }
 
@@ -1108,4 +1142,126 @@ async fn the_twilio_provider_speaks_https_to_a_server_its_ca_file_trusts() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+const TWILIO_TOKEN: &str = "twilio-test-auth-token-5f2c";
+
+/// Twilio's `X-Twilio-Signature`, computed here as Twilio documents it:
+/// base64(HMAC-SHA1(auth token, URL + each parameter's name and value, sorted by name)).
+fn twilio_signature(auth_token: &str, url: &str, form: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted = form.to_vec();
+    sorted.sort();
+    let signed: String = sorted.iter().fold(url.to_string(), |acc, (k, v)| format!("{acc}{k}{v}"));
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn twilio_signed_callbacks_are_accepted_and_forged_ones_store_nothing() {
+    let t = setup_with(&["--no-webhook-worker", "--twilio-auth-token", TWILIO_TOKEN]).await;
+    let path = "/providers/sms/inbound";
+    // Without --public-url the signed URL is the one the request names: scheme and Host.
+    let url = t.s.url(&t.s.sandbox(path));
+    let form = [("From", "+15559990001"), ("To", LINE), ("Body", "signed hello"), ("MessageSid", "SM5f2c0001")];
+    let good = twilio_signature(TWILIO_TOKEN, &url, &form);
+
+    let altered = [("From", "+15559990001"), ("To", LINE), ("Body", "signed hellO"), ("MessageSid", "SM5f2c0001")];
+    let https_url = url.replacen("http://", "https://", 1);
+    let forged = [
+        ("no signature", None),
+        ("another token", Some(twilio_signature("not-the-token", &url, &form))),
+        ("an altered parameter", Some(twilio_signature(TWILIO_TOKEN, &url, &altered))),
+        ("another URL", Some(twilio_signature(TWILIO_TOKEN, &https_url, &form))),
+        ("not base64", Some("%%%".to_string())),
+    ];
+    for (what, signature) in &forged {
+        let (status, err) = t.twilio_post(path, &form, signature.as_deref(), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {err}");
+        assert_eq!(error_code(&err), "INVALID_PROVIDER_SIGNATURE", "{what}");
+        assert_eq!(err[0]["componentType"], "AUTH");
+    }
+    // The signature of one form does not carry another.
+    let (status, _) = t.twilio_post(path, &altered, Some(&good), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A JSON body is not what Twilio signs.
+    let resp =
+        t.s.http
+            .post(&url)
+            .header("X-Twilio-Signature", &good)
+            .json(&json!({"From": "+15559990001", "To": LINE, "Body": "signed hello", "MessageSid": "SM5f2c0001"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(t.unrecognized_count().await, 0, "nothing refused was stored");
+
+    // Signed as Twilio signs it: stored, audited as Twilio, answered with TwiML by default.
+    let resp = t.s.http.post(&url).header("X-Twilio-Signature", &good).form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("<Response></Response>"));
+    assert_eq!(t.unrecognized_count().await, 1);
+    let (_, page) = t.s.get(&t.s.sandbox("/unrecognized-patients/sms"), &t.token).await;
+    assert_eq!(
+        (page["content"][0]["message"].as_str(), page["content"][0]["externalId"].as_str()),
+        (Some("signed hello"), Some("SM5f2c0001"))
+    );
+    let rows = t.audit("SMS").await;
+    assert_eq!(rows.last().unwrap()["subjectFullName"], "API_CLIENT:twilio", "{rows:?}");
+
+    // Behind a TLS proxy, X-Forwarded-Proto gives the scheme Twilio called.
+    let proxied = [("From", "+15559990002"), ("To", LINE), ("Body", "via proxy"), ("MessageSid", "SM5f2c0002")];
+    let sig = twilio_signature(TWILIO_TOKEN, &https_url, &proxied);
+    let (status, m) = t.twilio_post(path, &proxied, Some(&sig), Some("https")).await;
+    assert_eq!((status, m["message"].as_str()), (StatusCode::OK, Some("via proxy")), "{m}");
+    let (status, _) = t.twilio_post(path, &proxied, Some(&sig), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the same signature for the URL as seen here");
+
+    // A bearer token still works, and a bad one is still a 401.
+    t.receive(PHONE, "with a token", "SM5f2c0003").await;
+    let resp = t.s.http.post(&url).bearer_auth("nonsense").form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(t.unrecognized_count().await, 2);
+
+    // Delivery reports are signed the same way.
+    t.line(LINE, json!({})).await;
+    let sent = t.send(json!({"message": "report on me"})).await;
+    let sid = sent["externalId"].as_str().unwrap().to_string();
+    let status_path = "/providers/sms/status";
+    let status_url = t.s.url(&t.s.sandbox(status_path));
+    let report = [("MessageSid", sid.as_str()), ("MessageStatus", "delivered")];
+    let forged = twilio_signature("not-the-token", &status_url, &report);
+    let (status, err) = t.twilio_post(status_path, &report, Some(&forged), None).await;
+    assert_eq!((status, error_code(&err)), (StatusCode::FORBIDDEN, "INVALID_PROVIDER_SIGNATURE".into()));
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(t.s.get(&t.one(&id), &t.token).await.1["status"], "SENT", "a forged report changes nothing");
+    let sig = twilio_signature(TWILIO_TOKEN, &status_url, &report);
+    let (status, m) = t.twilio_post(status_path, &report, Some(&sig), None).await;
+    assert_eq!((status, m["status"].as_str()), (StatusCode::OK, Some("DELIVERED")), "{m}");
+}
+
+#[tokio::test]
+async fn twilio_signs_the_public_url_when_one_is_set() {
+    let public = "https://care.example.org/welkin";
+    let t = setup_with(&[
+        "--no-webhook-worker",
+        "--twilio-auth-token",
+        TWILIO_TOKEN,
+        "--public-url",
+        "https://care.example.org/welkin/",
+    ])
+    .await;
+    let path = "/providers/sms/inbound";
+    let form = [("From", "+15559990011"), ("To", LINE), ("Body", "public"), ("MessageSid", "SM5f2c0011")];
+    let local = twilio_signature(TWILIO_TOKEN, &t.s.url(&t.s.sandbox(path)), &form);
+    let (status, err) = t.twilio_post(path, &form, Some(&local), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    assert_eq!(err[0]["details"]["url"], format!("{public}{}", t.s.sandbox(path)), "names the URL it checked");
+    assert_eq!(t.unrecognized_count().await, 0);
+    let sig = twilio_signature(TWILIO_TOKEN, &format!("{public}{}", t.s.sandbox(path)), &form);
+    let (status, m) = t.twilio_post(path, &form, Some(&sig), Some("http")).await;
+    assert_eq!((status, m["message"].as_str()), (StatusCode::OK, Some("public")), "{m}");
+    assert_eq!(t.unrecognized_count().await, 1);
 }

@@ -18,7 +18,7 @@ pub type Caller = crate::services::scope::Scope;
 /// A `Caller` on a `/{tenant}/{instance}/…` route, with the instance checked.
 pub type InstanceCaller = crate::services::scope::InstanceScope;
 
-fn path_of(parts: &Parts) -> String {
+pub(crate) fn path_of(parts: &Parts) -> String {
     parts
         .extensions
         .get::<OriginalUri>()
@@ -26,7 +26,8 @@ fn path_of(parts: &Parts) -> String {
         .unwrap_or_else(|| parts.uri.path().to_string())
 }
 
-fn segment(path: &str, n: usize) -> Option<String> {
+/// The `n`th segment of `path`, percent-decoded (1: the tenant, 2: the instance).
+pub(crate) fn segment(path: &str, n: usize) -> Option<String> {
     path.split('/')
         .nth(n)
         .filter(|s| !s.is_empty())

@@ -19,8 +19,8 @@ use crate::domain::call::{self, RESOLUTIONS};
 use crate::services::calls as service;
 use crate::services::patients;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -197,19 +197,8 @@ pub async fn recording(
 ) -> ApiResult<Response> {
     ctx.require(Family::Calls, Op::Read)?;
     let (content_type, filename, bytes) = service::recording(&state, &ctx, &path.2, &path.3).await?;
-    let disposition =
-        format!("attachment; filename=\"{}\"", call::clean_filename(&filename).replace(|c: char| !c.is_ascii(), "_"));
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static(call::MPEG)),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
-    );
-    Ok(response)
+    // Always an attachment, as Welkin sends recordings.
+    Ok(super::headers::file_download(&content_type, &call::clean_filename(&filename), bytes, false))
 }
 
 /// Calls from numbers no patient has (DOCS), newest first.

@@ -6,7 +6,7 @@
 use super::body::JsonObject;
 use super::caller::InstanceCaller;
 use super::cdts::{key_type, patient, CdtPage};
-use super::error::{ApiError, ApiResult, ErrorItem};
+use super::error::{ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
 use crate::app::AppState;
@@ -18,8 +18,8 @@ use crate::services::documents::{summaries, type_records};
 use crate::services::error::{Kind, ServiceError, ServiceResult};
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -233,16 +233,9 @@ pub async fn upload(
 #[allow(dead_code)]
 pub struct FileBytes(Vec<u8>);
 
-/// `inline; filename="…"` with an ASCII fallback and the UTF-8 name (RFC 6266).
-fn disposition(name: &str) -> HeaderValue {
-    let ascii: String =
-        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
-    let utf8 = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    HeaderValue::from_str(&format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{utf8}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("inline"))
-}
-
-/// Download a file of a summary: its bytes, with the Content-Type found at upload.
+/// Download a file of a summary: its bytes, with the Content-Type found at upload; shown
+/// inline when the type is safe to show (PNG, JPEG, GIF, PDF, plain text with a
+/// charset), else as an attachment.
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/patients/{patientId}/document-summary/{documentSummaryId}/files/{fileId}", tag = "Documents",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("documentSummaryId" = String, Path), ("fileId" = String, Path)),
@@ -258,12 +251,8 @@ pub async fn download(
 ) -> ApiResult<Response> {
     ctx.require(Family::Documents, Op::Read)?;
     let file = files::download(&state, &ctx, &path.2, &path.3, &path.4).await?;
-    let content_type = HeaderValue::from_str(&file.content_type).map_err(ApiError::internal)?;
-    Ok((
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition(&file.original_name))],
-        file.bytes,
-    )
-        .into_response())
+    // Shown in the browser when its type is safe to show (images, PDF), else saved.
+    Ok(super::headers::file_download(&file.content_type, &file.original_name, file.bytes, true))
 }
 
 /// Read a summary's document-type record.
@@ -334,16 +323,4 @@ pub async fn delete_type_record(
     ctx.require(Family::Documents, Op::Delete)?;
     type_records::delete(&state, &ctx, &path.2, &path.3, &path.4).await?;
     Ok(StatusCode::OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_disposition_header_survives_any_name() {
-        let h = disposition("résumé \"final\".pdf");
-        let s = h.to_str().unwrap();
-        assert!(s.starts_with("inline; filename=\"r_sum_ _final_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9"), "{s}");
-    }
 }

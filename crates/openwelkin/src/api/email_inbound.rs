@@ -3,7 +3,8 @@
 //! * `POST /{tenant}/{instance}/providers/email/inbound` (extension): a received email,
 //!   as JSON or form (Mailgun's `sender`/`recipient`/`body-plain` names too). From a
 //!   patient's address it becomes that patient's email (direction IN, DELIVERED);
-//!   otherwise an unmatched one (UNRECOGNISED, no patient).
+//!   otherwise an unmatched one (UNRECOGNISED, no patient). A bearer token or Mailgun's
+//!   signature (`api::provider_caller`).
 //! * V8 `/{tenant}/{instance}/unrecognized-patients/emails[/{emailId}]`: GET (Spring
 //!   page), PUT (`{"sender": patientId}` assigns it), DELETE.
 //! * DOCS `/{tenant}/{instance}/unrecognized-emails[/{emailId}]`: GET (flat page, status
@@ -19,6 +20,7 @@ use super::emails::{download, filter_of, time_param, EmailInput};
 use super::error::{ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use super::provider_caller::ProviderCaller;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::emails::{self as emails, inbound as service};
@@ -33,24 +35,28 @@ use utoipa::ToSchema;
 
 /// A received email: `from` (required), `to`, `subject`, `body`; Mailgun's `sender`,
 /// `recipient`, `body-plain` are read too, other keys are ignored (provider payloads
-/// carry many). File parts of any name become attachments.
+/// carry many). File parts of any name become attachments. Without a bearer token, the
+/// form must carry Mailgun's `timestamp`, `token` and `signature` (see docs/PROVIDERS.md);
+/// a bad, missing or stale one is 403 and nothing is stored.
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/providers/email/inbound", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path)),
     request_body(content(
         (Object = "application/json"), (Object = "application/x-www-form-urlencoded"), (Object = "multipart/form-data"),
-    ), description = "from (required), to, subject, body"),
+    ), description = "from (required), to, subject, body; timestamp, token, signature (Mailgun's) when there is no bearer token"),
     responses((status = 201, body = Object, description = "The stored email: the patient's, or UNRECOGNISED"),
-        (status = 400, body = Vec<ErrorItem>)),
-    security(("bearer" = [])),
+        (status = 400, body = Vec<ErrorItem>), (status = 401, body = Vec<ErrorItem>),
+        (status = 403, body = Vec<ErrorItem>, description = "INVALID_PROVIDER_SIGNATURE, or outside the client's policy")),
+    security(("bearer" = []), ()),
     extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn receive(
     State(state): State<AppState>,
-    ctx: InstanceCaller,
+    caller: ProviderCaller,
     Path(_path): Path<(String, String)>,
     input: EmailInput,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let ctx = caller.mailgun(&state, &input.fields).await?;
     ctx.require(Family::Email, Op::Create)?;
     Ok((StatusCode::CREATED, Json(service::receive(&state, &ctx, &input.fields, input.uploads).await?)))
 }

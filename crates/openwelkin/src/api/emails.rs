@@ -19,9 +19,9 @@ use crate::services::patients;
 use crate::store::emails::{self as store, Attachment, EmailFilter, Scope};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{Map, Value};
 
@@ -317,13 +317,10 @@ pub async fn delete(
     Ok(StatusCode::OK)
 }
 
-/// A file as a download with its stored type and `Content-Disposition: attachment`.
+/// A file as a download with its stored type and `Content-Disposition: attachment`
+/// (Welkin sends email attachments so, whatever their type).
 pub(crate) fn download(a: Attachment) -> Response {
-    let disposition = format!("attachment; filename=\"{}\"", a.file_name);
-    let disposition = HeaderValue::from_bytes(disposition.as_bytes())
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"attachment\""));
-    let kind = HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    ([(CONTENT_TYPE, kind), (CONTENT_DISPOSITION, disposition)], a.data).into_response()
+    super::headers::file_download(&a.content_type, &a.file_name, a.data, false)
 }
 
 /// Download an attachment of the email (binary, its stored Content-Type).

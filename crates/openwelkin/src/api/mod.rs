@@ -33,6 +33,7 @@ pub mod params;
 pub mod patient_programs;
 pub mod patients;
 pub mod pdts;
+pub mod provider_caller;
 pub mod retry;
 pub mod sms;
 pub mod tasks;

@@ -130,8 +130,13 @@ fn bad_credentials() -> ApiError {
     )
 }
 
-/// Checks the throttle, the secret and the enabled flag, audits the outcome, and signs a
-/// token. Returns the client, the token and its expiry (epoch seconds).
+/// A 401 about a known client, named in the details.
+fn client_refused(code: &str, message: &str, client_name: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, "AUTH", message, json!({"clientName": client_name}))
+}
+
+/// Checks the throttle, the secret, the public demo secret (refused unless `serve --demo`)
+/// and the enabled flag, audits the outcome, and signs a token. Returns the client, the token and its expiry (epoch seconds).
 async fn authenticate(
     state: &AppState,
     tenant_name: &str,
@@ -187,15 +192,18 @@ async fn authenticate(
         state.db.record_security_event(&refuse("bad credentials"), now_ms).await?;
         return Err(bad_credentials());
     };
+    if !state.demo && crate::demo::is_public_secret(secret) {
+        // A database that once ran `--demo` served for real: the demo secret is public.
+        state.db.record_security_event(&refuse("public demo secret"), now_ms).await?;
+        return Err(client_refused(
+            "INVALID_API_CLIENT_CREDENTIALS",
+            "The public demo secret is refused when the server runs without --demo; rotate the client's secret",
+            &client.name,
+        ));
+    }
     if !client.enabled {
         state.db.record_security_event(&refuse("client disabled"), now_ms).await?;
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "API_CLIENT_DISABLED",
-            "AUTH",
-            "API client is disabled",
-            json!({"clientName": client.name}),
-        ));
+        return Err(client_refused("API_CLIENT_DISABLED", "API client is disabled", &client.name));
     }
     let (token, exp) = state.signer.issue(&client.id, &tenant.id, &client.name, client.secret_version, now_ms / 1000);
     let issued = SecurityEvent {

@@ -1,6 +1,7 @@
 //! `openwelkin export`: writes every record of one export type of an instance to a file,
 //! as NDJSON (one record per line) or CSV (one column per top-level key, nested values as
-//! JSON text), with a progress bar on a terminal.
+//! JSON text, text that starts like a spreadsheet formula prefixed with `'`), with a
+//! progress bar on a terminal.
 //!
 //! It reads the pages the HTTP export serves (`services::export::fetch`), rendered the same
 //! way, but all inside one read transaction: the file is a snapshot of one moment, with
@@ -215,11 +216,28 @@ fn write_csv(records: &Path, out: &Path, columns: &[String]) -> anyhow::Result<(
     Ok(())
 }
 
-/// Flattens a record for CSV: one column per top-level key, nested values as JSON text.
+/// What a spreadsheet takes for the start of a formula (OWASP's CSV injection list: a
+/// cell `=HYPERLINK(…)` or `@SUM(…)` would run when the file is opened).
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// A text cell a spreadsheet will not run: one starting like a formula gets a `'` in
+/// front, which spreadsheets show as text. JSON numbers are written as they are: they
+/// are only digits, a sign, a point and an exponent, never a formula, so a negative
+/// number stays a number. A text value that looks like one (`"-5"`) is still prefixed.
+fn inert(text: String) -> String {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// Flattens a record for CSV: one column per top-level key, nested values as JSON text
+/// (which starts with `{` or `[`); text made inert (`inert`).
 fn csv_cell(v: &Value) -> String {
     let text = match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => inert(s.clone()),
         Value::Bool(_) | Value::Number(_) => v.to_string(),
         Value::Array(_) | Value::Object(_) => v.to_string(),
     };
@@ -250,5 +268,18 @@ mod tests {
         assert_eq!(csv_cell(&json!({"a": [1]})), "\"{\"\"a\"\":[1]}\"");
         let cols = vec!["id".to_string(), "x".to_string()];
         assert_eq!(csv_line(&cols, json!({"id": "1"}).as_object().unwrap()), "1,");
+    }
+
+    #[test]
+    fn csv_text_that_starts_like_a_formula_is_made_inert() {
+        assert_eq!(csv_cell(&json!("=HYPERLINK(\"http://x\",\"y\")")), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+        assert_eq!(csv_cell(&json!("+1 555")), "'+1 555");
+        assert_eq!(csv_cell(&json!("-5")), "'-5");
+        assert_eq!(csv_cell(&json!("@SUM(A1)")), "'@SUM(A1)");
+        assert_eq!(csv_cell(&json!("\tx")), "'\tx");
+        assert_eq!(csv_cell(&json!("\rx")), "\"'\rx\"");
+        assert_eq!(csv_cell(&json!("a=b")), "a=b", "only the start counts");
+        assert_eq!(csv_cell(&json!(-5)), "-5", "a JSON number is never a formula");
+        assert_eq!(csv_cell(&json!(-1.5e3)), "-1500.0");
     }
 }

@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::clock::Clock;
 use crate::net::conn::{Activity, Limits, Watched};
 use crate::net::tls::ClientTls;
+use crate::services::provider_auth::{parse_public_url, ProviderSigning};
 use crate::store::Db;
 use clap::Args;
 use std::io::Write;
@@ -45,7 +46,41 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     #[command(flatten)]
+    pub callbacks: CallbackArgs,
+    #[command(flatten)]
     pub edge: EdgeArgs,
+}
+
+/// Provider callbacks signed by the provider (docs/PROVIDERS.md). Twilio's auth token is
+/// `--twilio-auth-token` (the SMS flags): when set, `X-Twilio-Signature` is checked.
+#[derive(Args)]
+pub struct CallbackArgs {
+    /// The public base URL providers call this server at (`https://care.example.org`, with
+    /// a path if a proxy in front strips one): Twilio signs the URL it called, which
+    /// behind a proxy is not the one this server sees. Without it the URL is made from
+    /// the request's `X-Forwarded-Proto` (else this server's own scheme) and `Host`.
+    #[arg(long, env = "OPENWELKIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Mailgun's HTTP webhook signing key: inbound email posted without a bearer token
+    /// must then carry Mailgun's `timestamp`, `token` and `signature`.
+    #[arg(long, env = "OPENWELKIN_MAILGUN_SIGNING_KEY", hide_env_values = true)]
+    pub mailgun_signing_key: Option<String>,
+}
+
+impl CallbackArgs {
+    fn signing(&self, sms: &crate::delivery::sms::SmsArgs, https: bool) -> anyhow::Result<ProviderSigning> {
+        let secret = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(String::from);
+        let public_url = match self.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(u) => Some(parse_public_url(u).map_err(|e| anyhow::anyhow!("--public-url {e}"))?),
+            None => None,
+        };
+        Ok(ProviderSigning {
+            twilio_auth_token: secret(&sms.twilio_auth_token),
+            mailgun_signing_key: secret(&self.mailgun_signing_key),
+            public_url,
+            https,
+        })
+    }
 }
 
 /// TLS and the limits on connections.
@@ -134,6 +169,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let client_tls = ClientTls::from_ca_file(args.edge.ca_file.as_deref())?;
+    let signing = args.callbacks.signing(&args.sms, server_tls.is_some())?;
     let clock = Clock::system();
     let db = Db::connect_with(&args.db.database, std::time::Duration::from_millis(args.db_timeout_ms.max(1))).await?;
     if let Some(root) = &args.designer {
@@ -147,6 +183,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.demo {
         crate::demo::ensure(&db, &clock, args.designer.is_none()).await?;
+    } else {
+        warn_of_demo_client(&db).await?;
     }
     let mut state = AppState::new(db.clone(), clock).await?;
     state.settings().files = crate::files::FileStore::local(
@@ -155,6 +193,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
     state.settings().webhooks = args.webhooks.settings(&client_tls);
+    state.settings().provider_signing = signing;
+    state.settings().demo = args.demo;
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -411,6 +451,23 @@ async fn shutdown() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// A database that once ran `--demo` keeps the demo client, whose secret is public. Served
+/// without `--demo`, tokens are refused for that secret (`api::token`); the operator is
+/// told which client it is and how to retire it.
+async fn warn_of_demo_client(db: &Db) -> anyhow::Result<()> {
+    let Some(client) = crate::demo::client_with_public_secret(db).await? else { return Ok(()) };
+    let (tenant, name) = (crate::demo::TENANT, client.name.as_str());
+    let advice = format!(
+        "API client {name} of tenant {tenant} still has the public demo secret; tokens for it are refused while \
+         serving without --demo. Rotate it (openwelkin clients rotate-secret --tenant {tenant} --name {name}) or \
+         disable it (openwelkin clients disable --tenant {tenant} --name {name})"
+    );
+    tracing::warn!("{advice}");
+    // On stdout too, beside the other start lines an operator reads.
+    println!("openwelkin: warning: {advice}");
+    Ok(())
 }
 
 fn report(tenant: &str, applied: &[crate::provision::Applied]) {

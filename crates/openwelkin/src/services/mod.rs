@@ -9,8 +9,9 @@
 //! `care_plans`, `calendar/` (events, schedules, work hours), `assessment_records`,
 //! `contacts`, `dictionaries`, `billing/` (payment methods, subscriptions, invoices,
 //! payments), `chat` with `chat_webhook`, `calls`, `sms/`, `emails/`,
-//! `communication_ids`, `webhooks`, `templates`, `patient_programs`, `export`; `scope`
-//! and `error` hold what all share.
+//! `communication_ids`, `webhooks`, `templates`, `patient_programs`, `export`;
+//! `provider_auth` checks the signatures of provider callbacks; `scope` and `error` hold
+//! what all share.
 
 pub mod assessment_records;
 pub mod billing;
@@ -30,6 +31,7 @@ pub mod export;
 pub mod formations;
 pub mod patient_programs;
 pub mod patients;
+pub mod provider_auth;
 pub mod records;
 pub mod scope;
 pub mod sms;

@@ -1,7 +1,8 @@
 //! The provider side of SMS (openwelkin extensions): the inbound webhook
 //! (`/{tenant}/{instance}/providers/sms/inbound`) and delivery reports
 //! (`…/providers/sms/status`), in Twilio's form fields or JSON, answered with TwiML or
-//! JSON; and the local outbox (`…/outbox/sms`). The use cases are
+//! JSON; and the local outbox (`…/outbox/sms`). The callbacks take a bearer token or
+//! Twilio's signature (`api::provider_caller`). The use cases are
 //! `services::sms::provider`.
 
 use super::phone_param;
@@ -10,6 +11,7 @@ use crate::api::caller::InstanceCaller;
 use crate::api::error::{ApiError, ApiResult, ErrorItem};
 use crate::api::paging::{PageRequest, SpringPage};
 use crate::api::params::Params;
+use crate::api::provider_caller::ProviderCaller;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::sms::provider as service;
@@ -22,7 +24,12 @@ use serde_json::{Map, Value};
 
 /// A provider's request body: form fields (`application/x-www-form-urlencoded`, as
 /// Twilio sends them) or a JSON object with the same names.
-pub struct ProviderForm(pub Map<String, Value>);
+pub struct ProviderForm {
+    /// The fields by name (the last of a repeated name).
+    pub fields: Map<String, Value>,
+    /// A form's parameters as sent, which Twilio's signature covers; `None` for JSON.
+    pub pairs: Option<Vec<(String, String)>>,
+}
 
 impl<S: Send + Sync> FromRequest<S> for ProviderForm {
     type Rejection = ApiError;
@@ -34,16 +41,18 @@ impl<S: Send + Sync> FromRequest<S> for ProviderForm {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
         if is_json {
-            return JsonObject::from_request(req, state).await.map(|JsonObject(map)| ProviderForm(map));
+            let JsonObject(fields) = JsonObject::from_request(req, state).await?;
+            return Ok(ProviderForm { fields, pairs: None });
         }
         let bytes = Bytes::from_request(req, state).await.map_err(crate::api::body::unreadable)?;
-        let mut map = Map::new();
-        for (k, v) in form_urlencoded::parse(&bytes).into_owned() {
-            crate::api::body::no_nul(&k, &k)?;
-            crate::api::body::no_nul(&k, &v)?;
-            map.insert(k, Value::String(v));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+        let mut fields = Map::new();
+        for (k, v) in &pairs {
+            crate::api::body::no_nul(k, k)?;
+            crate::api::body::no_nul(k, v)?;
+            fields.insert(k.clone(), Value::String(v.clone()));
         }
-        Ok(ProviderForm(map))
+        Ok(ProviderForm { fields, pairs: Some(pairs) })
     }
 }
 
@@ -71,51 +80,61 @@ fn provider_answer(headers: &HeaderMap, s: &Value) -> Response {
 /// an openwelkin extension). From a number exactly one patient of the instance has (phone
 /// or secondary phone), it becomes that patient's `RECEIVED` SMS; otherwise an
 /// `UNRECOGNISED` one, listed under `/unrecognized-patients/sms` until assigned. A
-/// `MessageSid` seen before returns the stored message (providers retry).
+/// `MessageSid` seen before returns the stored message (providers retry). Without a
+/// bearer token, the request must carry Twilio's `X-Twilio-Signature` (see
+/// docs/PROVIDERS.md); a bad or missing one is 403 and nothing is stored.
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/providers/sms/inbound", tag = "SMS",
-    params(("tenant" = String, Path), ("instance" = String, Path)),
+    params(("tenant" = String, Path), ("instance" = String, Path),
+           ("X-Twilio-Signature" = Option<String>, Header, description = "Twilio's signature; needed when there is no bearer token")),
     request_body(content = Object, content_type = "application/x-www-form-urlencoded",
                  description = "From (required), To (required), Body, MessageSid (or SmsSid); JSON with the same names is accepted too"),
     responses((status = 200, description = "The SMS as JSON with Accept: application/json, else an empty TwiML <Response/>"),
-              (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
-    security(("bearer" = [])),
+              (status = 400, body = Vec<ErrorItem>), (status = 401, body = Vec<ErrorItem>),
+              (status = 403, body = Vec<ErrorItem>, description = "INVALID_PROVIDER_SIGNATURE, or outside the client's policy")),
+    security(("bearer" = []), ()),
     extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn inbound(
     State(state): State<AppState>,
-    ctx: InstanceCaller,
+    caller: ProviderCaller,
     Path(_path): Path<(String, String)>,
     headers: HeaderMap,
-    ProviderForm(form): ProviderForm,
+    form: ProviderForm,
 ) -> ApiResult<Response> {
+    let ctx = caller.twilio(&state, form.pairs.as_deref()).await?;
     ctx.require(Family::Sms, Op::Create)?;
-    Ok(provider_answer(&headers, &service::inbound(&state, &ctx, &form).await?))
+    Ok(provider_answer(&headers, &service::inbound(&state, &ctx, &form.fields).await?))
 }
 
 /// Record a provider's delivery report in Twilio's status-callback form (`MessageSid`,
 /// `MessageStatus`: `sent`, `delivered`, `undelivered`, `failed`; an openwelkin
 /// extension). Reports never move a message back (they may arrive out of order); others
-/// (`queued`, `sending`, …) are acknowledged and change nothing.
+/// (`queued`, `sending`, …) are acknowledged and change nothing. Without a bearer token,
+/// the request must carry Twilio's `X-Twilio-Signature`.
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/providers/sms/status", tag = "SMS",
-    params(("tenant" = String, Path), ("instance" = String, Path)),
+    params(("tenant" = String, Path), ("instance" = String, Path),
+           ("X-Twilio-Signature" = Option<String>, Header, description = "Twilio's signature; needed when there is no bearer token")),
     request_body(content = Object, content_type = "application/x-www-form-urlencoded",
                  description = "MessageSid (or SmsSid, required), MessageStatus (or SmsStatus, required)"),
     responses((status = 200, description = "The SMS as JSON with Accept: application/json, else an empty TwiML <Response/>"),
-              (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>, description = "SMS_NOT_FOUND {externalId}")),
-    security(("bearer" = [])),
+              (status = 400, body = Vec<ErrorItem>), (status = 401, body = Vec<ErrorItem>),
+              (status = 403, body = Vec<ErrorItem>, description = "INVALID_PROVIDER_SIGNATURE, or outside the client's policy"),
+              (status = 404, body = Vec<ErrorItem>, description = "SMS_NOT_FOUND {externalId}")),
+    security(("bearer" = []), ()),
     extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn status_report(
     State(state): State<AppState>,
-    ctx: InstanceCaller,
+    caller: ProviderCaller,
     Path(_path): Path<(String, String)>,
     headers: HeaderMap,
-    ProviderForm(form): ProviderForm,
+    form: ProviderForm,
 ) -> ApiResult<Response> {
+    let ctx = caller.twilio(&state, form.pairs.as_deref()).await?;
     ctx.require(Family::Sms, Op::Update)?;
-    Ok(provider_answer(&headers, &service::status_report(&state, &ctx, &form).await?))
+    Ok(provider_answer(&headers, &service::status_report(&state, &ctx, &form.fields).await?))
 }
 
 /// What the local outbox provider recorded (an openwelkin extension): a Spring page of
