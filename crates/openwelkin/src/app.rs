@@ -32,6 +32,8 @@ pub struct State {
     pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
     /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
     pub emulator: Option<Arc<crate::emulator::admin::Emulator>>,
+    /// Set unless `serve --no-console`: the web console is served at `/console/`.
+    pub console: Option<crate::services::operators::ConsoleSettings>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
             emulator: None,
+            console: None,
         })))
     }
 

@@ -39,6 +39,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENWELKIN_EMULATOR_TOKEN", hide_env_values = true)]
     pub emulator_token: Option<String>,
     #[command(flatten)]
+    pub console: ConsoleArgs,
+    #[command(flatten)]
     pub sms: crate::delivery::sms::SmsArgs,
     #[command(flatten)]
     pub email: crate::delivery::email::EmailArgs,
@@ -46,6 +48,21 @@ pub struct ServeArgs {
     pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub edge: EdgeArgs,
+}
+
+/// The web console (`/console/`).
+#[derive(Args)]
+pub struct ConsoleArgs {
+    /// Do not serve the web console at /console/.
+    #[arg(long, env = "OPENWELKIN_NO_CONSOLE")]
+    pub no_console: bool,
+    /// Console sign-in attempts allowed per operator name in five minutes (then five
+    /// minutes blocked).
+    #[arg(long, env = "OPENWELKIN_CONSOLE_SIGNIN_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
+    pub console_signin_limit: i64,
+    /// Console sign-in attempts allowed per client address in five minutes.
+    #[arg(long, env = "OPENWELKIN_CONSOLE_ADDRESS_SIGNIN_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub console_address_signin_limit: i64,
 }
 
 /// TLS and the limits on connections.
@@ -147,6 +164,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.demo {
         crate::demo::ensure(&db, &clock, args.designer.is_none()).await?;
+        if !args.console.no_console {
+            let password = std::env::var("OPENWELKIN_DEMO_CONSOLE_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "demo-console".into());
+            crate::services::operators::ensure(&db, "demo", &password, clock.now_ms())
+                .await
+                .map_err(|e| anyhow::anyhow!("the demo console operator: {}", e.content.message))?;
+        }
     }
     let mut state = AppState::new(db.clone(), clock).await?;
     state.settings().files = crate::files::FileStore::local(
@@ -155,6 +181,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
     state.settings().webhooks = args.webhooks.settings(&client_tls);
+    if !args.console.no_console {
+        state.settings().console = Some(crate::services::operators::ConsoleSettings {
+            // Browsers send a Secure cookie only over HTTPS: set it exactly when serving TLS.
+            secure_cookies: server_tls.is_some(),
+            limits: crate::services::operators::SignInLimits {
+                per_operator: args.console.console_signin_limit,
+                per_address: args.console.console_address_signin_limit,
+            },
+        });
+    }
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -175,6 +211,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         db: db.clone(),
         clock: state.clock.clone(),
         files: state.files.clone(),
+        actor: crate::events::audit::Actor::system(),
     });
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
@@ -253,9 +290,9 @@ async fn serve_http(
             tracing::warn!(max_connections = edge.max_connections, "connection cap reached; new clients wait");
             warned_full = Some(std::time::Instant::now());
         }
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_error(e).await;
                     continue;
@@ -270,8 +307,16 @@ async fn serve_http(
             let activity = Activity::new();
             match tls {
                 None => {
-                    serve_connection(&builder, Watched::new(stream, activity.clone()), app, activity, limits, stopping)
-                        .await
+                    serve_connection(
+                        &builder,
+                        Watched::new(stream, activity.clone()),
+                        app,
+                        peer,
+                        activity,
+                        limits,
+                        stopping,
+                    )
+                    .await
                 }
                 Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
@@ -279,6 +324,7 @@ async fn serve_http(
                             &builder,
                             Watched::new(stream, activity.clone()),
                             app,
+                            peer,
                             activity,
                             limits,
                             stopping,
@@ -306,6 +352,7 @@ async fn serve_connection<I>(
     builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     io: I,
     app: axum::Router,
+    peer: std::net::SocketAddr,
     activity: std::sync::Arc<Activity>,
     limits: Limits,
     mut stopping: tokio::sync::watch::Receiver<bool>,
@@ -315,7 +362,14 @@ async fn serve_connection<I>(
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
 
-    let service = TowerToHyperService::new(crate::net::conn::service(app, activity.clone(), limits));
+    // The client's address, for whatever counts per address (console sign-in throttle).
+    let service = tower::ServiceBuilder::new()
+        .map_request(move |mut req: axum::http::Request<_>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            req
+        })
+        .service(crate::net::conn::service(app, activity.clone(), limits));
+    let service = TowerToHyperService::new(service);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let mut watchdog = tokio::time::interval(limits.tick());

@@ -114,7 +114,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> ServiceResult<Vec
 }
 
 /// Empties the outbox; returns how many items it held. Audited like every write.
-pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> ServiceResult<u64> {
+pub async fn clear(db: &Db, instance: &Instance, kind: Kind, by: &Actor, now_ms: i64) -> ServiceResult<u64> {
     let mut tx = db.begin().await?;
     let sql = match kind {
         Kind::Sms => "DELETE FROM sms_outbox WHERE instance_id = $1",
@@ -130,7 +130,7 @@ pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> Ser
     let event = SecurityEvent {
         tenant_id: &instance.tenant_id,
         subtype: "EMULATOR_OUTBOX_CLEARED",
-        subject: &Actor::system(),
+        subject: by,
         object: None,
         record: json!({"instance": instance.name, "outbox": kind.name(), "cleared": n}),
     };

@@ -12,6 +12,7 @@
 //! `communication_ids`, `webhooks`, `templates`, `patient_programs`, `export`; `scope`
 //! and `error` hold what all share.
 
+pub mod api_clients;
 pub mod assessment_records;
 pub mod billing;
 pub mod calendar;
@@ -28,6 +29,7 @@ pub mod encounters;
 pub mod error;
 pub mod export;
 pub mod formations;
+pub mod operators;
 pub mod patient_programs;
 pub mod patients;
 pub mod records;
@@ -35,6 +37,7 @@ pub mod scope;
 pub mod sms;
 pub mod tasks;
 pub mod templates;
+pub mod tenants;
 pub mod user_access;
 pub mod users;
 pub mod webhooks;
