@@ -30,6 +30,19 @@ impl Signed {
     pub fn actor(&self) -> crate::events::audit::Actor {
         crate::events::audit::Actor::operator(&self.operator.id, &self.operator.name)
     }
+
+    /// The operator acting in an instance, for the use cases of `services/`.
+    pub async fn in_instance(
+        &self,
+        state: &AppState,
+        tenant: &str,
+        instance: &str,
+    ) -> crate::services::error::ServiceResult<crate::services::scope::InstanceScope> {
+        let t = crate::services::tenants::tenant(&state.db, tenant).await?;
+        let i = crate::services::tenants::instance(&state.db, &t, instance).await?;
+        let scope = crate::services::scope::Scope::for_operator(t, self.actor());
+        Ok(crate::services::scope::InstanceScope { scope, instance: i })
+    }
 }
 
 fn now_ms() -> i64 {
@@ -120,10 +133,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
 pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let pre = cookie(&headers, PRE_SESSION_COOKIE).map(str::to_string).unwrap_or_else(crate::auth::secrets::generate);
     let cookie = set_cookie(&state, PRE_SESSION_COOKIE, &pre, 3600);
-    ([(header::SET_COOKIE, cookie)], sign_in_form(&pre, None)).into_response()
+    ([(header::SET_COOKIE, cookie)], sign_in_form(&pre, "", None)).into_response()
 }
 
-fn sign_in_form(pre: &str, problem: Option<&str>) -> maud::Markup {
+fn sign_in_form(pre: &str, name: &str, problem: Option<&str>) -> maud::Markup {
     page::bare(
         "Sign in",
         html! {
@@ -131,7 +144,7 @@ fn sign_in_form(pre: &str, problem: Option<&str>) -> maud::Markup {
             @if let Some(p) = problem { p.error role="alert" { (p) } }
             form method="post" action="/console/sign-in" {
                 input type="hidden" name="csrf" value=(operators::csrf_token(pre));
-                p { label for="name" { "Operator" } input id="name" name="name" autocomplete="username" required autofocus; }
+                p { label for="name" { "Operator" } input id="name" name="name" value=(name) autocomplete="username" required; }
                 p { label for="password" { "Password" } input id="password" name="password" type="password" autocomplete="current-password" required; }
                 button type="submit" { "Sign in" }
             }
@@ -170,7 +183,7 @@ pub async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
                 }
                 SignInRefused::BadCredentials => (StatusCode::UNAUTHORIZED, "Wrong operator name or password."),
             };
-            (status, sign_in_form(&pre, Some(text))).into_response()
+            (status, sign_in_form(&pre, name, Some(text))).into_response()
         }
         Ok(Ok(session)) => {
             let lifetime = operators::SESSION_LIFETIME_MS / 1000;

@@ -14,6 +14,7 @@
 
 pub mod api_clients;
 pub mod assessment_records;
+pub mod audit;
 pub mod billing;
 pub mod calendar;
 pub mod calls;
