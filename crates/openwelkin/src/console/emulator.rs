@@ -24,9 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/emulator/{tenant}/{instance}", get(overview))
         .route("/console/emulator/{tenant}/{instance}/reset", post(reset))
         .route("/console/emulator/{tenant}/{instance}/seed", post(seed))
-        .route("/console/emulator/{tenant}/{instance}/snapshots", post(save_snapshot))
-        .route("/console/emulator/{tenant}/{instance}/snapshots/restore", post(restore_snapshot))
-        .route("/console/emulator/{tenant}/{instance}/snapshots/delete", post(delete_snapshot))
+        .route("/console/emulator/{tenant}/{instance}/snapshots/{action}", post(snapshot))
         .route("/console/emulator/{tenant}/{instance}/outbox/{kind}/clear", post(clear_outbox))
         .route("/console/emulator/{tenant}/{instance}/webhooks/{id}/retry", post(retry_webhook))
         .route("/console/emulator/{tenant}/{instance}/faults", post(add_fault))
@@ -159,7 +157,7 @@ async fn overview(State(state): State<AppState>, ctx: Ctx, Path((t, i)): Path<(S
                 p { label for="seed-seed" { "Seed (same seed, same data)" } input id="seed-seed" name="seed" type="number" min="0" value="1"; }
                 button type="submit" { "Seed generated data" }
             }
-            form method="post" action=(format!("{b}/snapshots")) {
+            form method="post" action=(format!("{b}/snapshots/save")) {
                 (csrf(&ctx))
                 p { label for="snapshot-name" { "Snapshot name" } input id="snapshot-name" name="name" required; }
                 button type="submit" { "Save a snapshot" }
@@ -291,51 +289,28 @@ async fn seed(State(state): State<AppState>, ctx: Ctx, Path((t, i)): Path<(Strin
     finish(&base(&t, &i), result)
 }
 
-async fn save_snapshot(
+/// Saves, restores or deletes the snapshot the form names (`action`: save, restore, delete).
+async fn snapshot(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path((t, i)): Path<(String, String)>,
-    f: Fields,
-) -> Response {
-    let result = async {
-        located(&state, &t, &i).await?;
-        let name = f.text("name");
-        crate::emulator::data::save(&target(&state, &ctx), &t, &i, &name).await?;
-        Ok(format!("Snapshot {name} saved."))
-    }
-    .await;
-    finish(&base(&t, &i), result)
-}
-
-async fn restore_snapshot(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path((t, i)): Path<(String, String)>,
+    Path((t, i, action)): Path<(String, String, String)>,
     f: Fields,
 ) -> Response {
     let result = async {
         located(&state, &t, &i).await?;
         let name = f.text("name");
         let target = target(&state, &ctx);
-        crate::emulator::data::restore(&target, &t, &i, &name).await?;
-        crate::emulator::data::spawn_sweep(target);
-        Ok(format!("Snapshot {name} restored."))
-    }
-    .await;
-    finish(&base(&t, &i), result)
-}
-
-async fn delete_snapshot(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path((t, i)): Path<(String, String)>,
-    f: Fields,
-) -> Response {
-    let result = async {
-        located(&state, &t, &i).await?;
-        let name = f.text("name");
-        crate::emulator::data::delete(&target(&state, &ctx), &t, &i, &name).await?;
-        Ok(format!("Snapshot {name} deleted."))
+        let done = match action.as_str() {
+            "save" => crate::emulator::data::save(&target, &t, &i, &name).await.map(|_| "saved"),
+            "restore" => crate::emulator::data::restore(&target, &t, &i, &name).await.map(|_| "restored"),
+            "delete" => crate::emulator::data::delete(&target, &t, &i, &name).await.map(|_| "deleted"),
+            other => Err(crate::emulator::not_found(format!("no snapshot action {other:?}"))),
+        }?;
+        if action == "restore" {
+            // Records the restore replaced are deleted in the background, as after a reset.
+            crate::emulator::data::spawn_sweep(target);
+        }
+        Ok(format!("Snapshot {name} {done}."))
     }
     .await;
     finish(&base(&t, &i), result)

@@ -135,16 +135,24 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// A redirect to `to` (which may end with a `#fragment`) with one more query parameter.
+fn back_with(to: &str, key: &str, value: &str) -> Response {
+    let (path, fragment) = match to.split_once('#') {
+        Some((path, fragment)) => (path, format!("#{fragment}")),
+        None => (to, String::new()),
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}{key}={}{fragment}", encode(value))).into_response()
+}
+
 /// Back to `to` with a notice (POST, then redirect: a reload does not post again).
 pub fn done(to: &str, notice: &str) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}notice={}", encode(notice))).into_response()
+    back_with(to, "notice", notice)
 }
 
 /// Back to `to` with the reason the action failed; nothing was changed.
 pub fn failed(to: &str, e: &ServiceError) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}problem={}", encode(&describe(e)))).into_response()
+    back_with(to, "problem", &describe(e))
 }
 
 /// A service error as one line for a person: the message, and the errors at their paths.

@@ -59,6 +59,15 @@ async fn audit(
     Ok(())
 }
 
+/// A new secret and its argon2 hash (on a blocking thread: it takes tens of milliseconds).
+async fn new_secret() -> ServiceResult<(String, String)> {
+    let secret = crate::auth::secrets::generate();
+    let copy = secret.clone();
+    let hashed =
+        tokio::task::spawn_blocking(move || crate::auth::secrets::hash(&copy)).await.map_err(ServiceError::internal)?;
+    Ok((secret, hashed))
+}
+
 pub async fn list(db: &Db, tenant: &Tenant) -> ServiceResult<Vec<ApiClient>> {
     Ok(db.clients(&tenant.id).await?)
 }
@@ -79,13 +88,7 @@ pub async fn create(
 ) -> ServiceResult<String> {
     check_name(name)?;
     check_grant(db, tenant, grant).await?;
-    let secret = crate::auth::secrets::generate();
-    let hashed = {
-        let secret = secret.clone();
-        tokio::task::spawn_blocking(move || crate::auth::secrets::hash(&secret))
-            .await
-            .map_err(ServiceError::internal)?
-    };
+    let (secret, hashed) = new_secret().await?;
     let client = ApiClient {
         id: crate::ids::new_id(),
         tenant_id: tenant.id.clone(),
@@ -145,13 +148,7 @@ pub async fn set_enabled(
 /// Gives the client a new secret (returned, shown once); tokens issued before stop working.
 pub async fn rotate_secret(db: &Db, tenant: &Tenant, by: &Actor, name: &str, now_ms: i64) -> ServiceResult<String> {
     let client = get(db, tenant, name).await?;
-    let secret = crate::auth::secrets::generate();
-    let hashed = {
-        let secret = secret.clone();
-        tokio::task::spawn_blocking(move || crate::auth::secrets::hash(&secret))
-            .await
-            .map_err(ServiceError::internal)?
-    };
+    let (secret, hashed) = new_secret().await?;
     let mut tx = db.begin().await?;
     if !store::update_client_secret(&mut tx, &tenant.id, name, &hashed, now_ms).await? {
         return Err(no_client(name));

@@ -244,9 +244,24 @@ pub async fn replace(
 pub async fn remove(state: &AppState, ctx: &InstanceScope, version: &str, kind: &str, name: &str) -> ServiceResult<()> {
     only_draft(version)?;
     let k = kind_of(kind)?;
+    let before = |d: &Designer| d.get(k, name, 0);
+    remove_in(state, ctx, crate::designer::objects::Section::of(k), before, kind, name).await
+}
+
+/// Removes `name` from a section of the draft unless the draft would no longer be valid
+/// without it. The audit records the object as `before` renders it; `shown` is the kind
+/// as the caller named it (in the not-found error).
+async fn remove_in(
+    state: &AppState,
+    ctx: &InstanceScope,
+    section: crate::designer::objects::Section,
+    before: impl FnOnce(&Designer) -> Option<Value>,
+    shown: &str,
+    name: &str,
+) -> ServiceResult<()> {
     edit_draft(state, ctx, Operation::Delete, name, |designer| {
-        let before = designer.get(k, name, 0).ok_or_else(|| not_found(kind, name))?;
-        designer.remove(k, name);
+        let before = before(designer).ok_or_else(|| not_found(shown, name))?;
+        designer.remove_in(section, name);
         let errors = designer.validate();
         if !errors.is_empty() {
             return Err(invalid(errors));
@@ -362,15 +377,5 @@ pub async fn remove_object(
     section: crate::designer::objects::Section,
     name: &str,
 ) -> ServiceResult<()> {
-    edit_draft(state, ctx, Operation::Delete, name, |designer| {
-        let before = designer.object(section, name).ok_or_else(|| not_found(section.folder(), name))?;
-        designer.remove_in(section, name);
-        let errors = designer.validate();
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
-        Ok(before)
-    })
-    .await?;
-    Ok(())
+    remove_in(state, ctx, section, |d: &Designer| d.object(section, name), section.folder(), name).await
 }
