@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod console;
 pub mod delivery;
 pub mod demo;
 pub mod designer;

@@ -67,7 +67,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Caller, i64), 
             c.tenant_id == tenant.id && claims.tenant == tenant.id && c.enabled && c.secret_version == claims.sv
         })
         .ok_or_else(ApiError::invalid_token)?;
-    Ok((Caller { tenant, client, request_uri: path }, version))
+    Ok((Caller { tenant, client, request_uri: path, operator: None }, version))
 }
 
 impl FromRequestParts<AppState> for Caller {

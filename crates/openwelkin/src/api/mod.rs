@@ -239,6 +239,8 @@ pub fn router(state: AppState) -> Router {
         Some(f) => routes.layer(axum::middleware::from_fn_with_state(f, emulator::inject)),
         None => routes,
     };
+    // The web console: its own room (`console/`), outside the fault injection.
+    let routes = if state.console.is_some() { routes.merge(crate::console::routes(state.clone())) } else { routes };
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { not_found() })

@@ -120,7 +120,12 @@ pub enum OutboxCommand {
 async fn target(scope: &Scope) -> anyhow::Result<Target> {
     let db = Db::connect(&scope.db.database).await?;
     let files = scope.files_dir.clone().unwrap_or_else(|| crate::files::default_dir(&scope.db.database));
-    Ok(Target { db, clock: Clock::system(), files: crate::files::FileStore::local(files) })
+    Ok(Target {
+        db,
+        clock: Clock::system(),
+        files: crate::files::FileStore::local(files),
+        actor: crate::events::audit::Actor::system(),
+    })
 }
 
 pub async fn reset(args: ResetArgs) -> anyhow::Result<()> {
@@ -212,7 +217,7 @@ pub async fn outbox(command: OutboxCommand) -> anyhow::Result<()> {
             }
         }
         OutboxCommand::Clear { .. } => {
-            let n = outbox::clear(&t.db, &instance, kind, t.clock.now_ms()).await?;
+            let n = outbox::clear(&t.db, &instance, kind, &t.actor, t.clock.now_ms()).await?;
             println!("cleared {n}");
         }
     }

@@ -75,7 +75,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("no instance {:?} in tenant {:?}", args.instance, args.tenant))?;
     let ctx = InstanceScope {
-        scope: ClientScope { client: cli_client(&tenant.id), tenant, request_uri: String::new() },
+        scope: ClientScope { client: cli_client(&tenant.id), tenant, request_uri: String::new(), operator: None },
         instance,
     };
     let state = AppState::new(db.clone(), Clock::system()).await?;

@@ -7,6 +7,7 @@ mod designer;
 mod emulator;
 mod export;
 mod formations;
+mod operators;
 mod postman;
 mod serve;
 mod webhooks;
@@ -54,6 +55,13 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArg,
     },
+    /// Manage the operators who sign in to the web console (`/console/`).
+    Operators {
+        #[command(subcommand)]
+        command: operators::OperatorCommand,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Activate, deactivate and list webhooks of an instance.
     Webhooks {
         #[command(subcommand)]
@@ -94,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants { command, db } => admin::tenants(command, &db.database).await,
         Command::Instances { command, db } => admin::instances(command, &db.database).await,
         Command::Clients { command, db } => admin::clients(command, &db.database).await,
+        Command::Operators { command, db } => operators::run(command, &db.database).await,
         Command::Webhooks { command, db } => webhooks::run(command, &db.database).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi::document().to_pretty_json()?);

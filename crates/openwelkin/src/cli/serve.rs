@@ -40,6 +40,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENWELKIN_EMULATOR_TOKEN", hide_env_values = true)]
     pub emulator_token: Option<String>,
     #[command(flatten)]
+    pub console: ConsoleArgs,
+    #[command(flatten)]
     pub sms: crate::delivery::sms::SmsArgs,
     #[command(flatten)]
     pub email: crate::delivery::email::EmailArgs,
@@ -51,6 +53,7 @@ pub struct ServeArgs {
     pub edge: EdgeArgs,
 }
 
+<<<<<<< HEAD
 /// Provider callbacks signed by the provider (docs/PROVIDERS.md). Twilio's auth token is
 /// `--twilio-auth-token` (the SMS flags): when set, `X-Twilio-Signature` is checked.
 #[derive(Args)]
@@ -81,6 +84,21 @@ impl CallbackArgs {
             https,
         })
     }
+=======
+/// The web console (`/console/`).
+#[derive(Args)]
+pub struct ConsoleArgs {
+    /// Do not serve the web console at /console/.
+    #[arg(long, env = "OPENWELKIN_NO_CONSOLE")]
+    pub no_console: bool,
+    /// Console sign-in attempts allowed per operator name in five minutes (then five
+    /// minutes blocked).
+    #[arg(long, env = "OPENWELKIN_CONSOLE_SIGNIN_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
+    pub console_signin_limit: i64,
+    /// Console sign-in attempts allowed per client address in five minutes.
+    #[arg(long, env = "OPENWELKIN_CONSOLE_ADDRESS_SIGNIN_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub console_address_signin_limit: i64,
+>>>>>>> console
 }
 
 /// TLS and the limits on connections.
@@ -183,8 +201,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.demo {
         crate::demo::ensure(&db, &clock, args.designer.is_none()).await?;
+<<<<<<< HEAD
     } else {
         warn_of_demo_client(&db).await?;
+=======
+        if !args.console.no_console {
+            let password = std::env::var("OPENWELKIN_DEMO_CONSOLE_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "demo-console".into());
+            crate::services::operators::ensure(&db, "demo", &password, clock.now_ms())
+                .await
+                .map_err(|e| anyhow::anyhow!("the demo console operator: {}", e.content.message))?;
+        }
+>>>>>>> console
     }
     let mut state = AppState::new(db.clone(), clock).await?;
     state.settings().files = crate::files::FileStore::local(
@@ -193,8 +223,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
     state.settings().webhooks = args.webhooks.settings(&client_tls);
+<<<<<<< HEAD
     state.settings().provider_signing = signing;
     state.settings().demo = args.demo;
+=======
+    if !args.console.no_console {
+        state.settings().console = Some(crate::services::operators::ConsoleSettings {
+            // Browsers send a Secure cookie only over HTTPS: set it exactly when serving TLS.
+            secure_cookies: server_tls.is_some(),
+            limits: crate::services::operators::SignInLimits {
+                per_operator: args.console.console_signin_limit,
+                per_address: args.console.console_address_signin_limit,
+            },
+        });
+    }
+>>>>>>> console
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -215,6 +258,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         db: db.clone(),
         clock: state.clock.clone(),
         files: state.files.clone(),
+        actor: crate::events::audit::Actor::system(),
     });
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
@@ -293,9 +337,9 @@ async fn serve_http(
             tracing::warn!(max_connections = edge.max_connections, "connection cap reached; new clients wait");
             warned_full = Some(std::time::Instant::now());
         }
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_error(e).await;
                     continue;
@@ -310,8 +354,16 @@ async fn serve_http(
             let activity = Activity::new();
             match tls {
                 None => {
-                    serve_connection(&builder, Watched::new(stream, activity.clone()), app, activity, limits, stopping)
-                        .await
+                    serve_connection(
+                        &builder,
+                        Watched::new(stream, activity.clone()),
+                        app,
+                        peer,
+                        activity,
+                        limits,
+                        stopping,
+                    )
+                    .await
                 }
                 Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
@@ -319,6 +371,7 @@ async fn serve_http(
                             &builder,
                             Watched::new(stream, activity.clone()),
                             app,
+                            peer,
                             activity,
                             limits,
                             stopping,
@@ -346,6 +399,7 @@ async fn serve_connection<I>(
     builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     io: I,
     app: axum::Router,
+    peer: std::net::SocketAddr,
     activity: std::sync::Arc<Activity>,
     limits: Limits,
     mut stopping: tokio::sync::watch::Receiver<bool>,
@@ -355,7 +409,14 @@ async fn serve_connection<I>(
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
 
-    let service = TowerToHyperService::new(crate::net::conn::service(app, activity.clone(), limits));
+    // The client's address, for whatever counts per address (console sign-in throttle).
+    let service = tower::ServiceBuilder::new()
+        .map_request(move |mut req: axum::http::Request<_>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            req
+        })
+        .service(crate::net::conn::service(app, activity.clone(), limits));
+    let service = TowerToHyperService::new(service);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let mut watchdog = tokio::time::interval(limits.tick());

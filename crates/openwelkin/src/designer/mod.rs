@@ -10,6 +10,7 @@
 //!   `docs/DESIGNER.md`).
 
 pub mod data_type;
+pub mod export;
 pub mod loader;
 mod object_rules;
 pub mod objects;
@@ -148,10 +149,6 @@ impl Designer {
         self.values(Section::of(kind))
     }
 
-    fn objects_mut(&mut self, kind: Kind) -> &mut Vec<Value> {
-        self.values_mut(Section::of(kind))
-    }
-
     /// The JSON-valued list of a section (any section but the data types).
     pub(crate) fn values(&self, section: Section) -> &Vec<Value> {
         match section {
@@ -238,6 +235,22 @@ impl Designer {
         self.all_typed(Section::Webhooks)
     }
 
+    /// The names of a section's objects, in order.
+    pub fn names(&self, section: Section) -> Vec<String> {
+        match section.data_kind().and_then(|kind| self.data_types(kind)) {
+            Some(types) => types.iter().map(|d| d.name.clone()).collect(),
+            None => self.values(section).iter().map(|o| name_of(o).to_string()).collect(),
+        }
+    }
+
+    /// An object as a designer file holds it (what `upsert_in` takes back), by name.
+    pub fn object(&self, section: Section, name: &str) -> Option<Value> {
+        match section.data_kind().and_then(|kind| self.data_types(kind)) {
+            Some(types) => types.iter().find(|d| d.name == name).map(data_type_file),
+            None => self.values(section).iter().find(|o| name_of(o) == name).cloned(),
+        }
+    }
+
     /// A data type by kind and name (for record validation).
     pub fn data_type(&self, kind: Kind, name: &str) -> Option<&DataType> {
         self.data_types(kind)?.iter().find(|d| d.name == name)
@@ -268,10 +281,16 @@ impl Designer {
     /// error the designer is left as it was. Error paths are those of [`Designer::validate`]
     /// (`cdts[2].fields[0].type`), with the object at the index it has or would have.
     pub fn upsert(&mut self, kind: Kind, body: Value) -> Result<String, Vec<DesignerError>> {
+        self.upsert_in(Section::of(kind), body)
+    }
+
+    /// [`Designer::upsert`] for any section, roles, security policies, regions and
+    /// webhooks included (which the formation endpoints do not serve).
+    pub fn upsert_in(&mut self, section: Section, body: Value) -> Result<String, Vec<DesignerError>> {
         let name = name_of(&body).to_string();
-        let section = Section::of(kind);
         let mut errors = Vec::new();
-        if let Some(types) = self.data_types_mut(kind) {
+        if let Some(kind) = section.data_kind() {
+            let types = self.data_types_mut(kind).expect("data type kind");
             let index = types.iter().position(|d| d.name == name).unwrap_or(types.len());
             let path = format!("{}[{index}]", section.label());
             let normalized = shape::normalize(&body, &objects::DATA_TYPE, &path, &mut errors);
@@ -300,7 +319,7 @@ impl Designer {
             }
             return Err(errors);
         }
-        let list = self.objects_mut(kind);
+        let list = self.values_mut(section);
         let index = list.iter().position(|o| name_of(o) == name).unwrap_or(list.len());
         let normalized =
             objects::normalize_object(section, &body, &format!("{}[{index}]", section.label()), &mut errors);
@@ -318,7 +337,7 @@ impl Designer {
         if errors.is_empty() {
             return Ok(name);
         }
-        let list = self.objects_mut(kind);
+        let list = self.values_mut(section);
         match previous {
             Some(previous) => list[index] = previous,
             None => {
@@ -330,14 +349,19 @@ impl Designer {
 
     /// Removes an object by name; false when there was none.
     pub fn remove(&mut self, kind: Kind, name: &str) -> bool {
-        match self.data_types_mut(kind) {
+        self.remove_in(Section::of(kind), name)
+    }
+
+    /// [`Designer::remove`] for any section.
+    pub fn remove_in(&mut self, section: Section, name: &str) -> bool {
+        match section.data_kind().and_then(|kind| self.data_types_mut(kind)) {
             Some(types) => {
                 let before = types.len();
                 types.retain(|d| d.name != name);
                 before != types.len()
             }
             None => {
-                let list = self.objects_mut(kind);
+                let list = self.values_mut(section);
                 let before = list.len();
                 list.retain(|o| name_of(o) != name);
                 before != list.len()
@@ -394,6 +418,20 @@ impl Designer {
         }
         o
     }
+}
+
+/// A data type as a designer file writes it: its fields without the unset (null) ones.
+pub fn data_type_file(dt: &DataType) -> Value {
+    fn strip(v: Value) -> Value {
+        match v {
+            Value::Object(map) => {
+                Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(strip).collect()),
+            other => other,
+        }
+    }
+    strip(serde_json::to_value(dt).expect("a data type serializes"))
 }
 
 /// Reports the second and later uses of a name, at that object's `name`.

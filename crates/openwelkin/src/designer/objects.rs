@@ -114,6 +114,16 @@ impl Section {
         }
     }
 
+    /// The formation kind of a data type section (`None` for the JSON-valued ones).
+    pub fn data_kind(self) -> Option<Kind> {
+        match self {
+            Section::Cdts => Some(Kind::Cdts),
+            Section::Pdts => Some(Kind::Pdts),
+            Section::DocumentTypes => Some(Kind::DocumentTypes),
+            _ => None,
+        }
+    }
+
     pub fn is_data_type(self) -> bool {
         matches!(self, Section::Cdts | Section::Pdts | Section::DocumentTypes)
     }

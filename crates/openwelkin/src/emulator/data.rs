@@ -28,6 +28,9 @@ pub struct Target {
     pub db: Db,
     pub clock: Clock,
     pub files: FileStore,
+    /// Who is named in the security audit of each operation (the system for the CLI and
+    /// the `/_emulator/` routes, the operator for the console).
+    pub actor: Actor,
 }
 
 pub async fn tenant(db: &Db, name: &str) -> ServiceResult<Tenant> {
@@ -81,7 +84,7 @@ pub async fn reset(t: &Target, tenant_name: &str, instance_name: Option<&str>) -
     }
     let names: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
     let record = json!({"instances": names, "users": instance_name.is_none(), "rowsDeleted": rows});
-    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_RESET", &Actor::system(), record), now).await?;
+    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_RESET", &t.actor, record), now).await?;
     // The instances have new ids: every node's cached copies go (last, see `bump`).
     crate::store::config_cache::bump(&mut *tx).await?;
     tx.commit().await?;
@@ -161,8 +164,7 @@ pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str
             .map_err(|e| ServiceError::internal(format!("copying document file {key} into the snapshot: {e}")))?;
     }
     let record = json!({"instance": instance.name, "snapshot": name, "rows": info.rows});
-    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_SAVED", &Actor::system(), record), now)
-        .await?;
+    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_SAVED", &t.actor, record), now).await?;
     if let Err(e) = tx.commit().await {
         let _ = t.files.delete_tree(&snapshot_files(&info.id)).await;
         return Err(e.into());
@@ -197,8 +199,7 @@ pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &
         }
     }
     let record = json!({"instance": instance.name, "snapshot": name, "rows": info.rows});
-    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_RESTORED", &Actor::system(), record), now)
-        .await?;
+    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_RESTORED", &t.actor, record), now).await?;
     crate::store::config_cache::bump(&mut *tx).await?;
     tx.commit().await?;
     let gone: Vec<String> = cleared.file_keys.into_iter().filter(|k| !restored_keys.contains(k)).collect();
@@ -227,8 +228,7 @@ pub async fn delete(t: &Target, tenant_name: &str, instance_name: &str, name: &s
             .await?
             .ok_or_else(|| not_found(format!("no snapshot named {name:?} in this instance")))?;
     let record = json!({"instance": instance.name, "snapshot": name});
-    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_DELETED", &Actor::system(), record), now)
-        .await?;
+    record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_DELETED", &t.actor, record), now).await?;
     tx.commit().await?;
     let _ = t.files.delete_tree(&snapshot_files(&id)).await;
     Ok(())

@@ -199,7 +199,12 @@ pub async fn seed(
     let tenant = data::tenant(&state.db, tenant_name).await?;
     data::instance(&state.db, &tenant, instance_name).await?;
     let token = seed_token(state, &tenant).await?;
-    let target = Target { db: state.db.clone(), clock: state.clock.clone(), files: state.files.clone() };
+    let target = Target {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        files: state.files.clone(),
+        actor: crate::events::audit::Actor::system(),
+    };
     let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
     data::save(&target, tenant_name, instance_name, &rollback).await?;
     let run = replay(router, &tenant, instance_name, &token, fixture);
@@ -315,7 +320,12 @@ pub async fn seed_plan(
     let tenant = data::tenant(&state.db, tenant_name).await?;
     data::instance(&state.db, &tenant, instance_name).await?;
     let token = seed_token(state, &tenant).await?;
-    let target = Target { db: state.db.clone(), clock: state.clock.clone(), files: state.files.clone() };
+    let target = Target {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        files: state.files.clone(),
+        actor: crate::events::audit::Actor::system(),
+    };
     let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
     data::save(&target, tenant_name, instance_name, &rollback).await?;
     let run = async {

@@ -114,7 +114,7 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> ServiceResult<Vec
 }
 
 /// Empties the outbox; returns how many items it held. Audited like every write.
-pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> ServiceResult<u64> {
+pub async fn clear(db: &Db, instance: &Instance, kind: Kind, by: &Actor, now_ms: i64) -> ServiceResult<u64> {
     let mut tx = db.begin().await?;
     let sql = match kind {
         Kind::Sms => "DELETE FROM sms_outbox WHERE instance_id = $1",
@@ -130,11 +130,41 @@ pub async fn clear(db: &Db, instance: &Instance, kind: Kind, now_ms: i64) -> Ser
     let event = SecurityEvent {
         tenant_id: &instance.tenant_id,
         subtype: "EMULATOR_OUTBOX_CLEARED",
-        subject: &Actor::system(),
+        subject: by,
         object: None,
         record: json!({"instance": instance.name, "outbox": kind.name(), "cleared": n}),
     };
     record_security_event_in(&mut tx, &event, now_ms).await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// Makes a webhook delivery that is not yet delivered due now ("retry now"); the delivery
+/// worker sends it on its next pass. Audited. Not found when the instance has no such
+/// undelivered delivery.
+pub async fn retry_webhook(db: &Db, instance: &Instance, id: &str, by: &Actor, now_ms: i64) -> ServiceResult<()> {
+    let mut tx = db.begin().await?;
+    let n = crate::store::sql::query(
+        "UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = $1, lease_until = 0 \
+         WHERE id = $2 AND instance_id = $3 AND status <> 'DELIVERED'",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(&instance.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(not_found(format!("no undelivered webhook delivery {id:?} in this instance")));
+    }
+    let event = SecurityEvent {
+        tenant_id: &instance.tenant_id,
+        subtype: "EMULATOR_WEBHOOK_RETRIED",
+        subject: by,
+        object: None,
+        record: json!({"instance": instance.name, "delivery": id}),
+    };
+    record_security_event_in(&mut tx, &event, now_ms).await?;
+    tx.commit().await?;
+    Ok(())
 }

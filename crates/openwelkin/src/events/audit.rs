@@ -15,6 +15,11 @@ impl Actor {
         Actor { kind: "API_CLIENT", id: id.to_string(), username: name.to_string() }
     }
 
+    /// A person signed in to the web console (`/console/`).
+    pub fn operator(id: &str, name: &str) -> Self {
+        Actor { kind: "CONSOLE_OPERATOR", id: id.to_string(), username: name.to_string() }
+    }
+
     /// Changes made from the command line or by the demo seeder.
     pub fn system() -> Self {
         Actor {

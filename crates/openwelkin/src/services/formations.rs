@@ -244,9 +244,24 @@ pub async fn replace(
 pub async fn remove(state: &AppState, ctx: &InstanceScope, version: &str, kind: &str, name: &str) -> ServiceResult<()> {
     only_draft(version)?;
     let k = kind_of(kind)?;
+    let before = |d: &Designer| d.get(k, name, 0);
+    remove_in(state, ctx, crate::designer::objects::Section::of(k), before, kind, name).await
+}
+
+/// Removes `name` from a section of the draft unless the draft would no longer be valid
+/// without it. The audit records the object as `before` renders it; `shown` is the kind
+/// as the caller named it (in the not-found error).
+async fn remove_in(
+    state: &AppState,
+    ctx: &InstanceScope,
+    section: crate::designer::objects::Section,
+    before: impl FnOnce(&Designer) -> Option<Value>,
+    shown: &str,
+    name: &str,
+) -> ServiceResult<()> {
     edit_draft(state, ctx, Operation::Delete, name, |designer| {
-        let before = designer.get(k, name, 0).ok_or_else(|| not_found(kind, name))?;
-        designer.remove(k, name);
+        let before = before(designer).ok_or_else(|| not_found(shown, name))?;
+        designer.remove_in(section, name);
         let errors = designer.validate();
         if !errors.is_empty() {
             return Err(invalid(errors));
@@ -308,4 +323,59 @@ fn assessment_cdts(assessment: &Value) -> impl Iterator<Item = &str> {
         .flatten()
         .flat_map(|section| section["fields"].as_array().into_iter().flatten())
         .filter_map(|field| field["refCdtName"].as_str())
+}
+
+/// The published versions of the instance, newest first: (version, published at, by whom).
+pub async fn versions(state: &AppState, ctx: &InstanceScope) -> ServiceResult<Vec<(i64, i64, String)>> {
+    Ok(state.db.formation_versions(&ctx.instance.id).await?)
+}
+
+/// Adds or replaces an object of any section in the draft (the console's forms and YAML
+/// editor; roles, security policies, regions and webhooks included), audited. With
+/// `replacing`, the object of that name must exist and the body keeps that name.
+pub async fn put_object(
+    state: &AppState,
+    ctx: &InstanceScope,
+    section: crate::designer::objects::Section,
+    replacing: Option<&str>,
+    body: Value,
+) -> ServiceResult<Value> {
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    if let Some(old) = replacing {
+        if old != name {
+            return Err(ServiceError::invalid_field(
+                COMPONENT,
+                FieldError::new("name", "an object keeps its name; create a new one to rename"),
+            ));
+        }
+    }
+    let operation = if replacing.is_some() { Operation::Update } else { Operation::Create };
+    edit_draft(state, ctx, operation, &name.clone(), |designer| {
+        let exists = designer.object(section, &name).is_some();
+        if replacing.is_some() && !exists {
+            return Err(not_found(section.folder(), &name));
+        }
+        if replacing.is_none() && exists {
+            return Err(ServiceError::conflict(
+                "FORMATION_ALREADY_EXISTS",
+                COMPONENT,
+                format!("{name:?} already exists"),
+                json!({"name": name}),
+            ));
+        }
+        designer.upsert_in(section, body).map_err(invalid)?;
+        Ok(designer.object(section, &name).unwrap_or(Value::Null))
+    })
+    .await
+}
+
+/// Removes an object of any section from the draft, unless the draft would no longer be
+/// valid without it; audited.
+pub async fn remove_object(
+    state: &AppState,
+    ctx: &InstanceScope,
+    section: crate::designer::objects::Section,
+    name: &str,
+) -> ServiceResult<()> {
+    remove_in(state, ctx, section, |d: &Designer| d.object(section, name), section.folder(), name).await
 }

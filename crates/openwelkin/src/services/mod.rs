@@ -13,7 +13,9 @@
 //! `provider_auth` checks the signatures of provider callbacks; `scope` and `error` hold
 //! what all share.
 
+pub mod api_clients;
 pub mod assessment_records;
+pub mod audit;
 pub mod billing;
 pub mod calendar;
 pub mod calls;
@@ -29,6 +31,7 @@ pub mod encounters;
 pub mod error;
 pub mod export;
 pub mod formations;
+pub mod operators;
 pub mod patient_programs;
 pub mod patients;
 pub mod provider_auth;
@@ -37,6 +40,7 @@ pub mod scope;
 pub mod sms;
 pub mod tasks;
 pub mod templates;
+pub mod tenants;
 pub mod user_access;
 pub mod users;
 pub mod webhooks;

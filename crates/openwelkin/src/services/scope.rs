@@ -18,6 +18,9 @@ pub struct Scope {
     pub client: ApiClient,
     /// The request path, echoed in access errors as `requestURI`.
     pub request_uri: String,
+    /// Set when a console operator acts (`Scope::for_operator`): audits name the
+    /// operator instead of the client.
+    pub operator: Option<Actor>,
 }
 
 /// A `Scope` in one instance of the tenant, the instance checked.
@@ -63,7 +66,27 @@ impl Scope {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor::api_client(&self.client.id, &self.client.name)
+        match &self.operator {
+            Some(operator) => operator.clone(),
+            None => Actor::api_client(&self.client.id, &self.client.name),
+        }
+    }
+
+    /// A console operator acting in `tenant`: every family and flag (the console is the
+    /// server's own administration), audited as the operator.
+    pub fn for_operator(tenant: Tenant, operator: Actor) -> Self {
+        let client = ApiClient {
+            id: operator.id.clone(),
+            tenant_id: tenant.id.clone(),
+            name: operator.username.clone(),
+            secret_hash: String::new(),
+            secret_version: 0,
+            enabled: true,
+            policy: crate::auth::policy::Policy::all_access(),
+            instances: crate::store::clients::InstanceGrant::All,
+            created_at: 0,
+        };
+        Scope { tenant, client, request_uri: String::new(), operator: Some(operator) }
     }
 }
 

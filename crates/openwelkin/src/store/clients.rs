@@ -1,7 +1,7 @@
 //! API clients: name, argon2 hash of the secret, enabled flag, security policy and the
 //! instances the client was granted.
 
-use super::{config_cache, Db};
+use super::{config_cache, Db, Tx};
 use crate::auth::policy::Policy;
 use crate::store::sql::Row;
 
@@ -64,20 +64,7 @@ const COLUMNS: &str = "id, tenant_id, name, secret_hash, secret_version, enabled
 impl Db {
     pub async fn create_client(&self, c: NewClient<'_>, now_ms: i64) -> crate::store::sql::Result<()> {
         let mut tx = self.begin().await?;
-        crate::store::sql::query(
-            "INSERT INTO api_clients (id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $7, $7)",
-        )
-        .bind(c.id)
-        .bind(c.tenant_id)
-        .bind(c.name)
-        .bind(c.secret_hash)
-        .bind(serde_json::to_string(c.policy).expect("policy serializes"))
-        .bind(c.instances.encode())
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        config_cache::bump(&mut *tx).await?;
+        insert_client(&mut tx, c, now_ms).await?;
         tx.commit().await
     }
 
@@ -109,20 +96,10 @@ impl Db {
     ) -> crate::store::sql::Result<bool> {
         // Disabling also moves the client's token epoch (`secret_version`, carried in every
         // token as `sv`): a token issued before a disable stays dead after a later enable.
-        let bump = if enabled { 0 } else { 1 };
         let mut tx = self.begin().await?;
-        let done = crate::store::sql::query(
-            "UPDATE api_clients SET enabled = $1, updated_at = $2, secret_version = secret_version + $5 \
-             WHERE tenant_id = $3 AND name = $4",
-        )
-        .bind(enabled as i64)
-        .bind(now_ms)
-        .bind(tenant_id)
-        .bind(name)
-        .bind(bump)
-        .execute(&mut *tx)
-        .await?;
-        Self::bumped(tx, done.rows_affected()).await
+        let changed = update_client_enabled(&mut tx, tenant_id, name, enabled, now_ms).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     pub async fn set_client_policy(
@@ -134,17 +111,9 @@ impl Db {
         now_ms: i64,
     ) -> crate::store::sql::Result<bool> {
         let mut tx = self.begin().await?;
-        let done = crate::store::sql::query(
-            "UPDATE api_clients SET policy = $1, instances = $2, updated_at = $3 WHERE tenant_id = $4 AND name = $5",
-        )
-        .bind(serde_json::to_string(policy).expect("policy serializes"))
-        .bind(instances.encode())
-        .bind(now_ms)
-        .bind(tenant_id)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-        Self::bumped(tx, done.rows_affected()).await
+        let changed = update_client_policy(&mut tx, tenant_id, name, policy, instances, now_ms).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Replaces the secret hash and invalidates every token issued before.
@@ -156,30 +125,114 @@ impl Db {
         now_ms: i64,
     ) -> crate::store::sql::Result<bool> {
         let mut tx = self.begin().await?;
-        let done = crate::store::sql::query(
-            "UPDATE api_clients SET secret_hash = $1, secret_version = secret_version + 1, updated_at = $2 \
-             WHERE tenant_id = $3 AND name = $4",
-        )
-        .bind(secret_hash)
-        .bind(now_ms)
-        .bind(tenant_id)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-        Self::bumped(tx, done.rows_affected()).await
+        let changed = update_client_secret(&mut tx, tenant_id, name, secret_hash, now_ms).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 }
 
-impl Db {
-    /// Ends a client change: bumps the configuration counter when a row changed, then
-    /// commits. True when a row changed.
-    async fn bumped(mut tx: super::Tx, rows: u64) -> crate::store::sql::Result<bool> {
-        if rows > 0 {
-            config_cache::bump(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(rows > 0)
+/// Inserts a client (and bumps the configuration counter) in `tx`.
+pub async fn insert_client(tx: &mut Tx, c: NewClient<'_>, now_ms: i64) -> crate::store::sql::Result<()> {
+    crate::store::sql::query(
+        "INSERT INTO api_clients (id, tenant_id, name, secret_hash, secret_version, enabled, policy, instances, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $7, $7)",
+    )
+    .bind(c.id)
+    .bind(c.tenant_id)
+    .bind(c.name)
+    .bind(c.secret_hash)
+    .bind(serde_json::to_string(c.policy).expect("policy serializes"))
+    .bind(c.instances.encode())
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    config_cache::bump(&mut **tx).await
+}
+
+/// Enables or disables a client in `tx`; false when there is no such client.
+pub async fn update_client_enabled(
+    tx: &mut Tx,
+    tenant_id: &str,
+    name: &str,
+    enabled: bool,
+    now_ms: i64,
+) -> crate::store::sql::Result<bool> {
+    // Disabling also moves the client's token epoch (`secret_version`, carried in every
+    // token as `sv`): a token issued before a disable stays dead after a later enable.
+    let bump = if enabled { 0 } else { 1 };
+    let done = crate::store::sql::query(
+        "UPDATE api_clients SET enabled = $1, updated_at = $2, secret_version = secret_version + $5 \
+         WHERE tenant_id = $3 AND name = $4",
+    )
+    .bind(enabled as i64)
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(name)
+    .bind(bump)
+    .execute(&mut **tx)
+    .await?;
+    bumped(tx, done.rows_affected()).await
+}
+
+/// Replaces a client's policy and instance grant in `tx`; false when there is no such client.
+pub async fn update_client_policy(
+    tx: &mut Tx,
+    tenant_id: &str,
+    name: &str,
+    policy: &Policy,
+    instances: &InstanceGrant,
+    now_ms: i64,
+) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query(
+        "UPDATE api_clients SET policy = $1, instances = $2, updated_at = $3 WHERE tenant_id = $4 AND name = $5",
+    )
+    .bind(serde_json::to_string(policy).expect("policy serializes"))
+    .bind(instances.encode())
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(name)
+    .execute(&mut **tx)
+    .await?;
+    bumped(tx, done.rows_affected()).await
+}
+
+/// Replaces the secret hash in `tx` and invalidates every token issued before.
+pub async fn update_client_secret(
+    tx: &mut Tx,
+    tenant_id: &str,
+    name: &str,
+    secret_hash: &str,
+    now_ms: i64,
+) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query(
+        "UPDATE api_clients SET secret_hash = $1, secret_version = secret_version + 1, updated_at = $2 \
+         WHERE tenant_id = $3 AND name = $4",
+    )
+    .bind(secret_hash)
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(name)
+    .execute(&mut **tx)
+    .await?;
+    bumped(tx, done.rows_affected()).await
+}
+
+/// Deletes a client in `tx` (its tokens die with it); false when there is no such client.
+pub async fn delete_client(tx: &mut Tx, tenant_id: &str, name: &str) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query("DELETE FROM api_clients WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant_id)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    bumped(tx, done.rows_affected()).await
+}
+
+/// Bumps the configuration counter when a client row changed; true when one did.
+async fn bumped(tx: &mut Tx, rows: u64) -> crate::store::sql::Result<bool> {
+    if rows > 0 {
+        config_cache::bump(&mut **tx).await?;
     }
+    Ok(rows > 0)
 }
 
 fn client_from_row(r: Row) -> ApiClient {

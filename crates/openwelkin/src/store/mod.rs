@@ -26,6 +26,7 @@ pub mod export;
 pub mod formations;
 pub mod keys;
 mod migrate;
+pub mod operators;
 pub mod patient_programs;
 pub mod patients;
 pub mod query;

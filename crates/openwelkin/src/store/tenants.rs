@@ -77,23 +77,35 @@ impl Db {
         now_ms: i64,
     ) -> crate::store::sql::Result<Instance> {
         let mut tx = self.begin().await?;
-        let done = crate::store::sql::query(
-            "INSERT INTO instances (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tenant_id, name) DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(tenant_id)
-        .bind(name)
-        .bind(description)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() > 0 {
-            config_cache::bump(&mut *tx).await?;
-        }
+        insert_instance(&mut tx, tenant_id, name, description, now_ms).await?;
         tx.commit().await?;
         Ok(self.instance_by_name(tenant_id, name).await?.expect("instance just ensured"))
     }
+}
+
+/// Creates the instance in `tx` unless it exists; true when it was created.
+pub async fn insert_instance(
+    tx: &mut super::Tx,
+    tenant_id: &str,
+    name: &str,
+    description: &str,
+    now_ms: i64,
+) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query(
+        "INSERT INTO instances (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id, name) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(tenant_id)
+    .bind(name)
+    .bind(description)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        config_cache::bump(&mut **tx).await?;
+    }
+    Ok(done.rows_affected() > 0)
 }
 
 fn instance_from_row(r: Row) -> Instance {

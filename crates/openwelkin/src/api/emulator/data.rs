@@ -13,7 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn target(state: &AppState) -> Target {
-    Target { db: state.db.clone(), clock: state.clock.clone(), files: state.files.clone() }
+    Target {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        files: state.files.clone(),
+        actor: crate::events::audit::Actor::system(),
+    }
 }
 
 pub async fn reset_tenant(

@@ -39,7 +39,9 @@ pub async fn clear(
     authorize(&state, &headers)?;
     let kind = Kind::parse(&kind)?;
     let instance = instance_of(&state, &tenant, &instance).await?;
-    Ok(Json(json!({"cleared": outbox::clear(&state.db, &instance, kind, state.clock.now_ms()).await?})))
+    Ok(Json(
+        json!({"cleared": outbox::clear(&state.db, &instance, kind, &crate::events::audit::Actor::system(), state.clock.now_ms()).await?}),
+    ))
 }
 
 pub async fn deliver(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
