@@ -32,16 +32,13 @@ pub struct State {
     pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
     /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
     pub emulator: Option<Arc<crate::emulator::admin::Emulator>>,
-<<<<<<< HEAD
     /// What signed provider callbacks are checked with (`serve --twilio-auth-token`,
     /// `--mailgun-signing-key`, `--public-url`).
     pub provider_signing: crate::services::provider_auth::ProviderSigning,
     /// `serve --demo`: only then is the public demo secret good for a token.
     pub demo: bool,
-=======
     /// Set unless `serve --no-console`: the web console is served at `/console/`.
     pub console: Option<crate::services::operators::ConsoleSettings>,
->>>>>>> console
 }
 
 impl AppState {
@@ -66,12 +63,9 @@ impl AppState {
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
             emulator: None,
-<<<<<<< HEAD
             provider_signing: Default::default(),
             demo: false,
-=======
             console: None,
->>>>>>> console
         })))
     }
 

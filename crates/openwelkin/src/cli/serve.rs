@@ -53,7 +53,6 @@ pub struct ServeArgs {
     pub edge: EdgeArgs,
 }
 
-<<<<<<< HEAD
 /// Provider callbacks signed by the provider (docs/PROVIDERS.md). Twilio's auth token is
 /// `--twilio-auth-token` (the SMS flags): when set, `X-Twilio-Signature` is checked.
 #[derive(Args)]
@@ -84,7 +83,8 @@ impl CallbackArgs {
             https,
         })
     }
-=======
+}
+
 /// The web console (`/console/`).
 #[derive(Args)]
 pub struct ConsoleArgs {
@@ -98,7 +98,6 @@ pub struct ConsoleArgs {
     /// Console sign-in attempts allowed per client address in five minutes.
     #[arg(long, env = "OPENWELKIN_CONSOLE_ADDRESS_SIGNIN_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
     pub console_address_signin_limit: i64,
->>>>>>> console
 }
 
 /// TLS and the limits on connections.
@@ -201,10 +200,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.demo {
         crate::demo::ensure(&db, &clock, args.designer.is_none()).await?;
-<<<<<<< HEAD
-    } else {
-        warn_of_demo_client(&db).await?;
-=======
         if !args.console.no_console {
             let password = std::env::var("OPENWELKIN_DEMO_CONSOLE_PASSWORD")
                 .ok()
@@ -214,7 +209,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("the demo console operator: {}", e.content.message))?;
         }
->>>>>>> console
+    } else {
+        warn_of_demo_client(&db).await?;
     }
     let mut state = AppState::new(db.clone(), clock).await?;
     state.settings().files = crate::files::FileStore::local(
@@ -223,10 +219,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
     state.settings().webhooks = args.webhooks.settings(&client_tls);
-<<<<<<< HEAD
     state.settings().provider_signing = signing;
     state.settings().demo = args.demo;
-=======
     if !args.console.no_console {
         state.settings().console = Some(crate::services::operators::ConsoleSettings {
             // Browsers send a Secure cookie only over HTTPS: set it exactly when serving TLS.
@@ -237,7 +231,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
         });
     }
->>>>>>> console
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
