@@ -140,6 +140,10 @@ async fn a_receiver_that_fails_for_a_while_gets_every_event_signed_and_in_order(
         (first["tenantName"].clone(), first["instanceName"].clone(), first["eventEntity"].clone()),
         (json!(s.tenant), json!("sandbox"), json!("PATIENT"))
     );
+    // `url` links to the changed record under the server's address, not to the receiver.
+    let link = format!("{}/{}/sandbox/patients/{}", s.base, s.tenant, first["sourceId"].as_str().unwrap());
+    assert_eq!(first["url"], json!(link));
+    assert!(first["sourceName"].as_str().is_some_and(|n| n.ends_with(" Hook")), "{first}");
 
     // The worker records an attempt after the receiver answered it: wait for the last.
     let deadline = Instant::now() + Duration::from_secs(10);

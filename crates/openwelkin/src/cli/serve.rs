@@ -108,14 +108,21 @@ pub struct WebhookArgs {
     /// Allow webhook URLs on loopback or private addresses (local receivers, tests).
     #[arg(long, env = "OPENWELKIN_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// The server's public base URL (e.g. https://api.example.org): webhook payloads'
+    /// `url` links to the changed record under it. Default: the listening address.
+    #[arg(long, env = "OPENWELKIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Do not run the webhook delivery worker in this process.
     #[arg(long, env = "OPENWELKIN_NO_WEBHOOK_WORKER")]
     pub no_webhook_worker: bool,
 }
 
 impl WebhookArgs {
-    fn settings(&self, tls: &ClientTls) -> crate::events::webhooks::WebhookSettings {
+    /// The settings; `listening` is the base URL of the bound address, the public URL
+    /// unless one is given.
+    fn settings(&self, tls: &ClientTls, listening: &str) -> crate::events::webhooks::WebhookSettings {
         crate::events::webhooks::WebhookSettings {
+            public_url: self.public_url.clone().unwrap_or_else(|| listening.to_string()),
             retry_base_ms: self.webhook_retry_base_ms.max(1),
             retry_window_ms: self.webhook_retry_window_ms,
             lease_ms: self.webhook_lease_ms.max(100),
@@ -154,7 +161,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
-    state.settings().webhooks = args.webhooks.settings(&client_tls);
+    // Bound before the webhook settings: payload links default to this address.
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if server_tls.is_some() { "https" } else { "http" };
+    state.settings().webhooks = args.webhooks.settings(&client_tls, &format!("{scheme}://{addr}"));
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -179,8 +190,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    let addr = listener.local_addr()?;
     let max_connections = args.edge.max_connections as usize;
     // Room for the connections and the process's own files (database, uploads, logs).
     let wanted = max_connections as u64 + 256;

@@ -9,7 +9,8 @@
 //! `care_plans`, `calendar/` (events, schedules, work hours), `assessment_records`,
 //! `contacts`, `dictionaries`, `billing/` (payment methods, subscriptions, invoices,
 //! payments), `chat` with `chat_webhook`, `calls`, `sms/`, `emails/`,
-//! `communication_ids`, `webhooks`, `templates`, `patient_programs`, `export`; `scope`
+//! `communication_ids`, `faxes`, `webhooks`, `templates`, `patient_programs` with
+//! `reports`, `export`; `scope`
 //! and `error` hold what all share.
 
 pub mod assessment_records;
@@ -27,10 +28,12 @@ pub mod emails;
 pub mod encounters;
 pub mod error;
 pub mod export;
+pub mod faxes;
 pub mod formations;
 pub mod patient_programs;
 pub mod patients;
 pub mod records;
+pub mod reports;
 pub mod scope;
 pub mod sms;
 pub mod tasks;
