@@ -58,12 +58,7 @@ fn designer_with_webhook(url: &str) -> tempfile::TempDir {
 
 /// The fixture designer plus webhooks `(name, url)` on patient creation.
 fn designer_with_webhooks(hooks: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .args(["-r", &format!("{}/.", common::FIXTURE_DESIGNER), dir.path().to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let dir = common::designer_copy();
     std::fs::create_dir_all(dir.path().join("webhooks")).unwrap();
     for (name, url) in hooks {
         std::fs::write(

@@ -18,6 +18,9 @@ pub struct User {
     pub policies: Vec<Value>,
     pub seats: Vec<String>,
     pub seat_assign_allowed: bool,
+    /// Instances where the user sees every territory (recorded, empty when none).
+    #[serde(default)]
+    pub full_territories_access_instances: Vec<String>,
     pub application_access: ApplicationAccess,
     pub id: String,
     pub username: String,
@@ -156,6 +159,7 @@ impl User {
             policies: vec![],
             seats: vec![],
             seat_assign_allowed: false,
+            full_territories_access_instances: vec![],
             application_access: ApplicationAccess {
                 id: crate::ids::new_id(),
                 created_at: now.into(),
