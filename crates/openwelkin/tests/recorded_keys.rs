@@ -314,11 +314,27 @@ async fn every_recorded_key_is_in_our_answers() {
     d.get(disp, &format!("{pp}/encounters/{eid}/disposition")).await;
     d.get(one_enc, &format!("{pp}/encounters/{eid}")).await;
     d.get(enc, &format!("{pp}/encounters?page=0")).await;
-    d.get(
-        "/{tenant}/{instance}/patients/{patientId}/full-encounters/{encounterId}",
-        &format!("{pp}/full-encounters/{eid}"),
-    )
-    .await;
+    let full = d
+        .get(
+            "/{tenant}/{instance}/patients/{patientId}/full-encounters/{encounterId}",
+            &format!("{pp}/full-encounters/{eid}"),
+        )
+        .await;
+    // A second link: the full encounter lists them newest first, as recorded.
+    let second = d
+        .call(
+            Method::POST,
+            links,
+            &format!("{pp}/encounters/{eid}/assessments"),
+            Some(json!({"assessmentName": "asm-keys"})),
+        )
+        .await;
+    let (_, full_again) = s.get(&s.sandbox(&format!("{pp}/full-encounters/{eid}")), &d.token).await;
+    let order: Vec<&Value> = full_again["assessmentLinks"].as_array().unwrap().iter().map(|l| &l["id"]).collect();
+    // The template's own link came first, then `link`, then `second`.
+    assert_eq!(order[..2], [&second["id"], &link["id"]]);
+    assert_eq!(order.len(), 3);
+    assert_eq!(full["assessmentLinks"].as_array().map(Vec::len), Some(2), "before the second link");
     d.get(
         "/{tenant}/{instance}/users/{userId}/encounters",
         &format!("/users/{uid}/encounters?withCareTeam=False&page=0"),
@@ -467,7 +483,12 @@ async fn every_recorded_key_is_in_our_answers() {
         Some(json!({"firstName": "Web", "lastName": "Hook"})),
     )
     .await;
-    d.get("/{tenant}/admin/audit-data", "/{tenant}/admin/audit-data?page=0&size=1000").await;
+    let audit = d.get("/{tenant}/admin/audit-data", "/{tenant}/admin/audit-data?page=0&size=1000").await;
+    let relation_of = |cdt: &str| {
+        audit["data"].as_array().unwrap().iter().find(|e| e["cdtName"] == cdt).map(|e| e["cdtRelation"].clone())
+    };
+    assert_eq!(relation_of("__encounter_disposition__"), Some(json!("ENCOUNTER_DISPOSITION")));
+    assert_eq!(relation_of("cdt-vitals"), Some(json!("COMMON")));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let (_, audit) = s.get(&format!("/{}/admin/audit-webhook?page=0", s.tenant), &d.token).await;
