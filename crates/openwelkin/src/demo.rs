@@ -163,6 +163,7 @@ async fn audit(
         patient_id: patient.as_ref().map(|p| p.0),
         patient_full_name: patient.map(|p| p.1),
         cdt_name: None,
+        cdt_relation: None,
         record,
         subtype: None,
     };

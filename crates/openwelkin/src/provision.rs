@@ -91,6 +91,7 @@ pub async fn audit_publish(
         patient_id: None,
         patient_full_name: None,
         cdt_name: None,
+        cdt_relation: None,
         record: &record,
         subtype: None,
     };

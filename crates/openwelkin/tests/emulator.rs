@@ -191,7 +191,7 @@ async fn webhooks_wait_in_the_outbox_until_delivered_on_demand() {
     let (_, cleared) = s.call(Method::DELETE, &outbox, Some(ADMIN), None).await;
     assert_eq!(cleared["cleared"], 1);
     assert_eq!(s.get(&outbox, ADMIN).await.1, json!({"items": []}));
-    let (status, _) = s.get(&format!("/_emulator/tenants/{}/instances/sandbox/outbox/fax", s.tenant), ADMIN).await;
+    let (status, _) = s.get(&format!("/_emulator/tenants/{}/instances/sandbox/outbox/pager", s.tenant), ADMIN).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

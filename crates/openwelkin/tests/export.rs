@@ -223,6 +223,8 @@ async fn seed_everything(s: &Server, token: &str) -> HashMap<(String, String), S
     )
     .await;
     note("VOICE_CALL", id(&v), pat(&format!("/calls/{}", id(&v))));
+    let f = ok(s, Method::POST, &sb("/faxes"), token, json!({"receiver": LINE, "pages": 1, "send": true})).await;
+    note("FAX", id(&f), sb(&format!("/faxes/{}", id(&f))));
     let t = ok(
         s,
         Method::POST,

@@ -58,12 +58,7 @@ fn designer_with_webhook(url: &str) -> tempfile::TempDir {
 
 /// The fixture designer plus webhooks `(name, url)` on patient creation.
 fn designer_with_webhooks(hooks: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .args(["-r", &format!("{}/.", common::FIXTURE_DESIGNER), dir.path().to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let dir = common::designer_copy();
     std::fs::create_dir_all(dir.path().join("webhooks")).unwrap();
     for (name, url) in hooks {
         std::fs::write(
@@ -140,6 +135,10 @@ async fn a_receiver_that_fails_for_a_while_gets_every_event_signed_and_in_order(
         (first["tenantName"].clone(), first["instanceName"].clone(), first["eventEntity"].clone()),
         (json!(s.tenant), json!("sandbox"), json!("PATIENT"))
     );
+    // `url` links to the changed record under the server's address, not to the receiver.
+    let link = format!("{}/{}/sandbox/patients/{}", s.base, s.tenant, first["sourceId"].as_str().unwrap());
+    assert_eq!(first["url"], json!(link));
+    assert!(first["sourceName"].as_str().is_some_and(|n| n.ends_with(" Hook")), "{first}");
 
     // The worker records an attempt after the receiver answered it: wait for the last.
     let deadline = Instant::now() + Duration::from_secs(10);

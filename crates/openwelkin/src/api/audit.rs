@@ -28,6 +28,8 @@ pub struct DataAuditItem {
     pub patient_id: Option<String>,
     pub instance: Option<String>,
     pub cdt_name: Option<String>,
+    /// The relation of that data type (`COMMON`, `ENCOUNTER_DISPOSITION`, …).
+    pub cdt_relation: Option<String>,
     pub event_subtype: String,
     pub operation: String,
     pub sent_at: String,
@@ -49,6 +51,7 @@ impl From<DataAuditRow> for DataAuditItem {
             patient_id: r.patient_id,
             instance: r.instance,
             cdt_name: r.cdt_name,
+            cdt_relation: r.cdt_relation,
             event_subtype: r.event_subtype,
             operation: r.operation,
             sent_at: crate::time::format_ms(r.sent_at),

@@ -23,6 +23,7 @@ pub mod encounter_parts;
 pub mod encounters;
 pub mod error;
 pub mod export;
+pub mod faxes;
 pub mod formations;
 pub mod guard;
 pub mod headers;
@@ -34,6 +35,7 @@ pub mod patient_programs;
 pub mod patients;
 pub mod pdts;
 pub mod provider_caller;
+pub mod reports;
 pub mod retry;
 pub mod sms;
 pub mod tasks;
@@ -207,6 +209,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(chat::search_docs))
         .routes(routes!(chat::read_webhook, chat::put_webhook, chat::delete_webhook))
         .routes(routes!(calls::inbound))
+        .routes(routes!(faxes::send, faxes::list))
+        .routes(routes!(faxes::read, faxes::update))
+        .routes(routes!(reports::phase_distribution))
         .routes(routes!(calls::list))
         .routes(routes!(calls::read))
         .routes(routes!(calls::recording))

@@ -34,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Communication IDs", description = "An instance's sending lines (openwelkin extension)"),
         (name = "Chat", description = "In-app messages between patients and the care team, and the chat webhook"),
         (name = "Calls", description = "Voice calls, their recordings, and unrecognized inbound calls"),
+        (name = "Fax", description = "Faxes sent and received, with status and pages (openwelkin's design: Welkin publishes no paths)"),
         (name = "Messaging templates", description = "Message texts with {{variable}} placeholders"),
         (name = "Communications", description = "Templated sends to patients"),
         (name = "Formations", description = "Designer configuration by version"),

@@ -117,7 +117,7 @@ pub async fn create(
     let now_ms = state.clock.now_ms();
     let now = crate::time::format_ms(now_ms);
     let actor = ctx.actor();
-    let (id, name) = (crate::ids::new_id(), actor.full_name());
+    let (id, name) = (crate::ids::record_id(), actor.full_name());
     let t = template::build(&body, None, (&id, &now, &actor.id, &name), &now, (&actor.id, &name)).map_err(invalid)?;
     let tname = t["name"].as_str().unwrap_or_default().to_string();
     let mut tx = state.db.begin().await?;

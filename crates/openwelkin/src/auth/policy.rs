@@ -36,6 +36,8 @@ pub enum Family {
     Formations,
     Export,
     Communications,
+    /// Faxes sent and received (Welkin's fax policies: view, create, update).
+    Fax,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

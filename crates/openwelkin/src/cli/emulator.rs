@@ -101,7 +101,7 @@ pub enum SnapshotCommand {
 
 #[derive(Subcommand)]
 pub enum OutboxCommand {
-    /// Print what an outbox (sms, email, chat or webhooks) holds, one JSON object per line.
+    /// Print what an outbox (sms, email, chat, fax or webhooks) holds, one JSON object per line.
     List {
         /// The outbox: sms, email, chat or webhooks.
         kind: String,

@@ -57,10 +57,11 @@ pub struct ServeArgs {
 /// `--twilio-auth-token` (the SMS flags): when set, `X-Twilio-Signature` is checked.
 #[derive(Args)]
 pub struct CallbackArgs {
-    /// The public base URL providers call this server at (`https://care.example.org`, with
-    /// a path if a proxy in front strips one): Twilio signs the URL it called, which
-    /// behind a proxy is not the one this server sees. Without it the URL is made from
-    /// the request's `X-Forwarded-Proto` (else this server's own scheme) and `Host`.
+    /// The public base URL of this server (`https://care.example.org`, with a path if a
+    /// proxy in front strips one). Twilio signs the URL it called, which behind a proxy is
+    /// not the one this server sees, and webhook payloads' `url` links to the changed
+    /// record under it. Without it: for signatures, the request's `X-Forwarded-Proto`
+    /// (else this server's own scheme) and `Host`; for payload links, the bound address.
     #[arg(long, env = "OPENWELKIN_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Mailgun's HTTP webhook signing key: inbound email posted without a bearer token
@@ -166,8 +167,11 @@ pub struct WebhookArgs {
 }
 
 impl WebhookArgs {
-    fn settings(&self, tls: &ClientTls) -> crate::events::webhooks::WebhookSettings {
+    /// The settings; `public_url` is the base of the links in payloads (`--public-url`, else
+    /// the bound address).
+    fn settings(&self, tls: &ClientTls, public_url: String) -> crate::events::webhooks::WebhookSettings {
         crate::events::webhooks::WebhookSettings {
+            public_url,
             retry_base_ms: self.webhook_retry_base_ms.max(1),
             retry_window_ms: self.webhook_retry_window_ms,
             lease_ms: self.webhook_lease_ms.max(100),
@@ -218,7 +222,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
-    state.settings().webhooks = args.webhooks.settings(&client_tls);
+    // Bound before the webhook settings: payload links default to this address.
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if server_tls.is_some() { "https" } else { "http" };
+    let public_url = signing.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+    state.settings().webhooks = args.webhooks.settings(&client_tls, public_url);
     state.settings().provider_signing = signing;
     state.settings().demo = args.demo;
     if !args.console.no_console {
@@ -256,8 +265,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    let addr = listener.local_addr()?;
     let max_connections = args.edge.max_connections as usize;
     // Room for the connections and the process's own files (database, uploads, logs).
     let wanted = max_connections as u64 + 256;

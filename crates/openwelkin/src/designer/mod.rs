@@ -206,6 +206,11 @@ impl Designer {
         self.typed(Section::Programs, name)
     }
 
+    /// Every program, in formation order.
+    pub fn program_list(&self) -> Vec<objects::Program> {
+        self.all_typed(Section::Programs)
+    }
+
     pub fn encounter_template(&self, name: &str) -> Option<objects::EncounterTemplate> {
         self.typed(Section::EncounterTemplates, name)
     }

@@ -18,6 +18,9 @@ pub struct User {
     pub policies: Vec<Value>,
     pub seats: Vec<String>,
     pub seat_assign_allowed: bool,
+    /// Instances where the user sees every territory (recorded, empty when none).
+    #[serde(default)]
+    pub full_territories_access_instances: Vec<String>,
     pub application_access: ApplicationAccess,
     pub id: String,
     pub username: String,
@@ -32,8 +35,9 @@ pub struct User {
     pub timezone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub credentials: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub locale: Option<String>,
+    /// Every recorded user has one (`en-US`); users stored before it was kept read as that.
+    #[serde(default = "default_locale")]
+    pub locale: String,
     pub enabled: bool,
     pub mfa_enabled: bool,
     pub status_type: Option<String>,
@@ -105,6 +109,11 @@ pub struct UserWrite {
     application_access: Option<Value>,
 }
 
+/// The locale of a user whose create names none, as Welkin answers.
+fn default_locale() -> String {
+    "en-US".to_string()
+}
+
 const WRITABLE: &[&str] = &[
     "username",
     "email",
@@ -150,6 +159,7 @@ impl User {
             policies: vec![],
             seats: vec![],
             seat_assign_allowed: false,
+            full_territories_access_instances: vec![],
             application_access: ApplicationAccess {
                 id: crate::ids::new_id(),
                 created_at: now.into(),
@@ -167,7 +177,7 @@ impl User {
             phone: None,
             timezone: None,
             credentials: None,
-            locale: None,
+            locale: default_locale(),
             enabled: false,
             mfa_enabled: false,
             status_type: None,
@@ -218,7 +228,7 @@ impl User {
                 "phone" => self.phone = fields::opt_phone(k, value)?,
                 "timezone" => self.timezone = fields::opt_timezone(k, value)?,
                 "credentials" => self.credentials = fields::opt_text(k, value)?,
-                "locale" => self.locale = fields::opt_text(k, value)?,
+                "locale" => self.locale = fields::opt_text(k, value)?.unwrap_or_else(default_locale),
                 "terminologyName" => self.terminology_name = fields::text(k, value)?,
                 "mfaEnabled" => self.mfa_enabled = fields::boolean(k, value)?,
                 "ssoAccess" => self.sso_access = fields::boolean(k, value)?,

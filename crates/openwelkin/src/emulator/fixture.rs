@@ -63,6 +63,7 @@ impl Fixture {
     /// Checks what can be checked before anything is written.
     pub fn check(&self) -> ServiceResult<()> {
         let mut named: Vec<&str> = Vec::new();
+        let (mut fixed_ids, mut fixed_at): (Vec<String>, Vec<usize>) = (Vec::new(), Vec::new());
         for (n, r) in self.requests.iter().enumerate() {
             let at = |m: String| bad_input(format!("fixture request {n}: {m}"));
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&r.method.as_str()) {
@@ -79,8 +80,57 @@ impl Fixture {
             if let Some(id) = &r.id {
                 named.push(id);
             }
+            if let Some(fixed) = fixed_id(r) {
+                let fixed = fixed.map_err(at)?;
+                if let Some(first) = fixed_ids.iter().position(|f| *f == fixed) {
+                    return Err(at(format!("the id {fixed} is already fixed by request {}", fixed_at[first])));
+                }
+                fixed_ids.push(fixed);
+                fixed_at.push(n);
+            }
         }
         Ok(())
+    }
+}
+
+/// The id a create request fixes for its record (`"id"` in a POST body), checked to be a
+/// UUID: `None` when it fixes none; a reference (`{{…}}`) is checked once replaced.
+fn fixed_id(r: &FixtureRequest) -> Option<Result<String, String>> {
+    if r.method != "POST" {
+        return None;
+    }
+    let value = r.body.as_ref()?.get("id")?;
+    Some(match value.as_str() {
+        Some(s) if s.contains("{{") => return None,
+        Some(s) if crate::ids::is_uuid(s) => Ok(s.to_ascii_lowercase()),
+        _ => Err(format!("\"id\" must be a UUID to fix the id of the record it creates, not {value}")),
+    })
+}
+
+/// Takes the fixed id out of a create's body (the API itself refuses a client-chosen
+/// id) and checks it: a UUID that no record uses. Rows of instances a reset retired are
+/// swept first, so that a reset followed by the same seed fixes the same ids again.
+async fn take_fixed_id(state: &AppState, body: &mut Option<Value>) -> Result<Option<String>, String> {
+    let Some(Value::Object(map)) = body else { return Ok(None) };
+    let Some(value) = map.remove("id") else { return Ok(None) };
+    let id = match value.as_str() {
+        Some(s) if crate::ids::is_uuid(s) => s.to_ascii_lowercase(),
+        _ => return Err(format!("\"id\" must be a UUID to fix the id of the record it creates, not {value}")),
+    };
+    let mut uses = state.db.id_in_use(&id).await.map_err(|e| e.to_string())?;
+    if !uses.is_empty() && uses.iter().all(|(_, retired)| *retired) {
+        let target = Target {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            files: state.files.clone(),
+            actor: crate::events::audit::Actor::system(),
+        };
+        data::sweep(&target).await.map_err(|e| e.to_string())?;
+        uses = state.db.id_in_use(&id).await.map_err(|e| e.to_string())?;
+    }
+    match uses.first() {
+        None => Ok(Some(id)),
+        Some((table, _)) => Err(format!("the id {id} is already used by a record ({table})")),
     }
 }
 
@@ -207,7 +257,7 @@ pub async fn seed(
     };
     let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
     data::save(&target, tenant_name, instance_name, &rollback).await?;
-    let run = replay(router, &tenant, instance_name, &token, fixture);
+    let run = replay(state, router, &tenant, instance_name, &token, fixture);
     let (outcome, users) = if webhooks { run.await } else { crate::events::without_webhooks(run).await };
     let outcome = outcome.map(|(seeded, _)| seeded);
     if outcome.is_err() {
@@ -222,6 +272,7 @@ pub async fn seed(
 }
 
 async fn replay(
+    state: &AppState,
     router: &axum::Router,
     tenant: &Tenant,
     instance: &str,
@@ -242,12 +293,35 @@ async fn replay(
             Some(abs) => format!("/{}", abs.replace("{tenant}", &tenant.name).replace("{instance}", instance)),
             None => format!("/{}/{instance}/{path}", tenant.name),
         };
-        let body = match r.body.as_ref().map(|b| substitute(b, &answers)).transpose() {
+        let mut body = match r.body.as_ref().map(|b| substitute(b, &answers)).transpose() {
             Ok(b) => b,
             Err(m) => return (Err(fail(m)), users),
         };
         let method = Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET);
-        let (status, answer) = match call(router, token, method.clone(), &path, body).await {
+        let fixed = match method {
+            Method::POST => match take_fixed_id(state, &mut body).await {
+                Ok(f) => f,
+                Err(m) => return (Err(fail(m)), users),
+            },
+            _ => None,
+        };
+        let outcome = match &fixed {
+            None => call(router, token, method.clone(), &path, body).await,
+            Some(id) => {
+                let (outcome, taken) =
+                    crate::ids::with_fixed_id(id.clone(), call(router, token, method.clone(), &path, body)).await;
+                match outcome {
+                    Ok((status, _)) if status.is_success() && !taken => {
+                        return (
+                            Err(fail(format!("creates no record whose id a fixture can fix (\"id\": {id})"))),
+                            users,
+                        )
+                    }
+                    other => other,
+                }
+            }
+        };
+        let (status, answer) = match outcome {
             Ok(x) => x,
             Err(e) => return (Err(e), users),
         };
@@ -329,7 +403,7 @@ pub async fn seed_plan(
     let rollback = format!("_seed-rollback-{}", crate::ids::new_id());
     data::save(&target, tenant_name, instance_name, &rollback).await?;
     let run = async {
-        let (team, users) = replay(router, &tenant, instance_name, &token, &plan.team_fixture()).await;
+        let (team, users) = replay(state, router, &tenant, instance_name, &token, &plan.team_fixture()).await;
         let outcome = match team {
             Ok((mut seeded, _)) => {
                 write_patients(state, &tenant, instance_name, plan).await.map(|(requests, created)| {
@@ -361,6 +435,7 @@ struct Audited {
     record_id: String,
     patient: usize,
     cdt_name: Option<String>,
+    cdt_relation: Option<String>,
     record: Value,
     now_ms: i64,
 }
@@ -467,6 +542,7 @@ async fn write_patients(
                 record_id: p.id.clone(),
                 patient: pk,
                 cdt_name: None,
+                cdt_relation: None,
                 record: serde_json::to_value(&p).map_err(ServiceError::internal)?,
                 now_ms,
             });
@@ -499,6 +575,7 @@ async fn write_patients(
                     record_id: id,
                     patient: pk,
                     cdt_name: Some(dt.name.clone()),
+                    cdt_relation: Some(dt.relation_or("COMMON")),
                     record,
                     now_ms,
                 });
@@ -581,6 +658,7 @@ async fn write_patients(
                     record_id: id,
                     patient: pk,
                     cdt_name: Some(ENCOUNTER.into()),
+                    cdt_relation: Some("ENCOUNTER".into()),
                     record,
                     now_ms,
                 });
@@ -597,6 +675,7 @@ async fn write_patients(
                     record_id: m.id.clone(),
                     patient: pk,
                     cdt_name: None,
+                    cdt_relation: None,
                     record: m.audit_record(),
                     now_ms,
                 });
@@ -616,6 +695,7 @@ async fn write_patients(
                     record_id: id,
                     patient: pk,
                     cdt_name: None,
+                    cdt_relation: None,
                     record: event,
                     now_ms,
                 });
@@ -638,6 +718,7 @@ async fn write_patients(
                         patient_id: Some(&patients[a.patient].id),
                         patient_full_name: Some(names[a.patient].clone()),
                         cdt_name: a.cdt_name.as_deref(),
+                        cdt_relation: a.cdt_relation.as_deref(),
                         record: &a.record,
                         subtype: a.subtype,
                     },

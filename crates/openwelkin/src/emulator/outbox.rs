@@ -1,8 +1,8 @@
 //! The outboxes a test inspects instead of a phone, a mailbox or a receiver: SMS and email
-//! that the local providers kept, chat messages sent to patients, and webhook deliveries.
-//! Clearing SMS, email and webhooks deletes their rows (a cleared webhook delivery is
-//! never sent); clearing chat only hides the messages from the outbox, since they are
-//! part of the patient's conversation.
+//! that the local providers kept, chat messages sent to patients, faxes sent, and webhook
+//! deliveries. Clearing SMS, email and webhooks deletes their rows (a cleared webhook
+//! delivery is never sent); clearing chat and fax only hides them from the outbox, since
+//! they are the patient's conversation and the instance's fax records.
 
 use super::not_found;
 use crate::events::audit::{Actor, SecurityEvent};
@@ -17,6 +17,7 @@ pub enum Kind {
     Sms,
     Email,
     Chat,
+    Fax,
     Webhooks,
 }
 
@@ -26,6 +27,7 @@ impl Kind {
             Kind::Sms => "sms",
             Kind::Email => "email",
             Kind::Chat => "chat",
+            Kind::Fax => "fax",
             Kind::Webhooks => "webhooks",
         }
     }
@@ -35,9 +37,12 @@ impl Kind {
             "sms" => Kind::Sms,
             "email" => Kind::Email,
             "chat" => Kind::Chat,
+            "fax" => Kind::Fax,
             "webhooks" => Kind::Webhooks,
             other => {
-                return Err(not_found(format!("no outbox {other:?}: the outboxes are sms, email, chat and webhooks")))
+                return Err(not_found(format!(
+                    "no outbox {other:?}: the outboxes are sms, email, chat, fax and webhooks"
+                )))
             }
         })
     }
@@ -95,6 +100,21 @@ pub async fn list(db: &Db, instance: &Instance, kind: Kind) -> ServiceResult<Vec
                    "sentAt": crate::time::format_ms(r.get("created_at")), "message": parsed(r.get("body"))})
         })
         .collect(),
+        Kind::Fax => crate::store::sql::query(
+            "SELECT body FROM faxes f WHERE instance_id = $1 AND fax_type = 'OUTBOUND' AND status = 'SENT' \
+             AND NOT EXISTS (SELECT 1 FROM emulator_cleared c WHERE c.instance_id = f.instance_id AND c.kind = 'fax' \
+             AND c.item_id = f.id) ORDER BY updated_at, id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let fax = parsed(r.get("body"));
+            json!({"id": fax["id"], "to": fax["receiver"], "from": fax["sender"], "subject": fax["subject"],
+                   "pages": fax["pages"], "patientId": fax["patientId"], "sentAt": fax["sentAt"]})
+        })
+        .collect(),
         Kind::Webhooks => crate::store::sql::query(
             "SELECT id, webhook_name, status, attempts, next_attempt_at, created_at, payload FROM webhook_deliveries \
              WHERE instance_id = $1 ORDER BY event_seq, webhook_name",
@@ -124,6 +144,11 @@ pub async fn clear(db: &Db, instance: &Instance, kind: Kind, by: &Actor, now_ms:
             "INSERT INTO emulator_cleared (instance_id, kind, item_id) SELECT instance_id, 'chat', id \
              FROM chat_messages m WHERE instance_id = $1 AND sender_type <> 'PATIENT' AND NOT EXISTS \
              (SELECT 1 FROM emulator_cleared c WHERE c.instance_id = m.instance_id AND c.kind = 'chat' AND c.item_id = m.id)"
+        }
+        Kind::Fax => {
+            "INSERT INTO emulator_cleared (instance_id, kind, item_id) SELECT instance_id, 'fax', id \
+             FROM faxes f WHERE instance_id = $1 AND fax_type = 'OUTBOUND' AND status = 'SENT' AND NOT EXISTS \
+             (SELECT 1 FROM emulator_cleared c WHERE c.instance_id = f.instance_id AND c.kind = 'fax' AND c.item_id = f.id)"
         }
     };
     let n = crate::store::sql::query(sql).bind(&instance.id).execute(&mut *tx).await?.rows_affected();

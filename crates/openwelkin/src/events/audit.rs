@@ -71,6 +71,8 @@ pub struct DataEvent<'a> {
     pub patient_id: Option<&'a str>,
     pub patient_full_name: Option<String>,
     pub cdt_name: Option<&'a str>,
+    /// The relation of that data type (`cdtRelation` in the audit).
+    pub cdt_relation: Option<&'a str>,
     pub record: &'a Value,
     /// The event name when it is not `<ENTITY>_<CREATED|UPDATED|DELETED>`, e.g.
     /// `CALENDAR_EVENT_CREATED` (entity `CALENDAR`) or `ASSESSMENT_COMPLETED`.
@@ -78,6 +80,16 @@ pub struct DataEvent<'a> {
 }
 
 impl DataEvent<'_> {
+    /// The webhook payload's `sourceName`: a calendar event's type (`ENCOUNTER`), the
+    /// data type of a CDT-backed record, else the patient's name.
+    pub fn source_name(&self) -> Option<String> {
+        let event_type = if self.entity == "CALENDAR" { self.record.get("eventType") } else { None };
+        match event_type.and_then(Value::as_str) {
+            Some(t) => Some(t.to_string()),
+            None => self.cdt_name.map(String::from).or_else(|| self.patient_full_name.clone()),
+        }
+    }
+
     /// `PATIENT_CREATED`, `USER_UPDATED`, …
     pub fn subtype(&self) -> String {
         match self.subtype {
@@ -94,4 +106,44 @@ pub struct SecurityEvent<'a> {
     pub subject: &'a Actor,
     pub object: Option<&'a Actor>,
     pub record: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event<'a>(
+        entity: &'static str,
+        cdt_name: Option<&'a str>,
+        record: &'a Value,
+        actor: &'a Actor,
+    ) -> DataEvent<'a> {
+        DataEvent {
+            tenant_id: "t1",
+            instance: Some("sandbox"),
+            entity,
+            operation: Operation::Create,
+            actor,
+            record_id: "r1",
+            patient_id: Some("p1"),
+            patient_full_name: Some("Ann Lee".into()),
+            cdt_name,
+            cdt_relation: None,
+            record,
+            subtype: None,
+        }
+    }
+
+    #[test]
+    fn source_names_are_the_event_type_the_data_type_or_the_patient() {
+        let actor = Actor::system();
+        let calendar = json!({"eventType": "ENCOUNTER"});
+        assert_eq!(event("CALENDAR", None, &calendar, &actor).source_name().as_deref(), Some("ENCOUNTER"));
+        let hours = json!({"details": []});
+        assert_eq!(event("CALENDAR", None, &hours, &actor).source_name().as_deref(), Some("Ann Lee"));
+        let record = json!({});
+        assert_eq!(event("CDT", Some("cdt-vitals"), &record, &actor).source_name().as_deref(), Some("cdt-vitals"));
+        assert_eq!(event("PATIENT", None, &record, &actor).source_name().as_deref(), Some("Ann Lee"));
+    }
 }

@@ -31,6 +31,9 @@ pub struct WebhookSettings {
     pub timeout: Duration,
     /// The trust of https receivers (`serve --ca-file`).
     pub tls: crate::net::tls::ClientTls,
+    /// The server's public base URL (`serve --public-url`, else its listening address):
+    /// payloads' `url` links to the changed record under it.
+    pub public_url: String,
     /// Emulator: the worker only fans out; deliveries wait for `deliver_now`.
     pub on_demand: Arc<AtomicBool>,
 }
@@ -44,6 +47,7 @@ impl Default for WebhookSettings {
             allow_private: false,
             timeout: Duration::from_secs(10),
             tls: Default::default(),
+            public_url: "http://127.0.0.1:8080".into(),
             on_demand: Arc::default(),
         }
     }
@@ -67,6 +71,23 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 pub fn record_of(w: &Webhook, active: bool) -> Value {
     json!({"name": w.name, "title": w.title, "url": w.url, "headers": w.headers, "queryParameters": w.query_parameters,
            "payload": w.payload, "active": active, "enabled": true})
+}
+
+/// The payload's `url`: a link to the changed record, as a receiver reads it back (a
+/// patient, a CDT record of a patient, a calendar event), else to the patient concerned,
+/// else to the instance.
+pub fn record_url(base: &str, tenant: &str, instance: &str, e: &crate::store::audit::OutboxEvent) -> String {
+    let root = format!("{}/{tenant}/{instance}", base.trim_end_matches('/'));
+    let source = &e.source_id;
+    match (e.event_entity.as_str(), e.patient_id.as_deref(), e.source_name.as_deref()) {
+        ("PATIENT", _, _) => format!("{root}/patients/{source}"),
+        ("CDT", Some(p), Some(cdt)) => format!("{root}/patients/{p}/cdts/{cdt}/{source}"),
+        ("CALENDAR", _, _) if e.event_subtype.starts_with("CALENDAR_EVENT") => {
+            format!("{root}/calendar/events/{source}")
+        }
+        (_, Some(p), _) => format!("{root}/patients/{p}"),
+        _ => root,
+    }
 }
 
 /// The payload: the webhook's predefined fields (all of them when it names none) and its
@@ -138,7 +159,7 @@ pub async fn run(db: Db, clock: Clock, settings: WebhookSettings) {
     };
     loop {
         let mut busy = false;
-        match fan_out(&db, &clock).await {
+        match fan_out(&db, &clock, &settings.public_url).await {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::warn!(error = %e, "webhook fan-out failed"),
         }
@@ -179,7 +200,7 @@ async fn deliver_due(
 /// Emulator: fans out and sends every delivery due now, whatever the mode; returns how
 /// many deliveries were attempted. Failed ones are rescheduled as usual.
 pub async fn deliver_now(db: &Db, clock: &Clock, settings: &WebhookSettings) -> anyhow::Result<usize> {
-    while fan_out(db, clock).await? > 0 {}
+    while fan_out(db, clock, &settings.public_url).await? > 0 {}
     let (node, http) = (crate::ids::new_id(), http_client(settings));
     let key = db.signing_key(clock.now_ms()).await?;
     let mut attempted = 0;
@@ -194,7 +215,7 @@ pub async fn deliver_now(db: &Db, clock: &Clock, settings: &WebhookSettings) -> 
 
 /// Turns new outbox events into deliveries and marks them, in one transaction (on
 /// PostgreSQL nodes lock disjoint events).
-pub async fn fan_out(db: &Db, clock: &Clock) -> anyhow::Result<usize> {
+pub async fn fan_out(db: &Db, clock: &Clock, public_url: &str) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
     let events = crate::store::audit::outbox_pending(&mut tx, db.backend(), 500).await?;
     if events.is_empty() {
@@ -233,7 +254,7 @@ pub async fn fan_out(db: &Db, clock: &Clock) -> anyhow::Result<usize> {
             event.insert("instanceName".into(), json!(instance.name));
             event.insert("eventEntity".into(), json!(e.event_entity));
             event.insert("eventSubtype".into(), json!(e.event_subtype));
-            event.insert("url".into(), json!(w.url));
+            event.insert("url".into(), json!(record_url(public_url, &tenant.name, &instance.name, e)));
             let body = json!({"event": event, "payload": payload(&w, &event)});
             insert_delivery(&mut tx, &e.tenant_id, &instance.id, &w.name, e.seq, &e.source_id, &body, now).await?;
             made += 1;
@@ -345,6 +366,38 @@ mod tests {
         assert_ne!(s, signature("secret", 1700000001, "{}"));
         assert_ne!(s, signature("secret", 1700000000, "{ }"));
         assert_ne!(secret(b"k", "i", "w", 1), secret(b"k", "i", "w", 2));
+    }
+
+    #[test]
+    fn payload_urls_link_to_the_changed_record() {
+        let event =
+            |entity: &str, subtype: &str, patient: Option<&str>, name: Option<&str>| crate::store::audit::OutboxEvent {
+                seq: 1,
+                created_at: 0,
+                tenant_id: "t1".into(),
+                source_name: name.map(String::from),
+                instance: Some("sandbox".into()),
+                event_entity: entity.into(),
+                event_subtype: subtype.into(),
+                source_id: "s1".into(),
+                patient_id: patient.map(String::from),
+            };
+        let url = |e| record_url("https://api.example.org/", "acme", "sandbox", &e);
+        let root = "https://api.example.org/acme/sandbox";
+        assert_eq!(
+            url(event("PATIENT", "PATIENT_CREATED", Some("s1"), Some("Ann Lee"))),
+            format!("{root}/patients/s1")
+        );
+        assert_eq!(
+            url(event("CDT", "CDT_UPDATED", Some("p1"), Some("cdt-vitals"))),
+            format!("{root}/patients/p1/cdts/cdt-vitals/s1")
+        );
+        assert_eq!(
+            url(event("CALENDAR", "CALENDAR_EVENT_CREATED", None, Some("ENCOUNTER"))),
+            format!("{root}/calendar/events/s1")
+        );
+        assert_eq!(url(event("TASK", "TASK_CREATED", Some("p1"), None)), format!("{root}/patients/p1"));
+        assert_eq!(url(event("USER", "USER_CREATED", None, None)), root);
     }
 
     #[test]

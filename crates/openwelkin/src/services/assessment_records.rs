@@ -153,7 +153,7 @@ pub async fn create(
     let now_ms = state.clock.now_ms();
     let actor = ctx.actor();
     let now = crate::time::format_ms(now_ms);
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let local = crate::time::format_local_ms(now_ms, p.timezone.as_deref());
     let mut answers = crate::domain::records::blank_body(
         &domain::answers_data_type(&designer, &a),

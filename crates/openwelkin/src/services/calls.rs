@@ -45,7 +45,7 @@ pub async fn report(
     };
     let now_ms = state.clock.now_ms();
     let actor = ctx.actor();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut tx = state.db.begin().await?;
     // Without a named patient, the call is the patient's whose number it is, if exactly
     // one patient has it; otherwise it stays unrecognized.

@@ -191,7 +191,7 @@ pub async fn create_goal(
         .ok_or_else(|| invalid(FieldError::new("goalTemplateName", format!("no goal template named {name:?}"))))?;
     let now_ms = state.clock.now_ms();
     let now = crate::time::format_ms(now_ms);
-    let goal = care_plan::goal_from_template(&crate::ids::new_id(), &template, &now, &ctx.actor().full_name());
+    let goal = care_plan::goal_from_template(&crate::ids::record_id(), &template, &now, &ctx.actor().full_name());
     let goal_tasks = template_tasks(state, ctx, &p, &template, &goal, &now).await?;
     let mut tx = state.db.begin().await?;
     store::insert_goal(&mut tx, &ctx.tenant.id, &ctx.instance.id, &p.id, &goal, now_ms).await?;
@@ -299,7 +299,7 @@ pub async fn create_goal_comment(
     store::goal_for_update(&mut tx, &ctx.instance.id, &p.id, goal_id)
         .await?
         .ok_or_else(|| goal_not_found(&p.id, goal_id))?;
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let comment = care_plan::goal_comment(&id, &text, &crate::time::format_ms(now_ms), &ctx.actor().full_name());
     store::insert_goal_comment(&mut tx, &ctx.instance.id, goal_id, &comment, now_ms).await?;
     ctx.record(

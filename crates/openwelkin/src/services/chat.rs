@@ -65,7 +65,7 @@ pub fn care_team_message(
         None => (chat::API_CLIENT, ctx.client.id.clone(), ctx.actor().full_name()),
     };
     Message {
-        id: crate::ids::new_id(),
+        id: crate::ids::record_id(),
         external_id: chat::new_external_id(),
         patient_id: p.id.clone(),
         sender_type: sender_type.into(),

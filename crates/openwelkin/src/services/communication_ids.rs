@@ -73,8 +73,12 @@ async fn unmark_others(tx: &mut Tx, ctx: &InstanceScope, c: &Value, now_ms: i64)
 pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Value>) -> ServiceResult<Value> {
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
-    let mut c =
-        communication_id::blank(&crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
+    let mut c = communication_id::blank(
+        &crate::ids::record_id(),
+        &crate::time::format_ms(now_ms),
+        &actor.id,
+        &actor.full_name(),
+    );
     communication_id::apply(&mut c, body, true).map_err(|e| ServiceError::invalid_field(COMPONENT, e))?;
     let mut tx = state.db.begin().await?;
     store::lock(&mut tx, &ctx.instance.id).await?;

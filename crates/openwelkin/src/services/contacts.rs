@@ -105,7 +105,7 @@ pub async fn create(
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
     let mut c =
-        contact::blank(&crate::ids::new_id(), &p.id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
+        contact::blank(&crate::ids::record_id(), &p.id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     contact::apply(&mut c, body, true).map_err(|e| ServiceError::invalid_field(COMPONENT, e))?;
     let mut tx = state.db.begin().await?;
     // The patient may have been deleted since it was read; its row lock keeps it.

@@ -114,6 +114,7 @@ pub const TYPES: &[ExportType] = &[
     ),
     ty("TASK", Family::Tasks, table("tasks"), Render::Task),
     ty("VOICE_CALL", Family::Calls, table("calls"), Render::Call),
+    ty("FAX", Family::Fax, table("faxes"), Render::Body),
     ty("PATIENT_PROGRAM", Family::Programs, table("patient_programs"), Render::PatientProgram),
     ty(
         "ENCOUNTER_ASSESSMENT",

@@ -9,9 +9,9 @@
 //! `care_plans`, `calendar/` (events, schedules, work hours), `assessment_records`,
 //! `contacts`, `dictionaries`, `billing/` (payment methods, subscriptions, invoices,
 //! payments), `chat` with `chat_webhook`, `calls`, `sms/`, `emails/`,
-//! `communication_ids`, `webhooks`, `templates`, `patient_programs`, `export`;
-//! `provider_auth` checks the signatures of provider callbacks; `scope` and `error` hold
-//! what all share.
+//! `communication_ids`, `faxes`, `webhooks`, `templates`, `patient_programs` with
+//! `reports`, `export`; `provider_auth` checks the signatures of provider callbacks;
+//! `scope` and `error` hold what all share.
 
 pub mod api_clients;
 pub mod assessment_records;
@@ -30,12 +30,14 @@ pub mod emails;
 pub mod encounters;
 pub mod error;
 pub mod export;
+pub mod faxes;
 pub mod formations;
 pub mod operators;
 pub mod patient_programs;
 pub mod patients;
 pub mod provider_auth;
 pub mod records;
+pub mod reports;
 pub mod scope;
 pub mod sms;
 pub mod tasks;

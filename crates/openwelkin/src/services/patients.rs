@@ -56,7 +56,7 @@ pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Va
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
     let mut patient =
-        Patient::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
+        Patient::blank(crate::ids::record_id(), &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     patient.apply(body, true).map_err(|e| ServiceError::invalid_field(COMPONENT, e))?;
     if body.contains_key("patientTerritories") {
         check_territories(state, ctx, &mut patient).await?;

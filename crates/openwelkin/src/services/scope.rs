@@ -98,6 +98,9 @@ pub struct Write<'a> {
     pub record_id: &'a str,
     pub patient: Option<&'a Patient>,
     pub cdt_name: Option<&'a str>,
+    /// The relation of the data type `cdt_name` names (`COMMON`, `ENCOUNTER_DISPOSITION`,
+    /// …), shown as the audit entry's `cdtRelation`.
+    pub cdt_relation: Option<&'a str>,
     pub record: &'a serde_json::Value,
     /// Overrides the event name (see `DataEvent::subtype`).
     pub subtype: Option<&'a str>,
@@ -107,7 +110,7 @@ impl<'a> Write<'a> {
     /// A write with nothing but the required parts; set the rest with struct update
     /// syntax (`Write { patient: Some(&p), ..Write::new(...) }`).
     pub fn new(entity: &'static str, operation: Operation, record_id: &'a str, record: &'a serde_json::Value) -> Self {
-        Write { entity, operation, record_id, patient: None, cdt_name: None, record, subtype: None }
+        Write { entity, operation, record_id, patient: None, cdt_name: None, cdt_relation: None, record, subtype: None }
     }
 }
 
@@ -146,6 +149,7 @@ async fn record_in(
         patient_id: w.patient.map(|p| p.id.as_str()),
         patient_full_name: w.patient.map(Patient::full_name),
         cdt_name: w.cdt_name,
+        cdt_relation: w.cdt_relation,
         record: w.record,
         subtype: w.subtype,
     };

@@ -114,7 +114,7 @@ pub async fn build(
     let refs = resolve(state, ctx, ch).await?;
     let now = crate::time::format_ms(now_ms);
     let who = author(ctx);
-    let mut t = task::blank(&crate::ids::new_id(), &now, &who, task::CREATED_BY_API);
+    let mut t = task::blank(&crate::ids::record_id(), &now, &who, task::CREATED_BY_API);
     task::apply(&mut t, ch, &refs.users, refs.patient_ref());
     let comments: Vec<Value> =
         ch.comments.iter().map(|text| task::new_comment(&crate::ids::new_id(), &now, &who, text)).collect();

@@ -215,7 +215,7 @@ pub async fn send(
     let now_ms = state.clock.now_ms();
     let now = crate::time::format_ms(now_ms);
     let actor = ctx.actor();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut tx = state.db.begin().await?;
     let mut after_commit = AfterCommit::Nothing;
     let (status, message_id, sent_at) = match (s.channel.as_str(), &email_parties) {

@@ -35,7 +35,7 @@ fn username_taken(username: &str) -> ServiceError {
 /// Creates a user from a create body.
 pub async fn create(state: &AppState, ctx: &Scope, body: &Map<String, Value>) -> ServiceResult<User> {
     let now_ms = state.clock.now_ms();
-    let mut user = User::blank(crate::ids::new_id(), &crate::time::format_ms(now_ms), &ctx.actor().full_name());
+    let mut user = User::blank(crate::ids::record_id(), &crate::time::format_ms(now_ms), &ctx.actor().full_name());
     user.apply(body, true).map_err(invalid)?;
     let mut tx = state.db.begin().await?;
     if store::username_taken(&mut tx, &ctx.tenant.id, &user.username).await? {

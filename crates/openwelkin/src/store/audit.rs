@@ -42,8 +42,8 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
     let sql = format!(
         "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
          subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
-         record_id, cdt_name, record, sent_at) VALUES {}",
-        values(rows.len(), 16)
+         record_id, cdt_name, record, sent_at, cdt_relation) VALUES {}",
+        values(rows.len(), 17)
     );
     let mut q = crate::store::sql::query(&sql);
     for (event, now_ms) in rows {
@@ -63,7 +63,8 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
             .bind(event.record_id)
             .bind(event.cdt_name)
             .bind(event.record.to_string())
-            .bind(*now_ms);
+            .bind(*now_ms)
+            .bind(event.cdt_relation);
     }
     // Nothing reads these rows back in the transaction: on PostgreSQL they travel with
     // the next statement or the COMMIT (`Tx::defer`).
@@ -84,7 +85,7 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
             .bind(event.entity)
             .bind(event.subtype())
             .bind(event.record_id)
-            .bind(event.cdt_name.map(String::from).or_else(|| event.patient_full_name.clone()))
+            .bind(event.source_name())
             .bind(event.patient_id)
             .bind(*now_ms);
     }
@@ -172,6 +173,7 @@ pub struct DataAuditRow {
     pub patient_full_name: Option<String>,
     pub instance: Option<String>,
     pub cdt_name: Option<String>,
+    pub cdt_relation: Option<String>,
     pub record: String,
     pub sent_at: i64,
 }
@@ -250,7 +252,7 @@ impl Db {
         order.push(if oldest_first { "seq ASC" } else { "seq DESC" }.into());
         let sql = format!(
             "SELECT event_id, event_entity, event_subtype, operation, subject_actor, subject_user_id, subject_username, \
-             subject_full_name, patient_id, patient_full_name, instance_name, cdt_name, record, sent_at FROM audit_data{} \
+             subject_full_name, patient_id, patient_full_name, instance_name, cdt_name, cdt_relation, record, sent_at FROM audit_data{} \
              ORDER BY {} LIMIT {limit} OFFSET {offset}",
             w.sql(),
             order.join(", ")
@@ -271,6 +273,7 @@ impl Db {
                 patient_full_name: r.get("patient_full_name"),
                 instance: r.get("instance_name"),
                 cdt_name: r.get("cdt_name"),
+                cdt_relation: r.get("cdt_relation"),
                 record: r.get("record"),
                 sent_at: r.get("sent_at"),
             })

@@ -260,6 +260,27 @@ impl Db {
         Ok((fresh, rows))
     }
 
+    /// Where a record id is in use: for each table holding a row with that `id` (users
+    /// and every instance table), the table and whether the row belongs to a retired
+    /// instance (one a reset left for the sweep). A seed fixture checks the ids it fixes.
+    pub async fn id_in_use(&self, id: &str) -> crate::store::sql::Result<Vec<(String, bool)>> {
+        let mut tx = self.begin_read().await?;
+        let mut parts = vec!["SELECT 'users' AS t, NULL AS instance_id FROM users WHERE id = $1".to_string()];
+        for table in instance_tables(&mut tx, self.backend).await? {
+            if table.columns.iter().any(|c| c == "id") {
+                let name = table.name.replace('\'', "");
+                parts.push(format!("SELECT '{name}' AS t, instance_id FROM {} WHERE id = $1", quote(&table.name)));
+            }
+        }
+        let sql = format!(
+            "SELECT u.t AS t, i.retired_at AS retired_at FROM ({}) u LEFT JOIN instances i ON i.id = u.instance_id",
+            parts.join(" UNION ALL ")
+        );
+        let rows = crate::store::sql::query(&sql).bind(id).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(|r| (r.get("t"), r.get::<Option<i64>, _>("retired_at").is_some())).collect())
+    }
+
     /// Retired instances whose records are still to be deleted.
     pub async fn retired_instances(&self) -> crate::store::sql::Result<Vec<String>> {
         let rows =

@@ -23,6 +23,7 @@ pub mod emulator;
 pub mod encounters;
 pub mod errors;
 pub mod export;
+pub mod faxes;
 pub mod formations;
 pub mod keys;
 mod migrate;

@@ -2,6 +2,7 @@
 
 use super::{Db, Tx};
 use crate::domain::patient_program::{PatientProgram, FINISHED};
+use crate::domain::phase_distribution::PhaseCount;
 
 pub(super) fn parse(body: &str) -> PatientProgram {
     serde_json::from_str(body).expect("stored patient programs are written by this server")
@@ -9,6 +10,11 @@ pub(super) fn parse(body: &str) -> PatientProgram {
 
 fn status(pp: &PatientProgram) -> &str {
     pp.status.as_deref().unwrap_or(FINISHED)
+}
+
+/// The phase the enrolment is in (the column the phase distribution report counts by).
+fn phase(pp: &PatientProgram) -> Option<&str> {
+    pp.current_phase.as_ref().map(|p| p.name.as_str())
 }
 
 pub async fn insert(
@@ -19,8 +25,8 @@ pub async fn insert(
     now_ms: i64,
 ) -> crate::store::sql::Result<()> {
     crate::store::sql::query(
-        "INSERT INTO patient_programs (id, tenant_id, instance_id, patient_id, program_name, status, created_at, updated_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+        "INSERT INTO patient_programs (id, tenant_id, instance_id, patient_id, program_name, status, created_at, updated_at, body, \
+         phase_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
     )
     .bind(pp.id.as_deref())
     .bind(tenant_id)
@@ -30,6 +36,7 @@ pub async fn insert(
     .bind(status(pp))
     .bind(now_ms)
     .bind(serde_json::to_string(pp).expect("patient program serializes"))
+    .bind(phase(pp))
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -37,13 +44,14 @@ pub async fn insert(
 
 pub async fn update(tx: &mut Tx, instance_id: &str, pp: &PatientProgram, now_ms: i64) -> crate::store::sql::Result<()> {
     crate::store::sql::query(
-        "UPDATE patient_programs SET status = $1, updated_at = $2, body = $3 WHERE instance_id = $4 AND id = $5",
+        "UPDATE patient_programs SET status = $1, updated_at = $2, body = $3, phase_name = $6 WHERE instance_id = $4 AND id = $5",
     )
     .bind(status(pp))
     .bind(now_ms)
     .bind(serde_json::to_string(pp).expect("patient program serializes"))
     .bind(instance_id)
     .bind(pp.id.as_deref())
+    .bind(phase(pp))
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -109,6 +117,30 @@ pub async fn get_for_update(
 }
 
 impl Db {
+    /// Patients per program and phase: each patient counted once per program, in the
+    /// phase of their latest enrolment in it (open or finished), ordered by program and
+    /// phase name.
+    pub async fn phase_distribution(&self, instance_id: &str) -> crate::store::sql::Result<Vec<PhaseCount>> {
+        let rows = crate::store::sql::query(
+            "SELECT p.program_name, p.phase_name, COUNT(DISTINCT p.patient_id) AS n FROM patient_programs p \
+             WHERE p.instance_id = $1 AND NOT EXISTS (SELECT 1 FROM patient_programs q \
+             WHERE q.instance_id = p.instance_id AND q.patient_id = p.patient_id AND q.program_name = p.program_name \
+             AND (q.created_at > p.created_at OR (q.created_at = p.created_at AND q.id > p.id))) \
+             GROUP BY p.program_name, p.phase_name ORDER BY p.program_name, p.phase_name",
+        )
+        .bind(instance_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PhaseCount {
+                program_name: r.get("program_name"),
+                phase: r.get("phase_name"),
+                patients: r.get("n"),
+            })
+            .collect())
+    }
+
     pub async fn patient_program(
         &self,
         instance_id: &str,

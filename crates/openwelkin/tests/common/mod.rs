@@ -41,6 +41,17 @@ fn rand_u32() -> u32 {
     h.finish() as u32
 }
 
+/// A copy of the test designer (`tests/fixtures/designer`) that a test may add to.
+pub fn designer_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = Command::new("cp")
+        .args(["-r", &format!("{FIXTURE_DESIGNER}/."), dir.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    dir
+}
+
 pub fn is_postgres() -> bool {
     std::env::var("OPENWELKIN_TEST_DATABASE").is_ok_and(|u| u.starts_with("postgres"))
 }

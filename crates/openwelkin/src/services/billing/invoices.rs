@@ -82,7 +82,7 @@ pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Va
         .map_err(invalid)?;
     let currency = money::currency("currency", body.get("currency").unwrap_or(&json!("USD"))).map_err(invalid)?;
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut m = stamp_new(ctx, now_ms);
     for (k, v) in [
         ("id", json!(id)),

@@ -28,7 +28,7 @@ pub async fn add(
     let p = patients::by_id(state, ctx, patient_id).await?;
     let fields = domain::payment_method(body, today(state)).map_err(invalid)?;
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut m = stamp_new(ctx, now_ms);
     m.insert("id".into(), json!(id));
     m.insert("patientId".into(), json!(p.id));

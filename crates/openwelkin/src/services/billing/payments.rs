@@ -60,7 +60,7 @@ pub async fn add(
             format!("is more than the amount due ({})", rendered["amountDue"]),
         )));
     }
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let patient_id = inv["patientId"].as_str().unwrap_or_default().to_string();
     let mut m = stamp_new(ctx, now_ms);
     for (k, v) in [

@@ -37,7 +37,7 @@ pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Va
         _ => None,
     };
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut m = stamp_new(ctx, now_ms);
     for (k, v) in [
         ("id", json!(id)),

@@ -56,7 +56,7 @@ pub async fn create_in(
 ) -> ServiceResult<Value> {
     let actor = ctx.actor();
     let now = crate::time::format_ms(now_ms);
-    let mut event = cal::blank_event(&crate::ids::new_id(), &now, &actor.id);
+    let mut event = cal::blank_event(&crate::ids::record_id(), &now, &actor.id);
     cal::apply_event(&mut event, body, true, &now, &mut crate::ids::new_id).map_err(invalid)?;
     let patient = check_participants(state, ctx, &event, &[]).await?;
     check_external_id(tx, ctx, &event).await?;

@@ -35,7 +35,7 @@ pub async fn create(
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
     let now = crate::time::format_ms(now_ms);
-    let mut hours = cal::blank_hours(&crate::ids::new_id(), &now, &actor.id);
+    let mut hours = cal::blank_hours(&crate::ids::record_id(), &now, &actor.id);
     cal::apply_hours(&mut hours, body, true, &mut crate::ids::new_id).map_err(invalid)?;
     let tz = viewer.or(check_psm(state, ctx, &hours).await?);
     let mut tx = state.db.begin().await?;

@@ -76,6 +76,7 @@ fn summary_write<'a>(
     Write {
         patient: Some(patient),
         cdt_name: Some(SUMMARY_CDT),
+        cdt_relation: Some("DOCUMENT_SUMMARY"),
         subtype: Some(subtype),
         ..Write::new("DOCUMENT", operation, id, record)
     }

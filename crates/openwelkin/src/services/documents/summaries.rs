@@ -35,7 +35,7 @@ pub async fn create(
     let (types, version) = document_types(state, ctx).await?;
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut body = document::blank_summary(&id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     document::apply_summary(&mut body, input, true, &types).map_err(|e| ServiceError::invalid_field(COMPONENT, e))?;
     let scope = scope(ctx, SUMMARY_CDT, &patient.id);
@@ -146,7 +146,12 @@ pub async fn delete(state: &AppState, ctx: &InstanceScope, patient_id: &str, id:
         dt_store::delete(&mut tx, &type_scope, &linked_id).await?;
         let cdt_id = crate::designer::data_type::stable_id(&format!("DOCUMENT_TYPE:{doc_type}"));
         let record = records::envelope(&linked.id, Some(&patient.id), &cdt_id, linked.version, &linked.body, &doc_type);
-        ctx.record(&mut tx, cdt_write(Operation::Delete, &linked_id, &patient, &doc_type, &record), now_ms).await?;
+        ctx.record(
+            &mut tx,
+            cdt_write(Operation::Delete, &linked_id, &patient, &doc_type, "DOCUMENT_TYPE", &record),
+            now_ms,
+        )
+        .await?;
     }
     let removed = store::delete_for_summary(&mut tx, &ctx.instance.id, id).await?;
     dt_store::delete(&mut tx, &scope, id).await?;

@@ -126,7 +126,12 @@ pub async fn create(
     }
     insert_unique(&mut tx, &scope, &t.record_id, t.version, &body, now_ms).await?;
     let record = type_envelope(&t.dt, &stored(&t.record_id, Some(&t.patient.id), &t.dt.name, t.version, now_ms, body));
-    ctx.record(&mut tx, cdt_write(Operation::Create, &t.record_id, &t.patient, &t.dt.name, &record), now_ms).await?;
+    ctx.record(
+        &mut tx,
+        cdt_write(Operation::Create, &t.record_id, &t.patient, &t.dt.name, &t.dt.relation_or("DOCUMENT_TYPE"), &record),
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -152,7 +157,12 @@ pub async fn update(
     apply_update(ctx, COMPONENT, &t.dt, &mut r, input, &fixed, &dictionaries, now_ms)?;
     update_unique(&mut tx, &scope, &t.record_id, &r.body, now_ms).await?;
     let record = type_envelope(&t.dt, &r);
-    ctx.record(&mut tx, cdt_write(Operation::Update, &t.record_id, &t.patient, &t.dt.name, &record), now_ms).await?;
+    ctx.record(
+        &mut tx,
+        cdt_write(Operation::Update, &t.record_id, &t.patient, &t.dt.name, &t.dt.relation_or("DOCUMENT_TYPE"), &record),
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -177,7 +187,12 @@ pub async fn delete(
         dt_store::get_for_update(&mut tx, &scope, RecordKey::Id, &t.record_id).await?.ok_or_else(|| t.not_found())?;
     dt_store::delete(&mut tx, &scope, &t.record_id).await?;
     let record = type_envelope(&t.dt, &r);
-    ctx.record(&mut tx, cdt_write(Operation::Delete, &t.record_id, &t.patient, &t.dt.name, &record), now_ms).await?;
+    ctx.record(
+        &mut tx,
+        cdt_write(Operation::Delete, &t.record_id, &t.patient, &t.dt.name, &t.dt.relation_or("DOCUMENT_TYPE"), &record),
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -62,7 +62,7 @@ pub async fn create(
     let (p, files, c) = checked(state, ctx, patient_id, fields, uploads).await?;
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut draft = email::blank_draft(&id, &p.id, &crate::time::format_ms(now_ms), &actor.id, &actor.full_name());
     draft["to"] = json!(p.email);
     email::apply_draft(&mut draft, &c);

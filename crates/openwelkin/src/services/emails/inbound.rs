@@ -73,7 +73,7 @@ pub async fn receive(
         timezone: patient.as_ref().and_then(|p| p.timezone.clone()),
     };
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut record = email::inbound(&id, &parties, &subject, &body, &external_id(false, &from, now_ms), now_ms);
     let mut tx = state.db.begin().await?;
     record["attachments"] = files::save(&mut tx, ctx, &id, &files, &Value::Null, now_ms).await?;

@@ -37,7 +37,7 @@ pub async fn send(
     check_receiver(&c, &p.id)?;
     let parties = outbound_parties(state, ctx, &p, c.sender.as_deref()).await?;
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let mut tx = state.db.begin().await?;
     let attachments = files::save(&mut tx, ctx, &id, &files, &Value::Null, now_ms).await?;
     let record = outbound_record(&parties, &c, &id, attachments, now_ms);

@@ -120,12 +120,12 @@ pub async fn add(
     let record_id =
         check_record(&mut tx, ctx, &p, name, body.get("assessmentRecordId").unwrap_or(&Value::Null)).await?;
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let link = domain::link_fields(&a.name, a.title, record_id, false);
     let link_body = owned_body(ctx, &id, &e.id, &crate::time::format_ms(now_ms), link);
     dt::insert(&mut tx, &scope(ctx, LINK, &p.id), &id, formation.version, &link_body, now_ms).await?;
     let record = part_envelope(&stored(&id, Some(&p.id), LINK, formation.version, now_ms, link_body), LINK);
-    ctx.record(&mut tx, cdt_write(Operation::Create, &id, &p, LINK, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Create, &id, &p, LINK, "ASSESSMENT", &record), now_ms).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -159,7 +159,7 @@ pub async fn update(
     stamp(ctx, &mut l.body, now_ms);
     dt::update(&mut tx, &scope(ctx, LINK, &p.id), &l.id, &l.body, now_ms).await?;
     let record = part_envelope(&l, LINK);
-    ctx.record(&mut tx, cdt_write(Operation::Update, &l.id, &p, LINK, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Update, &l.id, &p, LINK, "ASSESSMENT", &record), now_ms).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -180,7 +180,7 @@ pub async fn delete(
     let l = link_for_update(&mut tx, ctx, &e, id).await?;
     dt::delete(&mut tx, &scope(ctx, LINK, &p.id), &l.id).await?;
     let record = part_envelope(&l, LINK);
-    ctx.record(&mut tx, cdt_write(Operation::Delete, &l.id, &p, LINK, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Delete, &l.id, &p, LINK, "ASSESSMENT", &record), now_ms).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -68,7 +68,7 @@ pub async fn add(
     let mut tx = state.db.begin().await?;
     // Locked so that the comment never outlives a concurrent delete of the encounter.
     let e = encounter_for_update(&mut tx, ctx, &p, encounter_id).await?;
-    let c = json!({"id": crate::ids::new_id(), "createdAt": now, "updatedAt": now, "createdBy": actor.id, "updatedBy": actor.id,
+    let c = json!({"id": crate::ids::record_id(), "createdAt": now, "updatedAt": now, "createdBy": actor.id, "updatedBy": actor.id,
                    "createdByName": actor.full_name(), "updatedByName": actor.full_name(), "encounterId": e.id, "text": text});
     store::insert_comment(&mut tx, &ctx.instance.id, &c, now_ms).await?;
     let id = c["id"].as_str().unwrap_or_default();

@@ -50,7 +50,8 @@ pub async fn update(
     apply_update(ctx, "CDT", &dtype, &mut d, body, &[], &dictionaries, now_ms)?;
     dt::update(&mut tx, &scope(ctx, DISPOSITION, &p.id), &d.id, &d.body, now_ms).await?;
     let record = part_envelope(&d, DISPOSITION);
-    ctx.record(&mut tx, cdt_write(Operation::Update, &d.id, &p, DISPOSITION, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Update, &d.id, &p, DISPOSITION, "ENCOUNTER_DISPOSITION", &record), now_ms)
+        .await?;
     tx.commit().await?;
     Ok(record)
 }

@@ -35,7 +35,12 @@ async fn user_name(state: &AppState, ctx: &InstanceScope, id: &str) -> ServiceRe
 
 /// The audit of a write to an encounter.
 fn write<'a>(operation: Operation, p: &'a Patient, id: &'a str, record: &'a Value) -> Write<'a> {
-    Write { patient: Some(p), cdt_name: Some(ENCOUNTER), ..Write::new("ENCOUNTER", operation, id, record) }
+    Write {
+        patient: Some(p),
+        cdt_name: Some(ENCOUNTER),
+        cdt_relation: Some("ENCOUNTER"),
+        ..Write::new("ENCOUNTER", operation, id, record)
+    }
 }
 
 /// Creates an encounter for the patient from a template (status `DRAFT`). An inline
@@ -47,7 +52,7 @@ pub async fn create(
     mut body: Map<String, Value>,
 ) -> ServiceResult<Value> {
     let p = patient(state, ctx, patient_id).await?;
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     // An inline appointment books a calendar event with the encounter, as recorded.
     let appointment = match body.remove("currentScheduledAppointment") {
         None | Some(Value::Null) => None,

@@ -37,7 +37,10 @@ async fn full(state: &AppState, ctx: &InstanceScope, e: &StoredEncounter) -> Ser
             .map(|r| part_envelope(&r, DISPOSITION)),
         None => None,
     };
-    let links = links_of(state, ctx, e).await?;
+    // The recording lists a full encounter's assessment links newest first (the links
+    // list of `GET …/assessments` keeps creation order).
+    let mut links = links_of(state, ctx, e).await?;
+    links.reverse();
     let comments = state.db.encounter_comments(&ctx.instance.id, &e.id).await?;
     let owner = match e.body.get("ownerUserId").and_then(Value::as_str) {
         Some(u) => {

@@ -51,8 +51,9 @@ pub async fn create(
     input: &Map<String, Value>,
 ) -> ServiceResult<Value> {
     let (patient, dt, version, dictionaries) = for_write(state, ctx, patient_id, cdt).await?;
+    let relation = dt.relation_or("COMMON");
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let body = new_body(ctx, COMPONENT, &dt, &id, input, &[("cdtName", cdt)], &dictionaries, now_ms)?;
     let scope = cdt_scope(ctx, cdt, &patient.id);
     let mut tx = state.db.begin().await?;
@@ -67,7 +68,7 @@ pub async fn create(
     }
     insert_unique(&mut tx, &scope, &id, version, &body, now_ms).await?;
     let record = envelope(&dt, &stored(&id, Some(&patient.id), cdt, version, now_ms, body));
-    ctx.record(&mut tx, cdt_write(Operation::Create, &id, &patient, cdt, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Create, &id, &patient, cdt, &relation, &record), now_ms).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -101,6 +102,7 @@ pub async fn update(
     input: &Map<String, Value>,
 ) -> ServiceResult<Value> {
     let (patient, dt, _, dictionaries) = for_write(state, ctx, patient_id, cdt).await?;
+    let relation = dt.relation_or("COMMON");
     let scope = cdt_scope(ctx, cdt, &patient.id);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -109,7 +111,7 @@ pub async fn update(
     apply_update(ctx, COMPONENT, &dt, &mut r, input, &[("cdtName", cdt)], &dictionaries, now_ms)?;
     update_unique(&mut tx, &scope, id, &r.body, now_ms).await?;
     let record = envelope(&dt, &r);
-    ctx.record(&mut tx, cdt_write(Operation::Update, id, &patient, cdt, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Update, id, &patient, cdt, &relation, &record), now_ms).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -142,6 +144,7 @@ pub async fn bulk_update(
         }
     };
     let (patient, dt, _, dictionaries) = for_write(state, ctx, patient_id, cdt).await?;
+    let relation = dt.relation_or("COMMON");
     let scope = cdt_scope(ctx, cdt, &patient.id);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -167,7 +170,7 @@ pub async fn bulk_update(
             apply_update(ctx, COMPONENT, &dt, &mut r, fields, &[("cdtName", cdt)], &dictionaries, now_ms)?;
             update_unique(&mut tx, &scope, &id, &r.body, now_ms).await?;
             let record = envelope(&dt, &r);
-            ctx.record(&mut tx, cdt_write(Operation::Update, &id, &patient, cdt, &record), now_ms).await?;
+            ctx.record(&mut tx, cdt_write(Operation::Update, &id, &patient, cdt, &relation, &record), now_ms).await?;
             Ok(Value::Object(r.body))
         }
         .await;
@@ -194,6 +197,7 @@ pub async fn bulk_update(
 pub async fn delete(state: &AppState, ctx: &InstanceScope, patient_id: &str, cdt: &str, id: &str) -> ServiceResult<()> {
     let patient = patient(state, ctx, patient_id).await?;
     let (dt, _) = data_type(state, ctx, Kind::Cdts, cdt).await?;
+    let relation = dt.relation_or("COMMON");
     let scope = cdt_scope(ctx, cdt, &patient.id);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -202,7 +206,7 @@ pub async fn delete(state: &AppState, ctx: &InstanceScope, patient_id: &str, cdt
         .ok_or_else(|| record_not_found(json!({"patientId": patient.id, "cdtRecordId": id, "cdtName": cdt})))?;
     store::delete(&mut tx, &scope, id).await?;
     let record = envelope(&dt, &r);
-    ctx.record(&mut tx, cdt_write(Operation::Delete, id, &patient, cdt, &record), now_ms).await?;
+    ctx.record(&mut tx, cdt_write(Operation::Delete, id, &patient, cdt, &relation, &record), now_ms).await?;
     tx.commit().await?;
     Ok(())
 }

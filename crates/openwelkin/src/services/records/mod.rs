@@ -38,16 +38,22 @@ pub fn scope<'a>(ctx: &'a InstanceScope, kind: DtKind, dt_name: &'a str, patient
     Scope { tenant_id: &ctx.tenant.id, instance_id: &ctx.instance.id, kind, dt_name, patient_id: Some(patient_id) }
 }
 
-/// The audit of a write to a patient's record of data type `dt_name`, as a `CDT` (CDT
-/// records, document-type records, encounter parts).
+/// The audit of a write to a patient's record of data type `dt_name` (whose relation is
+/// `relation`), as a `CDT` (CDT records, document-type records, encounter parts).
 pub fn cdt_write<'a>(
     operation: Operation,
     id: &'a str,
     patient: &'a Patient,
     dt_name: &'a str,
+    relation: &'a str,
     record: &'a Value,
 ) -> Write<'a> {
-    Write { patient: Some(patient), cdt_name: Some(dt_name), ..Write::new("CDT", operation, id, record) }
+    Write {
+        patient: Some(patient),
+        cdt_name: Some(dt_name),
+        cdt_relation: Some(relation),
+        ..Write::new("CDT", operation, id, record)
+    }
 }
 
 /// A record as just inserted.

@@ -37,7 +37,7 @@ fn write<'a>(
     pdt: &'a str,
     record: &'a Value,
 ) -> Write<'a> {
-    Write { patient, cdt_name: Some(pdt), ..Write::new("PDT", operation, id, record) }
+    Write { patient, cdt_name: Some(pdt), cdt_relation: Some("PROFILE"), ..Write::new("PDT", operation, id, record) }
 }
 
 async fn create_record(
@@ -50,7 +50,7 @@ async fn create_record(
     let (dt, version) = data_type(state, ctx, Kind::Pdts, pdt).await?;
     let dictionaries = dictionary_values(state, ctx, &dt).await?;
     let now_ms = state.clock.now_ms();
-    let id = crate::ids::new_id();
+    let id = crate::ids::record_id();
     let body = new_body(ctx, COMPONENT, &dt, &id, input, &[("pdtName", pdt)], &dictionaries, now_ms)?;
     let patient_id = patient.map(|p| p.id.as_str());
     let scope = pdt_scope(ctx, pdt, patient_id);

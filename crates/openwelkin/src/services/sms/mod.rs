@@ -88,6 +88,7 @@ async fn record(
         patient_id: patient.map(|p| p.id.as_str()),
         patient_full_name: patient.map(Patient::full_name),
         cdt_name: None,
+        cdt_relation: None,
         record: s,
         subtype: None,
     };

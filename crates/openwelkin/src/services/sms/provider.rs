@@ -61,7 +61,7 @@ pub async fn inbound(state: &AppState, ctx: &InstanceScope, form: &Map<String, V
         _ => None,
     };
     let now_ms = state.clock.now_ms();
-    let s = sms::inbound(&crate::ids::new_id(), now_ms, &from, &to, &text, &sid, patient.as_ref());
+    let s = sms::inbound(&crate::ids::record_id(), now_ms, &from, &to, &text, &sid, patient.as_ref());
     let mut tx = state.db.begin().await?;
     if let Some(seen) = store::by_external_id(&mut tx, &ctx.instance.id, &sid).await? {
         return Ok(seen.body);

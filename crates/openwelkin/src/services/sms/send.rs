@@ -118,7 +118,7 @@ pub async fn send(state: &AppState, ctx: &InstanceScope, p: &Patient, out: &Outg
     let actor = ctx.actor();
     let name = actor.full_name();
     let draft = sms::Draft { from: &from, message: out.message, scheduled_at: out.scheduled_at, starred: out.starred };
-    let s = sms::outbound(&crate::ids::new_id(), now_ms, p, &sms::Author { id: &actor.id, name: &name }, &draft);
+    let s = sms::outbound(&crate::ids::record_id(), now_ms, p, &sms::Author { id: &actor.id, name: &name }, &draft);
     let who = Who::of(ctx);
     let mut tx = state.db.begin().await?;
     store::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &s, false, now_ms).await?;
