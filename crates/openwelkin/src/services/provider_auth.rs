@@ -202,7 +202,10 @@ pub async fn signed_scope(
         instances: InstanceGrant::Only(vec![instance.name.clone()]),
         created_at: 0,
     };
-    Ok(InstanceScope { scope: Scope { tenant, client, request_uri: request_uri.to_string(), operator: None }, instance })
+    Ok(InstanceScope {
+        scope: Scope { tenant, client, request_uri: request_uri.to_string(), operator: None },
+        instance,
+    })
 }
 
 #[cfg(test)]
