@@ -229,7 +229,7 @@ async fn a_backup_taken_while_writing_restores_consistently_with_every_export_id
 
 #[tokio::test]
 async fn restore_refuses_a_database_that_exists_or_is_in_use() {
-    let s = Server::start_isolated(&["--no-webhook-worker"]).await;
+    let mut s = Server::start_isolated(&["--no-webhook-worker"]).await;
     let token = s.token().await;
     s.create_patient(&token, json!({"firstName": "Kept", "lastName": "Safe"})).await;
     let dir = tempfile::tempdir().unwrap();
@@ -247,6 +247,25 @@ async fn restore_refuses_a_database_that_exists_or_is_in_use() {
     assert!(!out.status.success(), "restored over a database in use");
     assert!(text.contains("in use"), "{text}");
     assert_eq!(s.count_patients(&token, "Safe").await, 1, "the live database is untouched");
+
+    // Once the server is stopped, --force replaces the database with the backup.
+    s.create_patient(&token, json!({"firstName": "After", "lastName": "Backup"})).await;
+    s.kill9();
+    let end = Instant::now() + Duration::from_secs(10);
+    let replaced = loop {
+        // PostgreSQL notices the killed server's sessions are gone within moments.
+        let out = cli_output(&s.db_url, &["restore", "--from", file, "--force"]);
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() || !text.contains("in use") || Instant::now() > end {
+            break (out.status.success(), text);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(replaced.0, "restore --force over a stopped server's database: {}", replaced.1);
+    s.spawn();
+    let token = s.token().await;
+    assert_eq!(s.count_patients(&token, "Safe").await, 1, "the backup's patient is back");
+    assert_eq!(s.count_patients(&token, "Backup").await, 0, "the later one is gone with the replaced database");
 
     // Not a backup at all: refused, and the fresh database is left as it was.
     let junk = dir.path().join("junk");

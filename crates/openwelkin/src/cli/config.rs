@@ -94,7 +94,7 @@ fn settable(command: &Command) -> impl Iterator<Item = &Arg> {
 /// The arguments `settings` add to the command line of `leaf`: every key must be one of
 /// `serve`'s flags, with a value `serve` takes; those `leaf` has and nobody set on the
 /// command line or in the environment are added.
-pub(crate) fn arguments(
+fn arguments(
     serve: &Command,
     leaf: &Command,
     matches: &ArgMatches,
