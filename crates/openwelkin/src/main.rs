@@ -1,4 +1,3 @@
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -10,7 +9,13 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = openwelkin::cli::Cli::parse();
+    let cli = match openwelkin::cli::config::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("openwelkin: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     match openwelkin::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -3,44 +3,26 @@
 
 mod common;
 
-use common::{error_code, Server, BIN};
+use common::{error_code, spawn_serving, Server, Serving, BIN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A second `serve` process on the server's database.
 struct Node {
     base: String,
-    child: Child,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _process: Serving,
 }
 
 impl Node {
     fn start(db_url: &str) -> Node {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", db_url, "--no-webhook-worker"])
-            .env("OPENWELKIN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
-            if let Some(addr) = line.strip_prefix("openwelkin listening on ") {
-                break addr.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Node { base, child }
+        let (child, base) = spawn_serving(
+            Command::new(BIN)
+                .args(["serve", "--listen", "127.0.0.1:0", "--database", db_url, "--no-webhook-worker"])
+                .env("OPENWELKIN_LOG", "warn"),
+        );
+        Node { base, _process: Serving(child) }
     }
 }
 

@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{error_code, Server};
+use common::{error_code, Server, Serving};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader as TokioBufReader};
@@ -766,33 +765,14 @@ async fn smtp_server() -> (u16, Arc<Mutex<Vec<Received>>>) {
 }
 
 /// Runs `openwelkin serve` on the test server's database with extra environment.
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve_with(s: &mut Server, env: &[(&str, String)]) -> Serving {
     s.kill9();
-    let mut child = Command::new(common::BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &s.db_url])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("OPENWELKIN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
-        if let Some(addr) = line.strip_prefix("openwelkin listening on ") {
-            break addr.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (child, base) = common::spawn_serving(
+        Command::new(common::BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &s.db_url])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("OPENWELKIN_LOG", "warn"),
+    );
     s.base = base;
     Serving(child)
 }

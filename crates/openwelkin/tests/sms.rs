@@ -7,12 +7,11 @@
 
 mod common;
 
-use common::{error_code, is_postgres, Server, BIN};
+use common::{error_code, is_postgres, spawn_serving, Server, Serving, BIN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -911,34 +910,15 @@ async fn start_fake_twilio() -> (String, FakeTwilio) {
     (format!("http://{addr}"), fake)
 }
 
-/// A server process started with extra environment; killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", db_url])
-        .env("OPENWELKIN_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
-        if let Some(addr) = line.strip_prefix("openwelkin listening on ") {
-            break addr.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Proc(child), base)
+/// A server process started with extra environment; killed when the `Serving` is dropped.
+fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (Serving, String) {
+    let (child, base) = spawn_serving(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", db_url])
+            .env("OPENWELKIN_LOG", "warn")
+            .envs(env.iter().copied()),
+    );
+    (Serving(child), base)
 }
 
 #[tokio::test]

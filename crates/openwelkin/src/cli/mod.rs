@@ -1,8 +1,11 @@
 //! The command line: `serve` and the admin subcommands. Every flag also reads from an
-//! `OPENWELKIN_*` environment variable; admin commands take the same `--database` as the
-//! server, so they can run beside a serving process.
+//! `OPENWELKIN_*` environment variable and, below both, from the `--config` file
+//! (`config.rs`); admin commands take the same `--database` as the server, so they can run
+//! beside a serving process.
 
 mod admin;
+mod backup;
+pub mod config;
 mod designer;
 mod emulator;
 mod export;
@@ -28,6 +31,12 @@ pub struct DatabaseArg {
     /// sqlite://FILE (the default) or postgres://USER@HOST/DB
     #[arg(long, env = "OPENWELKIN_DATABASE_URL", default_value = DEFAULT_DATABASE, global = true)]
     pub database: String,
+    /// Settings from a TOML file (docs/openwelkin.toml); flags and environment override it.
+    ///
+    /// Keys are the long flag names of `serve` (`listen`, `database`, …). Admin commands use
+    /// the settings they share with `serve` (`database`, `files-dir`).
+    #[arg(long, env = "OPENWELKIN_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +89,11 @@ pub enum Command {
     },
     /// Export every record of one type of an instance to an NDJSON or CSV file.
     Export(export::ExportArgs),
+    /// Copy the whole database, consistently, while servers run (SQLite: one file;
+    /// PostgreSQL: a pg_dump archive).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new database (or, with --force, over a stopped one).
+    Restore(backup::RestoreArgs),
     /// Emulator: delete the records of an instance, or of every instance and the users of a tenant.
     Reset(emulator::ResetArgs),
     /// Emulator: seed an instance from a fixture file or with generated realistic data.
@@ -111,6 +125,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Postman(args) => postman::run(args),
         Command::Designer { command } => designer::run(command).await,
         Command::Export(args) => export::run(args).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
         Command::Reset(args) => emulator::reset(args).await,
         Command::Seed(args) => emulator::seed(args).await,
         Command::Snapshot { command } => emulator::snapshot(command).await,

@@ -191,6 +191,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let client_tls = ClientTls::from_ca_file(args.edge.ca_file.as_deref())?;
     let signing = args.callbacks.signing(&args.sms, server_tls.is_some())?;
+    // A --listen that is no address stops the start before the database is touched.
+    let listen = listen_address(&args.listen).await?;
     let clock = Clock::system();
     let db = Db::connect_with(&args.db.database, std::time::Duration::from_millis(args.db_timeout_ms.max(1))).await?;
     if let Some(root) = &args.designer {
@@ -223,7 +225,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.settings().sms = args.sms.provider(&db, &client_tls)?;
     state.settings().email = args.email.delivery(&db, &client_tls)?;
     // Bound before the webhook settings: payload links default to this address.
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| listen_failed(&args.listen, e))?;
     let addr = listener.local_addr()?;
     let scheme = if server_tls.is_some() { "https" } else { "http" };
     let public_url = signing.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
@@ -285,6 +287,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     serve_http(listener, router(state), edge, shutdown()).await;
     db.close().await;
     Ok(())
+}
+
+/// The address `--listen` names (a host name is resolved; the first address is used).
+async fn listen_address(listen: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let not_an_address = |why: String| {
+        anyhow::anyhow!("--listen {listen:?} is not an address to listen on: {why} (expected HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:443)")
+    };
+    let mut addresses = tokio::net::lookup_host(listen).await.map_err(|e| not_an_address(e.to_string()))?;
+    addresses.next().ok_or_else(|| not_an_address("the name has no address".into()))
+}
+
+/// Why `--listen` could not be bound, naming the address.
+fn listen_failed(listen: &str, e: std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind;
+    let why = match e.kind() {
+        ErrorKind::AddrInUse => {
+            "the address is already in use (another openwelkin, or another program, listens there)".to_string()
+        }
+        ErrorKind::AddrNotAvailable => "the address is not one of this machine's".to_string(),
+        ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need a privilege, e.g. CAP_NET_BIND_SERVICE)".to_string()
+        }
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("cannot listen on {listen} (--listen): {why}")
 }
 
 /// How connections are served: TLS or not, and their limits.

@@ -7,6 +7,7 @@
 
 pub mod assessment_records;
 pub mod audit;
+pub mod backup;
 pub mod billing;
 pub mod calendar;
 pub mod calls;
@@ -30,8 +31,10 @@ mod migrate;
 pub mod operators;
 pub mod patient_programs;
 pub mod patients;
+pub mod pg_target;
 pub mod query;
 pub mod ratelimit;
+mod reach;
 pub mod records;
 pub mod sms;
 pub mod sql;
@@ -79,19 +82,28 @@ impl Db {
     }
 
     /// As `connect`, with the longest wait for a connection before a request gives up.
+    /// A database that cannot be reached fails at once, naming the cause and the address
+    /// or path at fault (`reach.rs`).
     pub async fn connect_with(url: &str, db_timeout: Duration) -> anyhow::Result<Self> {
         let (backend, target) = normalize_url(url)?;
         let pool = match backend {
             // Writes queue for the one writer; under a burst of writes this wait is the
             // queue, so it is never shorter than SQLite's own busy timeout.
-            Backend::Sqlite => Pool::Sqlite(
-                sql::sqlite::SqliteEngine::open(&target, db_timeout.max(Duration::from_secs(10)))
-                    .with_context(|| format!("opening SQLite database {target}"))?,
-            ),
-            Backend::Postgres => Pool::Postgres(
-                sql::postgres::pool(&target, POSTGRES_CONNECTIONS, db_timeout)
-                    .with_context(|| "configuring the PostgreSQL pool")?,
-            ),
+            Backend::Sqlite => {
+                reach::check_sqlite_path(&target)?;
+                Pool::Sqlite(
+                    sql::sqlite::SqliteEngine::open(&target, db_timeout.max(Duration::from_secs(10)))
+                        .map_err(|e| reach::sqlite_open_failed(&target, e))?,
+                )
+            }
+            Backend::Postgres => {
+                let pg = pg_target::PgTarget::parse(&target)?;
+                let pool = sql::postgres::pool(&target, POSTGRES_CONNECTIONS, db_timeout)
+                    .with_context(|| "configuring the PostgreSQL pool")?;
+                // The first connection, on its own: its failure is the one to report.
+                drop(sql::postgres::get(&pool).await.map_err(|e| reach::postgres_unreachable(&pg, &e, db_timeout))?);
+                Pool::Postgres(pool)
+            }
         };
         let db = Db {
             backend,

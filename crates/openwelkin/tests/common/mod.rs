@@ -30,6 +30,32 @@ pub struct Server {
     own_database: Option<String>,
 }
 
+/// A server process a test started on its own, killed when dropped.
+pub struct Serving(pub Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns an `openwelkin serve` command and waits for its "listening" line; returns the
+/// process and the base URL it printed.
+pub fn spawn_serving(command: &mut Command) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(addr) = line.strip_prefix("openwelkin listening on ") {
+            break addr.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{:08x}", rand_u32())
 }
@@ -126,24 +152,12 @@ impl Server {
 
     /// Starts (again) the server process on the same database.
     pub fn spawn(&mut self) {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", &self.db_url])
-            .args(&self.serve_args)
-            .env("OPENWELKIN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
-            if let Some(addr) = line.strip_prefix("openwelkin listening on ") {
-                break addr.trim().to_string();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = spawn_serving(
+            Command::new(BIN)
+                .args(["serve", "--listen", "127.0.0.1:0", "--database", &self.db_url])
+                .args(&self.serve_args)
+                .env("OPENWELKIN_LOG", "warn"),
+        );
         self.base = base;
         self.child = Some(child);
     }
@@ -354,6 +368,27 @@ impl Server {
         let mut server = Server::start_on(format!("{base}/{name}"), None, serve_args);
         server.own_database = Some(name);
         server
+    }
+}
+
+impl Server {
+    /// Another server process on `db_url` (a copy of this server's database, say), with
+    /// this server's tenant, client and secret and the same flags.
+    pub fn serve_copy(&self, db_url: &str) -> Server {
+        let mut copy = Server {
+            child: None,
+            base: String::new(),
+            db_url: db_url.to_string(),
+            tenant: self.tenant.clone(),
+            client: self.client.clone(),
+            secret: self.secret.clone(),
+            http: self.http.clone(),
+            serve_args: self.serve_args.clone(),
+            _dir: None,
+            own_database: None,
+        };
+        copy.spawn();
+        copy
     }
 }
 
