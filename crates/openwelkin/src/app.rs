@@ -32,6 +32,9 @@ pub struct State {
     pub sms: Arc<dyn crate::delivery::sms::SmsProvider>,
     /// Set when `serve --emulator` (or `--demo`) serves the `/_emulator/` controls.
     pub emulator: Option<Arc<crate::emulator::admin::Emulator>>,
+    /// Set when `GET /metrics` is served by the API's router (`serve` without
+    /// `--metrics-listen`).
+    pub metrics: Option<crate::telemetry::exporter::Exporter>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             webhooks: Default::default(),
             files: crate::files::FileStore::local("openwelkin-files"),
             emulator: None,
+            metrics: None,
         })))
     }
 

@@ -1,20 +1,19 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use openwelkin::telemetry::logs::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("OPENWELKIN_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("openwelkin=info,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = openwelkin::cli::Cli::parse();
+    let format = cli.log_format;
+    logs::init(format);
     match openwelkin::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("openwelkin: {e:#}");
+            match format {
+                LogFormat::Text => eprintln!("openwelkin: {e:#}"),
+                // Every line of the log stream stays JSON.
+                LogFormat::Json => tracing::error!(error = format!("{e:#}"), "openwelkin stopped"),
+            }
             std::process::ExitCode::FAILURE
         }
     }
