@@ -39,6 +39,9 @@ pub struct State {
     pub demo: bool,
     /// Set unless `serve --no-console`: the web console is served at `/console/`.
     pub console: Option<crate::services::operators::ConsoleSettings>,
+    /// Set when `GET /metrics` is served by the API's router (`serve` without
+    /// `--metrics-listen`).
+    pub metrics: Option<crate::telemetry::exporter::Exporter>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             provider_signing: Default::default(),
             demo: false,
             console: None,
+            metrics: None,
         })))
     }
 

@@ -23,4 +23,5 @@ pub mod postman;
 pub mod provision;
 pub mod services;
 pub mod store;
+pub mod telemetry;
 pub mod time;

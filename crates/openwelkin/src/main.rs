@@ -1,14 +1,7 @@
-use tracing_subscriber::EnvFilter;
+use openwelkin::telemetry::logs::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("OPENWELKIN_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("openwelkin=info,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = match openwelkin::cli::config::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
@@ -16,10 +9,16 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let format = cli.log_format;
+    logs::init(format);
     match openwelkin::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("openwelkin: {e:#}");
+            match format {
+                LogFormat::Text => eprintln!("openwelkin: {e:#}"),
+                // Every line of the log stream stays JSON.
+                LogFormat::Json => tracing::error!(error = format!("{e:#}"), "openwelkin stopped"),
+            }
             std::process::ExitCode::FAILURE
         }
     }

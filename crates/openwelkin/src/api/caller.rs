@@ -49,14 +49,17 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Caller, i64), 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
-        .ok_or_else(ApiError::invalid_token)?;
+        .ok_or_else(|| rejected("missing"))?;
     let claims = state.signer.verify(token, state.clock.now().timestamp()).map_err(|e| match e {
-        TokenError::Expired => ApiError::expired_token(),
-        TokenError::Invalid => ApiError::invalid_token(),
+        TokenError::Expired => {
+            rejected("expired");
+            ApiError::expired_token()
+        }
+        TokenError::Invalid => rejected("invalid"),
     })?;
-    let tenant_name = segment(&path, 1).ok_or_else(ApiError::invalid_token)?;
+    let tenant_name = segment(&path, 1).ok_or_else(|| rejected("invalid"))?;
     let version = state.db.config_version().await?;
-    let tenant = state.db.tenant_at(version, &tenant_name).await?.ok_or_else(ApiError::invalid_token)?;
+    let tenant = state.db.tenant_at(version, &tenant_name).await?.ok_or_else(|| rejected("invalid"))?;
     // A token is good only in the tenant it was issued for, while its client exists,
     // is enabled and has not rotated its secret since.
     let client = state
@@ -66,8 +69,15 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Caller, i64), 
         .filter(|c| {
             c.tenant_id == tenant.id && claims.tenant == tenant.id && c.enabled && c.secret_version == claims.sv
         })
-        .ok_or_else(ApiError::invalid_token)?;
+        .ok_or_else(|| rejected("revoked"))?;
     Ok((Caller { tenant, client, request_uri: path, operator: None }, version))
+}
+
+/// Counts a refused bearer token (`openwelkin_bearer_rejections_total`) and returns the
+/// answer for it.
+fn rejected(reason: &'static str) -> ApiError {
+    metrics::counter!(crate::telemetry::names::BEARER_REJECTIONS, "reason" => reason).increment(1);
+    ApiError::invalid_token()
 }
 
 impl FromRequestParts<AppState> for Caller {

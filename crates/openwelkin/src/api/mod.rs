@@ -28,6 +28,8 @@ pub mod formations;
 pub mod guard;
 pub mod headers;
 pub mod health;
+pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod paging;
 pub mod params;
@@ -54,7 +56,6 @@ use error::ApiError;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -246,6 +247,11 @@ pub fn router(state: AppState) -> Router {
     };
     // The web console: its own room (`console/`), outside the fault injection.
     let routes = if state.console.is_some() { routes.merge(crate::console::routes(state.clone())) } else { routes };
+    // Here unless `serve --metrics-listen` serves it elsewhere; outside the fault injection.
+    let routes = match &state.metrics {
+        Some(exporter) => routes.merge(metrics::route(exporter.clone())),
+        None => routes,
+    };
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { not_found() })
@@ -268,16 +274,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(guard::request_guard))
         // Outside the panic catcher, so that even a 500 from a panic carries the headers.
         .layer(axum::middleware::from_fn(headers::welkin_headers))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<_>| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                })
-                // A 5xx is logged where it is made, once and with its cause (an internal error
-                // with its reference, a full disk once per period); not again for every response.
-                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-        )
+        // Metrics, the request's span and its access line, around everything but the
+        // request id, which it reads. (A 5xx is also logged where it is made, once and with
+        // its cause: an internal error with its reference, a full disk once per period.)
+        .layer(axum::middleware::from_fn(observe::observe))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -107,7 +107,7 @@ async fn docs_form(
     let secret = secret_field(&body, "secret")?;
     let tenant = match tenant.or_else(|| body.get("tenant").and_then(Value::as_str).map(String::from)) {
         Some(t) => t,
-        None => state.db.tenant_of_client(&client_name).await?.ok_or_else(bad_credentials)?,
+        None => state.db.tenant_of_client(&client_name).await?.ok_or_else(unknown)?,
     };
     let (_, token, exp) = authenticate(&state, &tenant, &client_name, &secret).await?;
     Ok(Json(DocsTokenResponse { token, expires_at: crate::time::format_ms(exp * 1000) }))
@@ -143,10 +143,11 @@ async fn authenticate(
     client_name: &str,
     secret: &str,
 ) -> ApiResult<(ApiClient, String, i64)> {
-    let tenant: Tenant = state.db.tenant_by_name(tenant_name).await?.ok_or_else(bad_credentials)?;
+    let tenant: Tenant = state.db.tenant_by_name(tenant_name).await?.ok_or_else(unknown)?;
     let now_ms = state.clock.now_ms();
     let key = format!("{}:{}", tenant.id, client_name);
     if let Err(until) = state.db.admit_token_request(&key, now_ms, &state.token_limit).await? {
+        refused("throttled");
         let subject = Actor { kind: "API_CLIENT", id: String::new(), username: client_name.into() };
         let refused = SecurityEvent {
             tenant_id: &tenant.id,
@@ -189,6 +190,7 @@ async fn authenticate(
         record: json!({"clientName": client_name, "reason": reason}),
     };
     let Some(client) = client.filter(|_| verified) else {
+        refused("bad_credentials");
         state.db.record_security_event(&refuse("bad credentials"), now_ms).await?;
         return Err(bad_credentials());
     };
@@ -202,6 +204,7 @@ async fn authenticate(
         ));
     }
     if !client.enabled {
+        refused("client_disabled");
         state.db.record_security_event(&refuse("client disabled"), now_ms).await?;
         return Err(client_refused("API_CLIENT_DISABLED", "API client is disabled", &client.name));
     }
@@ -214,5 +217,18 @@ async fn authenticate(
         record: json!({"clientName": client.name, "expiresAt": crate::time::format_ms(exp * 1000)}),
     };
     state.db.record_security_event(&issued, now_ms).await?;
+    metrics::counter!(crate::telemetry::names::TOKENS_ISSUED).increment(1);
     Ok((client, token, exp))
+}
+
+/// The answer to a token request naming no known tenant (or, at the host root, a client
+/// name no tenant has): bad credentials, counted, but not audited (no tenant to audit in).
+fn unknown() -> ApiError {
+    refused("bad_credentials");
+    bad_credentials()
+}
+
+/// Counts a refused token request (`openwelkin_token_refusals_total`).
+fn refused(reason: &'static str) {
+    metrics::counter!(crate::telemetry::names::TOKEN_REFUSALS, "reason" => reason).increment(1);
 }

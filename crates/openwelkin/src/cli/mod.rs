@@ -24,6 +24,10 @@ pub const DEFAULT_DATABASE: &str = "sqlite://openwelkin.db";
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log output on standard error: `text`, or `json` (one object per line). The level
+    /// filter is `OPENWELKIN_LOG` (e.g. `info`, `openwelkin=debug`); see docs/METRICS.md.
+    #[arg(long, env = "OPENWELKIN_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: crate::telemetry::logs::LogFormat,
 }
 
 #[derive(Args, Clone)]

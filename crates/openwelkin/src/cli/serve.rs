@@ -8,6 +8,7 @@ use crate::net::conn::{Activity, Limits, Watched};
 use crate::net::tls::ClientTls;
 use crate::services::provider_auth::{parse_public_url, ProviderSigning};
 use crate::store::Db;
+use anyhow::Context;
 use clap::Args;
 use std::io::Write;
 
@@ -16,6 +17,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "OPENWELKIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Serve `GET /metrics` (Prometheus, no authentication) on this address alone, in plain
+    /// HTTP, instead of on --listen; port 0 picks a free port (printed at start). Bind it
+    /// to an address only the scraper reaches.
+    #[arg(long, env = "OPENWELKIN_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     #[command(flatten)]
     pub db: DatabaseArg,
     /// Longest wait, in milliseconds, for a database connection; a request that waits
@@ -184,6 +190,8 @@ impl WebhookArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // First, so that everything after it (the start's own transactions) is recorded.
+    crate::telemetry::exporter::install_recorder()?;
     // Checked before anything else is done: a bad certificate or CA file stops the start.
     let server_tls = match (&args.edge.tls_cert, &args.edge.tls_key) {
         (Some(cert), Some(key)) => Some(crate::net::tls::server_config(cert, key)?),
@@ -242,6 +250,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
         });
     }
+    let exporter = crate::telemetry::exporter::Exporter::new(&db, &state.clock)?;
+    let metrics_listener = match &args.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for the metrics on {addr}"))?,
+        ),
+        None => {
+            state.settings().metrics = Some(exporter.clone());
+            None
+        }
+    };
     if args.emulator || args.demo {
         let token = match &args.emulator_token {
             Some(t) if !t.is_empty() => t.clone(),
@@ -278,13 +298,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         _ => {}
     }
+    let limits = args.edge.limits();
     let edge =
-        Edge { tls: server_tls.map(tokio_rustls::TlsAcceptor::from), limits: args.edge.limits(), max_connections };
+        Edge { tls: server_tls.map(tokio_rustls::TlsAcceptor::from), limits, max_connections, return_memory: true };
+    let metrics_served = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            // Before the main line, which tests and scripts wait for.
+            println!("openwelkin metrics on http://{addr}/metrics");
+            let edge = Edge { tls: None, limits, max_connections: METRICS_CONNECTIONS, return_memory: false };
+            let app = crate::api::metrics::router(exporter);
+            // Stopped with the API's listener, below.
+            Some(tokio::spawn(serve_http(listener, app, edge, std::future::pending())))
+        }
+        None => None,
+    };
     // Tests and scripts read this line to learn the port.
     println!("openwelkin listening on {}://{addr}", if edge.tls.is_some() { "https" } else { "http" });
     std::io::stdout().flush()?;
     tracing::info!(%addr, backend = ?db.backend(), tls = edge.tls.is_some(), ready_ms = started.elapsed().as_millis() as u64, "ready");
     serve_http(listener, router(state), edge, shutdown()).await;
+    if let Some(task) = metrics_served {
+        task.abort();
+    }
     db.close().await;
     Ok(())
 }
@@ -314,11 +350,17 @@ fn listen_failed(listen: &str, e: std::io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot listen on {listen} (--listen): {why}")
 }
 
+/// Connections the metrics listener serves at once (scrapers are few).
+const METRICS_CONNECTIONS: usize = 16;
+
 /// How connections are served: TLS or not, and their limits.
 struct Edge {
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: Limits,
     max_connections: usize,
+    /// Give memory back after connections close (the API's listener; not the metrics',
+    /// whose scrapes would trigger it while the API is busy).
+    return_memory: bool,
 }
 
 /// Serves `listener` until `signal`, then stops accepting and waits for the open
@@ -348,7 +390,7 @@ async fn serve_http(
     builder.http1().max_headers(HYPER_MAX_HEADERS).max_buf_size(HYPER_MAX_BUF_SIZE);
     let builder = Arc::new(if edge.tls.is_some() { builder } else { builder.http1_only() });
     let permits = Arc::new(Semaphore::new(edge.max_connections));
-    let memory = MemoryReturn::spawn();
+    let memory = MemoryReturn::spawn(edge.return_memory);
     let mut warned_full: Option<std::time::Instant> = None;
     // Every connection holds a `closed` receiver and watches `stop`: the accept loop ends at
     // the signal, connections then finish gracefully, and the loop waits for the last one.
@@ -482,8 +524,12 @@ struct MemoryReturn {
 }
 
 impl MemoryReturn {
-    fn spawn() -> Self {
+    fn spawn(enabled: bool) -> Self {
         let this = MemoryReturn { open: Default::default(), closes: Default::default(), wake: Default::default() };
+        if !enabled {
+            // Nothing waits for `wake`: counting connections does nothing.
+            return this;
+        }
         let that = this.clone();
         tokio::spawn(async move {
             use std::sync::atomic::Ordering;

@@ -377,6 +377,14 @@ impl EmailDelivery {
         if let Err(err) = &outcome {
             tracing::warn!(email = email_id, provider = self.provider.name(), attempt = row.attempts, %err, "email not sent");
         }
+        let counted = match &outcome {
+            Ok(()) => "delivered",
+            Err(SendError::Permanent(_)) => "rejected",
+            Err(SendError::Transient(_)) if row.attempts >= MAX_ATTEMPTS => "failed",
+            Err(SendError::Transient(_)) => "retry",
+        };
+        metrics::counter!(crate::telemetry::names::EMAIL_SENDS, "provider" => self.provider.name(), "outcome" => counted)
+            .increment(1);
 
         let done_ms = clock.now_ms();
         let mut tx = db.begin().await?;

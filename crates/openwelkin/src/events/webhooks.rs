@@ -307,6 +307,7 @@ async fn try_deliver(
             record: &Value::Null,
         };
         db.finish_attempt(&attempt, false, None, now).await?;
+        counted(false, true);
         return Ok(());
     };
     let record = record_of(&w, true);
@@ -325,14 +326,17 @@ async fn try_deliver(
             for h in &w.headers {
                 req = req.header(h.name.as_str(), h.value.as_str());
             }
-            match req.send().await {
+            let sending = std::time::Instant::now();
+            let answered = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let text: String = resp.text().await.unwrap_or_default().chars().take(4000).collect();
                     (status.is_success(), Some(status_name(status.as_u16())), text)
                 }
                 Err(e) => (false, None, failure(&e)),
-            }
+            };
+            metrics::histogram!(crate::telemetry::names::WEBHOOK_ATTEMPT_DURATION).record(sending.elapsed());
+            answered
         }
     };
     let retry_at = (!delivered)
@@ -352,7 +356,18 @@ async fn try_deliver(
         record: &record,
     };
     db.finish_attempt(&attempt, delivered, retry_at, clock.now_ms()).await?;
+    counted(delivered, !delivered && retry_at.is_none());
     Ok(())
+}
+
+/// Counts a recorded attempt (`openwelkin_webhook_attempts_total`) and a delivery given up.
+fn counted(delivered: bool, abandoned: bool) {
+    use crate::telemetry::names::{WEBHOOK_ABANDONED, WEBHOOK_ATTEMPTS};
+    let outcome = if delivered { "delivered" } else { "failed" };
+    metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
+    if abandoned {
+        metrics::counter!(WEBHOOK_ABANDONED).increment(1);
+    }
 }
 
 #[cfg(test)]

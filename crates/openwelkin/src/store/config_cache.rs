@@ -58,6 +58,12 @@ impl ConfigCache {
     }
 }
 
+/// Counts a lookup of an in-process cache (`openwelkin_cache_lookups_total`).
+pub fn lookup(cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(crate::telemetry::names::CACHE_LOOKUPS, "cache" => cache, "result" => result).increment(1);
+}
+
 fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
     if map.len() < LIMIT || map.contains_key(&key) {
         map.insert(key, value);
@@ -86,8 +92,10 @@ impl Db {
     /// `tenant_by_name`, from the cache when it was read at `version`.
     pub async fn tenant_at(&self, version: i64, name: &str) -> crate::store::sql::Result<Option<Tenant>> {
         if let Some(t) = self.config_cache.get(version, |e| e.tenants.get(name)) {
+            lookup("tenant", true);
             return Ok(Some(t));
         }
+        lookup("tenant", false);
         let tenant = self.tenant_by_name(name).await?;
         if let Some(t) = &tenant {
             self.config_cache.put(version, |e| bounded(&mut e.tenants, name.to_string(), t.clone()));
@@ -98,8 +106,10 @@ impl Db {
     /// `client_by_id`, from the cache when it was read at `version`.
     pub async fn client_at(&self, version: i64, id: &str) -> crate::store::sql::Result<Option<ApiClient>> {
         if let Some(c) = self.config_cache.get(version, |e| e.clients.get(id)) {
+            lookup("client", true);
             return Ok(Some(c));
         }
+        lookup("client", false);
         let client = self.client_by_id(id).await?;
         if let Some(c) = &client {
             self.config_cache.put(version, |e| bounded(&mut e.clients, id.to_string(), c.clone()));
@@ -116,8 +126,10 @@ impl Db {
     ) -> crate::store::sql::Result<Option<Instance>> {
         let key = (tenant_id.to_string(), name.to_string());
         if let Some(i) = self.config_cache.get(version, |e| e.instances.get(&key)) {
+            lookup("instance", true);
             return Ok(Some(i));
         }
+        lookup("instance", false);
         let instance = self.instance_by_name(tenant_id, name).await?;
         if let Some(i) = &instance {
             self.config_cache.put(version, |e| bounded(&mut e.instances, key, i.clone()));

@@ -57,8 +57,10 @@ impl Db {
             return Ok(Some(Formation { version, designer: Arc::new(Designer::default()) }));
         }
         if let Some(designer) = self.formation_cache.get(instance_id, version) {
+            crate::store::config_cache::lookup("formation", true);
             return Ok(Some(Formation { version, designer }));
         }
+        crate::store::config_cache::lookup("formation", false);
         let row = crate::store::sql::query("SELECT body FROM formations WHERE instance_id = $1 AND version = $2")
             .bind(instance_id)
             .bind(version)

@@ -11,8 +11,10 @@ use super::sql::sqlite::SqliteEngine;
 use super::sql::PgConn;
 use super::sql::{postgres, query, Conn, Pool, Query, Result};
 use super::{errors, Backend};
+use crate::telemetry::names::{DB_ACQUIRE, DB_COMMIT, DB_TRANSACTION};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::time::Instant;
 
 pub struct Tx {
     /// `None` once committed or rolled back.
@@ -20,45 +22,61 @@ pub struct Tx {
     /// SQLite's engine, which owns the group commit and the read connections.
     sqlite: Option<Arc<SqliteEngine>>,
     backend: Backend,
+    /// `write` or `read`, and when the transaction had its connection: for the metrics.
+    kind: &'static str,
+    started: Instant,
 }
 
 impl Tx {
     pub(super) async fn begin(pool: &Pool) -> Result<Tx> {
-        match pool {
+        let asked = Instant::now();
+        let tx = match pool {
             Pool::Sqlite(engine) => {
                 let guard = engine.begin_write().await?;
-                Ok(Tx { conn: Some(Conn::SqliteWriter(guard)), sqlite: Some(engine.clone()), backend: Backend::Sqlite })
+                Tx::new(Conn::SqliteWriter(guard), Some(engine.clone()), Backend::Sqlite, "write")
             }
-            Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN").await,
-        }
+            Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN", "write").await?,
+        };
+        metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
+        Ok(tx)
+    }
+
+    fn new(conn: Conn, sqlite: Option<Arc<SqliteEngine>>, backend: Backend, kind: &'static str) -> Tx {
+        Tx { conn: Some(conn), sqlite, backend, kind, started: Instant::now() }
     }
 
     /// A read-only transaction that sees one moment of the database throughout (WAL
     /// snapshot on SQLite, `REPEATABLE READ` on PostgreSQL): exports read page after page
     /// in one.
     pub(super) async fn begin_read(pool: &Pool) -> Result<Tx> {
-        match pool {
+        let asked = Instant::now();
+        let tx = match pool {
             Pool::Sqlite(engine) => {
                 let conn = engine.take_reader()?;
                 // A deferred transaction takes its snapshot at the first read; read now.
                 if let Err(e) = conn.execute_batch("BEGIN; SELECT COUNT(*) FROM sqlite_schema;") {
                     return Err(e.into());
                 }
-                Ok(Tx {
-                    conn: Some(Conn::SqliteReader(Some(conn))),
-                    sqlite: Some(engine.clone()),
-                    backend: Backend::Sqlite,
-                })
+                Tx::new(Conn::SqliteReader(Some(conn)), Some(engine.clone()), Backend::Sqlite, "read")
             }
-            Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
-        }
+            Pool::Postgres(pg) => {
+                Self::begin_postgres(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "read").await?
+            }
+        };
+        metrics::histogram!(DB_ACQUIRE, "kind" => "read").record(asked.elapsed());
+        Ok(tx)
     }
 
     /// The `BEGIN` is not sent here but with the transaction's first statement, in the
     /// same round trip (`PgConn::send`).
-    async fn begin_postgres(pool: &deadpool_postgres::Pool, begin: &'static str) -> Result<Tx> {
+    async fn begin_postgres(pool: &deadpool_postgres::Pool, begin: &'static str, kind: &'static str) -> Result<Tx> {
         let client = postgres::get(pool).await?;
-        Ok(Tx { conn: Some(Conn::Postgres(PgConn::new(client, begin))), sqlite: None, backend: Backend::Postgres })
+        Ok(Tx::new(Conn::Postgres(PgConn::new(client, begin)), None, Backend::Postgres, kind))
+    }
+
+    /// Records the transaction's time in the metrics, once, as it ends.
+    fn observe_end(&self, outcome: &'static str) {
+        metrics::histogram!(DB_TRANSACTION, "kind" => self.kind, "outcome" => outcome).record(self.started.elapsed());
     }
 
     /// Runs a write whose answer (rows, count) nobody needs, such as an audit row: at once
@@ -108,6 +126,8 @@ impl Tx {
     /// transaction is to be reported as done.
     pub async fn commit(mut self) -> Result<()> {
         let conn = self.conn.take().expect("transaction is open");
+        let committing = Instant::now();
+        let writes = self.kind == "write";
         let result = match conn {
             Conn::SqliteWriter(guard) => self.engine().commit(guard).await,
             Conn::SqliteReader(mut reader) => {
@@ -132,14 +152,22 @@ impl Tx {
         if result.is_ok() {
             errors::storage_recovered();
         }
+        if writes {
+            metrics::histogram!(DB_COMMIT).record(committing.elapsed());
+        }
+        self.observe_end(if result.is_ok() { "commit" } else { "failed" });
         result
     }
 
     /// Rolls back now (dropping a `Tx` rolls back too).
     pub async fn rollback(mut self) -> Result<()> {
         match self.conn.take().expect("transaction is open") {
-            Conn::Postgres(pg) if !pg.started() => Ok(()),
+            Conn::Postgres(pg) if !pg.started() => {
+                self.observe_end("rollback");
+                Ok(())
+            }
             Conn::Postgres(pg) => {
+                self.observe_end("rollback");
                 let result = postgres::batch(&pg.client, "ROLLBACK").await;
                 if result.is_err() || pg.broken {
                     postgres::discard(pg.client);
@@ -177,6 +205,7 @@ impl Drop for Tx {
     /// connection is used again; if the rollback fails the connection is closed instead.
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        self.observe_end("rollback");
         match conn {
             Conn::SqliteWriter(guard) => self.engine().rollback(guard),
             Conn::SqliteReader(mut reader) => {

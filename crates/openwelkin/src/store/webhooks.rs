@@ -116,6 +116,43 @@ impl Db {
     }
 }
 
+/// Webhook work not done yet, across the database (every tenant): what the metrics show.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Outbox events not fanned out into deliveries yet.
+    pub events: i64,
+    /// When the oldest of them was written (epoch ms).
+    pub oldest_event_ms: Option<i64>,
+    /// Deliveries not delivered nor given up (waiting for their first attempt or a retry).
+    pub deliveries: i64,
+    /// When the oldest of them was made (epoch ms).
+    pub oldest_delivery_ms: Option<i64>,
+}
+
+impl Db {
+    /// Counts the backlog. Both counts walk an index over the pending rows only (the
+    /// delivered and fanned-out history is not read), so a scrape costs what the backlog is.
+    pub async fn webhook_backlog(&self) -> crate::store::sql::Result<Backlog> {
+        let events = crate::store::sql::query(
+            "SELECT COUNT(*) AS n, (SELECT created_at FROM event_outbox WHERE fanned_out = 0 ORDER BY seq LIMIT 1) AS oldest \
+             FROM event_outbox WHERE fanned_out = 0",
+        )
+        .fetch_one(self.reader())
+        .await?;
+        let deliveries = crate::store::sql::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE status = 'PENDING'",
+        )
+        .fetch_one(self.reader())
+        .await?;
+        Ok(Backlog {
+            events: events.get("n"),
+            oldest_event_ms: events.get("oldest"),
+            deliveries: deliveries.get("n"),
+            oldest_delivery_ms: deliveries.get("oldest"),
+        })
+    }
+}
+
 /// Marks events as fanned out.
 pub async fn mark_fanned_out(tx: &mut Tx, seqs: &[i64]) -> crate::store::sql::Result<()> {
     if seqs.is_empty() {

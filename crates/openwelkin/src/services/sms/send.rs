@@ -75,6 +75,9 @@ async fn dispatch(state: &AppState, who: &Who, s: Value, patient: Option<&Patien
         }
         _ => Err("the message has no number to send from or to".to_string()),
     };
+    let outcome_label = if outcome.is_ok() { "sent" } else { "failed" };
+    metrics::counter!(crate::telemetry::names::SMS_SENDS, "provider" => state.sms.name(), "outcome" => outcome_label)
+        .increment(1);
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     // Re-read: the star may have changed while the provider was busy.

@@ -12,6 +12,8 @@ mod value;
 
 pub use super::Backend;
 pub use error::{Error, Result};
-pub use query::{query, query_scalar, Conn, Deferred, Executor, PgConn, Pool, Query, QueryResult, QueryScalar, Target};
+pub use query::{
+    query, query_scalar, Conn, Deferred, Executor, PgConn, Pool, PoolStatus, Query, QueryResult, QueryScalar, Target,
+};
 pub use row::{ColumnIndex, Row};
 pub use value::{Decode, Encode, Kind, Value};

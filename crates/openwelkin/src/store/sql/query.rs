@@ -7,6 +7,7 @@ use super::row::Row;
 use super::sqlite::{self, Output, SqliteEngine, Want, WriterGuard};
 use super::value::{Decode, Encode, Value};
 use super::{postgres, Backend};
+use crate::telemetry::names::DB_QUERY;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -23,6 +24,38 @@ impl Pool {
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
+
+    /// How the connections are used now, for the metrics: one entry per pool (SQLite has
+    /// two, the writer and the read connections).
+    pub fn status(&self) -> Vec<PoolStatus> {
+        match self {
+            Pool::Sqlite(engine) => engine.status(),
+            Pool::Postgres(pool) => {
+                let s = pool.status();
+                vec![PoolStatus {
+                    pool: "postgres",
+                    max: Some(s.max_size),
+                    idle: s.available,
+                    in_use: Some(s.size.saturating_sub(s.available)),
+                    waiting: s.waiting,
+                }]
+            }
+        }
+    }
+}
+
+/// The state of one pool of connections at a moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// `postgres`, `sqlite_writer` or `sqlite_readers`.
+    pub pool: &'static str,
+    /// `None` when connections are opened on demand without a bound (SQLite readers).
+    pub max: Option<usize>,
+    pub idle: usize,
+    /// `None` when not tracked (SQLite readers: taken and given back on the calling thread).
+    pub in_use: Option<usize>,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
 }
 
 /// One connection held for a while: a write transaction's, or a read snapshot's.
@@ -118,13 +151,20 @@ impl<'c> Executor<'c> for &'c mut Conn {
 
 async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, want: Want) -> Result<Output> {
     match target {
-        Target::Pool(Pool::Sqlite(engine)) => engine.read(|conn| sqlite::run(conn, sql, args, want)),
+        Target::Pool(Pool::Sqlite(engine)) => {
+            let started = std::time::Instant::now();
+            let result = engine.read(|conn| sqlite::run(conn, sql, args, want));
+            metrics::histogram!(DB_QUERY).record(started.elapsed());
+            result
+        }
         Target::Pool(Pool::Postgres(pool)) => {
+            let started = std::time::Instant::now();
             let client = postgres::get(pool).await?;
             let result = postgres::run(&client, sql, args, persistent, want).await;
             if result.as_ref().is_err_and(Error::retryable) {
                 postgres::discard(client);
             }
+            metrics::histogram!(DB_QUERY).record(started.elapsed());
             result
         }
         Target::Conn(Conn::Postgres(pg)) => pg.send(postgres::Step::Statement { sql, args, persistent, want }).await,

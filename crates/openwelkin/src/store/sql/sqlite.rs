@@ -219,6 +219,24 @@ impl SqliteEngine {
         }
     }
 
+    /// The writer (held or not, and how many transactions queue for it) and the idle read
+    /// connections, for the metrics.
+    pub fn status(&self) -> Vec<super::PoolStatus> {
+        // A lock taken and let go at once; it fails while a transaction holds the writer.
+        let in_use = usize::from(self.writer.try_lock().is_err());
+        let idle_readers = self.readers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        vec![
+            super::PoolStatus {
+                pool: "sqlite_writer",
+                max: Some(1),
+                idle: 1 - in_use,
+                in_use: Some(in_use),
+                waiting: self.waiting.load(Ordering::Acquire),
+            },
+            super::PoolStatus { pool: "sqlite_readers", max: None, idle: idle_readers, in_use: None, waiting: 0 },
+        ]
+    }
+
     /// The writer connection for work outside the API's transactions (migrations).
     pub async fn writer(&self) -> WriterGuard {
         self.writer.clone().lock_owned().await

@@ -1,0 +1,96 @@
+//! The middleware that watches every request: the HTTP metrics, the request's log span
+//! and its access-log line.
+//!
+//! Requests are labelled by their route *template* (`/{tenant}/{instance}/patients/{id}`,
+//! axum's `MatchedPath`), never the path, so that ids and names do not multiply the
+//! series; a path no route matches is `unmatched`. The access line (target
+//! `openwelkin::access`, level INFO) carries the request id, method, route, path (without
+//! its query string, which may carry search terms), status and latency; never a header or a
+//! body.
+
+use crate::telemetry::names::{HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS};
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics::Label;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The route label of a request no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+pub async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_string();
+    let method = method_label(req.method());
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    let path = req.uri().path().to_string();
+    let _in_flight = InFlight::enter();
+    let span = tracing::info_span!("request", method = %method, route = %route, request_id = %request_id);
+    let response = next.run(req).instrument(span).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    tracing::info!(
+        target: "openwelkin::access",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        path = %path,
+        status,
+        latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        "request"
+    );
+    let labels = vec![Label::new("route", route), Label::from_static_parts("method", method), status_label(status)];
+    metrics::counter!(HTTP_REQUESTS, labels.clone()).increment(1);
+    metrics::histogram!(HTTP_DURATION, labels).record(elapsed);
+    response
+}
+
+/// The method as a label: the standard ones by name, anything else `OTHER` (a client can
+/// send any token as a method).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+fn status_label(status: u16) -> Label {
+    Label::new("status", status.to_string())
+}
+
+/// Counts a request in flight until it is answered or dropped (a client that hangs up
+/// cancels its request).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        metrics::gauge!(HTTP_IN_FLIGHT).increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(HTTP_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use axum::http::Method;
+
+    #[test]
+    fn methods_outside_the_standard_ones_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+    }
+}
