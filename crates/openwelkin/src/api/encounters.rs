@@ -27,7 +27,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/encounters", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "templateName (required), title, description, notes, ownerUserId, calendarEventId"),
+    request_body = crate::api::schemas::care::EncounterCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -202,7 +202,7 @@ pub async fn list_full_for_user(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path)),
-    request_body(content = Object, description = "jsonBody fields: title, description, notes, status, ownerUserId, templateName"),
+    request_body = crate::api::schemas::care::EncounterUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

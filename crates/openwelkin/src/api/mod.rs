@@ -35,6 +35,7 @@ pub mod patients;
 pub mod pdts;
 pub mod provider_caller;
 pub mod retry;
+pub mod schemas;
 pub mod sms;
 pub mod tasks;
 pub mod templates;

@@ -158,7 +158,7 @@ pub async fn list(
     post, path = "/{tenant}/{instance}/by-filter/patients", tag = "Patients",
     params(("tenant" = String, Path), ("instance" = String, Path),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    request_body(content = Object, description = "Filter: query, email, firstName, lastName, mrn, externalId, timezone, territories, cadence, ids"),
+    request_body = crate::api::schemas::records::PatientFilter,
     responses((status = 200, body = SpringPage<Patient>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

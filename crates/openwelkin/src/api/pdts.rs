@@ -55,7 +55,7 @@ async fn list_records(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/pdts/{pdtName}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("pdtName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -134,7 +134,7 @@ pub async fn patients_with(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/pdts/{pdtName}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("pdtName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -187,7 +187,7 @@ pub async fn read_for_patient(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/pdts/{pdtName}/{recordId}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("pdtName" = String, Path), ("recordId" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
