@@ -54,7 +54,7 @@ pub async fn read(
     get, path = "/{tenant}/{instance}/patients/{patientId}/assessment-records", tag = "Assessment records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path),
            ("assessmentName" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, body = SpringPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = SpringPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list(

@@ -59,7 +59,7 @@ pub async fn add_method(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/patients/{patientId}/payment-methods", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn list_methods(
@@ -145,7 +145,7 @@ pub async fn read_subscription(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/payment/subscriptions", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn list_subscriptions(
@@ -247,7 +247,7 @@ async fn list_invoices_where(
     get, path = "/{tenant}/{instance}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("status" = Option<String>, Query), ("startDate" = Option<String>, Query),
            ("endDate" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_invoices(
@@ -264,7 +264,7 @@ pub async fn list_invoices(
     get, path = "/{tenant}/{instance}/patients/{patientId}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("status" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_patient_invoices(
@@ -285,7 +285,7 @@ pub async fn list_patient_invoices(
     get, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_encounter_invoices(
@@ -343,7 +343,7 @@ pub struct PaymentsPage {
     get, path = "/{tenant}/{instance}/patients/{patientId}/payments", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("status" = Option<String>, Query),
            ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = PaymentsPage), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = PaymentsPage), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_payments(

@@ -438,7 +438,7 @@ pub async fn list_work_hours(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/calendar/work-hours/{workHoursId}", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("workHoursId" = String, Path), ("viewerTimezone" = Option<String>, Query)),
-    responses((status = 200, body = Object, description = "{psmId, details:[rule]}"), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object, description = "{psmId, details:[rule]}"), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read_work_hours(

@@ -67,7 +67,7 @@ pub async fn create(
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("cdtName" = String, Path),
            ("recordId" = String, Path, description = "The id, or the key named by `type`"),
            ("type" = Option<String>, Query, description = "ID (default), EID or EGUID")),
-    responses((status = 200, body = Object), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read(

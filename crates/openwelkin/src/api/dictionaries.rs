@@ -21,7 +21,7 @@ use serde_json::Value;
     get, path = "/{tenant}/{instance}/dictionaries/{dictionaryName}", tag = "Dictionaries",
     params(("tenant" = String, Path), ("instance" = String, Path), ("dictionaryName" = String, Path),
            ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query), ("showDeleted" = Option<bool>, Query)),
-    responses((status = 200, body = DictionaryRecords), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = DictionaryRecords), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list(

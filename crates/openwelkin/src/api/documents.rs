@@ -92,7 +92,7 @@ pub async fn list(
     get, path = "/{tenant}/{instance}/patients/{patientId}/document-summary/{documentSummaryId}", tag = "Documents",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("documentSummaryId" = String, Path),
            ("type" = Option<String>, Query, description = "ID (default), EID or EGUID")),
-    responses((status = 200, body = Object), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read(

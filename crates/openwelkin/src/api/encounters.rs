@@ -157,7 +157,7 @@ pub async fn list_full(
     params(("tenant" = String, Path), ("instance" = String, Path), ("userId" = String, Path),
            ("withCareTeam" = Option<bool>, Query), ("statuses" = Option<String>, Query), ("onlyWithCalendarEvent" = Option<bool>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_for_user(
@@ -180,7 +180,7 @@ pub async fn list_for_user(
     params(("tenant" = String, Path), ("instance" = String, Path), ("userId" = String, Path),
            ("withCareTeam" = Option<bool>, Query), ("statuses" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_full_for_user(
