@@ -2,10 +2,17 @@
 //!
 //! One folder per OpenAPI tag (in the document's tag order), one request per path and
 //! method. `{tenant}`, `{instance}` and `{clientName}` become collection variables; every
-//! other path parameter becomes a Postman path variable (`:patientId`). Query parameters
-//! are listed, disabled, with their descriptions. The first item, "Get token", issues a
-//! token and stores it in the `token` collection variable that every other request sends
-//! as a bearer token.
+//! other path parameter becomes a Postman path variable (`:patientId`) whose value is the
+//! collection variable of the same name (`{{patientId}}`). Query parameters are listed,
+//! disabled, with their descriptions. The first item, "Get token", issues a token and
+//! stores it in the `token` collection variable that every other request sends as a
+//! bearer token.
+//!
+//! So that the collection runs top to bottom against `serve --demo`: bodies are the
+//! schemas' examples, with the example patient and user ids replaced by `{{patientId}}`
+//! and `{{userId}}`; a create (`POST /things` where `/things/{thingId}` exists) stores
+//! the new record's id in `thingId` from its answer; every DELETE moves to a last folder,
+//! "Clean-up", deepest path first, so that a record is deleted after what needs it.
 
 use serde_json::{json, Map, Value};
 
@@ -17,6 +24,28 @@ const TOKEN_PATH: &str = "/{tenant}/admin/api_clients/{clientName}";
 const TOKEN_METHOD: &str = "post";
 
 const METHODS: [&str; 8] = ["get", "post", "put", "patch", "delete", "head", "options", "trace"];
+
+/// The ids the schemas' examples use for "a patient" and "a user" (api/schemas/).
+const EXAMPLE_PATIENT_ID: &str = "9f0a5c1e-3d2b-4c6a-8e7f-0123456789ab";
+const EXAMPLE_USER_ID: &str = "0b6f7a9e-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+
+/// Collection variables with a fixed default: names from the demo designer
+/// (designer/demo), for path parameters that name configuration rather than records.
+const NAMED_DEFAULTS: [(&str, &str); 10] = [
+    ("cdtName", "cdt-vitals"),
+    ("pdtName", "pdt-insurance"),
+    ("programName", "diabetes"),
+    ("dictionaryName", "cpt"),
+    ("documentTypeName", "doc-type-others"),
+    ("templateName", "appointment-reminder"),
+    ("version", "current"),
+    ("kind", "assessments"),
+    ("name", "asm-phq-2"),
+    ("exportType", "patients"),
+];
+
+/// The folder every DELETE moves to.
+const CLEAN_UP: &str = "Clean-up";
 
 /// Path parameters filled from collection variables of the same name.
 const COLLECTION_PATH_VARIABLES: [&str; 3] = ["tenant", "instance", "clientName"];
@@ -33,13 +62,24 @@ pub fn collection(doc: &Value, base_url: &str) -> Value {
     }
 
     let empty = Map::new();
-    for (path, item) in doc["paths"].as_object().unwrap_or(&empty) {
+    let paths = doc["paths"].as_object().unwrap_or(&empty);
+    let mut deletes: Vec<(usize, Value)> = Vec::new();
+    for (path, item) in paths {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             if path == TOKEN_PATH && method == TOKEN_METHOD {
                 continue;
             }
-            let request = request_item(doc, path, method, item, op);
+            let mut request = request_item(doc, path, method, item, op);
+            if method == "delete" {
+                deletes.push((path.matches('/').count(), request));
+                continue;
+            }
+            if method == "post" {
+                if let Some(id) = created_id(paths, path) {
+                    request["event"] = store_id_script(&id);
+                }
+            }
             let tag = op["tags"].get(0).and_then(Value::as_str).unwrap_or("Other");
             match folders.iter_mut().find(|(name, _, _)| name == tag) {
                 Some((_, _, items)) => items.push(request),
@@ -47,6 +87,17 @@ pub fn collection(doc: &Value, base_url: &str) -> Value {
             }
         }
     }
+
+    // Creates first within a folder, so that reads and updates find their record.
+    for (_, _, requests) in folders.iter_mut() {
+        requests.sort_by_key(|r| r.get("event").is_none());
+    }
+    deletes.sort_by_key(|d| std::cmp::Reverse(d.0));
+    folders.push((
+        CLEAN_UP.to_owned(),
+        Some("Every delete, deepest path first, after the requests that need the records".to_owned()),
+        deletes.into_iter().map(|(_, r)| r).collect(),
+    ));
 
     let mut items = vec![token_item()];
     for (name, description, requests) in folders {
@@ -60,6 +111,15 @@ pub fn collection(doc: &Value, base_url: &str) -> Value {
         items.push(folder);
     }
 
+    let mut variables = vec![
+        variable("baseUrl", base_url),
+        variable("tenant", "demo"),
+        variable("instance", "sandbox"),
+        variable("clientName", "DEMOAPICLIENT"),
+        variable("clientSecret", "demo-secret"),
+        variable("token", ""),
+    ];
+    variables.extend(record_variables(paths).into_iter().map(|(k, v)| variable(&k, &v)));
     let info = &doc["info"];
     json!({
         "info": {
@@ -69,15 +129,53 @@ pub fn collection(doc: &Value, base_url: &str) -> Value {
             "schema": SCHEMA,
         },
         "item": items,
-        "variable": [
-            variable("baseUrl", base_url),
-            variable("tenant", "demo"),
-            variable("instance", "sandbox"),
-            variable("clientName", "DEMOAPICLIENT"),
-            variable("clientSecret", "demo-secret"),
-            variable("token", ""),
-        ],
+        "variable": variables,
     })
+}
+
+/// One collection variable per path parameter that is not a fixed one: empty until a
+/// create stores an id in it, or a demo designer name.
+fn record_variables(paths: &Map<String, Value>) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for path in paths.keys() {
+        for segment in path.split('/') {
+            let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else { continue };
+            if COLLECTION_PATH_VARIABLES.contains(&name) {
+                continue;
+            }
+            let default = NAMED_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).unwrap_or("");
+            out.insert(name.to_owned(), default.to_owned());
+        }
+    }
+    out.entry("userId".to_owned()).or_default();
+    out
+}
+
+/// The path parameter that names what `POST path` creates: `{x}` when `path/{x}` is a
+/// path of the document.
+fn created_id(paths: &Map<String, Value>, path: &str) -> Option<String> {
+    let prefix = format!("{}/{{", path.trim_end_matches('/'));
+    paths.keys().find_map(|p| {
+        let rest = p.strip_prefix(&prefix)?;
+        let name = rest.strip_suffix('}')?;
+        (!name.contains('/') && !COLLECTION_PATH_VARIABLES.contains(&name)).then(|| name.to_owned())
+    })
+}
+
+/// A test script that stores the created record's `id` in the variable `name` (a created
+/// user's username in `userKey` and id in `userId`).
+fn store_id_script(name: &str) -> Value {
+    // A user is addressed by username (`userKey`) and named by id in bodies (`userId`).
+    let key = if name == "userKey" { "username" } else { "id" };
+    let mut exec = vec![
+        "var body = {};".to_owned(),
+        "try { body = pm.response.json(); } catch (e) {}".to_owned(),
+        format!("if (body && body.{key}) {{ pm.collectionVariables.set({name:?}, body.{key}); }}"),
+    ];
+    if name == "userKey" {
+        exec.push("if (body && body.id) { pm.collectionVariables.set(\"userId\", body.id); }".to_owned());
+    }
+    json!([{ "listen": "test", "script": { "type": "text/javascript", "exec": exec } }])
 }
 
 fn variable(key: &str, value: &str) -> Value {
@@ -135,6 +233,9 @@ fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value)
     let params = parameters(doc, item, op);
     let described = |p: &Value| -> Value {
         let mut v = json!({ "key": p["name"], "value": "" });
+        if p["in"] == "path" {
+            v["value"] = json!(format!("{{{{{}}}}}", p["name"].as_str().unwrap_or("")));
+        }
         if let Some(d) = p["description"].as_str() {
             v["description"] = json!(d);
         }
@@ -190,7 +291,10 @@ fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value)
         let content = &body["content"];
         if let Some(media) = content.get("application/json") {
             let example = media.get("example").cloned().unwrap_or_else(|| placeholder(doc, &media["schema"], 0));
-            let raw = serde_json::to_string_pretty(&example).unwrap_or_else(|_| "{}".into());
+            let raw = serde_json::to_string_pretty(&example)
+                .unwrap_or_else(|_| "{}".into())
+                .replace(EXAMPLE_PATIENT_ID, "{{patientId}}")
+                .replace(EXAMPLE_USER_ID, "{{userId}}");
             request["header"]
                 .as_array_mut()
                 .expect("array")
@@ -381,8 +485,42 @@ mod tests {
                 ("clientName", "DEMOAPICLIENT"),
                 ("clientSecret", "demo-secret"),
                 ("token", ""),
+                ("patientId", ""),
+                ("userId", ""),
             ]
         );
+    }
+
+    #[test]
+    fn creates_store_ids_and_deletes_come_last_deepest_first() {
+        let mut d = doc();
+        d["paths"]["/{tenant}/{instance}/patients"] = json!({
+            "post": { "tags": ["Patients"], "requestBody": { "content": { "application/json": {
+                "schema": { "example": { "firstName": "Ann", "careTeam": [{ "id": EXAMPLE_USER_ID }] } } } } } }
+        });
+        d["paths"]["/{tenant}/{instance}/patients/{patientId}"]["delete"] =
+            json!({ "tags": ["Patients"], "summary": "Delete." });
+        d["paths"]["/{tenant}/{instance}/patients/{patientId}/notes/{noteId}"] =
+            json!({ "delete": { "tags": ["Patients"], "summary": "Delete a note." } });
+        let c = collection(&d, "http://x:1");
+        let items = c["item"].as_array().unwrap();
+        let names: Vec<&str> = items.iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Get token", "Patients", "Other", CLEAN_UP]);
+        let patients = items[1]["item"].as_array().unwrap();
+        let create = &patients[0];
+        assert_eq!(create["request"]["method"], "POST");
+        let exec = create["event"][0]["script"]["exec"].as_array().unwrap();
+        assert!(exec
+            .iter()
+            .any(|l| l == "if (body && body.id) { pm.collectionVariables.set(\"patientId\", body.id); }"));
+        let body: Value = serde_json::from_str(create["request"]["body"]["raw"].as_str().unwrap()).unwrap();
+        assert_eq!(body, json!({ "firstName": "Ann", "careTeam": [{ "id": "{{userId}}" }] }));
+        assert!(patients.iter().all(|r| r["request"]["method"] != "DELETE"));
+        let deletes: Vec<&str> =
+            items[3]["item"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(deletes, ["Delete a note", "Delete"]);
+        let read = find(patients, "Read a patient");
+        assert_eq!(read["request"]["url"]["variable"][0]["value"], "{{patientId}}");
     }
 
     #[test]
@@ -415,7 +553,10 @@ mod tests {
         assert_eq!(read["method"], "GET");
         assert_eq!(read["url"]["raw"], "{{baseUrl}}/{{tenant}}/{{instance}}/patients/:patientId");
         assert_eq!(read["url"]["path"], json!(["{{tenant}}", "{{instance}}", "patients", ":patientId"]));
-        assert_eq!(read["url"]["variable"], json!([{ "key": "patientId", "value": "", "description": "The id" }]));
+        assert_eq!(
+            read["url"]["variable"],
+            json!([{ "key": "patientId", "value": "{{patientId}}", "description": "The id" }])
+        );
         assert_eq!(
             read["url"]["query"],
             json!([{ "key": "page", "value": "", "description": "Page number", "disabled": true }])

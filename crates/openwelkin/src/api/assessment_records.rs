@@ -21,7 +21,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/assessment-records", tag = "Assessment records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{assessmentName} (answers may be given as a flat map under `answers`)"),
+    request_body = crate::api::schemas::care::AssessmentRecordCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -54,7 +54,7 @@ pub async fn read(
     get, path = "/{tenant}/{instance}/patients/{patientId}/assessment-records", tag = "Assessment records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path),
            ("assessmentName" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, body = SpringPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = SpringPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -79,7 +79,7 @@ pub async fn list(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/assessment-records/{recordId}", tag = "Assessment records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("recordId" = String, Path)),
-    request_body(content = Object, description = "The record, with status / answers changed"),
+    request_body = crate::api::schemas::care::AssessmentRecordUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -96,7 +96,7 @@ pub async fn update(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/assessment-records/{recordId}/answers", tag = "Assessment records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("recordId" = String, Path)),
-    request_body(content = Object, description = "Answers by answer key"),
+    request_body = crate::api::schemas::care::Answers,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -82,7 +82,7 @@ fn date_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
            ("instance" = Option<String>, Query), ("patientId" = Option<String>, Query), ("patientFullName" = Option<String>, Query),
            ("search" = Option<String>, Query), ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, body = MetaInfoPage<DataAuditItem>), (status = 403, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<DataAuditItem>), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn data(
@@ -125,7 +125,7 @@ pub async fn data(
            ("entity" = Option<String>, Query), ("status" = Option<String>, Query, description = "Comma list of SENT, DELIVERED, FAILED"),
            ("patientId" = Option<String>, Query), ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 403, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn webhook(
@@ -158,7 +158,7 @@ pub async fn webhook(
     params(("tenant" = String, Path), ("subjectUsername" = Option<String>, Query), ("subjectActor" = Option<String>, Query),
            ("objectUsername" = Option<String>, Query), ("objectActor" = Option<String>, Query), ("eventSubtype" = Option<String>, Query),
            ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 403, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn security(

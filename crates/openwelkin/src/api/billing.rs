@@ -41,7 +41,7 @@ fn created_between<'a>(params: &Params, filter: Filter<'a>) -> ApiResult<Filter<
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/payment-methods", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{type: CARD|BANK_ACCOUNT, brand, last4, expMonth, expYear, holderName, isDefault}"),
+    request_body = crate::api::schemas::billing::PaymentMethodCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
@@ -59,7 +59,7 @@ pub async fn add_method(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/patients/{patientId}/payment-methods", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn list_methods(
@@ -112,7 +112,7 @@ pub async fn delete_method(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/payment/subscriptions", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "{name, billingPeriod, careMember:{id}, patient:{id}, paymentTypeInfo:{paymentType, paymentMethodId}, price:{amount, currency}, startDate, numberOfCycles}"),
+    request_body = crate::api::schemas::billing::SubscriptionCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -145,7 +145,7 @@ pub async fn read_subscription(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/payment/subscriptions", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
 pub async fn list_subscriptions(
@@ -182,7 +182,7 @@ pub async fn cancel_subscription(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "{patientId, encounterId, subscriptionId, currency, dueDate, status, lineItems:[{description, quantity, unitAmount}]}"),
+    request_body = crate::api::schemas::billing::InvoiceCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
@@ -216,7 +216,7 @@ pub async fn read_invoice(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/invoices/{invoiceId}", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("invoiceId" = String, Path)),
-    request_body(content = Object, description = "{status, lineItems, dueDate}"),
+    request_body = crate::api::schemas::billing::InvoiceUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
@@ -247,7 +247,7 @@ async fn list_invoices_where(
     get, path = "/{tenant}/{instance}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("status" = Option<String>, Query), ("startDate" = Option<String>, Query),
            ("endDate" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_invoices(
@@ -264,7 +264,7 @@ pub async fn list_invoices(
     get, path = "/{tenant}/{instance}/patients/{patientId}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("status" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_patient_invoices(
@@ -285,7 +285,7 @@ pub async fn list_patient_invoices(
     get, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/invoices", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_encounter_invoices(
@@ -310,7 +310,7 @@ pub async fn list_encounter_invoices(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/invoices/{invoiceId}/payments", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("invoiceId" = String, Path)),
-    request_body(content = Object, description = "{amount, method: CREDIT_CARD|ACH|CASH|CHECK|OTHER, paidAt}"),
+    request_body = crate::api::schemas::billing::PaymentCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = [])), extensions(("x-openwelkin-extension" = json!(true)))
 )]
@@ -328,7 +328,7 @@ pub async fn add_payment(
 /// `last`, so that clients know when to stop).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct FlatPage {
+pub struct PaymentsPage {
     #[schema(value_type = Vec<Object>)]
     pub content: Vec<Value>,
     pub total_elements: i64,
@@ -343,7 +343,7 @@ pub struct FlatPage {
     get, path = "/{tenant}/{instance}/patients/{patientId}/payments", tag = "Billing",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("status" = Option<String>, Query),
            ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = FlatPage), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = PaymentsPage), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_payments(
@@ -351,7 +351,7 @@ pub async fn list_payments(
     ctx: InstanceCaller,
     Path(path): Path<(String, String, String)>,
     params: Params,
-) -> ApiResult<Json<FlatPage>> {
+) -> ApiResult<Json<PaymentsPage>> {
     ctx.require(Family::Billing, Op::Read)?;
     let p = patients::by_id(&state, &ctx, &path.2).await?;
     let page = PageRequest::parse(&params, |_| None)?;
@@ -361,7 +361,7 @@ pub async fn list_payments(
     let total = all.len() as i64;
     let total_pages = (total + page.size - 1) / page.size;
     let content = all.into_iter().skip(page.offset() as usize).take(page.size as usize).collect();
-    Ok(Json(FlatPage {
+    Ok(Json(PaymentsPage {
         content,
         total_elements: total,
         total_pages,

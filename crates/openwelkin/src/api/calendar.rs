@@ -74,7 +74,7 @@ fn psm_ids(params: &Params) -> ApiResult<Option<Vec<String>>> {
     post, path = "/{tenant}/{instance}/calendar/events", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path),
            ("viewerTimezone" = Option<String>, Query, description = "Time zone of the local… times in the answer")),
-    request_body(content = Object, description = "startDateTime, endDateTime, hostId and participants [{participantId, participantRole: psm|patient, attended}] (required; the host takes part as psm); eventTitle, eventDescription, eventType GROUP_THERAPY|APPOINTMENT|LEAVE|ENCOUNTER, eventStatus SCHEDULED|CANCELLED|COMPLETED|MISSED, eventMode IN-PERSON|CALL|VIDEO, eventColor, allDayEvent, timezone, externalId (unique), additionalInfo {}"),
+    request_body = crate::api::schemas::calendar::EventWrite,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -118,7 +118,7 @@ pub async fn read_event(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/calendar/events/{eventId}", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("eventId" = String, Path), ("viewerTimezone" = Option<String>, Query)),
-    request_body(content = Object, description = "As for create"),
+    request_body = crate::api::schemas::calendar::EventWrite,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -137,7 +137,7 @@ pub async fn replace_event(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/calendar/events/{eventId}", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("eventId" = String, Path), ("viewerTimezone" = Option<String>, Query)),
-    request_body(content = Object, description = "Any fields of the create body, e.g. {\"eventTitle\": \"New event title\"}; participants, when given, replace the list"),
+    request_body = crate::api::schemas::calendar::EventPatch,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -173,7 +173,7 @@ pub async fn delete_event(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/calendar/events/{eventId}/invitation-response", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("eventId" = String, Path)),
-    request_body(content = Object, description = "{participantId, participationStatus} (both required), e.g. {\"participationStatus\": \"Yes\"}"),
+    request_body = crate::api::schemas::calendar::InvitationResponse,
     responses((status = 200, body = Object, description = "The event"), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -395,7 +395,7 @@ pub async fn event_summary(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/calendar/work-hours", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("viewerTimezone" = Option<String>, Query)),
-    request_body(content = Object, description = "psmId (a user id), startDateTime, daysInfo [{day 1=Monday..7, startTime HH:MM:SS, endTime}] (required); endDateTime (none: open-ended), name, type WORKING_HOURS|AVAILABILITY, ruleType DEFAULT|OVERRIDE, encounters [template names]"),
+    request_body = crate::api::schemas::calendar::WorkHoursCreate,
     responses((status = 201, body = Object, description = "{psmId, details:[{workHoursId, …}]}"), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -438,7 +438,7 @@ pub async fn list_work_hours(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/calendar/work-hours/{workHoursId}", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("workHoursId" = String, Path), ("viewerTimezone" = Option<String>, Query)),
-    responses((status = 200, body = Object, description = "{psmId, details:[rule]}"), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object, description = "{psmId, details:[rule]}"), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read_work_hours(
@@ -456,7 +456,7 @@ pub async fn read_work_hours(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/calendar/work-hours/{workHoursId}", tag = "Calendar",
     params(("tenant" = String, Path), ("instance" = String, Path), ("workHoursId" = String, Path), ("viewerTimezone" = Option<String>, Query)),
-    request_body(content = Object, description = "As for create"),
+    request_body = crate::api::schemas::calendar::WorkHoursUpdate,
     responses((status = 200, body = Object, description = "{psmId, details:[rule]}"), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

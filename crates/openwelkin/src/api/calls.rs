@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 /// size}`, plus `last`, so that a client paging it knows where to stop.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct FlatPage {
+pub struct UnrecognizedCallsPage {
     #[schema(value_type = Vec<Object>)]
     pub content: Vec<Value>,
     pub total_elements: i64,
@@ -40,10 +40,10 @@ pub struct FlatPage {
     pub last: bool,
 }
 
-impl FlatPage {
+impl UnrecognizedCallsPage {
     fn new(content: Vec<Value>, req: &PageRequest, total: i64) -> Self {
         let total_pages = (total + req.size - 1) / req.size;
-        FlatPage {
+        UnrecognizedCallsPage {
             content,
             total_elements: total,
             total_pages,
@@ -125,7 +125,7 @@ async fn report_body(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/providers/calls/inbound", tag = "Calls",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "from, to (E.164, required), status (required: COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELED, …; Twilio's lower-case spellings too), direction (INBOUND default, OUTBOUND), duration (seconds), calledAt, externalId, userId, patientId, recording {data, contentType, filename}"),
+    request_body = crate::api::schemas::calls::CallReport,
     responses((status = 201, body = Object, description = "the full call"), (status = 400, body = Vec<ErrorItem>),
               (status = 403, body = Vec<ErrorItem>), (status = 413, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
@@ -208,14 +208,14 @@ pub async fn recording(
            ("status" = Option<String>, Query, description = "PENDING or RESOLVED"),
            ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = FlatPage), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
+    responses((status = 200, body = UnrecognizedCallsPage), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_unrecognized(
     State(state): State<AppState>,
     ctx: InstanceCaller,
     params: Params,
-) -> ApiResult<Json<FlatPage>> {
+) -> ApiResult<Json<UnrecognizedCallsPage>> {
     ctx.require(Family::Calls, Op::Read)?;
     let req = PageRequest::parse(&params, |_| None)?;
     let (from, to) = range(&params)?;
@@ -226,7 +226,7 @@ pub async fn list_unrecognized(
     };
     let (content, total) =
         service::list_unrecognized(&state, &ctx, resolution, from, to, req.offset(), req.size).await?;
-    Ok(Json(FlatPage::new(content, &req, total)))
+    Ok(Json(UnrecognizedCallsPage::new(content, &req, total)))
 }
 
 /// One unrecognized call.
@@ -250,7 +250,7 @@ pub async fn read_unrecognized(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/unrecognized-calls/{callId}", tag = "Calls",
     params(("tenant" = String, Path), ("instance" = String, Path), ("callId" = String, Path)),
-    request_body(content = Object, description = "{patientId, status: \"RESOLVED\"}"),
+    request_body = crate::api::schemas::common::Resolution,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>),
               (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))

@@ -41,7 +41,7 @@ pub async fn read(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/care-plan/overview", tag = "Care plans",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{overview}"),
+    request_body = crate::api::schemas::care::CarePlanOverview,
     responses((status = 200, body = Object, description = "{createdByName, createdAt, updatedByName, updatedAt, overview}"),
               (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -60,7 +60,7 @@ pub async fn create_overview(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/care-plan/overview", tag = "Care plans",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{overview}"),
+    request_body = crate::api::schemas::care::CarePlanOverview,
     responses((status = 200, body = Object, description = "{createdByName, createdAt, updatedByName, updatedAt, overview}"),
               (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -80,7 +80,7 @@ pub async fn update_overview(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/care-plan/goals", tag = "Care plans",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{goalTemplateName}"),
+    request_body = crate::api::schemas::care::GoalCreate,
     responses((status = 201, body = Object, description = "{id, createdByName, createdAt, updatedByName, updatedAt, name, type, priority, status, templateName}"),
               (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -156,7 +156,7 @@ pub async fn read_goal(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/care-plan/goals/{goalId}", tag = "Care plans",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("goalId" = String, Path)),
-    request_body(content = Object, description = "Any of name, priority (LOW, MEDIUM, HIGH), status (ACTIVE, COMPLETED, REMOVED)"),
+    request_body = crate::api::schemas::care::GoalUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -190,7 +190,7 @@ pub async fn list_goal_comments(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/care-plan/goals/{goalId}/comments", tag = "Care plans",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("goalId" = String, Path)),
-    request_body(content = Object, description = "{text}"),
+    request_body = crate::api::schemas::common::TextBody,
     responses((status = 201, body = Object, description = "{id, createdByName, createdAt, updatedByName, updatedAt, text}"),
               (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -225,7 +225,7 @@ pub async fn list_goal_tasks(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/care-plan/goals/{goalId}/tasks", tag = "Care plans",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("goalId" = String, Path)),
-    request_body(content = Object, description = "name, status, priority, assignee {id} required; description, dueDate, watchers, comments, templateName"),
+    request_body = crate::api::schemas::tasks::TaskCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -47,7 +47,7 @@ pub struct CdtPage {
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/cdts/{cdtName}", tag = "CDT records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("cdtName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name; `external_id`, `external_guid` may be set"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -67,7 +67,7 @@ pub async fn create(
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("cdtName" = String, Path),
            ("recordId" = String, Path, description = "The id, or the key named by `type`"),
            ("type" = Option<String>, Query, description = "ID (default), EID or EGUID")),
-    responses((status = 200, body = Object), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -85,7 +85,7 @@ pub async fn read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/cdts/{cdtName}/{recordId}", tag = "CDT records",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("cdtName" = String, Path), ("recordId" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -79,7 +79,7 @@ fn token_paging(params: &Params, kind: &str) -> ApiResult<Paging> {
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/chat/inbound", tag = "Chat",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{message}"),
+    request_body = crate::api::schemas::messaging::ChatMessageBody,
     responses((status = 200, body = Object, description = "{sender{clientType, id, titleName, patientFullName}, message, externalId, createdAt}"),
               (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -98,7 +98,7 @@ pub async fn inbound(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patient/{patientId}/chat/inbound", tag = "Chat",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "{message}"),
+    request_body = crate::api::schemas::messaging::ChatMessageBody,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -244,7 +244,7 @@ pub async fn restore_v8(ctx: InstanceCaller) -> ApiResult<StatusCode> {
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/chat/messages", tag = "Chat",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "body (required; `message` is accepted too), attachmentId (UUID), senderId (a user's id)"),
+    request_body = crate::api::schemas::messaging::ChatSend,
     responses((status = 201, body = Object, description = "{id, patientId, sender, senderId, senderName, body, attachmentId, externalId, sentAt, readAt}"),
               (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -299,7 +299,7 @@ pub async fn messages(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/chat/search", tag = "Chat",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "query (required), patientId, page (default 0), size (default 20)"),
+    request_body = crate::api::schemas::messaging::ChatSearch,
     responses((status = 200, body = Object, description = "{data:[message], metaInfo}"),
               (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -350,7 +350,7 @@ pub async fn read_webhook(State(state): State<AppState>, ctx: InstanceCaller) ->
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/integrations/chat-webhook", tag = "Chat",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "url (http or https, required), apiKey, apiSecret, active (default true), publicBaseUrl (base of patientUrl; default: the host the message was sent to)"),
+    request_body = crate::api::schemas::messaging::ChatWebhookWrite,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
     extensions(("x-openwelkin-extension" = json!(true)))

@@ -22,7 +22,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/communication-ids", tag = "Communication IDs",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "channel (SMS or EMAIL, required), value (E.164 number or e-mail address, required), label, default"),
+    request_body = crate::api::schemas::messaging::CommunicationIdCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
     extensions(("x-openwelkin-extension" = json!(true)))
@@ -85,7 +85,7 @@ pub async fn read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/communication-ids/{communicationId}", tag = "Communication IDs",
     params(("tenant" = String, Path), ("instance" = String, Path), ("communicationId" = String, Path)),
-    request_body(content = Object, description = "label, default"),
+    request_body = crate::api::schemas::messaging::CommunicationIdUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
     extensions(("x-openwelkin-extension" = json!(true)))

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/contacts", tag = "Contacts",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "name (required), relation, pdtRecordId, email, emailPdtFieldName, phone, phonePdtFieldName, secondaryPhone, labels, active"),
+    request_body = crate::api::schemas::care::ContactCreate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -38,7 +38,7 @@ pub async fn create(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/contacts/{contactId}", tag = "Contacts",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("contactId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::care::ContactUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -21,7 +21,7 @@ use serde_json::Value;
     get, path = "/{tenant}/{instance}/dictionaries/{dictionaryName}", tag = "Dictionaries",
     params(("tenant" = String, Path), ("instance" = String, Path), ("dictionaryName" = String, Path),
            ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query), ("showDeleted" = Option<bool>, Query)),
-    responses((status = 200, body = DictionaryRecords), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = DictionaryRecords), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -57,7 +57,7 @@ pub async fn read(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/dictionaries/{dictionaryName}", tag = "Dictionaries",
     params(("tenant" = String, Path), ("instance" = String, Path), ("dictionaryName" = String, Path)),
-    request_body(content = Object, description = "{records:[{values:{field: value}}]}"),
+    request_body = crate::api::schemas::care::DictionaryRecords,
     responses((status = 201, body = DictionaryRecords), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -75,7 +75,7 @@ pub async fn add(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/dictionaries/{dictionaryName}", tag = "Dictionaries",
     params(("tenant" = String, Path), ("instance" = String, Path), ("dictionaryName" = String, Path)),
-    request_body(content = Object, description = "{records:[{values:{field: value}}]}"),
+    request_body = crate::api::schemas::care::DictionaryRecords,
     responses((status = 201, body = DictionaryRecords), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -94,7 +94,7 @@ pub async fn replace_all(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/dictionaries/{dictionaryName}/{recordId}", tag = "Dictionaries",
     params(("tenant" = String, Path), ("instance" = String, Path), ("dictionaryName" = String, Path), ("recordId" = String, Path)),
-    request_body(content = Object, description = "{values:{field: value}}"),
+    request_body = crate::api::schemas::care::DictionaryRecordWrite,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

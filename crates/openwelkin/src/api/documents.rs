@@ -92,7 +92,7 @@ pub async fn list(
     get, path = "/{tenant}/{instance}/patients/{patientId}/document-summary/{documentSummaryId}", tag = "Documents",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("documentSummaryId" = String, Path),
            ("type" = Option<String>, Query, description = "ID (default), EID or EGUID")),
-    responses((status = 200, body = Object), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -276,7 +276,7 @@ pub async fn read_type_record(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/document-summary/{documentSummaryId}/{documentTypeName}", tag = "Documents",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("documentSummaryId" = String, Path), ("documentTypeName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name, e.g. {\"notes\": \"…\"}"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -294,7 +294,7 @@ pub async fn create_type_record(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/document-summary/{documentSummaryId}/{documentTypeName}", tag = "Documents",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("documentSummaryId" = String, Path), ("documentTypeName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -23,7 +23,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/email-drafts", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content((Object = "application/json"), (Object = "multipart/form-data")),
+    request_body(content((crate::api::schemas::messaging::EmailDraftWrite = "application/json"), (Object = "multipart/form-data")),
         description = "subject, body, secure, scheduledAt, sender (a user id); multipart: attachmentsAsFiles file parts"),
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
@@ -81,7 +81,7 @@ pub async fn read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/email-drafts/{draftId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("draftId" = String, Path)),
-    request_body(content((Object = "application/json"), (Object = "multipart/form-data"))),
+    request_body(content((crate::api::schemas::messaging::EmailDraftWrite = "application/json"), (Object = "multipart/form-data"))),
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
     extensions(("x-openwelkin-extension" = json!(true)))
@@ -100,7 +100,7 @@ pub async fn update(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/email-drafts/{draftId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("draftId" = String, Path)),
-    request_body(content((Object = "application/json"), (Object = "multipart/form-data"))),
+    request_body(content((crate::api::schemas::messaging::EmailDraftWrite = "application/json"), (Object = "multipart/form-data"))),
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
     extensions(("x-openwelkin-extension" = json!(true)))

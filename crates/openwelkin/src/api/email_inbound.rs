@@ -42,7 +42,7 @@ use utoipa::ToSchema;
     post, path = "/{tenant}/{instance}/providers/email/inbound", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path)),
     request_body(content(
-        (Object = "application/json"), (Object = "application/x-www-form-urlencoded"), (Object = "multipart/form-data"),
+        (crate::api::schemas::providers::InboundEmail = "application/json"), (crate::api::schemas::providers::InboundEmail = "application/x-www-form-urlencoded"), (Object = "multipart/form-data"),
     ), description = "from (required), to, subject, body; timestamp, token, signature (Mailgun's) when there is no bearer token"),
     responses((status = 201, body = Object, description = "The stored email: the patient's, or UNRECOGNISED"),
         (status = 400, body = Vec<ErrorItem>), (status = 401, body = Vec<ErrorItem>),
@@ -106,7 +106,7 @@ pub async fn read_unrecognized(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/unrecognized-patients/emails/{emailId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("emailId" = String, Path)),
-    request_body(content = Object, description = "sender (a patient id), starred"),
+    request_body = crate::api::schemas::common::InboundAssign,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -124,7 +124,7 @@ pub async fn update_unrecognized(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/unrecognized-patients/emails/{emailId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("emailId" = String, Path)),
-    request_body(content = Object, description = "sender (a patient id), starred"),
+    request_body = crate::api::schemas::common::InboundAssign,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -222,7 +222,7 @@ pub async fn docs_read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/unrecognized-emails/{emailId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("emailId" = String, Path)),
-    request_body(content = Object, description = "patientId (required), status (required, RESOLVED)"),
+    request_body = crate::api::schemas::common::Resolution,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

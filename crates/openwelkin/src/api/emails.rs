@@ -140,7 +140,7 @@ impl<S: Send + Sync> FromRequest<S> for EmailInput {
     post, path = "/{tenant}/{instance}/patients/{patientId}/emails", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
     request_body(content(
-        (Object = "application/json"),
+        (crate::api::schemas::messaging::EmailCompose = "application/json"),
         (Object = "multipart/form-data"),
     ), description = "subject and body (required), receiver (the patient), sendNow, secure, scheduledAt, sender (a user id; default: the patient's point of contact); multipart: attachmentsAsFiles file parts"),
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
@@ -252,7 +252,7 @@ pub async fn read(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/emails/{emailId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("emailId" = String, Path)),
-    request_body(content = Object, description = "starred; inbound: sender (a patient id); scheduled: subject, body, receiver, scheduledAt, secure, sendNow, sender"),
+    request_body = crate::api::schemas::messaging::EmailUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -270,7 +270,7 @@ pub async fn update(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/emails/{emailId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("emailId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::messaging::EmailUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -287,7 +287,7 @@ pub async fn patch(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/emails/{emailId}", tag = "Email",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("emailId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::messaging::EmailUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

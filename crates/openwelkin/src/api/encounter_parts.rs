@@ -61,7 +61,7 @@ pub async fn comment(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/comments", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path)),
-    request_body(content = Object, description = "{text}"),
+    request_body = crate::api::schemas::common::TextBody,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -79,7 +79,7 @@ pub async fn add_comment(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/comments/{commentId}", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path), ("commentId" = String, Path)),
-    request_body(content = Object, description = "{text}"),
+    request_body = crate::api::schemas::common::TextBody,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -148,7 +148,7 @@ pub async fn read_link(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/assessments", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path)),
-    request_body(content = Object, description = "{assessmentName, assessmentRecordId}"),
+    request_body = crate::api::schemas::care::AssessmentLinkCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -166,7 +166,7 @@ pub async fn add_link(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/assessments/{linkId}", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path), ("linkId" = String, Path)),
-    request_body(content = Object, description = "{assessmentRecordId}"),
+    request_body = crate::api::schemas::care::AssessmentLinkUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -219,7 +219,7 @@ pub async fn disposition(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}/disposition", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

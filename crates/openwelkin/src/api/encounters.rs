@@ -27,7 +27,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/encounters", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "templateName (required), title, description, notes, ownerUserId, calendarEventId"),
+    request_body = crate::api::schemas::care::EncounterCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -157,7 +157,7 @@ pub async fn list_full(
     params(("tenant" = String, Path), ("instance" = String, Path), ("userId" = String, Path),
            ("withCareTeam" = Option<bool>, Query), ("statuses" = Option<String>, Query), ("onlyWithCalendarEvent" = Option<bool>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_for_user(
@@ -180,7 +180,7 @@ pub async fn list_for_user(
     params(("tenant" = String, Path), ("instance" = String, Path), ("userId" = String, Path),
            ("withCareTeam" = Option<bool>, Query), ("statuses" = Option<String>, Query),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Object>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_full_for_user(
@@ -202,7 +202,7 @@ pub async fn list_full_for_user(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/encounters/{encounterId}", tag = "Encounters",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("encounterId" = String, Path)),
-    request_body(content = Object, description = "jsonBody fields: title, description, notes, status, ownerUserId, templateName"),
+    request_body = crate::api::schemas::care::EncounterUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

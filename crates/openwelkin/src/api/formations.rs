@@ -234,7 +234,7 @@ pub async fn remove(
 #[utoipa::path(
     delete, path = "/{tenant}/{instance}/formation/{version}/{kind}/{name}", tag = "Formations",
     params(("tenant" = String, Path), ("instance" = String, Path), ("version" = String, Path), ("kind" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "Removed; empty body"), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, description = "Removed; empty body"), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn remove_singular(

@@ -39,6 +39,7 @@ pub mod pdts;
 pub mod provider_caller;
 pub mod reports;
 pub mod retry;
+pub mod schemas;
 pub mod sms;
 pub mod tasks;
 pub mod templates;

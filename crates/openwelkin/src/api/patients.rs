@@ -56,7 +56,7 @@ pub async fn create(
         ("type" = Option<String>, Query, description = "ID (default), EID, EGUID or MRN"),
         ("expand" = Option<bool>, Query, description = "Adds territorialTeam"),
     ),
-    responses((status = 200, body = Patient), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Patient), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -99,7 +99,7 @@ pub async fn update(
     delete, path = "/{tenant}/{instance}/patients/{patientId}", tag = "Patients",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path),
            ("type" = Option<String>, Query, description = "ID (default) or EGUID")),
-    responses((status = 200, description = "Deleted; empty body"), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, description = "Deleted; empty body"), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn delete(
@@ -158,7 +158,7 @@ pub async fn list(
     post, path = "/{tenant}/{instance}/by-filter/patients", tag = "Patients",
     params(("tenant" = String, Path), ("instance" = String, Path),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query), ("sort" = Option<String>, Query)),
-    request_body(content = Object, description = "Filter: query, email, firstName, lastName, mrn, externalId, timezone, territories, cadence, ids"),
+    request_body = crate::api::schemas::records::PatientFilter,
     responses((status = 200, body = SpringPage<Patient>), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -55,7 +55,7 @@ async fn list_records(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/pdts/{pdtName}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("pdtName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -74,7 +74,7 @@ pub async fn create_profile(
     get, path = "/{tenant}/{instance}/pdts/{pdtName}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("pdtName" = String, Path),
            ("dateStart" = Option<String>, Query), ("dateEnd" = Option<String>, Query), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = PdtRecords), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = PdtRecords), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_profiles(
@@ -91,7 +91,7 @@ pub async fn list_profiles(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/pdts/{pdtName}/{recordId}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("pdtName" = String, Path), ("recordId" = String, Path), ("type" = Option<String>, Query)),
-    responses((status = 200, body = Object), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read_profile(
@@ -112,7 +112,7 @@ pub async fn read_profile(
 #[utoipa::path(
     get, path = "/{tenant}/{instance}/pdts/{pdtName}/patients", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("pdtName" = String, Path), ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = MetaInfoPage<Patient>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = MetaInfoPage<Patient>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn patients_with(
@@ -134,7 +134,7 @@ pub async fn patients_with(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/pdts/{pdtName}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("pdtName" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -153,7 +153,7 @@ pub async fn create_for_patient(
     get, path = "/{tenant}/{instance}/patients/{patientId}/pdts/{pdtName}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("pdtName" = String, Path),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = PdtRecords), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = PdtRecords), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn list_for_patient(
@@ -187,7 +187,7 @@ pub async fn read_for_patient(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/pdts/{pdtName}/{recordId}", tag = "Profiles (PDT)",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("pdtName" = String, Path), ("recordId" = String, Path)),
-    request_body(content = Object, description = "Field values by field name"),
+    request_body = crate::api::schemas::common::FieldValues,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

@@ -21,7 +21,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/tasks", tag = "Tasks",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "name, status (TODO, IN_PROGRESS, COMPLETED, CANCELED), priority (LOW, MEDIUM, HIGH, URGENT) and assignee {id} required; description, dueDate, patient {id}, watchers [{id}], comments [{text}], templateName"),
+    request_body = crate::api::schemas::tasks::TaskCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -54,7 +54,7 @@ pub async fn read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/tasks/{taskId}", tag = "Tasks",
     params(("tenant" = String, Path), ("instance" = String, Path), ("taskId" = String, Path)),
-    request_body(content = Object, description = "Any of name, description, dueDate, status, priority, assignee {id}, patient {id} (null unlinks), templateName"),
+    request_body = crate::api::schemas::tasks::TaskUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -73,7 +73,7 @@ pub async fn update(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/tasks", tag = "Tasks",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "{taskIds: [id], status}"),
+    request_body = crate::api::schemas::tasks::TaskBulkStatus,
     responses((status = 200, body = Vec<Object>), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -168,7 +168,7 @@ pub async fn search(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/tasks/{taskId}/watchers", tag = "Tasks",
     params(("tenant" = String, Path), ("instance" = String, Path), ("taskId" = String, Path)),
-    request_body(content = Object, description = "{id: userId}"),
+    request_body = crate::api::schemas::common::IdRef,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -202,7 +202,7 @@ pub async fn remove_watcher(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/tasks/{taskId}/comments", tag = "Tasks",
     params(("tenant" = String, Path), ("instance" = String, Path), ("taskId" = String, Path)),
-    request_body(content = Object, description = "{text}"),
+    request_body = crate::api::schemas::common::TextBody,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

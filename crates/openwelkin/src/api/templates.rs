@@ -102,7 +102,7 @@ pub async fn read(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/messaging-templates", tag = "Messaging templates",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "name (required), channel (SMS, EMAIL, CHAT; required), body (required, with {{variable}} placeholders), subject (EMAIL only), label, description, active (default true)"),
+    request_body = crate::api::schemas::messaging::TemplateCreate,
     responses((status = 201, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>),
               (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
@@ -141,7 +141,7 @@ pub async fn create(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/messaging-templates/{templateName}", tag = "Messaging templates",
     params(("tenant" = String, Path), ("instance" = String, Path), ("templateName" = String, Path)),
-    request_body(content = Object, description = "channel, body (required), subject, label, description, active"),
+    request_body = crate::api::schemas::messaging::TemplateUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>),
               (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
@@ -225,7 +225,7 @@ fn resolution_view(t: &Value, r: &Resolution) -> Value {
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/messaging-templates/{templateName}/resolve", tag = "Messaging templates",
     params(("tenant" = String, Path), ("instance" = String, Path), ("templateName" = String, Path)),
-    request_body(content = Object, description = "patientId (required), templateVariables (object), senderId (a user's id)"),
+    request_body = crate::api::schemas::messaging::TemplateResolve,
     responses((status = 200, body = Object, description = "{templateName, channel, subject, text, complete, variables, unknownVariables, unresolvedVariables}"),
               (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),
@@ -266,7 +266,7 @@ pub async fn resolve(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/communications", tag = "Communications",
     params(("tenant" = String, Path), ("instance" = String, Path)),
-    request_body(content = Object, description = "patientId, channel (SMS, EMAIL, CHAT), templateName, senderId (a user's id) are required; templateVariables (object)"),
+    request_body = crate::api::schemas::messaging::TemplatedSend,
     responses((status = 201, body = Object, description = "{communicationId, status, channel, patientId, scheduledAt, templateName, templateVariables, senderId, subject, text, messageId, createdAt, updatedAt, sentAt, createdBy, createdByName}"),
               (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>)),
     security(("bearer" = []))

@@ -53,7 +53,7 @@ pub async fn create(
     get, path = "/{tenant}/admin/users/{userKey}", tag = "Users",
     params(("tenant" = String, Path), ("userKey" = String, Path, description = "Username, or id with type=ID"),
            ("type" = Option<String>, Query, description = "ID or USERNAME (default)")),
-    responses((status = 200, body = User), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, body = User), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -112,7 +112,7 @@ pub async fn replace(
 #[utoipa::path(
     delete, path = "/{tenant}/admin/users/{userKey}", tag = "Users",
     params(("tenant" = String, Path), ("userKey" = String, Path), ("type" = Option<String>, Query)),
-    responses((status = 200, description = "Deleted; empty body"), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
+    responses((status = 200, description = "Deleted; empty body"), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn delete(

@@ -103,6 +103,7 @@ pub struct CareTeamRole {
 /// by field so that errors can name the field).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"firstName": "Ann", "lastName": "Example", "birthDate": "1980-04-12", "timezone": "America/New_York"}))]
 #[allow(dead_code)]
 pub struct PatientWrite {
     first_name: Option<String>,

@@ -86,6 +86,10 @@ pub struct ApplicationAccess {
 /// Body of a user create, PUT or PATCH (documentation type).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "username": "pat.nurse", "email": "pat.nurse@example.com", "firstName": "Pat", "lastName": "Nurse",
+    "timezone": "America/New_York"
+}))]
 #[allow(dead_code)]
 pub struct UserWrite {
     username: Option<String>,

@@ -37,7 +37,7 @@ use serde_json::Value;
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/sms", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path)),
-    request_body(content = Object, description = "message (required), sendNow (default true), scheduledAt (ISO-8601, in the future, when sendNow is false), receiver (the patient's id), from (an SMS communication ID's number), starred"),
+    request_body = crate::api::schemas::messaging::SmsCreate,
     responses((status = 201, body = Object, description = "The SMS: SENT or FAILED when sent now, SCHEDULED otherwise"),
               (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
@@ -164,7 +164,7 @@ pub async fn list(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/patients/{patientId}/sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object, description = "starred; sender (inbound); message, sendNow, scheduledAt, receiver, from (SCHEDULED)"),
+    request_body = crate::api::schemas::messaging::SmsUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -182,7 +182,7 @@ pub async fn update(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/patients/{patientId}/sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::messaging::SmsUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -199,7 +199,7 @@ pub async fn update_patch(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/patients/{patientId}/sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("patientId" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::messaging::SmsUpdate,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>), (status = 409, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]

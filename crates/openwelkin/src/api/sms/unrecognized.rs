@@ -67,7 +67,7 @@ pub async fn read_unrecognized(
 #[utoipa::path(
     put, path = "/{tenant}/{instance}/unrecognized-patients/sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object, description = "sender (the patient's id), starred"),
+    request_body = crate::api::schemas::common::InboundAssign,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -85,7 +85,7 @@ pub async fn assign_unrecognized(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/unrecognized-patients/sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::common::InboundAssign,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -102,7 +102,7 @@ pub async fn assign_unrecognized_patch(
 #[utoipa::path(
     post, path = "/{tenant}/{instance}/unrecognized-patients/sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object),
+    request_body = crate::api::schemas::common::InboundAssign,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
@@ -139,7 +139,7 @@ pub async fn delete_unrecognized(
 /// The docs site's flat page: `{content, totalElements, totalPages, page, size}`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct FlatPage {
+pub struct UnrecognizedSmsPage {
     #[schema(value_type = Vec<Object>)]
     pub content: Vec<Value>,
     pub total_elements: i64,
@@ -165,7 +165,7 @@ fn time_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
            ("endDate" = Option<String>, Query, description = "received at or before (ISO-8601)"),
            ("status" = Option<String>, Query, description = "PENDING or RESOLVED"),
            ("page" = Option<i64>, Query), ("size" = Option<i64>, Query)),
-    responses((status = 200, body = FlatPage), (status = 400, body = Vec<ErrorItem>)),
+    responses((status = 200, body = UnrecognizedSmsPage), (status = 400, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
 pub async fn docs_list(
@@ -173,7 +173,7 @@ pub async fn docs_list(
     ctx: InstanceCaller,
     Path(_path): Path<(String, String)>,
     params: Params,
-) -> ApiResult<Json<FlatPage>> {
+) -> ApiResult<Json<UnrecognizedSmsPage>> {
     ctx.require(Family::Sms, Op::Read)?;
     let page = PageRequest::parse(&params, store::sort_column)?;
     let resolved = params.resolution()?;
@@ -184,7 +184,7 @@ pub async fn docs_list(
         ..Default::default()
     };
     let (content, total) = service::docs_list(&state, &ctx, &filter, &page.sorts, page.offset(), page.size).await?;
-    Ok(Json(FlatPage {
+    Ok(Json(UnrecognizedSmsPage {
         content,
         total_elements: total,
         total_pages: (total + page.size - 1) / page.size,
@@ -214,7 +214,7 @@ pub async fn docs_read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/unrecognized-sms/{smsId}", tag = "SMS",
     params(("tenant" = String, Path), ("instance" = String, Path), ("smsId" = String, Path)),
-    request_body(content = Object, description = "patientId (required), status (required, RESOLVED)"),
+    request_body = crate::api::schemas::common::Resolution,
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = []))
 )]
