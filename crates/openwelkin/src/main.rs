@@ -10,14 +10,19 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let format = cli.log_format;
-    logs::init(format);
-    match openwelkin::cli::run(cli).await {
+    let logs = logs::init(format);
+    let result = openwelkin::cli::run(cli).await;
+    if let (Err(e), LogFormat::Json) = (&result, format) {
+        // Every line of the log stream stays JSON.
+        tracing::error!(error = format!("{e:#}"), "openwelkin stopped");
+    }
+    // Writes out the queued log lines, before anything else goes to standard error.
+    drop(logs);
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            match format {
-                LogFormat::Text => eprintln!("openwelkin: {e:#}"),
-                // Every line of the log stream stays JSON.
-                LogFormat::Json => tracing::error!(error = format!("{e:#}"), "openwelkin stopped"),
+            if format == LogFormat::Text {
+                eprintln!("openwelkin: {e:#}");
             }
             std::process::ExitCode::FAILURE
         }
