@@ -11,17 +11,24 @@ pub enum OperatorCommand {
     /// Create an operator. The password is asked for on the terminal, or read from the
     /// first line of standard input with --password-stdin.
     Create {
+        /// The operator's sign-in name.
         name: String,
+        /// Read the password from the first line of standard input instead of asking.
         #[arg(long)]
         password_stdin: bool,
     },
     /// List operators and whether they are enabled.
     List,
     /// Disable an operator and end their sessions.
-    Disable { name: String },
+    Disable {
+        /// The operator's sign-in name.
+        name: String,
+    },
     /// Set a new password (enabling the operator again) and end their sessions.
     ResetPassword {
+        /// The operator's sign-in name.
         name: String,
+        /// Read the password from the first line of standard input instead of asking.
         #[arg(long)]
         password_stdin: bool,
     },
