@@ -59,6 +59,10 @@ fn every_command(database: &str, scratch: &Path) -> Vec<Vec<String>> {
         vec!["outbox", "clear", "sms", "--tenant", "acme", "--instance", "live"],
         vec!["backup", "--out", &file("out")],
         vec!["restore", "--from", &backup_file],
+        vec!["operators", "list"],
+        vec!["operators", "create", "ops", "--password-stdin"],
+        vec!["operators", "disable", "ops"],
+        vec!["operators", "reset-password", "ops", "--password-stdin"],
     ]
     .into_iter()
     .map(|c| c.into_iter().map(String::from).collect())
