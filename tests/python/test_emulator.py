@@ -736,9 +736,11 @@ def test_chat_outbox_has_messages_to_patients_and_clearing_keeps_the_conversatio
 
 def test_unknown_outbox_and_foreign_tokens_are_refused(emulator, emu):
     env, _, api = emu
-    first = assert_error(emulator.outbox(env.tenant, "sandbox", "fax"), 404)
+    # Faxes have an outbox of their own; a kind the emulator does not know has none.
+    assert emulator.outbox(env.tenant, "sandbox", "fax").status_code == 200
+    first = assert_error(emulator.outbox(env.tenant, "sandbox", "pager"), 404)
     assert first["componentType"] == "EMULATOR"
-    assert_error(emulator.clear_outbox(env.tenant, "sandbox", "fax"), 404)
+    assert_error(emulator.clear_outbox(env.tenant, "sandbox", "pager"), 404)
     r = requests.get(f"{env.base}/_emulator/tenants/{env.tenant}/instances/sandbox/outbox/sms",
                      headers={"Authorization": api.session.headers["Authorization"]}, timeout=RAW_TIMEOUT)
     assert_error(r, 401)
