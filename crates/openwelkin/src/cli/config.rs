@@ -310,6 +310,21 @@ mod tests {
     }
 
     #[test]
+    fn the_log_format_is_carried_by_the_file_too() {
+        // A global flag (every command logs), yet a setting of the file like serve's own.
+        let dir = std::env::temp_dir().join(format!("openwelkin-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("log-format.toml");
+        std::fs::write(&file, "log-format = \"json\"\n").unwrap();
+        let config = file.to_str().unwrap();
+        let cli = parse_from(["openwelkin", "serve", "--config", config]).unwrap();
+        assert_eq!(cli.log_format, crate::telemetry::logs::LogFormat::Json);
+        let cli = parse_from(["openwelkin", "serve", "--config", config, "--log-format", "text"]).unwrap();
+        assert_eq!(cli.log_format, crate::telemetry::logs::LogFormat::Text, "the command line wins");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn unknown_keys_and_wrong_types_are_refused_by_name() {
         let e = added("listne = \"x\"", &["serve"]).unwrap_err();
         assert!(e.contains("unknown setting `listne`") && e.contains("listen"), "{e}");

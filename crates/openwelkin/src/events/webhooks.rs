@@ -185,6 +185,9 @@ async fn deliver_due(
     node: &str,
 ) -> anyhow::Result<usize> {
     let now = clock.now_ms();
+    if !db.deliveries_due(now).await? {
+        return Ok(0);
+    }
     let batch = db.claim_deliveries(node, now, now + settings.lease_ms, 16).await?;
     let claimed = batch.len();
     let mut sends = tokio::task::JoinSet::new();
@@ -216,6 +219,9 @@ pub async fn deliver_now(db: &Db, clock: &Clock, settings: &WebhookSettings) -> 
 /// Turns new outbox events into deliveries and marks them, in one transaction (on
 /// PostgreSQL nodes lock disjoint events).
 pub async fn fan_out(db: &Db, clock: &Clock, public_url: &str) -> anyhow::Result<usize> {
+    if !db.outbox_has_pending().await? {
+        return Ok(0);
+    }
     let mut tx = db.begin().await?;
     let events = crate::store::audit::outbox_pending(&mut tx, db.backend(), 500).await?;
     if events.is_empty() {

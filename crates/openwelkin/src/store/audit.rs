@@ -330,6 +330,18 @@ impl Db {
     }
 }
 
+impl super::Db {
+    /// Whether any event waits to be fanned out: a read on the reader pool, so an idle
+    /// webhook worker polls without opening a write transaction (on SQLite it would queue
+    /// behind the single writer; on PostgreSQL it costs three round trips).
+    pub async fn outbox_has_pending(&self) -> crate::store::sql::Result<bool> {
+        let row = crate::store::sql::query("SELECT 1 AS one FROM event_outbox WHERE fanned_out = 0 LIMIT 1")
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.is_some())
+    }
+}
+
 /// Events not fanned out yet, oldest first, locked for this transaction (on PostgreSQL
 /// other nodes skip them).
 pub async fn outbox_pending(

@@ -72,6 +72,18 @@ impl Db {
             .collect())
     }
 
+    /// Whether a delivery is due and unleased at `now_ms`: the idle worker's cheap check
+    /// before it claims in a write transaction.
+    pub async fn deliveries_due(&self, now_ms: i64) -> crate::store::sql::Result<bool> {
+        let row = crate::store::sql::query(
+            "SELECT 1 AS one FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 AND lease_until < $1 LIMIT 1",
+        )
+        .bind(now_ms)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Claims up to `limit` due deliveries for `node` until `lease_until`.
     pub async fn claim_deliveries(
         &self,
