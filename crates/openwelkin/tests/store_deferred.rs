@@ -127,3 +127,42 @@ async fn deferred_writes_of_an_abandoned_transaction_are_never_stored() {
     assert_eq!(p.ids().await, ["kept"]);
     p.drop_table().await;
 }
+
+#[tokio::test]
+async fn deferred_executes_go_out_with_the_next_read_or_the_commit() {
+    let p = probe().await;
+    let sql = p.insert();
+    let mut tx = p.db.begin().await.unwrap();
+    tx.defer_executes();
+    for id in ["a", "b", "c"] {
+        query(&sql).bind(id).execute(&mut *tx).await.unwrap();
+    }
+    // A read in the same transaction sees them: they travel ahead of it.
+    let rows = query(&format!("SELECT id FROM {} ORDER BY id", p.table)).fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.get::<String, _>("id")).collect::<Vec<_>>(), ["a", "b", "c"]);
+    query(&sql).bind("d").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(p.ids().await, ["a", "b", "c", "d"]);
+
+    // A duplicate among them fails the commit (PostgreSQL) or the write (SQLite), and
+    // nothing of that transaction is kept.
+    let mut tx = p.db.begin().await.unwrap();
+    tx.defer_executes();
+    let outcome = async {
+        query(&sql).bind("e").execute(&mut *tx).await?;
+        query(&sql).bind("a").execute(&mut *tx).await?;
+        query(&sql).bind("f").execute(&mut *tx).await?;
+        Ok::<_, openwelkin::store::sql::Error>(())
+    }
+    .await;
+    let err = match outcome {
+        Err(e) => {
+            drop(tx);
+            e
+        }
+        Ok(()) => tx.commit().await.expect_err("the duplicate fails the commit"),
+    };
+    assert!(openwelkin::store::is_unique_violation(&err), "the write's own error, got {err}");
+    assert_eq!(p.ids().await, ["a", "b", "c", "d"]);
+    p.drop_table().await;
+}

@@ -93,6 +93,17 @@ impl Tx {
         }
     }
 
+    /// From now on, every `execute` in this transaction is held back as by `defer` and
+    /// sent with the next read or the `COMMIT` (PostgreSQL; SQLite runs them at once, it
+    /// has no round trips to save). For bulk writers only (the emulator's seed): an
+    /// `execute` then reports 0 rows changed, and its failure (a unique key, say) is the
+    /// failure of the statement it went out with, or of the commit, which rolls back.
+    pub fn defer_executes(&mut self) {
+        if let Some(Conn::Postgres(pg)) = self.conn.as_mut() {
+            pg.defer_executes = true;
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
