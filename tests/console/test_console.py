@@ -201,6 +201,9 @@ def test_keyboard_navigation_and_labelled_inputs_on_every_form(page, server):
         assert page.locator("[tabindex='-1']:not(main)").count() == 0, path
     page.goto(f"{server.base}/console/audit/{t}")
     shot(page, "audit")
+    page.goto(f"{server.base}/console/audit#operators")
+    assert "OPERATOR_SIGNED_IN" in page.locator("#operators").inner_text()
+    shot(page, "audit-operators")
 
 
 def first_dictionary(server) -> str:

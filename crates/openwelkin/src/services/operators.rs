@@ -214,11 +214,12 @@ pub async fn sign_in(
         db.admit_token_request(&format!("console-operator:{name}"), now_ms, &window(limits.per_operator)).await?;
     let by_address =
         db.admit_token_request(&format!("console-address:{address}"), now_ms, &window(limits.per_address)).await?;
-    let operator = db.operator_by_name(name).await?;
+    // A throttled attempt writes no audit row: the attempts that led to the throttle are
+    // recorded, and the throttle is what bounds how fast anyone can add rows.
     if by_name.is_err() || by_address.is_err() {
-        refused(db, operator.as_ref(), address, "throttled", now_ms).await?;
         return Ok(Err(SignInRefused::Throttled));
     }
+    let operator = db.operator_by_name(name).await?;
     // An unknown name is checked against a hash of nothing anyone knows, so that both
     // cases take as long.
     let stored = operator.as_ref().map(|o| o.password_hash.clone()).unwrap_or_else(crate::app::dummy_hash);
