@@ -149,6 +149,13 @@ async fn sign_in_is_throttled_per_operator() {
     let blocked = b.sign_in(&name, "correct horse battery").await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     assert!(!b.cookies.contains_key("ow_console"));
+    // The refusals are in the operator audit; the throttled attempt adds no row (the
+    // throttle is what bounds how fast anyone can write to it).
+    let refusals = stored_operator_audit(&server)
+        .lines()
+        .filter(|l| l.contains("OPERATOR_SIGN_IN_REFUSED") && l.contains(&name))
+        .count();
+    assert_eq!(refusals, 3);
 }
 
 #[tokio::test]
