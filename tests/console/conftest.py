@@ -39,6 +39,7 @@ class Server:
     operator: str
     client: str
     secret: str
+    emulator_token: str = ""
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run(
@@ -79,9 +80,11 @@ def server():
     secret = re.search(r"secret: (\S+)", made).group(1)
     operator = "op" + secrets.token_hex(4)
     probe.cli("operators", "create", operator, "--password-stdin", stdin=PASSWORD + "\n")
+    emulator_token = secrets.token_hex(16)
+    # Private webhook addresses are allowed: the retry test's receiver is on 127.0.0.1.
     proc = subprocess.Popen(
-        [BIN, "serve", "--listen", "127.0.0.1:0", "--database", db, "--emulator", "--emulator-token", secrets.token_hex(16),
-         "--no-webhook-worker", "--files-dir", f"{tmp}/files"],
+        [BIN, "serve", "--listen", "127.0.0.1:0", "--database", db, "--emulator", "--emulator-token", emulator_token,
+         "--no-webhook-worker", "--allow-private-webhooks", "--files-dir", f"{tmp}/files"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "OPENWELKIN_LOG": "warn"},
@@ -94,7 +97,7 @@ def server():
             break
     assert base, "the server did not start"
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    yield Server(base, db, tenant, operator, client, secret)
+    yield Server(base, db, tenant, operator, client, secret, emulator_token)
     proc.terminate()
     proc.wait(timeout=30)
 

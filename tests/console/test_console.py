@@ -4,10 +4,18 @@ outbox, reset, and keyboard use and labels on every form. Screenshots of the mai
 go to docs/screenshots/."""
 
 import http.server
+import json
+import re
 import secrets
+import shutil
+import socket
+import tempfile
 import threading
+import time
+from pathlib import Path
 
-from conftest import PASSWORD, shot, sign_in
+import requests
+from conftest import DESIGNER, PASSWORD, shot, sign_in
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden')
@@ -176,8 +184,10 @@ def test_keyboard_navigation_and_labelled_inputs_on_every_form(page, server):
         f"/console/designer/{t}/sandbox/cdts/cdt-vitals?version=draft",
         f"/console/designer/{t}/sandbox/dictionaries/{first_dictionary(server)}?version=draft",
         f"/console/designer/{t}/sandbox/validate",
+        f"/console/designer/{t}/sandbox/disposition?version=draft",
         f"/console/data/{t}/sandbox/patients",
         f"/console/data/{t}/sandbox/calendar",
+        "/console/audit",
         f"/console/audit/{t}",
         f"/console/audit/{t}?kind=security",
         f"/console/audit/{t}?kind=webhook",
@@ -191,9 +201,116 @@ def test_keyboard_navigation_and_labelled_inputs_on_every_form(page, server):
         assert page.locator("[tabindex='-1']:not(main)").count() == 0, path
     page.goto(f"{server.base}/console/audit/{t}")
     shot(page, "audit")
+    page.goto(f"{server.base}/console/audit#operators")
+    assert "OPERATOR_SIGNED_IN" in page.locator("#operators").inner_text()
+    shot(page, "audit-operators")
 
 
 def first_dictionary(server) -> str:
     r = server.api("GET", "/formations/current/dictionaries")
     assert r.status_code == 200, r.text
     return r.json()[0]["name"]
+
+
+class Hooked:
+    """A tenant of its own whose sandbox has an active webhook (PATIENT_CREATED) posting to
+    127.0.0.1:`port`, where nothing listens until `listen()`; and an all-access client."""
+
+    def __init__(self, server):
+        self.server = server
+        self.tenant = "h" + secrets.token_hex(5)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        folder = Path(tempfile.mkdtemp(prefix="console-hook-")) / "designer"
+        shutil.copytree(DESIGNER, folder)
+        (folder / "webhooks").mkdir(exist_ok=True)
+        (folder / "webhooks" / "console-hook.json").write_text(json.dumps({
+            "name": "console-hook", "url": f"http://127.0.0.1:{self.port}/hook", "events": ["PATIENT_CREATED"]}))
+        server.cli("tenants", "create", self.tenant, "--instances", "sandbox")
+        server.cli("designer", "apply", str(folder), "--tenant", self.tenant)
+        server.cli("webhooks", "activate", "--tenant", self.tenant, "--instance", "sandbox", "--name", "console-hook")
+        self.client = "HOOK" + secrets.token_hex(4).upper()
+        made = server.cli("clients", "create", "--tenant", self.tenant, "--name", self.client, "--all-access")
+        self.secret = re.search(r"secret: (\S+)", made).group(1)
+        self.received = []
+
+    def api(self, method, path, body=None):
+        r = requests.post(f"{self.server.base}/{self.tenant}/admin/api_clients/{self.client}",
+                          json={"secret": self.secret}, timeout=30)
+        assert r.status_code == 201, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        return requests.request(method, f"{self.server.base}/{self.tenant}/sandbox{path}", json=body,
+                                headers=headers, timeout=30)
+
+    def deliver(self):
+        """The emulator's "deliver now": fans new events out and attempts what is due."""
+        r = requests.post(f"{self.server.base}/_emulator/webhooks/deliver", json={},
+                          headers={"Authorization": f"Bearer {self.server.emulator_token}"}, timeout=30)
+        assert r.status_code == 200, r.text
+
+    def listen(self):
+        received = self.received
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        receiver = http.server.HTTPServer(("127.0.0.1", self.port), Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        return receiver
+
+
+def test_retry_now_sends_a_failed_webhook_delivery_again(signed_in, server):
+    page = signed_in
+    hooked = Hooked(server)
+    made = hooked.api("POST", "/patients", {"firstName": "Hook", "lastName": "Retried"})
+    assert made.status_code == 201, made.text
+    hooked.deliver()  # refused: nothing listens on the port yet
+    page.goto(f"{server.base}/console/emulator/{hooked.tenant}/sandbox#webhooks")
+    delivery = page.locator("#webhooks details").first
+    summary = delivery.locator("summary").inner_text()
+    assert "console-hook" in summary and "1 attempts" in summary and "DELIVERED" not in summary, summary
+    delivery.locator("summary").click()
+    assert "PATIENT_CREATED" in delivery.locator("pre.json").inner_text()
+    receiver = hooked.listen()
+    try:
+        delivery.get_by_role("button", name="Retry now").click()
+        assert "due now" in page.get_by_role("status").inner_text()
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            summary = page.locator("#webhooks details summary").first.inner_text()
+            if "DELIVERED" in summary:
+                break
+            time.sleep(0.2)
+            page.reload()
+        assert "DELIVERED" in summary and "2 attempts" in summary, summary
+        assert len(hooked.received) == 1
+        assert page.locator("#webhooks details").first.get_by_role("button", name="Retry now").count() == 0
+        shot(page, "emulator-webhooks")
+    finally:
+        receiver.shutdown()
+
+
+def test_a_snapshot_restore_drops_what_was_made_after_it(signed_in, server):
+    page = signed_in
+    hooked = Hooked(server)
+    before = hooked.api("POST", "/patients", {"firstName": "Before", "lastName": "Snap"}).json()["id"]
+    page.goto(f"{server.base}/console/emulator/{hooked.tenant}/sandbox")
+    name = "snap-" + secrets.token_hex(3)
+    page.get_by_label("Snapshot name").fill(name)
+    page.get_by_role("button", name="Save a snapshot").click()
+    assert f"Snapshot {name} saved" in page.get_by_role("status").inner_text()
+    after = hooked.api("POST", "/patients", {"firstName": "After", "lastName": "Snap"}).json()["id"]
+    page.get_by_role("button", name=f"Restore {name}").click()
+    assert f"Snapshot {name} restored" in page.get_by_role("status").inner_text()
+    assert hooked.api("GET", f"/patients/{before}").status_code == 200
+    assert hooked.api("GET", f"/patients/{after}").status_code == 404
+    page.goto(f"{server.base}/console/data/{hooked.tenant}/sandbox/patients")
+    assert "Before Snap" in page.content() and "After Snap" not in page.content()

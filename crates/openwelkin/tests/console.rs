@@ -3,99 +3,13 @@
 //! sign-in throttling, and the audit of console changes with the operator as actor.
 
 mod common;
+mod console_support;
 
 use common::{unique, Server};
+use console_support::{csrf_of, operator, Browser};
 use reqwest::{header, StatusCode};
 use serde_json::json;
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-/// Creates an operator with the CLI, the password on standard input.
-fn operator(server: &Server, password: &str) -> String {
-    let name = unique("op");
-    let mut child = Command::new(common::BIN)
-        .args(["operators", "create", &name, "--password-stdin", "--database", &server.db_url])
-        .env("OPENWELKIN_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    assert!(child.wait().unwrap().success());
-    name
-}
-
-/// A browser without redirects followed and with its own cookie jar (by hand: the
-/// cookies are what the tests look at).
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    body: String,
-}
-
-impl Browser {
-    fn new(server: &Server) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: server.base.clone(), cookies: Default::default() }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn keep(&mut self, r: reqwest::Response) -> Page {
-        for v in r.headers().get_all(header::SET_COOKIE) {
-            let text = v.to_str().unwrap();
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_string(), v.to_string());
-            }
-        }
-        Page { status: r.status(), headers: r.headers().clone(), body: r.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(header::COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(r).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
-        let mut req =
-            self.http.post(format!("{}{path}", self.base)).header(header::COOKIE, self.cookie_header()).form(form);
-        if let Some(o) = origin {
-            req = req.header(header::ORIGIN, o);
-        }
-        let r = req.send().await.unwrap();
-        self.keep(r).await
-    }
-
-    async fn sign_in(&mut self, name: &str, password: &str) -> Page {
-        let page = self.get("/console/sign-in").await;
-        let csrf = csrf_of(&page.body);
-        self.post("/console/sign-in", &[("csrf", &csrf), ("name", name), ("password", password)], None).await
-    }
-}
-
-/// The CSRF token of the first form of a page.
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
-    html[at..at + 64].to_string()
-}
+use std::process::Command;
 
 #[tokio::test]
 async fn sign_in_sets_a_strict_session_cookie_and_sign_out_ends_the_session() {
@@ -235,6 +149,13 @@ async fn sign_in_is_throttled_per_operator() {
     let blocked = b.sign_in(&name, "correct horse battery").await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     assert!(!b.cookies.contains_key("ow_console"));
+    // The refusals are in the operator audit; the throttled attempt adds no row (the
+    // throttle is what bounds how fast anyone can write to it).
+    let refusals = stored_operator_audit(&server)
+        .lines()
+        .filter(|l| l.contains("OPERATOR_SIGN_IN_REFUSED") && l.contains(&name))
+        .count();
+    assert_eq!(refusals, 3);
 }
 
 #[tokio::test]
@@ -303,4 +224,166 @@ async fn designer_changes_are_audited_as_the_operator_and_the_export_round_trips
         "sandbox",
     ]);
     assert!(out.contains("unchanged"), "the exported folder is the current version: {out}");
+}
+
+#[tokio::test]
+async fn discarding_the_draft_brings_back_the_current_version_and_is_audited() {
+    let server = Server::with_designer().await;
+    let (mut b, name, csrf) = console_support::signed_in(&server).await;
+    let base = format!("/console/designer/{}/sandbox", server.tenant);
+    let yaml = "name: doomed_cdt\nfields:\n  - name: score\n    type: integer\n";
+    b.post(&format!("{base}/new"), &[("csrf", &csrf), ("section", "cdts"), ("yaml", yaml)], None).await.location();
+    let admin = server.token().await;
+    let draft_cdt = server.sandbox("/formations/draft/cdts/doomed_cdt");
+    assert_eq!(server.get(&draft_cdt, &admin).await.0, StatusCode::OK, "the draft has it");
+    let overview = b.get(&format!("{base}?version=draft")).await;
+    assert!(overview.body.contains("Discard the draft"), "the button is on the designer page");
+
+    // Without the form's token nothing is discarded.
+    let refused = b.post(&format!("{base}/discard"), &[], None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(server.get(&draft_cdt, &admin).await.0, StatusCode::OK, "still in the draft");
+
+    let discarded = b.post(&format!("{base}/discard"), &[("csrf", &csrf)], None).await;
+    let notice = console_support::redirect_text(&discarded, "notice").unwrap_or_default();
+    assert!(notice.contains("discarded"), "{notice}");
+    assert_eq!(server.get(&draft_cdt, &admin).await.0, StatusCode::NOT_FOUND, "gone from the draft");
+    let (_, draft) = server.get(&server.sandbox("/formations/draft/cdts"), &admin).await;
+    let (_, current) = server.get(&server.sandbox("/formations/current/cdts"), &admin).await;
+    let names = |v: &serde_json::Value| {
+        let mut n: Vec<String> =
+            v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&draft), names(&current), "the draft is the current version again");
+    assert!(b.get(&format!("{base}/diff")).await.body.contains("same as the current version"));
+    let (_, audit) = server
+        .get(&format!("/{}/admin/audit-data?entity=FORMATION&instance=sandbox&size=50", server.tenant), &admin)
+        .await;
+    let rows = audit["data"].as_array().cloned().unwrap_or_default();
+    let row = rows
+        .iter()
+        .find(|r| r["record"]["draft"] == "discarded")
+        .unwrap_or_else(|| panic!("the discard is audited: {audit}"));
+    assert!(
+        row.to_string().contains(&format!("CONSOLE_OPERATOR:{name}")) || row["subjectUsername"] == json!(name),
+        "{row}"
+    );
+
+    // A second discard has nothing to throw away and writes no audit row.
+    let again = b.post(&format!("{base}/discard"), &[("csrf", &csrf)], None).await;
+    assert!(console_support::redirect_text(&again, "notice").unwrap_or_default().contains("nothing to discard"));
+    let (_, after) = server
+        .get(&format!("/{}/admin/audit-data?entity=FORMATION&instance=sandbox&size=50", server.tenant), &admin)
+        .await;
+    let discards = |v: &serde_json::Value| {
+        v["data"].as_array().unwrap().iter().filter(|r| r["record"]["draft"] == "discarded").count()
+    };
+    assert_eq!(discards(&after), 1);
+}
+
+#[tokio::test]
+async fn the_encounter_disposition_is_edited_with_a_form_and_published() {
+    let server = Server::with_designer().await;
+    let (mut b, _, csrf) = console_support::signed_in(&server).await;
+    let here = format!("/console/designer/{}/sandbox/disposition", server.tenant);
+    let page = b.get(&format!("{here}?version=draft")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("disposition-code"), "the fields are listed");
+    assert!(page.body.contains("for=\"field-name\""), "labelled inputs");
+    let added = b
+        .post(
+            &format!("{here}/fields"),
+            &[
+                ("csrf", &csrf),
+                ("name", "follow-up"),
+                ("type", "select"),
+                ("options", "Call, Visit"),
+                ("required", "on"),
+            ],
+            None,
+        )
+        .await;
+    assert!(console_support::redirect_text(&added, "notice").unwrap_or_default().contains("follow-up added"));
+    // A bad type is refused at its path and changes nothing.
+    let bad = b.post(&format!("{here}/fields"), &[("csrf", &csrf), ("name", "odd"), ("type", "blob")], None).await;
+    assert!(console_support::redirect_text(&bad, "problem").is_some(), "{:?}", bad.headers);
+    let admin = server.token().await;
+    let (status, draft) = server.get(&server.sandbox("/formations/draft/encounter-disposition"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    let fields: Vec<&str> = draft["fields"].as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
+    assert!(fields.contains(&"follow-up") && !fields.contains(&"odd"), "{draft}");
+    let removed = b.post(&format!("{here}/remove"), &[("csrf", &csrf), ("field", "note")], None).await;
+    assert!(console_support::redirect_text(&removed, "notice").unwrap_or_default().contains("note removed"));
+    let published =
+        b.post(&format!("/console/designer/{}/sandbox/publish", server.tenant), &[("csrf", &csrf)], None).await;
+    published.location();
+    let (_, current) = server.get(&server.sandbox("/formations/current/encounter-disposition"), &admin).await;
+    let fields: Vec<&str> = current["fields"].as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
+    assert!(fields.contains(&"follow-up") && !fields.contains(&"note"), "{current}");
+    let shown = b.get(&here).await;
+    assert!(shown.body.contains("follow-up") && shown.body.contains("Visit"), "the current version's form");
+}
+
+#[tokio::test]
+async fn operator_changes_from_the_cli_and_sign_ins_are_in_the_operator_audit_without_passwords() {
+    // Its own database on PostgreSQL: the operator audit is server-wide, and other tests'
+    // sign-ins would push this one's rows off the page.
+    let server = Server::start_isolated(&[]).await;
+    let name = operator(&server, "first password here");
+    let reset = Command::new(common::BIN)
+        .args(["operators", "reset-password", &name, "--password-stdin", "--database", &server.db_url])
+        .env("OPENWELKIN_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            writeln!(c.stdin.take().unwrap(), "second password here")?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(reset.success());
+    let mut b = Browser::new(&server);
+    assert_eq!(b.sign_in(&name, "first password here").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(b.sign_in("hunter2-typed-as-a-name", "x").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(b.sign_in(&name, "second password here").await.status, StatusCode::SEE_OTHER);
+    let page = b.get("/console/audit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let section = &page.body[page.body.find("id=\"operators\"").expect("an Operators section")..];
+    for event in ["OPERATOR_CREATED", "OPERATOR_PASSWORD_RESET", "OPERATOR_SIGN_IN_REFUSED", "OPERATOR_SIGNED_IN"] {
+        assert!(section.contains(event), "{event} in {section}");
+    }
+    assert!(section.contains("CS_TOOL_CLIENT:openwelkin"), "the CLI is the actor of its changes");
+    assert!(section.contains(&format!("CONSOLE_OPERATOR:{name}")), "the operator signed themselves in");
+    assert!(!section.contains("hunter2-typed-as-a-name"), "an unknown name is not kept");
+    let csrf = csrf_of(&page.body);
+    b.post("/console/sign-out", &[("csrf", &csrf)], None).await;
+    server.cli(&["operators", "disable", &name]);
+
+    // The table as stored: every event, and no password or hash anywhere in it.
+    let (mut b2, _, _) = console_support::signed_in(&server).await;
+    let all = b2.get("/console/audit").await.body;
+    for event in ["OPERATOR_SIGNED_OUT", "OPERATOR_DISABLED"] {
+        assert!(all.contains(event), "{event}");
+    }
+    let dump = stored_operator_audit(&server);
+    assert!(dump.contains("OPERATOR_DISABLED") && dump.contains(&name), "{dump}");
+    for secret in ["first password here", "second password here", "$argon2"] {
+        assert!(!dump.contains(secret), "{secret} stored in the operator audit");
+    }
+}
+
+/// Every row of `operator_audit`, read straight from the database.
+fn stored_operator_audit(server: &Server) -> String {
+    let sql = "SELECT id, occurred_at, event, operator_name, actor, address, detail FROM operator_audit";
+    let out = if common::is_postgres() {
+        Command::new("psql").args([server.db_url.as_str(), "-At", "-c", sql]).output().unwrap()
+    } else {
+        let path = server.db_url.trim_start_matches("sqlite://").to_string();
+        Command::new("sqlite3").args([path.as_str(), sql]).output().unwrap()
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -63,19 +63,21 @@ pub async fn run(command: OperatorCommand, url: &str) -> anyhow::Result<()> {
     let result = match command {
         OperatorCommand::Create { name, password_stdin } => {
             let password = read_password(password_stdin)?;
-            operators::create(&db, &name, &password, now).await.map(|_| println!("operator: {name}"))
+            operators::create(&db, &name, &password, &operators::Origin::cli(), now)
+                .await
+                .map(|_| println!("operator: {name}"))
         }
         OperatorCommand::List => operators::list(&db).await.map(|list| {
             for o in list {
                 println!("{}\t{}", o.name, if o.enabled { "enabled" } else { "disabled" });
             }
         }),
-        OperatorCommand::Disable { name } => {
-            operators::disable(&db, &name, now).await.map(|_| println!("operator {name} disabled"))
-        }
+        OperatorCommand::Disable { name } => operators::disable(&db, &name, &operators::Origin::cli(), now)
+            .await
+            .map(|_| println!("operator {name} disabled")),
         OperatorCommand::ResetPassword { name, password_stdin } => {
             let password = read_password(password_stdin)?;
-            operators::reset_password(&db, &name, &password, now)
+            operators::reset_password(&db, &name, &password, &operators::Origin::cli(), now)
                 .await
                 .map(|_| println!("operator {name}: new password"))
         }

@@ -19,14 +19,39 @@ pub fn routes() -> Router<AppState> {
 
 const PAGE_SIZE: i64 = 25;
 
-async fn pick(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let list = match crate::services::tenants::list(&state.db).await {
-        Ok(l) => l,
+/// The tenants (each with its data, security and webhook audits) and the server-wide
+/// audit of operators (CLI changes, sign-ins and sign-outs), paged.
+async fn pick(State(state): State<AppState>, ctx: Ctx, OriginalUri(uri): OriginalUri) -> Response {
+    let page_no: i64 = page::query(&uri).get("page").and_then(|p| p.parse().ok()).unwrap_or(0).max(0);
+    let loaded = async {
+        let list = crate::services::tenants::list(&state.db).await?;
+        let operators = crate::services::operators::audit_page(&state.db, page_no * PAGE_SIZE, PAGE_SIZE).await?;
+        Ok::<_, ServiceError>((list, operators))
+    }
+    .await;
+    let (list, (events, total)) = match loaded {
+        Ok(x) => x,
         Err(e) => return page::service_error(&e),
     };
     let body = html! {
         h1 { "Audit" }
+        h2 { "Tenants" }
         ul { @for (t, _) in &list { li { a href=(format!("/console/audit/{}", t.name)) { (t.name) } } } }
+        section id="operators" {
+            h2 { "Operators" }
+            p.hint { "Changes to console operators (" code { "openwelkin operators" } ") and console sign-ins, server-wide." }
+            table {
+                thead { tr { th scope="col" { "When" } th scope="col" { "Event" } th scope="col" { "Operator" }
+                             th scope="col" { "By" } th scope="col" { "Address" } th scope="col" { "Detail" } } }
+                tbody {
+                    @for e in &events {
+                        tr { td { (page::time(e.occurred_at)) } td { (e.event) } td { (e.operator_name) }
+                             td { (e.actor) } td { (e.address.as_deref().unwrap_or("")) } td { code { (e.detail) } } }
+                    }
+                }
+            }
+            (page::pager("/console/audit", &[], page_no, PAGE_SIZE, total))
+        }
     };
     page::frame(&ctx, "/console/audit", "Audit", body).into_response()
 }

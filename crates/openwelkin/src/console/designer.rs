@@ -29,7 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console/designer/{tenant}/{instance}/diff", get(diff))
         .route("/console/designer/{tenant}/{instance}/export.tar", get(export))
         .route("/console/designer/{tenant}/{instance}/publish", post(publish))
+        .route("/console/designer/{tenant}/{instance}/discard", post(discard))
         .route("/console/designer/{tenant}/{instance}/new", post(create))
+        .merge(super::disposition::routes())
         .route("/console/designer/{tenant}/{instance}/{section}/{name}", get(object))
         .route("/console/designer/{tenant}/{instance}/{section}/{name}/yaml", post(replace_yaml))
         .route("/console/designer/{tenant}/{instance}/{section}/{name}/fields", post(add_field))
@@ -60,7 +62,7 @@ async fn pick(State(state): State<AppState>, ctx: Ctx) -> Response {
     instance_picker(&state, &ctx, "/console/designer", "Designer", "").await
 }
 
-fn base(t: &str, i: &str) -> String {
+pub(super) fn base(t: &str, i: &str) -> String {
     format!("/console/designer/{t}/{i}")
 }
 
@@ -71,7 +73,7 @@ fn section_of(folder: &str) -> ServiceResult<Section> {
 }
 
 /// `version` from the query: `current` (the default), `draft` or a number.
-fn version_of(uri: &axum::http::Uri) -> String {
+pub(super) fn version_of(uri: &axum::http::Uri) -> String {
     page::query(uri).get("version").cloned().unwrap_or_else(|| "current".into())
 }
 
@@ -118,9 +120,11 @@ async fn overview(
             a href=(format!("{b}?version=draft")) { "Draft" } " · "
             a href=(format!("{b}/validate")) { "Validate the draft" } " · "
             a href=(format!("{b}/diff")) { "Diff draft against current" } " · "
-            a href=(format!("{b}/export.tar?version={version}")) { "Export this version (tar of YAML)" }
+            a href=(format!("{b}/export.tar?version={version}")) { "Export this version (tar of YAML)" } " · "
+            a href=(format!("{b}/disposition?version={version}")) { "Encounter disposition" }
         }
         (button(&ctx, &format!("{b}/publish"), "Publish the draft"))
+        (button(&ctx, &format!("{b}/discard"), "Discard the draft"))
         div.cards {
             @for (section, title) in TITLES {
                 section {
@@ -287,7 +291,7 @@ async fn replace_yaml(
 }
 
 /// The field a submitted "add a field" form describes.
-fn field_of(section: Section, f: &Fields) -> Value {
+pub(super) fn field_of(section: Section, f: &Fields) -> Value {
     let mut field = json!({"name": f.text("name"), "type": f.text("type")});
     if section.is_data_type() {
         let mut meta = serde_json::Map::new();
@@ -369,6 +373,23 @@ async fn publish(State(state): State<AppState>, ctx: Ctx, Path((t, i)): Path<(St
     match result {
         Ok((version, _)) => page::done(&back, &format!("The draft was published as version {version}.")),
         Err(e) => page::failed(&format!("{back}/validate"), &e),
+    }
+}
+
+/// Throws the draft's edits away: the draft becomes the current version again.
+async fn discard(State(state): State<AppState>, ctx: Ctx, Path((t, i)): Path<(String, String)>) -> Response {
+    let back = base(&t, &i);
+    let result = async {
+        let scope = in_draft(&state, &ctx, &t, &i).await?;
+        formations::discard_draft(&state, &scope).await
+    }
+    .await;
+    match result {
+        Ok(true) => {
+            page::done(&format!("{back}?version=draft"), "The draft was discarded: it is the current version again.")
+        }
+        Ok(false) => page::done(&format!("{back}?version=draft"), "The draft had no changes: nothing to discard."),
+        Err(e) => page::failed(&back, &e),
     }
 }
 

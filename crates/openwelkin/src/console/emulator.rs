@@ -153,7 +153,7 @@ async fn overview(State(state): State<AppState>, ctx: Ctx, Path((t, i)): Path<(S
             }
             form method="post" action=(format!("{b}/seed")) {
                 (csrf(&ctx))
-                p { label for="seed-count" { "Patients to generate" } input id="seed-count" name="count" type="number" min="1" max="10000" value="10" required; }
+                p { label for="seed-count" { "Patients to generate" } input id="seed-count" name="count" type="number" min="1" max=(crate::emulator::generate::MAX_GENERATED) value="10" required; }
                 p { label for="seed-seed" { "Seed (same seed, same data)" } input id="seed-seed" name="seed" type="number" min="0" value="1"; }
                 button type="submit" { "Seed generated data" }
             }
@@ -187,6 +187,7 @@ async fn overview(State(state): State<AppState>, ctx: Ctx, Path((t, i)): Path<(S
         }
         section id="faults" {
             h2 { "Faults" }
+            p.hint { "Fault rules are the whole server's: they apply to every tenant's requests that match." }
             table {
                 thead { tr { th scope="col" { "Rule" } th scope="col" { "Matched" } th scope="col" { "Remove" } } }
                 tbody {

@@ -12,6 +12,7 @@ mod admin;
 mod audit;
 mod data;
 mod designer;
+mod disposition;
 mod emulator;
 mod forms;
 mod page;

@@ -196,13 +196,14 @@ pub async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = operators::sign_out(&state.db, token).await {
+pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    let connect = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().copied();
+    let address = connect.map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
+        if let Err(e) = operators::sign_out(&state.db, token, &ctx.signed.operator, &address, now_ms()).await {
             return page::service_error(&e);
         }
     }
-    let _ = ctx;
     let mut response = Redirect::to("/console/sign-in").into_response();
     response.headers_mut().insert(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0).parse().unwrap());
     response

@@ -315,6 +315,24 @@ pub async fn publish(state: &AppState, ctx: &InstanceScope) -> ServiceResult<(i6
     Ok((version, now_ms))
 }
 
+/// Throws the draft's edits away: the draft is the current version again. Audited (as a
+/// `FORMATION` delete of the draft, recording the version it falls back to) only when
+/// there were edits; answers whether there were.
+pub async fn discard_draft(state: &AppState, ctx: &InstanceScope) -> ServiceResult<bool> {
+    let now_ms = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    // Under the formation's lock, so an edit or publish running meanwhile goes first.
+    if store::draft_for_update(&mut tx, &ctx.instance.id).await?.is_none() {
+        return Ok(false);
+    }
+    store::discard_draft(&mut tx, &ctx.instance.id).await?;
+    let current = state.db.current_formation(&ctx.instance.id).await?;
+    let record = json!({"draft": "discarded", "version": current.version});
+    ctx.record(&mut tx, Write::new("FORMATION", Operation::Delete, "draft", &record), now_ms).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// The CDT names an assessment's questions write to (`sections[].fields[].refCdtName`).
 fn assessment_cdts(assessment: &Value) -> impl Iterator<Item = &str> {
     assessment["sections"]

@@ -3,9 +3,11 @@
 //! tokens are never stored: argon2 hashes of the passwords, SHA-256 digests of the tokens.
 
 use super::error::{Kind, ServiceError, ServiceResult};
+use crate::store::operator_audit::{self, OperatorEvent};
 use crate::store::operators::{self as store, Operator};
 use crate::store::ratelimit::TokenLimit;
 use crate::store::Db;
+use crate::store::Tx;
 use sha2::{Digest, Sha256};
 
 const COMPONENT: &str = "CONSOLE";
@@ -62,7 +64,49 @@ async fn hash(password: &str) -> ServiceResult<String> {
     tokio::task::spawn_blocking(move || crate::auth::secrets::hash(&password)).await.map_err(ServiceError::internal)
 }
 
-pub async fn create(db: &Db, name: &str, password: &str, now_ms: i64) -> ServiceResult<()> {
+/// Where an operator change came from: who (`Actor::full_name`) and, for the console,
+/// the client address.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub actor: String,
+    pub address: Option<String>,
+}
+
+impl Origin {
+    /// The command line (`openwelkin operators …`, the demo's operator).
+    pub fn cli() -> Origin {
+        Origin { actor: crate::events::audit::Actor::system().full_name(), address: None }
+    }
+}
+
+/// Writes one row of the server-wide operator audit in `tx`. `detail` never holds a
+/// password: callers pass only names and reasons.
+async fn audit(
+    tx: &mut Tx,
+    event: &str,
+    operator: &str,
+    origin: &Origin,
+    detail: serde_json::Value,
+    now_ms: i64,
+) -> ServiceResult<()> {
+    let row = OperatorEvent {
+        id: crate::ids::new_event_id(now_ms),
+        occurred_at: now_ms,
+        event: event.to_string(),
+        operator_name: operator.to_string(),
+        actor: origin.actor.clone(),
+        address: origin.address.clone(),
+        detail: detail.to_string(),
+    };
+    Ok(operator_audit::insert(tx, &row).await?)
+}
+
+/// A page of the operator audit, newest first, with the number of rows in all.
+pub async fn audit_page(db: &Db, offset: i64, limit: i64) -> ServiceResult<(Vec<OperatorEvent>, i64)> {
+    Ok(db.operator_events(offset, limit).await?)
+}
+
+pub async fn create(db: &Db, name: &str, password: &str, origin: &Origin, now_ms: i64) -> ServiceResult<()> {
     check_name(name)?;
     check_password(password)?;
     let hashed = hash(password).await?;
@@ -78,6 +122,7 @@ pub async fn create(db: &Db, name: &str, password: &str, now_ms: i64) -> Service
         }
         other => other?,
     }
+    audit(&mut tx, "OPERATOR_CREATED", name, origin, serde_json::json!({}), now_ms).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -87,7 +132,7 @@ pub async fn ensure(db: &Db, name: &str, password: &str, now_ms: i64) -> Service
     if db.operator_by_name(name).await?.is_some() {
         return Ok(());
     }
-    match create(db, name, password, now_ms).await {
+    match create(db, name, password, &Origin::cli(), now_ms).await {
         // Another node made it meanwhile.
         Err(e) if e.kind == Kind::Conflict => Ok(()),
         other => other,
@@ -103,18 +148,19 @@ fn no_operator(name: &str) -> ServiceError {
 }
 
 /// Disables the operator and ends their sessions.
-pub async fn disable(db: &Db, name: &str, now_ms: i64) -> ServiceResult<()> {
+pub async fn disable(db: &Db, name: &str, origin: &Origin, now_ms: i64) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
     if !store::disable_operator(&mut tx, name, now_ms).await? {
         return Err(no_operator(name));
     }
     store::delete_sessions_of(&mut tx, name).await?;
+    audit(&mut tx, "OPERATOR_DISABLED", name, origin, serde_json::json!({"sessionsEnded": true}), now_ms).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Sets a new password (enabling the operator again) and ends their sessions.
-pub async fn reset_password(db: &Db, name: &str, password: &str, now_ms: i64) -> ServiceResult<()> {
+pub async fn reset_password(db: &Db, name: &str, password: &str, origin: &Origin, now_ms: i64) -> ServiceResult<()> {
     check_password(password)?;
     let hashed = hash(password).await?;
     let mut tx = db.begin().await?;
@@ -122,6 +168,8 @@ pub async fn reset_password(db: &Db, name: &str, password: &str, now_ms: i64) ->
         return Err(no_operator(name));
     }
     store::delete_sessions_of(&mut tx, name).await?;
+    let detail = serde_json::json!({"enabled": true, "sessionsEnded": true});
+    audit(&mut tx, "OPERATOR_PASSWORD_RESET", name, origin, detail, now_ms).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -166,6 +214,8 @@ pub async fn sign_in(
         db.admit_token_request(&format!("console-operator:{name}"), now_ms, &window(limits.per_operator)).await?;
     let by_address =
         db.admit_token_request(&format!("console-address:{address}"), now_ms, &window(limits.per_address)).await?;
+    // A throttled attempt writes no audit row: the attempts that led to the throttle are
+    // recorded, and the throttle is what bounds how fast anyone can add rows.
     if by_name.is_err() || by_address.is_err() {
         return Ok(Err(SignInRefused::Throttled));
     }
@@ -179,11 +229,20 @@ pub async fn sign_in(
         .map_err(ServiceError::internal)?;
     let operator = match operator {
         Some(o) if matches && o.enabled => o,
-        _ => return Ok(Err(SignInRefused::BadCredentials)),
+        other => {
+            let reason = match &other {
+                Some(o) if matches && !o.enabled => "disabled",
+                _ => "bad credentials",
+            };
+            refused(db, other.as_ref(), address, reason, now_ms).await?;
+            return Ok(Err(SignInRefused::BadCredentials));
+        }
     };
     let token = crate::auth::secrets::generate();
     let mut tx = db.begin().await?;
     store::insert_session(&mut tx, &token_digest(&token), &operator.id, now_ms, now_ms + SESSION_LIFETIME_MS).await?;
+    let origin = Origin { actor: console_actor(&operator), address: Some(address.to_string()) };
+    audit(&mut tx, "OPERATOR_SIGNED_IN", &operator.name, &origin, serde_json::json!({}), now_ms).await?;
     tx.commit().await?;
     Ok(Ok(Session { token, operator }))
 }
@@ -193,9 +252,26 @@ pub async fn session(db: &Db, token: &str, now_ms: i64) -> ServiceResult<Option<
     Ok(db.operator_of_session(&token_digest(token), now_ms).await?)
 }
 
-pub async fn sign_out(db: &Db, token: &str) -> ServiceResult<()> {
+fn console_actor(operator: &Operator) -> String {
+    crate::events::audit::Actor::operator(&operator.id, &operator.name).full_name()
+}
+
+/// Records a refused sign-in. The name is kept only when an operator has it: an unknown
+/// "name" may be a password typed into the wrong field.
+async fn refused(db: &Db, operator: Option<&Operator>, address: &str, reason: &str, now_ms: i64) -> ServiceResult<()> {
+    let name = operator.map(|o| o.name.as_str()).unwrap_or("(unknown)");
+    let origin = Origin { actor: "ANONYMOUS".into(), address: Some(address.to_string()) };
+    let mut tx = db.begin().await?;
+    audit(&mut tx, "OPERATOR_SIGN_IN_REFUSED", name, &origin, serde_json::json!({"reason": reason}), now_ms).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn sign_out(db: &Db, token: &str, operator: &Operator, address: &str, now_ms: i64) -> ServiceResult<()> {
     let mut tx = db.begin().await?;
     store::delete_session(&mut tx, &token_digest(token)).await?;
+    let origin = Origin { actor: console_actor(operator), address: Some(address.to_string()) };
+    audit(&mut tx, "OPERATOR_SIGNED_OUT", &operator.name, &origin, serde_json::json!({}), now_ms).await?;
     tx.commit().await?;
     Ok(())
 }

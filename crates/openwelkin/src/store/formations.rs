@@ -144,6 +144,16 @@ pub async fn save_draft(
     .map(|_| ())
 }
 
+/// Drops the draft's own row, so that the draft is the current version again; false when
+/// it had none (nothing was edited since the last publish). Call after `draft_for_update`.
+pub async fn discard_draft(tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<bool> {
+    let done = crate::store::sql::query("DELETE FROM formation_drafts WHERE instance_id = $1")
+        .bind(instance_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Publishes `designer` as the next version and clears the draft. Returns the version.
 pub async fn publish(
     tx: &mut Tx,

@@ -28,6 +28,7 @@ pub mod faxes;
 pub mod formations;
 pub mod keys;
 mod migrate;
+pub mod operator_audit;
 pub mod operators;
 pub mod patient_programs;
 pub mod patients;
