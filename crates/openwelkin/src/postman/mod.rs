@@ -14,6 +14,8 @@
 //! the new record's id in `thingId` from its answer; every DELETE moves to a last folder,
 //! "Clean-up", deepest path first, so that a record is deleted after what needs it.
 
+mod demo;
+
 use serde_json::{json, Map, Value};
 
 pub const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
@@ -29,31 +31,20 @@ const METHODS: [&str; 8] = ["get", "post", "put", "patch", "delete", "head", "op
 const EXAMPLE_PATIENT_ID: &str = "9f0a5c1e-3d2b-4c6a-8e7f-0123456789ab";
 const EXAMPLE_USER_ID: &str = "0b6f7a9e-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
 
-/// Collection variables with a fixed default: names from the demo designer
-/// (designer/demo), for path parameters that name configuration rather than records.
-const NAMED_DEFAULTS: [(&str, &str); 10] = [
-    ("cdtName", "cdt-vitals"),
-    ("pdtName", "pdt-insurance"),
-    ("programName", "diabetes"),
-    ("dictionaryName", "cpt"),
-    ("documentTypeName", "doc-type-others"),
-    ("templateName", "appointment-reminder"),
-    ("version", "current"),
-    ("kind", "assessments"),
-    ("name", "asm-phq-2"),
-    ("exportType", "patients"),
-];
-
 /// The folder every DELETE moves to.
 const CLEAN_UP: &str = "Clean-up";
 
 /// Path parameters filled from collection variables of the same name.
 const COLLECTION_PATH_VARIABLES: [&str; 3] = ["tenant", "instance", "clientName"];
 
+/// A folder of the collection: its name, its description, its requests with their rank
+/// (the order they run in, see `demo::rank`).
+type Folder = (String, Option<String>, Vec<(i32, Value)>);
+
 /// The collection for an OpenAPI document (as JSON), with `base_url` as the default of
 /// the `baseUrl` variable.
 pub fn collection(doc: &Value, base_url: &str) -> Value {
-    let mut folders: Vec<(String, Option<String>, Vec<Value>)> = Vec::new();
+    let mut folders: Vec<Folder> = Vec::new();
     for tag in doc["tags"].as_array().into_iter().flatten() {
         if let Some(name) = tag["name"].as_str() {
             let description = tag["description"].as_str().map(str::to_owned);
@@ -75,28 +66,36 @@ pub fn collection(doc: &Value, base_url: &str) -> Value {
                 deletes.push((path.matches('/').count(), request));
                 continue;
             }
-            if method == "post" {
-                if let Some(id) = created_id(paths, path) {
-                    request["event"] = store_id_script(&id);
-                }
+            let created = if method == "post" { created_id(paths, path) } else { None };
+            let mut stores: Vec<(String, String)> =
+                created.iter().map(|id| (id.clone(), format!("body.{}", stored_key(id)))).collect();
+            stores.extend(demo::stores(method, path).map(|(k, v)| (k.to_owned(), v.to_owned())));
+            if created.as_deref() == Some("userKey") {
+                stores.push(("userId".to_owned(), "body.id".to_owned()));
             }
+            if !stores.is_empty() {
+                request["event"] = store_script(&stores);
+            }
+            let rank = demo::rank(method, path, created.is_some());
             let tag = op["tags"].get(0).and_then(Value::as_str).unwrap_or("Other");
             match folders.iter_mut().find(|(name, _, _)| name == tag) {
-                Some((_, _, items)) => items.push(request),
-                None => folders.push((tag.to_owned(), None, vec![request])),
+                Some((_, _, items)) => items.push((rank, request)),
+                None => folders.push((tag.to_owned(), None, vec![(rank, request)])),
             }
         }
     }
 
-    // Creates first within a folder, so that reads and updates find their record.
+    // Creates first within a folder, so that reads and updates find their record (a
+    // stable sort: otherwise document order, but for the demo's ranks).
     for (_, _, requests) in folders.iter_mut() {
-        requests.sort_by_key(|r| r.get("event").is_none());
+        requests.sort_by_key(|(rank, _)| *rank);
     }
+    folders.sort_by_key(|(name, _, _)| !demo::EARLY_FOLDERS.contains(&name.as_str()));
     deletes.sort_by_key(|d| std::cmp::Reverse(d.0));
     folders.push((
         CLEAN_UP.to_owned(),
         Some("Every delete, deepest path first, after the requests that need the records".to_owned()),
-        deletes.into_iter().map(|(_, r)| r).collect(),
+        deletes.into_iter().map(|(_, r)| (0, r)).collect(),
     ));
 
     let mut items = vec![token_item()];
@@ -104,6 +103,7 @@ pub fn collection(doc: &Value, base_url: &str) -> Value {
         if requests.is_empty() {
             continue;
         }
+        let requests: Vec<Value> = requests.into_iter().map(|(_, r)| r).collect();
         let mut folder = json!({ "name": name, "item": requests });
         if let Some(description) = description {
             folder["description"] = json!(description);
@@ -143,8 +143,9 @@ fn record_variables(paths: &Map<String, Value>) -> std::collections::BTreeMap<St
             if COLLECTION_PATH_VARIABLES.contains(&name) {
                 continue;
             }
-            let default = NAMED_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).unwrap_or("");
-            out.insert(name.to_owned(), default.to_owned());
+            let name = demo::variable_for(path, name);
+            let default = demo::NAMED_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).unwrap_or("");
+            out.insert(name, default.to_owned());
         }
     }
     out.entry("userId".to_owned()).or_default();
@@ -158,22 +159,31 @@ fn created_id(paths: &Map<String, Value>, path: &str) -> Option<String> {
     paths.keys().find_map(|p| {
         let rest = p.strip_prefix(&prefix)?;
         let name = rest.strip_suffix('}')?;
-        (!name.contains('/') && !COLLECTION_PATH_VARIABLES.contains(&name)).then(|| name.to_owned())
+        (!name.contains('/') && !COLLECTION_PATH_VARIABLES.contains(&name)).then(|| demo::variable_for(p, name))
     })
 }
 
-/// A test script that stores the created record's `id` in the variable `name` (a created
-/// user's username in `userKey` and id in `userId`).
-fn store_id_script(name: &str) -> Value {
-    // A user is addressed by username (`userKey`) and named by id in bodies (`userId`).
-    let key = if name == "userKey" { "username" } else { "id" };
-    let mut exec = vec![
-        "var body = {};".to_owned(),
-        "try { body = pm.response.json(); } catch (e) {}".to_owned(),
-        format!("if (body && body.{key}) {{ pm.collectionVariables.set({name:?}, body.{key}); }}"),
-    ];
-    if name == "userKey" {
-        exec.push("if (body && body.id) { pm.collectionVariables.set(\"userId\", body.id); }".to_owned());
+/// The field of a created record that addresses it: a user's `username` (`userKey`), the
+/// `name` of what is addressed by name, else the `id`.
+fn stored_key(variable: &str) -> &'static str {
+    if variable == "userKey" {
+        "username"
+    } else if variable == "name" || variable.ends_with("Name") {
+        "name"
+    } else {
+        "id"
+    }
+}
+
+/// A test script that stores values of the answer in collection variables: (variable,
+/// JavaScript expression of the parsed answer `body`). A value that is not there (an
+/// error answer) leaves the variable as it was.
+fn store_script(stores: &[(String, String)]) -> Value {
+    let mut exec = vec!["var body = {};".to_owned(), "try { body = pm.response.json(); } catch (e) {}".to_owned()];
+    for (name, expr) in stores {
+        exec.push(format!(
+            "try {{ var v = {expr}; if (v !== undefined && v !== null) {{ pm.collectionVariables.set({name:?}, v); }} }} catch (e) {{}}"
+        ));
     }
     json!([{ "listen": "test", "script": { "type": "text/javascript", "exec": exec } }])
 }
@@ -234,7 +244,7 @@ fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value)
     let described = |p: &Value| -> Value {
         let mut v = json!({ "key": p["name"], "value": "" });
         if p["in"] == "path" {
-            v["value"] = json!(format!("{{{{{}}}}}", p["name"].as_str().unwrap_or("")));
+            v["value"] = json!(format!("{{{{{}}}}}", demo::variable_for(path, p["name"].as_str().unwrap_or(""))));
         }
         if let Some(d) = p["description"].as_str() {
             v["description"] = json!(d);
@@ -246,7 +256,10 @@ fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value)
         .filter(|p| p["in"] == "query")
         .map(|p| {
             let mut v = described(p);
-            v["disabled"] = json!(true);
+            match demo::queries(method, path).find(|(k, _)| p["name"] == *k) {
+                Some((_, value)) => v["value"] = json!(value),
+                None => v["disabled"] = json!(true),
+            }
             v
         })
         .collect();
@@ -290,11 +303,17 @@ fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value)
     if let Some(body) = op.get("requestBody").map(|b| resolve(doc, b)) {
         let content = &body["content"];
         if let Some(media) = content.get("application/json") {
-            let example = media.get("example").cloned().unwrap_or_else(|| placeholder(doc, &media["schema"], 0));
-            let raw = serde_json::to_string_pretty(&example)
-                .unwrap_or_else(|_| "{}".into())
-                .replace(EXAMPLE_PATIENT_ID, "{{patientId}}")
-                .replace(EXAMPLE_USER_ID, "{{userId}}");
+            let raw = match demo::body(method, path) {
+                Some(raw) => pretty(raw),
+                None => {
+                    let example =
+                        media.get("example").cloned().unwrap_or_else(|| placeholder(doc, &media["schema"], 0));
+                    serde_json::to_string_pretty(&example)
+                        .unwrap_or_else(|_| "{}".into())
+                        .replace(EXAMPLE_PATIENT_ID, "{{patientId}}")
+                        .replace(EXAMPLE_USER_ID, "{{userId}}")
+                }
+            };
             request["header"]
                 .as_array_mut()
                 .expect("array")
@@ -309,6 +328,15 @@ fn request_item(doc: &Value, path: &str, method: &str, item: &Value, op: &Value)
         }
     }
     json!({ "name": name, "request": request, "response": [] })
+}
+
+/// A demo body laid out as the generated ones; a body that is only a variable (written
+/// back from an earlier answer) is kept as it is.
+fn pretty(raw: &str) -> String {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| raw.to_owned()),
+        Err(_) => raw.to_owned(),
+    }
 }
 
 /// A Postman URL for an OpenAPI path: `{x}` becomes `{{x}}` for the collection
@@ -410,12 +438,10 @@ fn form_fields(doc: &Value, schema: &Value, files: bool) -> Vec<Value> {
         .map(|(key, prop)| {
             let prop = resolve(doc, prop);
             let binary = prop["format"] == "binary" || prop["items"]["format"] == "binary";
-            let mut field = json!({ "key": key, "type": if files && binary { "file" } else { "text" } });
-            if files && binary {
-                field["src"] = json!([]);
-            } else {
-                field["value"] = json!("");
-            }
+            // A file part carries a small PDF as text, so that the request runs as it is;
+            // pick a file of your own in Postman instead.
+            let value = if files && binary { demo::SAMPLE_PDF } else { "" };
+            let mut field = json!({ "key": key, "type": "text", "value": value });
             if let Some(d) = prop["description"].as_str() {
                 field["description"] = json!(d);
             }
@@ -496,7 +522,12 @@ mod tests {
         let mut d = doc();
         d["paths"]["/{tenant}/{instance}/patients"] = json!({
             "post": { "tags": ["Patients"], "requestBody": { "content": { "application/json": {
-                "schema": { "example": { "firstName": "Ann", "careTeam": [{ "id": EXAMPLE_USER_ID }] } } } } } }
+                "schema": { "example": { "firstName": "Ann" } } } } } }
+        });
+        // A schema's example, with the example ids made variables (no demo body here).
+        d["paths"]["/{tenant}/{instance}/patients/{patientId}"]["put"] = json!({
+            "tags": ["Patients"], "summary": "Replace.", "requestBody": { "content": { "application/json": {
+                "schema": { "example": { "firstName": "Ann", "careTeam": [{ "id": EXAMPLE_USER_ID }] } } } } }
         });
         d["paths"]["/{tenant}/{instance}/patients/{patientId}"]["delete"] =
             json!({ "tags": ["Patients"], "summary": "Delete." });
@@ -512,8 +543,12 @@ mod tests {
         let exec = create["event"][0]["script"]["exec"].as_array().unwrap();
         assert!(exec
             .iter()
-            .any(|l| l == "if (body && body.id) { pm.collectionVariables.set(\"patientId\", body.id); }"));
+            .any(|l| l
+            == "try { var v = body.id; if (v !== undefined && v !== null) { pm.collectionVariables.set(\"patientId\", v); } } catch (e) {}"));
         let body: Value = serde_json::from_str(create["request"]["body"]["raw"].as_str().unwrap()).unwrap();
+        assert_eq!(body["phone"], "+14155550142", "the demo's patient has a phone");
+        let replace = find(patients, "Replace");
+        let body: Value = serde_json::from_str(replace["request"]["body"]["raw"].as_str().unwrap()).unwrap();
         assert_eq!(body, json!({ "firstName": "Ann", "careTeam": [{ "id": "{{userId}}" }] }));
         assert!(patients.iter().all(|r| r["request"]["method"] != "DELETE"));
         let deletes: Vec<&str> =
@@ -576,5 +611,112 @@ mod tests {
         let other = find(items, "Other")["item"].as_array().unwrap();
         assert_eq!(other[0]["name"], "healthz");
         assert_eq!(other[0]["request"]["url"]["raw"], "{{baseUrl}}/healthz");
+    }
+
+    /// The collection of the real OpenAPI document, its requests in run order.
+    fn real_requests() -> (Value, Vec<Value>) {
+        let doc = serde_json::to_value(crate::api::openapi::document()).unwrap();
+        let c = collection(&doc, DEFAULT_BASE_URL);
+        let mut out = Vec::new();
+        for item in c["item"].as_array().unwrap() {
+            match item.get("item").and_then(Value::as_array) {
+                Some(folder) => out.extend(folder.iter().cloned()),
+                None => out.push(item.clone()),
+            }
+        }
+        (c, out)
+    }
+
+    /// The `{{name}}` references in a text.
+    fn references(text: &str) -> Vec<String> {
+        text.split("{{").skip(1).filter_map(|s| s.split_once("}}").map(|(name, _)| name.to_owned())).collect()
+    }
+
+    #[test]
+    fn every_body_of_the_real_document_is_a_filled_example() {
+        let (_, requests) = real_requests();
+        for r in &requests {
+            let Some(body) = r["request"].get("body") else { continue };
+            let label = format!("{} {}", r["request"]["method"], r["request"]["url"]["raw"]);
+            match body["mode"].as_str() {
+                Some("raw") => {
+                    let raw = body["raw"].as_str().unwrap();
+                    let parsed: Value = serde_json::from_str(raw).unwrap_or_else(|e| panic!("{label}: {e}"));
+                    assert!(parsed.as_object().is_none_or(|o| !o.is_empty()), "{label} sends an empty body");
+                    // No placeholder left from a schema without an example.
+                    assert!(!raw.contains(": \"\""), "{label} sends an empty string: {raw}");
+                }
+                Some("formdata") => {
+                    let fields = body["formdata"].as_array().unwrap();
+                    assert!(fields.iter().all(|f| f["value"].as_str().is_some_and(|v| !v.is_empty())), "{label}");
+                }
+                other => panic!("{label}: body mode {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_variable_is_set_before_a_request_uses_it() {
+        let (c, requests) = real_requests();
+        let mut known: std::collections::BTreeSet<String> = c["variable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["value"] != "" || v["key"] == "token")
+            .map(|v| v["key"].as_str().unwrap().to_owned())
+            .collect();
+        for r in &requests {
+            let request = &r["request"];
+            let mut used = references(request["url"]["raw"].as_str().unwrap());
+            for v in request["url"]["variable"].as_array().into_iter().flatten() {
+                used.extend(references(v["value"].as_str().unwrap()));
+            }
+            for q in request["url"]["query"].as_array().into_iter().flatten().filter(|q| q["disabled"] != true) {
+                used.extend(references(q["value"].as_str().unwrap()));
+            }
+            used.extend(references(request["body"]["raw"].as_str().unwrap_or("")));
+            // The messaging templates' own placeholders are the server's, not the collection's.
+            used.retain(|name| !["patientFirstName", "appointmentDate"].contains(&name.as_str()));
+            for name in used {
+                assert!(
+                    known.contains(&name),
+                    "{} {} uses {{{{{name}}}}} before it is set",
+                    request["method"],
+                    request["url"]["raw"]
+                );
+            }
+            for line in r["event"][0]["script"]["exec"].as_array().into_iter().flatten() {
+                if let Some((_, rest)) = line.as_str().unwrap().split_once("pm.collectionVariables.set(\"") {
+                    known.insert(rest.split('"').next().unwrap().to_owned());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_demo_tables_name_operations_of_the_document() {
+        let doc = serde_json::to_value(crate::api::openapi::document()).unwrap();
+        let exists = |method: &str, path: &str| doc["paths"][path].get(method).is_some();
+        for (m, p, _) in demo::BODIES {
+            assert!(exists(m, p), "BODIES: {m} {p}");
+        }
+        for (m, p, _, _) in demo::QUERIES.iter().chain(demo::STORES) {
+            assert!(exists(m, p), "QUERIES/STORES: {m} {p}");
+        }
+        for (m, p, _) in demo::RANKS {
+            assert!(exists(m, p), "RANKS: {m} {p}");
+        }
+        for (fragment, param, _) in demo::VARIABLE_ALIASES {
+            assert!(
+                doc["paths"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .any(|p| p.contains(fragment) && p.contains(&format!("{{{param}}}"))),
+                "VARIABLE_ALIASES: {fragment}"
+            );
+        }
+        let tags: Vec<&str> = doc["tags"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+        assert!(demo::EARLY_FOLDERS.iter().all(|f| tags.contains(f)));
     }
 }
