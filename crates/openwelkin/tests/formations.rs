@@ -239,6 +239,22 @@ async fn draft_dictionaries_dispositions_and_document_types_round_trip() {
         StatusCode::NOT_FOUND
     );
 
+    // The disposition is checked like any data type: an unknown key is refused at its path
+    // and the draft keeps what it had.
+    let (status, err) = s
+        .call(
+            Method::PUT,
+            &s.sandbox("/formations/draft/encounter-disposition"),
+            Some(&token),
+            Some(json!({"fields": [{"name": "outcome", "type": "text", "colour": "red"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err.to_string().contains("encounterDisposition.fields[0].colour"), "{err}");
+    assert_eq!(
+        s.get(&s.sandbox("/formations/draft/encounter-disposition"), &token).await.1["fields"][0]["name"],
+        "disposition-code"
+    );
     let disposition = json!({"fields": [{"name": "outcome", "type": "select", "meta": {"required": true, "options": [{"label": "Done", "value": "Done"}]}}]});
     let (status, d) = s
         .call(Method::PUT, &s.sandbox("/formations/draft/encounter-disposition"), Some(&token), Some(disposition))

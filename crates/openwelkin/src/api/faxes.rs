@@ -11,7 +11,7 @@ use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
-use crate::domain::fax::{FaxWrite, STATUSES, TYPES};
+use crate::domain::fax::{FaxUpdate, FaxWrite, STATUSES, TYPES};
 use crate::services::faxes as service;
 use crate::store::faxes::{sort_column, FaxFilter};
 use axum::extract::{Path, State};
@@ -113,7 +113,7 @@ pub async fn read(
 #[utoipa::path(
     patch, path = "/{tenant}/{instance}/faxes/{faxId}", tag = "Fax",
     params(("tenant" = String, Path), ("instance" = String, Path), ("faxId" = String, Path)),
-    request_body(content = Object, description = "receiver, sender, subject, notes, pages (drafts only), send, patientId, reviewed"),
+    request_body(content = FaxUpdate, description = "receiver, sender, subject, notes, pages (drafts only), send, patientId, reviewed"),
     responses((status = 200, body = Object), (status = 400, body = Vec<ErrorItem>), (status = 403, body = Vec<ErrorItem>),
               (status = 404, body = Vec<ErrorItem>)),
     security(("bearer" = [])),

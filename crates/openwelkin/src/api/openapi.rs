@@ -66,5 +66,97 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// The whole document, as served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    super::api_router().into_openapi()
+    let mut doc = super::api_router().into_openapi();
+    designer_bodies(&mut doc);
+    doc
+}
+
+/// The bodies of the formation endpoints, whose shape depends on the `{kind}` in their
+/// path: their schemas come from the designer's own shapes (`designer::objects`), one
+/// component per kind, so the document states what the designer checks.
+fn designer_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    use crate::designer::objects::formation_schemas;
+    use serde_json::{json, Value};
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut any_of = |name_required: bool| -> Value {
+        let suffix = if name_required { "" } else { "Update" };
+        let mut refs = Vec::new();
+        let mut kinds = Vec::new();
+        for (segments, name, schema) in formation_schemas(name_required) {
+            let component = format!("{name}{suffix}");
+            let schema = serde_json::from_value(schema).expect("a designer shape is a valid schema");
+            components.schemas.insert(component.clone(), schema);
+            refs.push(json!({"$ref": format!("#/components/schemas/{component}")}));
+            kinds.push(format!("{}: {component}", segments.join(", ")));
+        }
+        json!({"anyOf": refs, "description": format!("The object for the kind in the path ({}).", kinds.join("; "))})
+    };
+    let create = any_of(true);
+    let replace = any_of(false);
+    let disposition = {
+        let (_, _, mut schema) = formation_schemas(false).swap_remove(0);
+        schema["description"] = json!("The encounter disposition's data type (its name and relation are filled in).");
+        schema
+    };
+    for (path, item) in doc.paths.paths.iter_mut().filter(|(path, _)| path.contains("/formation")) {
+        let body = if path.ends_with("/encounter-disposition") {
+            &disposition
+        } else if path.ends_with("/{kind}") {
+            &create
+        } else if path.ends_with("/{kind}/{name}") {
+            &replace
+        } else {
+            continue;
+        };
+        let operations = [item.post.as_mut(), item.put.as_mut()];
+        for op in operations.into_iter().flatten() {
+            if let Some(content) = op.request_body.as_mut().and_then(|b| b.content.get_mut("application/json")) {
+                content.schema = Some(serde_json::from_value(body.clone()).expect("a designer body is a valid schema"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every JSON request body says what it takes: a component, or a schema with
+    /// properties or alternatives (never a bare `{"type": "object"}`).
+    #[test]
+    fn every_json_request_body_is_typed() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let mut untyped = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") else { continue };
+                let typed = ["$ref", "properties", "anyOf", "oneOf", "allOf", "additionalProperties", "items"]
+                    .iter()
+                    .any(|k| schema.get(*k).is_some());
+                if !typed {
+                    untyped.push(format!("{} {path}: {schema}", method.to_uppercase()));
+                }
+            }
+        }
+        assert!(untyped.is_empty(), "untyped JSON request bodies: {untyped:#?}");
+    }
+
+    /// The formation bodies come from the designer's shapes: a program needs its name and
+    /// phases list on create, not on replace (the path names it).
+    #[test]
+    fn formation_bodies_follow_the_designer_shapes() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let required = |name: &str| -> Vec<String> {
+            schemas[name]["required"]
+                .as_array()
+                .map(|r| r.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default()
+        };
+        assert!(required("DesignerProgram").contains(&"name".to_string()), "{}", schemas["DesignerProgram"]);
+        assert!(!required("DesignerProgramUpdate").contains(&"name".to_string()));
+        assert_eq!(schemas["DesignerDataType"]["additionalProperties"], Value::Bool(false));
+        let create = doc.pointer("/paths/~1{tenant}~1{instance}~1formations~1{version}~1{kind}/post/requestBody/content/application~1json/schema").unwrap();
+        assert_eq!(create["anyOf"].as_array().unwrap().len(), 6, "{create}");
+    }
 }

@@ -143,6 +143,38 @@ impl Section {
     }
 }
 
+/// The JSON Schemas of the objects the formation endpoints take (`formations/{version}/
+/// {kind}`), derived from the shapes the designer checks them against: (the `kind` path
+/// segments, component name, schema). With `name_required` false, for a `PUT` whose path
+/// names the object.
+pub fn formation_schemas(name_required: bool) -> Vec<(&'static [&'static str], &'static str, Value)> {
+    let kinds: [(&'static [&'static str], &'static str, &Shape); 6] = [
+        (&["cdts", "pdts", "document-types"], "DesignerDataType", &DATA_TYPE),
+        (&["assessments"], "DesignerAssessment", &ASSESSMENT),
+        (&["programs"], "DesignerProgram", &PROGRAM),
+        (&["encounters"], "DesignerEncounterTemplate", &ENCOUNTER_TEMPLATE),
+        (&["goal-templates"], "DesignerGoalTemplate", &GOAL_TEMPLATE),
+        (&["dictionaries"], "DesignerDictionary", &DICTIONARY),
+    ];
+    kinds
+        .into_iter()
+        .map(|(segments, name, shape)| {
+            let mut schema = super::shape::json_schema(shape);
+            if !name_required {
+                if let Some(Value::Array(required)) = schema.get_mut("required") {
+                    required.retain(|k| k != "name");
+                }
+            }
+            (segments, name, schema)
+        })
+        .collect()
+}
+
+/// Checks an encounter disposition body like any data type, every problem with its path.
+pub(crate) fn normalize_data_type(body: &Value, path: &str, errors: &mut Vec<DesignerError>) -> Value {
+    normalize(body, &DATA_TYPE, path, errors)
+}
+
 // ---------------------------------------------------------------------------------------
 // Shapes
 

@@ -217,6 +217,75 @@ pub(crate) fn normalize(value: &Value, shape: &Shape, path: &str, errors: &mut V
     }
 }
 
+/// The JSON Schema (OpenAPI 3.1) of what `normalize` accepts, so that the API document
+/// states exactly the rules the designer enforces. An optional key also takes `null`
+/// (`normalize` reads it as absent); read-only keys (`Def::Drop`) are listed as accepted.
+pub(crate) fn json_schema(shape: &Shape) -> Value {
+    use serde_json::json;
+    match shape {
+        Shape::Any => any(),
+        Shape::Str => json!({"type": "string"}),
+        Shape::Text => json!({"type": "string", "minLength": 1, "pattern": "\\S"}),
+        Shape::Name => json!({"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}),
+        Shape::Bool => json!({"type": "boolean"}),
+        Shape::Int => json!({"type": "integer"}),
+        Shape::Num => json!({"type": "number"}),
+        Shape::Scalar => json!({"type": ["string", "number", "boolean"]}),
+        Shape::OneOf(options) => json!({"type": "string", "enum": options}),
+        Shape::Nullable(inner) => nullable(json_schema(inner)),
+        Shape::List(inner) => json!({"type": "array", "items": json_schema(inner)}),
+        Shape::Map(Shape::Any) => json!({"type": "object", "additionalProperties": true}),
+        Shape::Map(inner) => json!({"type": "object", "additionalProperties": json_schema(inner)}),
+        Shape::Obj(keys) => {
+            let mut properties = Map::new();
+            let mut required = Vec::new();
+            for key in keys.iter() {
+                let schema = match key.default {
+                    Def::Required => {
+                        required.push(Value::String(key.name.to_string()));
+                        json_schema(&key.shape)
+                    }
+                    Def::Drop => {
+                        let mut schema = any();
+                        schema["description"] = json!("read-only: accepted and ignored");
+                        schema
+                    }
+                    Def::Omit | Def::Value(_) => nullable(json_schema(&key.shape)),
+                };
+                properties.insert(key.name.to_string(), schema);
+            }
+            let mut schema = json!({"type": "object", "properties": properties, "additionalProperties": false});
+            if !required.is_empty() {
+                schema["required"] = Value::Array(required);
+            }
+            schema
+        }
+    }
+}
+
+/// Any JSON value, spelled out: the OpenAPI tooling in use reads `{}` as no schema.
+fn any() -> Value {
+    serde_json::json!({"type": ["string", "number", "boolean", "array", "object", "null"]})
+}
+
+/// `schema`, or `null`.
+fn nullable(mut schema: Value) -> Value {
+    match schema.get("type").cloned() {
+        Some(Value::String(t)) => schema["type"] = serde_json::json!([t, "null"]),
+        Some(Value::Array(mut types)) => {
+            if !types.contains(&Value::from("null")) {
+                types.push(Value::from("null"));
+            }
+            schema["type"] = Value::Array(types);
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(options)) = schema.get_mut("enum") {
+        options.push(Value::Null);
+    }
+    schema
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,31 @@ pub struct FaxWrite {
     reviewed: Option<bool>,
 }
 
+/// The change body (`PATCH`), for the OpenAPI document: content only while a draft.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"patientId": "9f0a5c1e-3d2b-4c6a-8e7f-0123456789ab", "reviewed": true}))]
+#[allow(dead_code)]
+pub struct FaxUpdate {
+    /// Drafts only: the number the fax goes to (E.164).
+    receiver: Option<String>,
+    /// Drafts only.
+    sender: Option<String>,
+    /// Drafts only.
+    subject: Option<String>,
+    /// Drafts only.
+    notes: Option<String>,
+    /// Assigns the fax to a patient.
+    #[schema(format = Uuid)]
+    patient_id: Option<String>,
+    /// Drafts only: 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    pages: Option<i64>,
+    /// `true` sends a draft (it needs a receiver and pages).
+    send: Option<bool>,
+    reviewed: Option<bool>,
+}
+
 /// What a change asks for besides field values.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Change {

@@ -283,8 +283,15 @@ pub async fn replace_disposition(
     body.entry("name").or_insert(json!("__encounter_disposition__"));
     body.entry("relation").or_insert(json!("ENCOUNTER_DISPOSITION"));
     let updated = edit_draft(state, ctx, Operation::Update, "__encounter_disposition__", |designer| {
-        let dt = serde_json::from_value(Value::Object(body))
-            .map_err(|e| invalid(vec![DesignerError::new("$", e.to_string())]))?;
+        // The same structural check as every data type (unknown keys, types), each
+        // problem with its path, before serde reads it.
+        let mut errors = Vec::new();
+        let body =
+            crate::designer::objects::normalize_data_type(&Value::Object(body), "encounterDisposition", &mut errors);
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        let dt = serde_json::from_value(body).map_err(|e| invalid(vec![DesignerError::new("$", e.to_string())]))?;
         designer.encounter_disposition = Some(dt);
         let errors = designer.validate();
         if !errors.is_empty() {
