@@ -95,7 +95,7 @@ async fn status_now(s: &Server, base: &str, path: &str, token: &str, want: Statu
 }
 
 #[tokio::test]
-async fn client_and_instance_changes_reach_both_nodes_at_once() {
+async fn client_and_instance_changes_reach_both_nodes() {
     let s = Server::start().await;
     let b = Node::start(&s.db_url);
     let a = s.base.clone();
@@ -157,7 +157,7 @@ async fn client_and_instance_changes_reach_both_nodes_at_once() {
 }
 
 #[tokio::test]
-async fn a_reset_instance_is_seen_by_the_other_node_at_once() {
+async fn a_reset_instance_is_seen_by_the_other_node() {
     let s = Server::start().await;
     let b = Node::start(&s.db_url);
     let token = s.token().await;

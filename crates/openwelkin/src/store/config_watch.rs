@@ -196,8 +196,17 @@ impl ConfigWatch {
         });
         let _stop_driver = AbortOnDrop(driver);
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-        // Listening before the first read: a change committed after it is notified.
-        let statement = client.prepare("SELECT v FROM config_version WHERE id = 1").await?;
+        // Listening before the first read: a change committed after it is notified. The
+        // read also asks whether the server still takes writes: after a failover the old
+        // primary may live on read-only (or as a standby), where nothing changes any more;
+        // the listener then reconnects, and the URL's target_session_attrs=read-write
+        // leads it to the new primary, as it leads the pool.
+        let statement = client
+            .prepare(
+                "SELECT v, pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only \
+                 FROM config_version WHERE id = 1",
+            )
+            .await?;
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -212,6 +221,9 @@ impl ConfigWatch {
             let row = tokio::time::timeout(READ_LIMIT, client.query_one(&statement, &[]))
                 .await
                 .map_err(|_| anyhow::anyhow!("reading the counter took over {READ_LIMIT:?}"))??;
+            if row.get::<_, bool>(1) {
+                anyhow::bail!("the server no longer takes writes (a failover?)");
+            }
             self.read(row.get(0));
             if !self.connected.load(Ordering::SeqCst) {
                 self.set_connected(true);
