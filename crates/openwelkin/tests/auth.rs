@@ -106,7 +106,7 @@ async fn disabled_clients_and_rotated_secrets_retire_tokens() {
     let s = Server::start().await;
     let token = s.token().await;
     s.cli(&["clients", "disable", "--tenant", &s.tenant, "--name", &s.client]);
-    let (status, body) = s.get(&s.sandbox("/patients"), &token).await;
+    let (status, body) = s.get_once_seen(&s.sandbox("/patients"), &token, StatusCode::UNAUTHORIZED).await;
     assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, "NOT_VALID_JSON_WEB_TOKEN"));
     let (status, body) = s
         .call(
@@ -123,7 +123,7 @@ async fn disabled_clients_and_rotated_secrets_retire_tokens() {
     let out = s.cli(&["clients", "rotate-secret", "--tenant", &s.tenant, "--name", &s.client]);
     let new_secret = common::secret_of(&out);
     assert_eq!(
-        s.get(&s.sandbox("/patients"), &token).await.0,
+        s.get_once_seen(&s.sandbox("/patients"), &token, StatusCode::UNAUTHORIZED).await.0,
         StatusCode::UNAUTHORIZED,
         "tokens from before the rotation"
     );

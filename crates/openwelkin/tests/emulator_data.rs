@@ -480,7 +480,7 @@ async fn the_cli_resets_seeds_and_snapshots_without_http() {
     let listed = s.cli(&[&["snapshot", "list"][..], &scope[..]].concat());
     assert!(listed.starts_with("six\t"), "{listed}");
     s.cli(&[&["reset"][..], &scope[..]].concat());
-    assert_eq!(s.count_patients(&token, "").await, 0);
+    assert_eq!(common::once_seen(|| s.count_patients(&token, ""), |n| *n == 0).await, 0);
     s.cli(&[&["snapshot", "restore", "six"][..], &scope[..]].concat());
     assert_eq!(s.count_patients(&token, "").await, 6);
 

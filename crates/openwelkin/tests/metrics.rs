@@ -315,7 +315,7 @@ async fn token_issues_refusals_and_bearer_rejections_are_counted() {
     let (status, _) = s.get(&s.sandbox("/patients"), "not.a.token").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     s.cli(&["clients", "disable", "--tenant", &s.tenant, "--name", &s.client]);
-    let (status, _) = s.get(&s.sandbox("/patients"), &token).await;
+    let (status, _) = s.get_once_seen(&s.sandbox("/patients"), &token, StatusCode::UNAUTHORIZED).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let after = scrape(&s).await;
     let delta = |name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);

@@ -112,6 +112,19 @@ async fn the_server_follows_a_failover_and_retries_what_broke_before_commit() {
         standby.sql("failover", "SELECT COUNT(*) FROM patients WHERE last_name = 'Failover'").parse().unwrap();
     assert_eq!(on_new, 20, "every acknowledged create is on the new primary");
 
+    // A client disabled now (on the new primary, through the CLI) is refused within a
+    // second, although the old primary still answers: the configuration listener does not
+    // stay on a server that no longer takes writes (store/config_watch.rs).
+    let (name, secret) = s.client_with_policy(&json!({"permissions": {"patients": ["read"]}}), None);
+    let other = s.token_for(&name, &secret).await;
+    assert_eq!(s.get(&s.sandbox("/patients?size=1"), &other).await.0, 200);
+    s.cli(&["clients", "disable", "--tenant", &s.tenant, "--name", &name]);
+    let started = Instant::now();
+    while s.get(&s.sandbox("/patients?size=1"), &other).await.0 != 401 {
+        assert!(started.elapsed() < Duration::from_secs(1), "the disable was not seen within 1 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // The old primary goes away altogether (pg_auto_failover restarts it as a standby).
     primary.stop();
     acknowledged.extend(create_patients(&s, &token, "After", 10).await);

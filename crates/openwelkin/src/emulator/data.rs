@@ -86,7 +86,7 @@ pub async fn reset(t: &Target, tenant_name: &str, instance_name: Option<&str>) -
     let record = json!({"instances": names, "users": instance_name.is_none(), "rowsDeleted": rows});
     record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_RESET", &t.actor, record), now).await?;
     // The instances have new ids: every node's cached copies go (last, see `bump`).
-    crate::store::config_cache::bump(&mut *tx).await?;
+    crate::store::config_cache::bump(&mut tx).await?;
     tx.commit().await?;
     Ok(json!({"tenant": tenant.name, "instances": names, "rowsDeleted": rows}))
 }
@@ -200,7 +200,7 @@ pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &
     }
     let record = json!({"instance": instance.name, "snapshot": name, "rows": info.rows});
     record_security_event_in(&mut tx, &audit(&tenant, "EMULATOR_SNAPSHOT_RESTORED", &t.actor, record), now).await?;
-    crate::store::config_cache::bump(&mut *tx).await?;
+    crate::store::config_cache::bump(&mut tx).await?;
     tx.commit().await?;
     let gone: Vec<String> = cleared.file_keys.into_iter().filter(|k| !restored_keys.contains(k)).collect();
     t.files.delete_all(&gone).await;

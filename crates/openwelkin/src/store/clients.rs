@@ -146,7 +146,7 @@ pub async fn insert_client(tx: &mut Tx, c: NewClient<'_>, now_ms: i64) -> crate:
     .bind(now_ms)
     .execute(&mut **tx)
     .await?;
-    config_cache::bump(&mut **tx).await
+    config_cache::bump(tx).await
 }
 
 /// Enables or disables a client in `tx`; false when there is no such client.
@@ -230,7 +230,7 @@ pub async fn delete_client(tx: &mut Tx, tenant_id: &str, name: &str) -> crate::s
 /// Bumps the configuration counter when a client row changed; true when one did.
 async fn bumped(tx: &mut Tx, rows: u64) -> crate::store::sql::Result<bool> {
     if rows > 0 {
-        config_cache::bump(&mut **tx).await?;
+        config_cache::bump(tx).await?;
     }
     Ok(rows > 0)
 }

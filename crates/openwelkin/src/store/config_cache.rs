@@ -14,6 +14,7 @@
 //! request for a name that does not exist cannot grow the cache.
 
 use super::clients::ApiClient;
+use super::sql::Conn;
 use super::tenants::{Instance, Tenant};
 use super::Db;
 use std::collections::HashMap;
@@ -73,17 +74,40 @@ fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V
 /// Increments the configuration counter. Call it in the transaction of the change, as its
 /// last statement: on PostgreSQL the counter row stays locked until the commit, and taking
 /// it last means a transaction holding it never waits for another lock.
-pub async fn bump<'c, E>(executor: E) -> crate::store::sql::Result<()>
-where
-    E: crate::store::sql::Executor<'c>,
-{
-    crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1").execute(executor).await.map(|_| ())
+///
+/// On PostgreSQL it also notifies `config_watch::CHANNEL` (delivered on commit, so every
+/// node's listener reads the new counter within milliseconds), sent in the same round trip
+/// as the update, and records the value written so that this process's next requests read
+/// the counter until its listener has seen that value (`config_watch`).
+pub async fn bump(conn: &mut Conn) -> crate::store::sql::Result<()> {
+    let Conn::Postgres(pg) = conn else {
+        return crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1")
+            .execute(conn)
+            .await
+            .map(|_| ());
+    };
+    let notify = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
+    pg.deferred.push(crate::store::sql::query(&notify).into_deferred());
+    let row = crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1 RETURNING v")
+        .fetch_one(conn)
+        .await?;
+    super::config_watch::bumped_to(row.get("v"));
+    Ok(())
 }
 
 impl Db {
-    /// The configuration counter: the one query an authenticated request makes before
-    /// its tenant, client and instance come from the cache.
+    /// The configuration counter: on PostgreSQL, while `serve`'s listener is connected
+    /// and up to date, its copy, without a query (`config_watch`); otherwise the one query
+    /// an authenticated request makes before its tenant, client and instance come from the
+    /// cache.
     pub async fn config_version(&self) -> crate::store::sql::Result<i64> {
+        match self.config_watch.current() {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(why)) => {
+                metrics::counter!(crate::telemetry::names::CONFIG_FALLBACK_READS, "reason" => why.label()).increment(1)
+            }
+            None => {}
+        }
         let row =
             crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(self.reader()).await?;
         Ok(row.get("v"))

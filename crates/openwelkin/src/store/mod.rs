@@ -16,6 +16,7 @@ pub mod chat;
 pub mod clients;
 pub mod communication_ids;
 pub mod config_cache;
+pub mod config_watch;
 pub mod contacts;
 pub mod dictionaries;
 pub mod documents;
@@ -74,6 +75,10 @@ pub struct Db {
     formation_cache: formations::FormationCache,
     /// Tenants, clients and instances as of the last `config_version` seen.
     config_cache: config_cache::ConfigCache,
+    /// The listener's copy of the configuration counter (PostgreSQL, `serve` only).
+    config_watch: std::sync::Arc<config_watch::ConfigWatch>,
+    /// Where the listener connects: the pool's settings (PostgreSQL only).
+    pg_config: Option<tokio_postgres::Config>,
 }
 
 impl Db {
@@ -87,6 +92,7 @@ impl Db {
     /// or path at fault (`reach.rs`).
     pub async fn connect_with(url: &str, db_timeout: Duration) -> anyhow::Result<Self> {
         let (backend, target) = normalize_url(url)?;
+        let mut pg_config = None;
         let pool = match backend {
             // Writes queue for the one writer; under a burst of writes this wait is the
             // queue, so it is never shorter than SQLite's own busy timeout.
@@ -99,6 +105,7 @@ impl Db {
             }
             Backend::Postgres => {
                 let pg = pg_target::PgTarget::parse(&target)?;
+                pg_config = Some(pg.config().clone());
                 let pool = sql::postgres::pool(&target, POSTGRES_CONNECTIONS, db_timeout)
                     .with_context(|| "configuring the PostgreSQL pool")?;
                 // The first connection, on its own: its failure is the one to report.
@@ -111,6 +118,8 @@ impl Db {
             pool: std::sync::Arc::new(pool),
             formation_cache: Default::default(),
             config_cache: Default::default(),
+            config_watch: Default::default(),
+            pg_config,
         };
         migrate::run(&db.pool).await.context("applying database migrations")?;
         Ok(db)
@@ -118,6 +127,14 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Starts the listener that keeps the configuration counter in the process, so that
+    /// requests need not read it (PostgreSQL; see `config_watch`). Nothing on SQLite.
+    pub fn watch_config(&self) {
+        if let Some(config) = &self.pg_config {
+            self.config_watch.start(config.clone());
+        }
     }
 
     pub fn reader(&self) -> &Pool {

@@ -39,7 +39,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
-            config_cache::bump(&mut *tx).await?;
+            config_cache::bump(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(self.tenant_by_name(name).await?.expect("tenant just ensured"))
@@ -103,7 +103,7 @@ pub async fn insert_instance(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() > 0 {
-        config_cache::bump(&mut **tx).await?;
+        config_cache::bump(tx).await?;
     }
     Ok(done.rows_affected() > 0)
 }

@@ -39,6 +39,10 @@ pub const BEARER_REJECTIONS: &str = "openwelkin_bearer_rejections_total";
 // Caches (store/config_cache.rs, store/formations.rs).
 pub const CACHE_LOOKUPS: &str = "openwelkin_cache_lookups_total";
 
+// The configuration listener (store/config_watch.rs, store/config_cache.rs).
+pub const CONFIG_LISTENER_CONNECTED: &str = "openwelkin_config_listener_connected";
+pub const CONFIG_FALLBACK_READS: &str = "openwelkin_config_fallback_reads_total";
+
 // The process.
 pub const BUILD_INFO: &str = "openwelkin_build_info";
 pub const START_TIME: &str = "openwelkin_start_time_seconds";
@@ -66,6 +70,8 @@ pub const ALL: &[&str] = &[
     TOKEN_REFUSALS,
     BEARER_REJECTIONS,
     CACHE_LOOKUPS,
+    CONFIG_LISTENER_CONNECTED,
+    CONFIG_FALLBACK_READS,
     BUILD_INFO,
     START_TIME,
 ];
@@ -75,6 +81,7 @@ const ZEROED: &[(&str, &str, &[&str])] = &[
     (TOKEN_REFUSALS, "reason", &["throttled", "bad_credentials", "client_disabled"]),
     (BEARER_REJECTIONS, "reason", &["missing", "invalid", "expired", "revoked"]),
     (WEBHOOK_ATTEMPTS, "outcome", &["delivered", "failed"]),
+    (CONFIG_FALLBACK_READS, "reason", &["not_listening", "own_change"]),
 ];
 
 /// Registers the help text and units, and the zero values of the fixed-label counters.
@@ -128,6 +135,16 @@ pub fn describe() {
     describe_counter!(TOKEN_REFUSALS, Unit::Count, "Token requests refused, by reason.");
     describe_counter!(BEARER_REJECTIONS, Unit::Count, "Requests refused for their bearer token, by reason.");
     describe_counter!(CACHE_LOOKUPS, Unit::Count, "In-process cache lookups, by cache and result (hit, miss).");
+    describe_gauge!(
+        CONFIG_LISTENER_CONNECTED,
+        Unit::Count,
+        "1 while the configuration listener (PostgreSQL LISTEN) is connected, else 0; absent on SQLite."
+    );
+    describe_counter!(
+        CONFIG_FALLBACK_READS,
+        Unit::Count,
+        "Requests that read the configuration counter from PostgreSQL instead of the listener's copy, by reason."
+    );
     describe_gauge!(BUILD_INFO, Unit::Count, "Always 1; the version and database backend as labels.");
     describe_gauge!(START_TIME, Unit::Seconds, "When the process started, in Unix seconds.");
     for (name, label, values) in ZEROED {

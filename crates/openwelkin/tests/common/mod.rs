@@ -246,6 +246,12 @@ impl Server {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    /// `get` after a configuration change made outside this server (the CLI): the answer
+    /// once it is `want`, polling for under `config_delay()`; else the last answer.
+    pub async fn get_once_seen(&self, path: &str, token: &str, want: StatusCode) -> (StatusCode, Value) {
+        once_seen(|| self.get(path, token), |answer| answer.0 == want).await
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
@@ -400,6 +406,34 @@ pub fn error_code(body: &Value) -> String {
         assert!(first.get(key).is_some(), "error item lacks {key}: {body}");
     }
     first["errorCode"].as_str().unwrap().to_string()
+}
+
+/// How long a running server may take to see a configuration change made outside it (the
+/// CLI, another node): none on SQLite, where every request reads the configuration counter;
+/// under a second on PostgreSQL, where a listener keeps the counter in the process
+/// (LISTEN/NOTIFY, store/config_watch.rs).
+pub fn config_delay() -> Duration {
+    if is_postgres() {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// Runs `f` until `done` holds of its answer, every 50 ms for less than `config_delay()`
+/// (once on SQLite), and returns the last answer: the caller asserts on it.
+pub async fn once_seen<T, Fut: std::future::Future<Output = T>>(
+    mut f: impl FnMut() -> Fut,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let started = Instant::now();
+    loop {
+        let answer = f().await;
+        if done(&answer) || started.elapsed() + Duration::from_millis(50) >= config_delay() {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub fn wait_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
