@@ -158,8 +158,10 @@ pub fn formation_schemas(name_required: bool) -> Vec<(&'static [&'static str], &
     ];
     kinds
         .into_iter()
-        .map(|(segments, name, shape)| {
+        .zip(formation_examples())
+        .map(|((segments, name, shape), example)| {
             let mut schema = super::shape::json_schema(shape);
+            schema["example"] = example;
             if !name_required {
                 if let Some(Value::Array(required)) = schema.get_mut("required") {
                     required.retain(|k| k != "name");
@@ -168,6 +170,28 @@ pub fn formation_schemas(name_required: bool) -> Vec<(&'static [&'static str], &
             (segments, name, schema)
         })
         .collect()
+}
+
+/// One valid object of each kind of `formation_schemas`, in its order (the unit tests add
+/// each to the demo designer); the assessment asks for the example CDT's field.
+fn formation_examples() -> [Value; 6] {
+    [
+        json!({"name": "cdt-blood-pressure", "title": "Blood pressure", "fields": [
+            {"name": "systolic", "type": "integer", "meta": {"required": true}},
+            {"name": "diastolic", "type": "integer"}]}),
+        json!({"name": "asm-sleep", "title": "Sleep check", "sections": [
+            {"title": "Blood pressure", "fields": [
+                {"label": "Systolic", "refCdtName": "cdt-blood-pressure", "refCdtFieldName": "systolic",
+                 "meta": {"required": true}}]}]}),
+        json!({"name": "prog-sleep", "title": "Better sleep", "phases": [
+            {"name": "phase-start", "type": "START", "navigateTo": [{"name": "phase-done"}]},
+            {"name": "phase-done", "type": "FINISH"}]}),
+        json!({"name": "enc-follow-up", "title": "Follow-up call", "type": "Async", "deliveryMethod": "PHONE",
+               "defaultDuration": 20}),
+        json!({"name": "goal-walk", "goalName": "Walk 30 minutes a day", "priority": "MEDIUM"}),
+        json!({"name": "dict-shifts", "title": "Shifts", "records": [{"values": {"value": "Morning"}},
+                                                                    {"values": {"value": "Evening"}}]}),
+    ]
 }
 
 /// Checks an encounter disposition body like any data type, every problem with its path.
@@ -838,6 +862,24 @@ mod tests {
     use crate::designer::data_type::{Cardinality, Field, FieldMeta, FieldOption};
     use crate::designer::shape;
     use crate::designer::Designer;
+
+    /// The OpenAPI document's examples are objects the formation endpoints accept: each
+    /// is added to the demo designer of `serve --demo` without an error.
+    #[test]
+    fn the_documented_examples_are_accepted() {
+        let mut designer = crate::demo::designer().unwrap();
+        for (segments, name, schema) in formation_schemas(true) {
+            for segment in segments {
+                let kind = Kind::from_segment(segment).unwrap();
+                let mut example = schema["example"].clone();
+                if *segment != "cdts" {
+                    example["name"] = json!(format!("{}-{segment}", example["name"].as_str().unwrap()));
+                }
+                let result = designer.upsert(kind, example.clone());
+                assert!(result.is_ok(), "{name} at {segment}: {example}: {result:?}");
+            }
+        }
+    }
 
     fn assessment() -> Value {
         json!({"name": "asm-a", "title": "A", "sections": [{"fields": [
