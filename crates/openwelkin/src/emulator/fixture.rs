@@ -528,7 +528,7 @@ async fn write_patients(
             p.apply(&body, true).map_err(|e| bad("patient", i, e))?;
             crate::store::patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms)
                 .await
-                .map_err(|e| taken_or(e, first, batch.len()))?;
+                .map_err(|e| taken_or(e, first, batch))?;
             let pk = patients.len();
             audited.push(Audited {
                 entity: "PATIENT",
@@ -721,24 +721,28 @@ async fn write_patients(
             })
             .collect();
         crate::store::audit::record_writes(&mut tx, &events).await?;
-        tx.commit().await.map_err(|e| taken_or(e, first, batch.len()))?;
+        tx.commit().await.map_err(|e| taken_or(e, first, batch))?;
     }
     Ok((requests, created))
 }
 
-/// A unique key the generated patients `first..first + n` collide on (their externalIds
-/// are `seed-<seed>-<i>`, so seeding an instance twice with the same seed number does),
-/// as a clear answer; any other error as it is. With the rows deferred to the commit on
-/// PostgreSQL, the failing patient is not known, only its batch.
-fn taken_or(e: crate::store::sql::Error, first: usize, n: usize) -> ServiceError {
-    if crate::store::is_unique_violation(&e) {
-        bad_input(format!(
-            "fixture requests for generated patients {first} to {} (POST patients): answered 409: another patient \
-             of the instance already has one of their externalIds (seed-<seed>-<n>); seed with another seed number \
-             or reset the instance first",
-            first + n - 1
-        ))
-    } else {
-        e.into()
+/// A unique key the generated patients of `batch` (from number `first`) collide on: their
+/// externalIds are `seed-<seed>-<n>`, so seeding an instance twice with the same seed
+/// number does. Answered clearly, naming the externalIds; any other error as it is. With
+/// the rows deferred to the commit on PostgreSQL, only the batch is known, not the row.
+fn taken_or(e: crate::store::sql::Error, first: usize, batch: &[super::generate::PlannedPatient]) -> ServiceError {
+    if !crate::store::is_unique_violation(&e) {
+        return e.into();
     }
+    let external_id = |p: Option<&super::generate::PlannedPatient>| {
+        p.and_then(|p| p.body["externalId"].as_str()).unwrap_or_default().to_string()
+    };
+    bad_input(format!(
+        "fixture requests for generated patients {first} to {} (POST patients, externalIds {} to {}): answered 409: \
+         another patient of the instance already has one of these externalIds; seed with another seed number or \
+         reset the instance first",
+        first + batch.len().saturating_sub(1),
+        external_id(batch.first()),
+        external_id(batch.last()),
+    ))
 }
