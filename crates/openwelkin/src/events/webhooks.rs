@@ -184,10 +184,13 @@ async fn deliver_due(
     settings: &WebhookSettings,
     node: &str,
 ) -> anyhow::Result<usize> {
-    let now = clock.now_ms();
-    if !db.deliveries_due(now).await? {
+    if !db.deliveries_due(clock.now_ms()).await? {
         return Ok(0);
     }
+    // The time is read again after that check, which may have waited for a connection:
+    // the lease must run from the claim, or a slow check would shorten it and another
+    // node could claim the delivery again while this one still sends it.
+    let now = clock.now_ms();
     let batch = db.claim_deliveries(node, now, now + settings.lease_ms, 16).await?;
     let claimed = batch.len();
     let mut sends = tokio::task::JoinSet::new();
