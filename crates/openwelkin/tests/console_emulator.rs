@@ -31,26 +31,6 @@ async fn deliveries(server: &Server) -> Vec<Value> {
     body["items"].as_array().cloned().unwrap_or_default()
 }
 
-/// Answers every request with 200 and counts them.
-fn receiver(listener: tokio::net::TcpListener) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut sock, _) = listener.accept().await.unwrap();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = vec![0u8; 65536];
-                let _ = sock.read(&mut buf).await;
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-            });
-        }
-    });
-    received
-}
-
 #[tokio::test]
 async fn retry_now_sends_a_failed_webhook_delivery_again() {
     // No worker: deliveries are attempted only when asked (the emulator's deliver, then
@@ -93,7 +73,7 @@ async fn retry_now_sends_a_failed_webhook_delivery_again() {
     assert!(page.body.contains(&format!("/webhooks/{id}/retry")), "with its Retry now button");
 
     // The receiver is up now; the button sends the delivery again at once.
-    let received = receiver(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap());
+    let received = common::counting_receiver(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap());
     let retried = b.post(&format!("{}/webhooks/{id}/retry", page_of(&server)), &[("csrf", &csrf)], None).await;
     assert!(redirect_text(&retried, "notice").unwrap_or_default().contains("due now"), "{:?}", retried.headers);
     let mut now = Vec::new();

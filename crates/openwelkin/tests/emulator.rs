@@ -145,21 +145,7 @@ async fn webhooks_wait_in_the_outbox_until_delivered_on_demand() {
     // A receiver that counts what it gets.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut sock, _) = listener.accept().await.unwrap();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = vec![0u8; 65536];
-                let _ = sock.read(&mut buf).await;
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-            });
-        }
-    });
+    let received = common::counting_receiver(listener);
     let designer = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(designer.path().join("webhooks")).unwrap();
     std::fs::write(

@@ -75,7 +75,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// path: their schemas come from the designer's own shapes (`designer::objects`), one
 /// component per kind, so the document states what the designer checks.
 fn designer_bodies(doc: &mut utoipa::openapi::OpenApi) {
-    use crate::designer::objects::formation_schemas;
+    use crate::designer::object_shapes::formation_schemas;
     use serde_json::{json, Value};
     let components = doc.components.get_or_insert_with(Default::default);
     let mut any_of = |name_required: bool| -> Value {

@@ -288,7 +288,7 @@ fn load_section(
 /// still returned when it can be read, so references to it do not fail as well.
 fn read_data_type(value: &Value, at: &str, file: &str, errors: &mut Vec<DesignerError>) -> Option<DataType> {
     let mut found = Vec::new();
-    let normalized = shape::normalize(value, &super::objects::DATA_TYPE, at, &mut found);
+    let normalized = shape::normalize(value, &super::object_shapes::DATA_TYPE, at, &mut found);
     errors.extend(found.into_iter().map(|e| e.in_file(file)));
     serde_json::from_value(normalized).ok()
 }

@@ -13,6 +13,7 @@ pub mod data_type;
 pub mod export;
 pub mod loader;
 mod object_rules;
+pub mod object_shapes;
 pub mod objects;
 pub(crate) mod shape;
 
@@ -298,7 +299,7 @@ impl Designer {
             let types = self.data_types_mut(kind).expect("data type kind");
             let index = types.iter().position(|d| d.name == name).unwrap_or(types.len());
             let path = format!("{}[{index}]", section.label());
-            let normalized = shape::normalize(&body, &objects::DATA_TYPE, &path, &mut errors);
+            let normalized = shape::normalize(&body, &object_shapes::DATA_TYPE, &path, &mut errors);
             if !errors.is_empty() {
                 return Err(errors);
             }

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::data_type::FIELD_TYPES;
+use super::object_shapes::is_webhook_event;
 use super::objects::*;
 use super::{Designer, DesignerError};
 

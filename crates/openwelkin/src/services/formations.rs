@@ -286,8 +286,11 @@ pub async fn replace_disposition(
         // The same structural check as every data type (unknown keys, types), each
         // problem with its path, before serde reads it.
         let mut errors = Vec::new();
-        let body =
-            crate::designer::objects::normalize_data_type(&Value::Object(body), "encounterDisposition", &mut errors);
+        let body = crate::designer::object_shapes::normalize_data_type(
+            &Value::Object(body),
+            "encounterDisposition",
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
