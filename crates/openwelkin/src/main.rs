@@ -1,7 +1,11 @@
 use openwelkin::telemetry::logs::{self, LogFormat};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    openwelkin::net::os::tune_allocator();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the async runtime starts").block_on(run())
+}
+
+async fn run() -> std::process::ExitCode {
     let cli = match openwelkin::cli::config::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {

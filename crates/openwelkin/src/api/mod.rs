@@ -238,6 +238,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = api_router().split_for_parts();
+    // Served as bytes made once: the document's tree (about 4 MB of small allocations)
+    // is not kept, nor cloned and serialized again for each request.
+    let document = openapi::served(openapi::complete(doc));
     let request_id = HeaderName::from_static("x-request-id");
     // Only mounted when enabled, so a production server has no such paths at all.
     let routes = if state.emulator.is_some() { routes.merge(emulator::routes()) } else { routes };
@@ -254,7 +257,8 @@ pub fn router(state: AppState) -> Router {
         None => routes,
     };
     routes
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .route("/openapi.json", axum::routing::get(move || std::future::ready(document.clone())))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(|| async { not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -66,7 +66,22 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// The whole document, as served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = super::api_router().into_openapi();
+    complete(super::api_router().into_openapi())
+}
+
+/// The document as the JSON response `/openapi.json` sends (made once, cloned per request
+/// without copying the bytes).
+pub fn served(doc: utoipa::openapi::OpenApi) -> Served {
+    use axum::http::{header::CONTENT_TYPE, HeaderValue};
+    let json = serde_json::to_vec(&doc).expect("the OpenAPI document serializes");
+    ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes::Bytes::from(json))
+}
+
+/// A JSON response that is cheap to clone.
+pub type Served = ([(axum::http::HeaderName, axum::http::HeaderValue); 1], bytes::Bytes);
+
+/// The routes' document with what their annotations cannot say (the formation bodies).
+pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     designer_bodies(&mut doc);
     doc
 }

@@ -29,8 +29,13 @@ pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGu
 ///
 /// Lines are formatted where they are logged and written by a thread of their own through
 /// a buffer flushed whenever the queue is empty: under load many lines go out in one write,
-/// and a request never waits for standard error (unless 128 000 lines are queued: then it
+/// and a request never waits for standard error (unless `QUEUED_LINES` are queued: then it
 /// does, rather than lose lines).
+/// Lines that may wait for the log thread. The queue's slots are allocated up front:
+/// tracing-appender's default, 128 000, held 4 MB of an idle server's memory; the thread
+/// drains a queue in microseconds, so a burst this long is already far behind.
+const QUEUED_LINES: usize = 16_384;
+
 pub fn init(format: LogFormat) -> LogGuard {
     let (filter, refused) = match std::env::var("OPENWELKIN_LOG") {
         Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
@@ -41,6 +46,7 @@ pub fn init(format: LogFormat) -> LogGuard {
     };
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(QUEUED_LINES)
         .thread_name("openwelkin-log")
         .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
