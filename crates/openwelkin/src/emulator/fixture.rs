@@ -506,6 +506,13 @@ async fn write_patients(
         None => None,
     };
     let disposition_type = designer.disposition();
+    // Every encounter links its template's assessments by name and title: the titles are
+    // looked up once (a lookup normalizes and parses the assessment).
+    let assessment_links: Vec<(String, String)> = template
+        .iter()
+        .flat_map(|t| &t.assessment_names)
+        .map(|name| (name.clone(), designer.assessment(name).map(|a| a.title).unwrap_or_default()))
+        .collect();
     let owned = |id: &str, encounter_id: &str, now: &str, fields: Map<String, Value>| {
         crate::domain::encounter::owned_body(id, encounter_id, now, &actor.id, &actor_name, fields)
     };
@@ -623,9 +630,8 @@ async fn write_patients(
                     now_ms,
                 )
                 .await?;
-                for name in &template.assessment_names {
-                    let title = designer.assessment(name).map(|a| a.title).unwrap_or_default();
-                    let link = crate::domain::encounter::link_fields(name, title, None, true);
+                for (name, title) in &assessment_links {
+                    let link = crate::domain::encounter::link_fields(name, title.clone(), None, true);
                     let link_id = crate::ids::new_id();
                     let link_body = owned(&link_id, &id, &now, link);
                     crate::store::records::insert(
