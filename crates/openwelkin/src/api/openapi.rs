@@ -87,7 +87,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 }
 
 /// The bodies of the formation endpoints, whose shape depends on the `{kind}` in their
-/// path: their schemas come from the designer's own shapes (`designer::objects`), one
+/// path: their schemas come from the designer's own shapes (`designer::object_shapes`), one
 /// component per kind, so the document states what the designer checks.
 fn designer_bodies(doc: &mut utoipa::openapi::OpenApi) {
     use crate::designer::object_shapes::formation_schemas;

@@ -326,7 +326,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("openwelkin listening on {}://{addr}", if edge.tls.is_some() { "https" } else { "http" });
     std::io::stdout().flush()?;
     tracing::info!(%addr, backend = ?db.backend(), tls = edge.tls.is_some(), ready_ms = started.elapsed().as_millis() as u64, "ready");
-    return_start_up_memory(&state);
     serve_http(listener, router(state), edge, shutdown()).await;
     if let Some(task) = metrics_served {
         task.abort();
@@ -525,7 +524,10 @@ async fn serve_connection<I>(
 
 /// Gives memory back to the system after connections close (`net::os`): a second after a
 /// close, when at least 64 connections have closed since the last time or none is left
-/// open, and at most every five seconds.
+/// open, and at most every five seconds. The first round runs a second after start, with
+/// no close: start-up work (migrations, the OpenAPI document, the dummy password hash)
+/// frees most of what it allocated in the middle of the heap, where glibc keeps it (an
+/// idle server held 35 MB instead of 30 MB).
 #[derive(Clone)]
 struct MemoryReturn {
     open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -540,6 +542,7 @@ impl MemoryReturn {
             // Nothing waits for `wake`: counting connections does nothing.
             return this;
         }
+        this.wake.notify_one();
         let that = this.clone();
         tokio::spawn(async move {
             use std::sync::atomic::Ordering;
@@ -568,23 +571,6 @@ impl MemoryReturn {
         self.closes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.wake.notify_one();
     }
-}
-
-/// Start-up work (migrations, the OpenAPI document, the dummy password hash of `AppState`)
-/// frees most of what it allocated, in the middle of the heap where glibc keeps it: an idle
-/// server held 35 MB instead of 30 MB. Once that work is done (the router is built before
-/// the first connection; the hash runs on a blocking thread), the free pages go back.
-fn return_start_up_memory(state: &AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        for _ in 0..100 {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            if state.dummy_hash.get().is_some() {
-                break;
-            }
-        }
-        crate::net::os::release_free_memory();
-    });
 }
 
 /// As `axum::serve` does: a connection reset before it was accepted is nothing; anything

@@ -24,6 +24,11 @@ pub enum LogFormat {
 #[must_use = "the log lines still queued are lost when the guard is dropped"]
 pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
 
+/// Lines that may wait for the log thread. The queue's slots are allocated up front:
+/// tracing-appender's default, 128 000, held 4 MB of an idle server's memory; the thread
+/// drains a queue in microseconds, so a burst this long is already far behind.
+const QUEUED_LINES: usize = 16_384;
+
 /// Installs the global subscriber. An `OPENWELKIN_LOG` that does not parse is reported
 /// (in the chosen format) and the default filter used instead.
 ///
@@ -31,11 +36,6 @@ pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGu
 /// a buffer flushed whenever the queue is empty: under load many lines go out in one write,
 /// and a request never waits for standard error (unless `QUEUED_LINES` are queued: then it
 /// does, rather than lose lines).
-/// Lines that may wait for the log thread. The queue's slots are allocated up front:
-/// tracing-appender's default, 128 000, held 4 MB of an idle server's memory; the thread
-/// drains a queue in microseconds, so a burst this long is already far behind.
-const QUEUED_LINES: usize = 16_384;
-
 pub fn init(format: LogFormat) -> LogGuard {
     let (filter, refused) = match std::env::var("OPENWELKIN_LOG") {
         Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
