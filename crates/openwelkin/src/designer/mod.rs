@@ -16,6 +16,7 @@ mod object_rules;
 pub mod object_shapes;
 pub mod objects;
 pub(crate) mod shape;
+pub mod views;
 
 use data_type::{DataType, FIELD_TYPES};
 use objects::Section;
@@ -199,45 +200,45 @@ impl Designer {
         self.values(section).iter().filter_map(|o| objects::typed(section, o)).collect()
     }
 
-    pub fn assessment(&self, name: &str) -> Option<objects::Assessment> {
+    pub fn assessment(&self, name: &str) -> Option<views::Assessment> {
         self.typed(Section::Assessments, name)
     }
 
-    pub fn program(&self, name: &str) -> Option<objects::Program> {
+    pub fn program(&self, name: &str) -> Option<views::Program> {
         self.typed(Section::Programs, name)
     }
 
     /// Every program, in formation order.
-    pub fn program_list(&self) -> Vec<objects::Program> {
+    pub fn program_list(&self) -> Vec<views::Program> {
         self.all_typed(Section::Programs)
     }
 
-    pub fn encounter_template(&self, name: &str) -> Option<objects::EncounterTemplate> {
+    pub fn encounter_template(&self, name: &str) -> Option<views::EncounterTemplate> {
         self.typed(Section::EncounterTemplates, name)
     }
 
-    pub fn goal_template(&self, name: &str) -> Option<objects::GoalTemplate> {
+    pub fn goal_template(&self, name: &str) -> Option<views::GoalTemplate> {
         self.typed(Section::GoalTemplates, name)
     }
 
     /// A dictionary with its seed records.
-    pub fn dictionary(&self, name: &str) -> Option<objects::Dictionary> {
+    pub fn dictionary(&self, name: &str) -> Option<views::Dictionary> {
         self.typed(Section::Dictionaries, name)
     }
 
-    pub fn role_list(&self) -> Vec<objects::Named> {
+    pub fn role_list(&self) -> Vec<views::Named> {
         self.all_typed(Section::Roles)
     }
 
-    pub fn security_policy_list(&self) -> Vec<objects::Named> {
+    pub fn security_policy_list(&self) -> Vec<views::Named> {
         self.all_typed(Section::SecurityPolicies)
     }
 
-    pub fn region_list(&self) -> Vec<objects::Region> {
+    pub fn region_list(&self) -> Vec<views::Region> {
         self.all_typed(Section::Regions)
     }
 
-    pub fn webhook_list(&self) -> Vec<objects::Webhook> {
+    pub fn webhook_list(&self) -> Vec<views::Webhook> {
         self.all_typed(Section::Webhooks)
     }
 

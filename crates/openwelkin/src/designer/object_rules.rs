@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::data_type::FIELD_TYPES;
 use super::object_shapes::is_webhook_event;
 use super::objects::*;
+use super::views::*;
 use super::{Designer, DesignerError};
 
 struct Views {

@@ -4,7 +4,7 @@
 use super::records::{check_value, DictionaryValues};
 use super::FieldError;
 use crate::designer::data_type::{DataType, Field};
-use crate::designer::objects::{Assessment, AssessmentField};
+use crate::designer::views::{Assessment, AssessmentField};
 use crate::designer::{Designer, Kind};
 use serde_json::{json, Map, Value};
 

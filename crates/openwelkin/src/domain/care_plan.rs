@@ -4,7 +4,7 @@
 
 use super::fields::{self, reject_unknown};
 use super::FieldError;
-use crate::designer::objects::GoalTemplate;
+use crate::designer::views::GoalTemplate;
 use serde_json::{json, Map, Value};
 
 pub const GOAL_STATUSES: &[&str] = &["ACTIVE", "REMOVED", "COMPLETED"];
@@ -109,7 +109,7 @@ pub fn goal_comment(id: &str, text: &str, now: &str, actor_name: &str) -> Value 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::designer::objects::{SubjectConfig, TaskTemplate};
+    use crate::designer::views::{SubjectConfig, TaskTemplate};
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

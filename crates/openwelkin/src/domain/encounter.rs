@@ -116,7 +116,7 @@ pub struct Draft<'a> {
 
 /// The stored fields of a new DRAFT encounter from `template` (no appointment yet). Made
 /// here once for the API and for the emulator's seeding, so that both store the same shape.
-pub fn draft_fields(template: &crate::designer::objects::EncounterTemplate, d: Draft<'_>) -> Map<String, Value> {
+pub fn draft_fields(template: &crate::designer::views::EncounterTemplate, d: Draft<'_>) -> Map<String, Value> {
     let mut fields = Map::new();
     for (k, v) in [
         ("title", d.title),

@@ -5,7 +5,7 @@
 
 use super::fields::{self, reject_unknown};
 use super::FieldError;
-use crate::designer::objects::{Phase, Program};
+use crate::designer::views::{Phase, Program};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;

@@ -5,7 +5,7 @@
 //! order with their patient counts (zero included), then any phase the current formation
 //! no longer has but enrolments are still in.
 
-use crate::designer::objects::Program;
+use crate::designer::views::Program;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -9,7 +9,7 @@
 use super::fields::{self, reject_unknown};
 use super::user::{User, UserTerritory};
 use super::FieldError;
-use crate::designer::objects::Region;
+use crate::designer::views::Region;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};

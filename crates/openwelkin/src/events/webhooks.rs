@@ -8,7 +8,7 @@
 //! (`net::ssrf`).
 
 use crate::clock::Clock;
-use crate::designer::objects::Webhook;
+use crate::designer::views::Webhook;
 use crate::store::webhooks::{insert_delivery, mark_fanned_out, Attempt, Delivery};
 use crate::store::Db;
 use hmac::{Hmac, Mac};

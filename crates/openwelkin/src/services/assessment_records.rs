@@ -12,7 +12,7 @@ use super::patients::by_id as patient;
 use super::scope::{InstanceScope, Write};
 use crate::app::AppState;
 use crate::designer::data_type::SYSTEM_FIELDS;
-use crate::designer::objects::Assessment;
+use crate::designer::views::Assessment;
 use crate::designer::Designer;
 use crate::domain::assessment_record as domain;
 use crate::domain::patient::Patient;

@@ -8,7 +8,7 @@ use super::patients::by_id as patient;
 use super::scope::{InstanceScope, Write};
 use super::tasks;
 use crate::app::AppState;
-use crate::designer::objects::{GoalTemplate, TaskTemplate};
+use crate::designer::views::{GoalTemplate, TaskTemplate};
 use crate::domain::care_plan;
 use crate::domain::patient::Patient;
 use crate::domain::task;

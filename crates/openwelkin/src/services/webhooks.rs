@@ -6,7 +6,7 @@
 use super::error::{ServiceError, ServiceResult};
 use super::scope::InstanceScope;
 use crate::app::AppState;
-use crate::designer::objects::Webhook;
+use crate::designer::views::Webhook;
 use crate::domain::FieldError;
 use crate::events::audit::SecurityEvent;
 use crate::events::webhooks::{check_url, payload, record_of, secret, signature};
