@@ -251,7 +251,11 @@ async fn a_changed_policy_applies_to_tokens_already_issued() {
         "--instances",
         "live",
     ]);
-    assert_eq!(s.get(&s.sandbox("/patients"), &token).await.0, StatusCode::FORBIDDEN, "sandbox is no longer granted");
+    assert_eq!(
+        s.get_once_seen(&s.sandbox("/patients"), &token, StatusCode::FORBIDDEN).await.0,
+        StatusCode::FORBIDDEN,
+        "sandbox is no longer granted"
+    );
     assert_eq!(s.get(&format!("/{}/live/patients", s.tenant), &token).await.0, StatusCode::OK);
     let (status, _) =
         s.post(&format!("/{}/live/patients", s.tenant), &token, json!({"firstName": "A", "lastName": "B"})).await;

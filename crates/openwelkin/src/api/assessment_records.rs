@@ -7,6 +7,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::assessment_records as service;
@@ -14,7 +15,6 @@ use crate::services::patients;
 use crate::store::assessment_records as store;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Start an assessment for a patient: `{assessmentName}` → 201, status `NEW`.

@@ -13,6 +13,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::calendar as cal;
@@ -23,7 +24,6 @@ use crate::store::calendar::{self as store, EventFilter};
 use crate::store::query::SortColumn;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use chrono_tz::Tz;
 use serde_json::Value;
 

@@ -8,6 +8,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::care_plan::GOAL_STATUSES;
@@ -16,7 +17,6 @@ use crate::services::patients;
 use crate::store::care_plans as store;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Read a patient's care plan.

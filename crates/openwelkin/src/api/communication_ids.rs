@@ -9,13 +9,13 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::communication_id::CHANNELS;
 use crate::services::communication_ids as service;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Add a communication ID (an openwelkin extension). The first of a channel becomes its default.

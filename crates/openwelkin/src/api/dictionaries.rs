@@ -8,12 +8,12 @@ use super::caller::InstanceCaller;
 use super::cdts::date_param;
 use super::error::{ApiResult, ErrorItem};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::dictionaries::{self as service, DictionaryRecords};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// A dictionary's records, optionally with deleted ones and by `updatedAt`.

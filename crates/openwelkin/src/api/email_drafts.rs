@@ -10,13 +10,13 @@ use super::emails::EmailInput;
 use super::error::{ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::emails::drafts as service;
 use crate::services::patients;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Create a draft (201).

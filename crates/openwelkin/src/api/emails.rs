@@ -10,6 +10,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::email;
@@ -22,7 +23,6 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use serde_json::{Map, Value};
 
 /// An email body as JSON, `application/x-www-form-urlencoded` or `multipart/form-data`

@@ -12,12 +12,12 @@
 use super::body::JsonObject;
 use super::caller::InstanceCaller;
 use super::error::{ApiResult, ErrorItem};
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::encounters::{assessment_links, comments, disposition as dispositions};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 type Ids = (String, String, String, String);

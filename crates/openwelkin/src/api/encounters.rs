@@ -13,6 +13,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::encounter::STATUSES;
@@ -20,7 +21,6 @@ use crate::services::encounters::lifecycle;
 use crate::services::encounters::listing::{self, Listing};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Create an encounter from a template (status `DRAFT`).

@@ -6,11 +6,11 @@
 use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::export::{self as service, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use axum::extract::{Path, State};
-use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -9,6 +9,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::fax::{FaxUpdate, FaxWrite, STATUSES, TYPES};
@@ -16,7 +17,6 @@ use crate::services::faxes as service;
 use crate::store::faxes::{sort_column, FaxFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// A filter that must be one of `allowed` (case-insensitive).

@@ -7,12 +7,12 @@
 use super::body::JsonObject;
 use super::caller::InstanceCaller;
 use super::error::{ApiResult, ErrorItem};
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::services::formations as service;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -1,9 +1,9 @@
 //! Liveness and readiness probes.
 
+use crate::api::json::Json;
 use crate::app::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::{json, Value};
 
 /// The process is up.

@@ -28,6 +28,7 @@ pub mod formations;
 pub mod guard;
 pub mod headers;
 pub mod health;
+pub mod json;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

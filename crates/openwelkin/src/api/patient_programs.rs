@@ -13,6 +13,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::designer::Kind;
@@ -26,7 +27,6 @@ use crate::services::patient_programs::rendered;
 use crate::store::{is_unique_violation, patient_programs as store};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 

@@ -6,6 +6,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::patient::{Patient, PatientWrite};
@@ -14,7 +15,6 @@ use crate::services::patients::{self as service, COMPONENT};
 use crate::store::patients::{self, PatientFilter, PatientKey};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::{Map, Value};
 
 fn key_type(params: &Params) -> ApiResult<PatientKey> {

@@ -4,12 +4,12 @@
 
 use super::caller::InstanceCaller;
 use super::error::{ApiResult, ErrorItem};
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::phase_distribution::ProgramRow;
 use crate::services::reports as service;
 use axum::extract::{Path, State};
-use axum::Json;
 
 /// How many of the instance's patients are in each phase of each program: one row per
 /// program (`title` is its title), its phases in formation order with their counts

@@ -7,6 +7,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::task::{PRIORITIES, STATUSES};
@@ -14,7 +15,6 @@ use crate::services::tasks as service;
 use crate::store::tasks::{self as store, TaskFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Create a task (201).

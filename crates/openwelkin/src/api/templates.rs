@@ -21,6 +21,7 @@ use super::cdts::patient;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::template::{self, Resolution, CHANNELS, STATUSES};
@@ -31,7 +32,6 @@ use crate::store::is_unique_violation;
 use crate::store::templates::{self as store, CommunicationFilter};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde_json::{json, Value};
 
 fn invalid(e: FieldError) -> ApiError {

@@ -4,6 +4,7 @@
 
 use super::body::JsonObject;
 use super::error::{ApiError, ApiResult};
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::secrets;
 use crate::events::audit::{Actor, SecurityEvent};
@@ -11,7 +12,6 @@ use crate::store::clients::ApiClient;
 use crate::store::tenants::Tenant;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
@@ -165,6 +165,9 @@ async fn authenticate(
             json!({"clientName": client_name, "blockedUntil": crate::time::format_ms(until)}),
         ));
     }
+    // The counter before the client's row: the very next request with the token issued
+    // here sees at least the client this exchange saw (store/config_cache.rs).
+    state.db.read_config_version().await?;
     let client = state.db.client_by_name(&tenant.id, client_name).await?;
     // Verify against a dummy hash when the client is unknown, so timing does not tell
     // which client names exist.

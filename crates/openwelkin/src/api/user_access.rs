@@ -9,6 +9,7 @@
 use super::body::JsonObject;
 use super::caller::Caller;
 use super::error::{ApiResult, ErrorItem};
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::ApplicationAccess;
@@ -17,7 +18,6 @@ use crate::domain::user_access::{
 };
 use crate::services::user_access as service;
 use axum::extract::{Path, State};
-use axum::Json;
 
 /// A user's application access: admin portal, security audit, and per instance the care
 /// portal, designer and data audit.

@@ -8,6 +8,7 @@ use super::caller::{Caller, InstanceCaller};
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{MetaInfoPage, PageRequest};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::user::{User, UserWrite, USER_STATES};
@@ -15,7 +16,6 @@ use crate::services::users as service;
 use crate::store::users::{self as store, UserFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 
 /// `type=ID` addresses a user by id; otherwise the segment is the username.
 fn by_id(params: &Params) -> ApiResult<bool> {

@@ -6,11 +6,11 @@
 
 use super::caller::InstanceCaller;
 use super::error::{ApiResult, ErrorItem};
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::AdminFlag;
 use crate::services::webhooks as service;
 use axum::extract::{Path, State};
-use axum::Json;
 use serde_json::Value;
 
 /// The designer's webhooks with their state in this instance.

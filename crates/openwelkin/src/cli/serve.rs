@@ -28,9 +28,10 @@ pub struct ServeArgs {
     /// longer (the database down or restarting) is answered 503 DATABASE_UNAVAILABLE.
     #[arg(long, env = "OPENWELKIN_DB_TIMEOUT_MS", default_value_t = 5_000)]
     pub db_timeout_ms: u64,
-    /// PostgreSQL: do not keep the configuration counter with a LISTEN connection; every
-    /// request reads it instead (one more query per request). For a connection pooler that
-    /// cannot LISTEN (PgBouncer in transaction mode).
+    /// Do not keep the configuration counter in the process (PostgreSQL: a LISTEN
+    /// connection; SQLite: a read every 50 ms); every request reads it instead (one more
+    /// query per request, and a change made through the CLI is seen at once). For a
+    /// connection pooler that cannot LISTEN (PgBouncer in transaction mode).
     #[arg(long, env = "OPENWELKIN_NO_CONFIG_LISTENER")]
     pub no_config_listener: bool,
     /// Create the demo tenant, instances, API client, users and patients (idempotent).
@@ -208,7 +209,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listen = listen_address(&args.listen).await?;
     let clock = Clock::system();
     let db = Db::connect_with(&args.db.database, std::time::Duration::from_millis(args.db_timeout_ms.max(1))).await?;
-    // Requests then need no query for the configuration counter (PostgreSQL).
+    // Requests then need no query for the configuration counter.
     if !args.no_config_listener {
         db.watch_config();
     }

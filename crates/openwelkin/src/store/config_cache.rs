@@ -3,10 +3,12 @@
 //!
 //! The database holds one counter, `config_version.v`, which every change to tenants,
 //! instances and API clients increments in the same transaction as the change (`bump`).
-//! A request reads the counter once (`config_version`, one indexed single-row query) and
-//! uses a cached entry only when it was read at that same counter value; otherwise it reads
-//! the row and caches it under the counter. A change made anywhere (the CLI, another node)
-//! is therefore seen by the very next request on every node, exactly as without the cache.
+//! A request takes the counter once (`config_version`: the copy `config_watch` keeps, or one
+//! indexed single-row query) and uses a cached entry only when it was read at that same
+//! counter value; otherwise it reads the row and caches it under the counter. A change made
+//! through this node is seen by its very next request; one made elsewhere (the CLI, another
+//! node) as soon as the copy has it: within milliseconds on PostgreSQL, 50 ms on SQLite,
+//! and never later than a second whatever happens to the listener.
 //!
 //! Order matters: the counter is read before the rows, so a row cached under counter `v`
 //! is never older than `v` (a change committed in between makes the row newer, and the
@@ -17,6 +19,7 @@ use super::clients::ApiClient;
 use super::sql::Conn;
 use super::tenants::{Instance, Tenant};
 use super::Db;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -59,10 +62,25 @@ impl ConfigCache {
     }
 }
 
+thread_local! {
+    /// This thread's handles of `openwelkin_cache_lookups_total` by (cache, hit): three
+    /// lookups per request would otherwise hash their labels in the registry each time.
+    static LOOKUPS: RefCell<Vec<(&'static str, bool, metrics::Counter)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Counts a lookup of an in-process cache (`openwelkin_cache_lookups_total`).
 pub fn lookup(cache: &'static str, hit: bool) {
-    let result = if hit { "hit" } else { "miss" };
-    metrics::counter!(crate::telemetry::names::CACHE_LOOKUPS, "cache" => cache, "result" => result).increment(1);
+    LOOKUPS.with(|cell| {
+        let mut handles = cell.borrow_mut();
+        if let Some((_, _, counter)) = handles.iter().find(|(c, h, _)| *c == cache && *h == hit) {
+            counter.increment(1);
+            return;
+        }
+        let result = if hit { "hit" } else { "miss" };
+        let counter = metrics::counter!(crate::telemetry::names::CACHE_LOOKUPS, "cache" => cache, "result" => result);
+        counter.increment(1);
+        handles.push((cache, hit, counter));
+    })
 }
 
 fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
@@ -75,19 +93,16 @@ fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V
 /// last statement: on PostgreSQL the counter row stays locked until the commit, and taking
 /// it last means a transaction holding it never waits for another lock.
 ///
-/// On PostgreSQL it also notifies `config_watch::CHANNEL` (delivered on commit, so every
+/// It records the value written so that this process's next requests read the counter
+/// until its listener (or SQLite poller) has seen that value (`config_watch`). On
+/// PostgreSQL it also notifies `config_watch::CHANNEL` (delivered on commit, so every
 /// node's listener reads the new counter within milliseconds), sent in the same round trip
-/// as the update, and records the value written so that this process's next requests read
-/// the counter until its listener has seen that value (`config_watch`).
+/// as the update.
 pub async fn bump(conn: &mut Conn) -> crate::store::sql::Result<()> {
-    let Conn::Postgres(pg) = conn else {
-        return crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1")
-            .execute(conn)
-            .await
-            .map(|_| ());
-    };
-    let notify = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
-    pg.deferred.push(crate::store::sql::query(&notify).into_deferred());
+    if let Conn::Postgres(pg) = conn {
+        let notify = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
+        pg.deferred.push(crate::store::sql::query(&notify).into_deferred());
+    }
     let row = crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1 RETURNING v")
         .fetch_one(conn)
         .await?;
@@ -96,8 +111,8 @@ pub async fn bump(conn: &mut Conn) -> crate::store::sql::Result<()> {
 }
 
 impl Db {
-    /// The configuration counter: on PostgreSQL, while `serve`'s listener is connected
-    /// and up to date, its copy, without a query (`config_watch`); otherwise the one query
+    /// The configuration counter: while `serve`'s listener (PostgreSQL) or poller (SQLite)
+    /// is up to date, its copy, without a query (`config_watch`); otherwise the one query
     /// an authenticated request makes before its tenant, client and instance come from the
     /// cache.
     pub async fn config_version(&self) -> crate::store::sql::Result<i64> {
@@ -108,9 +123,19 @@ impl Db {
             }
             None => {}
         }
+        self.read_config_version().await
+    }
+
+    /// The configuration counter read from the database, which also moves the SQLite
+    /// poller's copy forward (`ConfigWatch::saw`). A token exchange reads it before the
+    /// client's row: a token issued just after a change made through the CLI is then
+    /// checked against that change by the very next request.
+    pub async fn read_config_version(&self) -> crate::store::sql::Result<i64> {
         let row =
             crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(self.reader()).await?;
-        Ok(row.get("v"))
+        let v = row.get("v");
+        self.config_watch.saw(v);
+        Ok(v)
     }
 
     /// `tenant_by_name`, from the cache when it was read at `version`.

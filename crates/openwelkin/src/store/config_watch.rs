@@ -1,29 +1,33 @@
-//! The configuration counter without a round trip per request (PostgreSQL).
+//! The configuration counter without a query per request.
 //!
 //! `config_cache` trusts a cached tenant, client or instance only at the counter it was
-//! read at, so every authenticated request needs the counter. On PostgreSQL, reading it is
-//! one of the few round trips a request makes. Here one dedicated connection per server
-//! (`application_name` `openwelkin config listener PID`) runs `LISTEN openwelkin_config`;
-//! `bump` sends `pg_notify` in the transaction of every change, delivered on its commit.
-//! On each notification, and every `POLL` as a fallback, the listener reads the counter
-//! into an atomic that requests use instead of the database.
+//! read at, so every authenticated request needs the counter. Reading it per request is
+//! a PostgreSQL round trip, and on SQLite a read transaction of its own (its shared-memory
+//! locks were a tenth of a read by id's CPU). So `serve` keeps a copy in an atomic that
+//! requests use instead of the database:
+//! - PostgreSQL: one dedicated connection per server (`application_name`
+//!   `openwelkin config listener PID`) runs `LISTEN openwelkin_config`; `bump` sends
+//!   `pg_notify` in the transaction of every change, delivered on its commit. On each
+//!   notification, and every `POLL` as a fallback, the listener reads the counter.
+//! - SQLite: a task reads the counter every `SQLITE_POLL` (a change made through the CLI
+//!   writes the same file, but nothing tells this process). The counter only grows there,
+//!   so every read of it (the poller's, a token exchange's) can only move the copy forward
+//!   (`saw`).
 //!
 //! A request uses that copy only when it is certainly recent enough; otherwise it reads
 //! the counter as before (a "fallback read", counted by reason):
 //! - `not_listening`: the listener is not connected (start-up, lost connection,
 //!   failover), or its last successful read is older than `TRUSTED_FOR`. A connection that
-//!   died silently is therefore distrusted within `TRUSTED_FOR` of its last read, so a
-//!   change made elsewhere (another node, the CLI) is seen within that time whatever
-//!   happens to the listener, and within milliseconds normally.
+//!   died silently (or a poller starved of CPU) is therefore distrusted within
+//!   `TRUSTED_FOR` of its last read, so a change made elsewhere (another node, the CLI) is
+//!   seen within that time whatever happens to the listener, and within milliseconds
+//!   (PostgreSQL) or `SQLITE_POLL` (SQLite) normally.
 //! - `own_change`: this process bumped the counter to a value the listener has not read
 //!   yet. The API and the console disable a client and expect the very next request
 //!   refused; `bump` records the value it wrote (`RETURNING v`), and until the listener
 //!   has read at least that value, requests read the database. A bump whose transaction
 //!   rolled back never shows up, so this rule lapses after `OWN_CHANGE_FOR`; by then a
-//!   committed change has long been notified.
-//!
-//! SQLite keeps reading the counter per request: a local read costing microseconds, and
-//! every CLI write goes through the same file.
+//!   committed change has long been read.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -38,6 +42,10 @@ pub const APPLICATION_NAME: &str = "openwelkin config listener";
 
 /// How often the listener reads the counter without a notification.
 const POLL: Duration = Duration::from_millis(500);
+
+/// How often the SQLite poller reads the counter: the longest a change made through the
+/// CLI waits to be seen (a read transaction 20 times a second costs nothing measurable).
+const SQLITE_POLL: Duration = Duration::from_millis(50);
 
 /// The longest a read of the listener may take before its connection is given up.
 const READ_LIMIT: Duration = Duration::from_millis(500);
@@ -117,6 +125,8 @@ pub struct ConfigWatch {
     /// Whether a listener was started for this `Db` (only `serve` starts one): without
     /// it, reading the database is the design, not a fallback, and is not counted.
     started: AtomicBool,
+    /// SQLite: the counter only grows, so a read never moves the copy back (`saw`).
+    polling: AtomicBool,
     connected: AtomicBool,
     version: AtomicI64,
     read_at_ms: AtomicU64,
@@ -149,8 +159,53 @@ impl ConfigWatch {
 
     /// The value before the time: a request that sees the new time sees this value.
     fn read(&self, version: i64) {
-        self.version.store(version, Ordering::SeqCst);
+        if self.polling.load(Ordering::SeqCst) {
+            self.version.fetch_max(version, Ordering::SeqCst);
+        } else {
+            self.version.store(version, Ordering::SeqCst);
+        }
         self.read_at_ms.store(now_ms(), Ordering::SeqCst);
+    }
+
+    /// A counter value read from the database outside the poller (SQLite): the copy moves
+    /// forward to it at once, so a token issued after a change made through the CLI is
+    /// checked against that change, not against the copy from before it. PostgreSQL's
+    /// copy is the listener's alone (after a failover the counter may even go back).
+    pub fn saw(&self, version: i64) {
+        if self.polling.load(Ordering::SeqCst) {
+            self.version.fetch_max(version, Ordering::SeqCst);
+        }
+    }
+
+    /// Starts the SQLite poller: the counter read from `pool` every `SQLITE_POLL`.
+    pub fn start_polling(self: &Arc<Self>, pool: Arc<crate::store::sql::Pool>) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.polling.store(true, Ordering::SeqCst);
+        self.set_connected(false);
+        let watch = self.clone();
+        tokio::spawn(async move {
+            let mut poll = tokio::time::interval(SQLITE_POLL);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                poll.tick().await;
+                match crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(&*pool).await {
+                    Ok(row) => {
+                        watch.read(row.get("v"));
+                        if !watch.connected.load(Ordering::SeqCst) {
+                            watch.set_connected(true);
+                        }
+                    }
+                    Err(e) => {
+                        if watch.connected.load(Ordering::SeqCst) {
+                            tracing::warn!(error = %e, "reading the configuration counter failed; requests read it until a read succeeds");
+                            watch.set_connected(false);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Starts the listener on its own connection to the database `config` names (the
@@ -260,6 +315,24 @@ mod tests {
         // A connection that died silently: its last read is trusted for under a second.
         assert_eq!(decide(Snapshot { now_ms: 10_999, ..steady() }), Ok(7));
         assert_eq!(decide(Snapshot { now_ms: 11_000, ..steady() }), Err(Fallback::NotListening));
+    }
+
+    #[test]
+    fn a_polled_copy_only_moves_forward() {
+        let watch = ConfigWatch::default();
+        watch.polling.store(true, Ordering::SeqCst);
+        watch.read(5);
+        watch.saw(7);
+        assert_eq!(watch.version.load(Ordering::SeqCst), 7, "a token exchange's read moves it forward");
+        watch.read(6);
+        assert_eq!(watch.version.load(Ordering::SeqCst), 7, "an older poll does not move it back");
+        // The listener's copy (PostgreSQL) is its own: a counter that went back after a
+        // failover is followed, and reads elsewhere do not touch it.
+        let listener = ConfigWatch::default();
+        listener.read(9);
+        listener.read(4);
+        listener.saw(12);
+        assert_eq!(listener.version.load(Ordering::SeqCst), 4);
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub struct Db {
     formation_cache: formations::FormationCache,
     /// Tenants, clients and instances as of the last `config_version` seen.
     config_cache: config_cache::ConfigCache,
-    /// The listener's copy of the configuration counter (PostgreSQL, `serve` only).
+    /// The listener's (PostgreSQL) or poller's (SQLite) copy of the configuration
+    /// counter (`serve` only).
     config_watch: std::sync::Arc<config_watch::ConfigWatch>,
     /// Where the listener connects: the pool's settings (PostgreSQL only).
     pg_config: Option<tokio_postgres::Config>,
@@ -129,11 +130,13 @@ impl Db {
         self.backend
     }
 
-    /// Starts the listener that keeps the configuration counter in the process, so that
-    /// requests need not read it (PostgreSQL; see `config_watch`). Nothing on SQLite.
+    /// Starts the listener (PostgreSQL) or the poller (SQLite) that keeps the
+    /// configuration counter in the process, so that requests need not read it (see
+    /// `config_watch`).
     pub fn watch_config(&self) {
-        if let Some(config) = &self.pg_config {
-            self.config_watch.start(config.clone());
+        match &self.pg_config {
+            Some(config) => self.config_watch.start(config.clone()),
+            None => self.config_watch.start_polling(self.pool.clone()),
         }
     }
 

@@ -138,7 +138,7 @@ pub fn describe() {
     describe_gauge!(
         CONFIG_LISTENER_CONNECTED,
         Unit::Count,
-        "1 while the configuration listener (PostgreSQL LISTEN) is connected, else 0; absent on SQLite."
+        "1 while the configuration listener (PostgreSQL LISTEN) is connected or the SQLite poller reads the counter, else 0."
     );
     describe_counter!(
         CONFIG_FALLBACK_READS,

@@ -409,19 +409,14 @@ pub fn error_code(body: &Value) -> String {
 }
 
 /// How long a running server may take to see a configuration change made outside it (the
-/// CLI, another node): none on SQLite, where every request reads the configuration counter;
-/// under a second on PostgreSQL, where a listener keeps the counter in the process
-/// (LISTEN/NOTIFY, store/config_watch.rs).
+/// CLI, another node): under a second, as it keeps the configuration counter in the process
+/// (store/config_watch.rs: LISTEN/NOTIFY on PostgreSQL, a read every 50 ms on SQLite).
 pub fn config_delay() -> Duration {
-    if is_postgres() {
-        Duration::from_secs(1)
-    } else {
-        Duration::ZERO
-    }
+    Duration::from_secs(1)
 }
 
-/// Runs `f` until `done` holds of its answer, every 50 ms for less than `config_delay()`
-/// (once on SQLite), and returns the last answer: the caller asserts on it.
+/// Runs `f` until `done` holds of its answer, every 50 ms for less than `config_delay()`,
+/// and returns the last answer: the caller asserts on it.
 pub async fn once_seen<T, Fut: std::future::Future<Output = T>>(
     mut f: impl FnMut() -> Fut,
     done: impl Fn(&T) -> bool,

@@ -21,6 +21,7 @@ use super::caller::InstanceCaller;
 use super::error::{ApiError, ApiResult, ErrorItem};
 use super::paging::{PageRequest, SpringPage};
 use super::params::Params;
+use crate::api::json::Json;
 use crate::app::AppState;
 use crate::auth::policy::{Family, Op};
 use crate::domain::sms::{DIRECTIONS, STATUSES};
@@ -29,7 +30,6 @@ use crate::services::sms::{self as service, messages};
 use crate::store::sms::{self as store, SmsFilter, SmsScope};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde_json::Value;
 
 /// Send an SMS to the patient now (`sendNow: true`, the default) or at `scheduledAt`.

@@ -9,6 +9,7 @@ use super::phone_param;
 use crate::api::body::JsonObject;
 use crate::api::caller::InstanceCaller;
 use crate::api::error::{ApiError, ApiResult, ErrorItem};
+use crate::api::json::Json;
 use crate::api::paging::{PageRequest, SpringPage};
 use crate::api::params::Params;
 use crate::api::provider_caller::ProviderCaller;
@@ -19,7 +20,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Map, Value};
 
 /// A provider's request body: form fields (`application/x-www-form-urlencoded`, as
