@@ -5,8 +5,11 @@
 //! was sent, so nothing of the request was written: running the whole request again, on a
 //! fresh connection that the multi-host URL leads to the new primary, is safe. The handler
 //! marks such a failure (`RetryableFailure`, set by `ApiError` from the store's error);
-//! a failed `COMMIT` is never marked, as its outcome is unknown. Bodies are buffered for
-//! this only when small; a large upload is run once.
+//! a failed `COMMIT` is never marked, as its outcome is unknown. A write that violates a
+//! foreign key is marked too: a record it refers to was removed meanwhile (an instance
+//! reset elsewhere while this node still used its cached copy), and the run again, after
+//! the first pause, finds the new one. Bodies are buffered for this only when small; a
+//! large upload is run once.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;

@@ -47,8 +47,44 @@ impl Error {
     /// The statement failed before any `COMMIT` was sent, because its connection broke or
     /// its server no longer takes writes (a failover): running the whole request again on
     /// a fresh connection is safe. A failed `COMMIT` is not: it may have been applied.
+    ///
+    /// Also a write that refers to a row gone meanwhile (a foreign key violation): in
+    /// practice an instance reset through the CLI or another node, which gives the instance
+    /// a new id, while this request still used the cached instance (the configuration
+    /// counter's copy lags by up to one poll, `store/config_watch.rs`). Nothing was written;
+    /// the run again, after `api/retry.rs`'s first pause (longer than the poll), finds the
+    /// new instance, or answers what its checks say.
     pub fn retryable(&self) -> bool {
         use crate::store::errors::{classify, Failure};
-        !matches!(self, Error::Commit(_) | Error::PoolTimedOut) && classify(self) == Failure::Unavailable
+        !matches!(self, Error::Commit(_) | Error::PoolTimedOut)
+            && (classify(self) == Failure::Unavailable || self.is_dangling_reference())
+    }
+
+    /// A foreign key violation: the write refers to a row that does not exist (any more).
+    pub fn is_dangling_reference(&self) -> bool {
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+            }
+            Error::Postgres(e) => e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    fn sqlite(code: i32) -> Error {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
+    }
+
+    #[test]
+    fn a_write_to_a_row_gone_meanwhile_runs_again_but_not_after_its_commit() {
+        let dangling = sqlite(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY);
+        assert!(dangling.retryable());
+        assert!(!Error::Commit(std::sync::Arc::new(dangling)).retryable(), "a failed COMMIT may have been applied");
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE).retryable(), "a duplicate stays a duplicate");
     }
 }

@@ -235,7 +235,12 @@ impl Value {
             ValueRef::Null => Value::Null(Kind::Text),
             ValueRef::Integer(i) => Value::Int(i),
             ValueRef::Real(f) => Value::Real(f),
-            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            // `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` walks the text
+            // byte by byte even when it is valid (a stored body is 1-2 KB per row).
+            ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(t).into_owned(),
+            }),
             ValueRef::Blob(b) => Value::Blob(b.to_vec()),
         }
     }
