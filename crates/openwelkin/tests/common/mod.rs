@@ -42,7 +42,22 @@ impl Drop for Serving {
 
 /// Spawns an `openwelkin serve` command and waits for its "listening" line; returns the
 /// process and the base URL it printed.
+/// PostgreSQL has no file beside which to keep uploaded files, so a server or CLI on it
+/// defaults to `./openwelkin-files`: under `cargo test`, a folder in the crate's source tree.
+/// Commands on a PostgreSQL database get one temporary folder per database instead (the
+/// server and the CLI still agree), unless a test chose one.
+fn files_outside_the_tree(command: &mut Command) {
+    let url = command.get_args().filter_map(|a| a.to_str()).find(|a| a.starts_with("postgres")).map(str::to_string);
+    let chosen =
+        command.get_envs().any(|(k, _)| k == "OPENWELKIN_FILES_DIR") || command.get_args().any(|a| a == "--files-dir");
+    if let (Some(url), false) = (url, chosen) {
+        let name = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_string();
+        command.env("OPENWELKIN_FILES_DIR", std::env::temp_dir().join(format!("openwelkin-test-files-{name}")));
+    }
+}
+
 pub fn spawn_serving(command: &mut Command) -> (Child, String) {
+    files_outside_the_tree(command);
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let base = loop {
@@ -90,7 +105,10 @@ pub fn cli(db_url: &str, args: &[&str]) -> String {
 }
 
 pub fn cli_output(db_url: &str, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).args(["--database", db_url]).env("OPENWELKIN_LOG", "warn").output().unwrap()
+    let mut command = Command::new(BIN);
+    command.args(args).args(["--database", db_url]).env("OPENWELKIN_LOG", "warn");
+    files_outside_the_tree(&mut command);
+    command.output().unwrap()
 }
 
 /// The `secret: …` line a client command prints.
