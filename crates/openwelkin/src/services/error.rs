@@ -200,7 +200,7 @@ impl From<crate::store::sql::Error> for ServiceError {
             // A write that refers to a row removed meanwhile (an instance reset elsewhere
             // while this node used its cached copy): run again (`retryable`), and a 409 if
             // it still finds the row gone after the retries.
-            Failure::Other if err.is_dangling_reference() => {
+            Failure::RemovedMeanwhile => {
                 tracing::warn!(error = %err, "a write referred to a record removed meanwhile; the request runs again");
                 let mut e = ServiceError::conflict(
                     "REFERENCED_RECORD_REMOVED",

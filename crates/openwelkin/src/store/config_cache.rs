@@ -110,6 +110,12 @@ pub async fn bump(conn: &mut Conn) -> crate::store::sql::Result<()> {
     Ok(())
 }
 
+/// The counter as the database has it (one indexed single-row query).
+pub(super) async fn read_counter(pool: &crate::store::sql::Pool) -> crate::store::sql::Result<i64> {
+    let row = crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(pool).await?;
+    Ok(row.get("v"))
+}
+
 impl Db {
     /// The configuration counter: while `serve`'s listener (PostgreSQL) or poller (SQLite)
     /// is up to date, its copy, without a query (`config_watch`); otherwise the one query
@@ -131,9 +137,7 @@ impl Db {
     /// client's row: a token issued just after a change made through the CLI is then
     /// checked against that change by the very next request.
     pub async fn read_config_version(&self) -> crate::store::sql::Result<i64> {
-        let row =
-            crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(self.reader()).await?;
-        let v = row.get("v");
+        let v = read_counter(self.reader()).await?;
         self.config_watch.saw(v);
         Ok(v)
     }

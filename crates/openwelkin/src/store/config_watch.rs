@@ -160,11 +160,19 @@ impl ConfigWatch {
     /// The value before the time: a request that sees the new time sees this value.
     fn read(&self, version: i64) {
         if self.polling.load(Ordering::SeqCst) {
-            self.version.fetch_max(version, Ordering::SeqCst);
+            self.saw(version);
         } else {
             self.version.store(version, Ordering::SeqCst);
         }
         self.read_at_ms.store(now_ms(), Ordering::SeqCst);
+    }
+
+    /// A successful read of the listener or the poller: its copy is current and trusted.
+    fn read_up_to_date(&self, version: i64) {
+        self.read(version);
+        if !self.connected.load(Ordering::SeqCst) {
+            self.set_connected(true);
+        }
     }
 
     /// A counter value read from the database outside the poller (SQLite): the copy moves
@@ -190,13 +198,8 @@ impl ConfigWatch {
             poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 poll.tick().await;
-                match crate::store::sql::query("SELECT v FROM config_version WHERE id = 1").fetch_one(&*pool).await {
-                    Ok(row) => {
-                        watch.read(row.get("v"));
-                        if !watch.connected.load(Ordering::SeqCst) {
-                            watch.set_connected(true);
-                        }
-                    }
+                match super::config_cache::read_counter(&pool).await {
+                    Ok(v) => watch.read_up_to_date(v),
                     Err(e) => {
                         if watch.connected.load(Ordering::SeqCst) {
                             tracing::warn!(error = %e, "reading the configuration counter failed; requests read it until a read succeeds");
@@ -279,10 +282,7 @@ impl ConfigWatch {
             if row.get::<_, bool>(1) {
                 anyhow::bail!("the server no longer takes writes (a failover?)");
             }
-            self.read(row.get(0));
-            if !self.connected.load(Ordering::SeqCst) {
-                self.set_connected(true);
-            }
+            self.read_up_to_date(row.get(0));
         }
     }
 }

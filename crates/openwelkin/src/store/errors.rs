@@ -11,6 +11,10 @@ pub enum Failure {
     StorageFull,
     /// The database is down, restarting, or not answering within the configured wait.
     Unavailable,
+    /// A write referred to a row that is gone (a foreign key violation): in practice an
+    /// instance reset through the CLI or another node while this node still used its
+    /// cached copy (`config_watch`). Nothing was written; the request may run again.
+    RemovedMeanwhile,
     Other,
 }
 
@@ -23,6 +27,7 @@ pub fn classify(err: &sql::Error) -> Failure {
             rusqlite::ErrorCode::CannotOpen
             | rusqlite::ErrorCode::DatabaseBusy
             | rusqlite::ErrorCode::DatabaseLocked => Failure::Unavailable,
+            _ if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Failure::RemovedMeanwhile,
             _ => Failure::Other,
         },
         sql::Error::Postgres(e) => match e.code() {
@@ -31,6 +36,7 @@ pub fn classify(err: &sql::Error) -> Failure {
             Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => Failure::Unavailable,
             // A server that no longer takes writes: a former primary after a failover.
             Some(code) if code.code() == PG_READ_ONLY => Failure::Unavailable,
+            Some(code) if *code == tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION => Failure::RemovedMeanwhile,
             Some(_) => Failure::Other,
             // No SQLSTATE: the connection failed or closed under the statement.
             None if e.is_closed() || io_source(e).is_some() => Failure::Unavailable,

@@ -48,27 +48,16 @@ impl Error {
     /// its server no longer takes writes (a failover): running the whole request again on
     /// a fresh connection is safe. A failed `COMMIT` is not: it may have been applied.
     ///
-    /// Also a write that refers to a row gone meanwhile (a foreign key violation): in
-    /// practice an instance reset through the CLI or another node, which gives the instance
-    /// a new id, while this request still used the cached instance (the configuration
-    /// counter's copy lags by up to one poll, `store/config_watch.rs`). Nothing was written;
-    /// the run again, after `api/retry.rs`'s first pause (longer than the poll), finds the
-    /// new instance, or answers what its checks say.
+    /// Also a write that refers to a row removed meanwhile (`Failure::RemovedMeanwhile`):
+    /// an instance reset through the CLI or another node, which gives the instance a new
+    /// id, while this request still used the cached instance (the configuration counter's
+    /// copy lags by up to one poll, `store/config_watch.rs`). Nothing was written; the run
+    /// again, after `api/retry.rs`'s first pause (longer than the poll), finds the new
+    /// instance, or answers what its checks say.
     pub fn retryable(&self) -> bool {
         use crate::store::errors::{classify, Failure};
         !matches!(self, Error::Commit(_) | Error::PoolTimedOut)
-            && (classify(self) == Failure::Unavailable || self.is_dangling_reference())
-    }
-
-    /// A foreign key violation: the write refers to a row that does not exist (any more).
-    pub fn is_dangling_reference(&self) -> bool {
-        match self {
-            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
-            }
-            Error::Postgres(e) => e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
-            _ => false,
-        }
+            && matches!(classify(self), Failure::Unavailable | Failure::RemovedMeanwhile)
     }
 }
 
