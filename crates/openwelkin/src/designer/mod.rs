@@ -14,6 +14,8 @@ pub mod export;
 pub mod loader;
 mod object_rules;
 pub mod object_shapes;
+#[cfg(test)]
+mod object_tests;
 pub mod objects;
 pub(crate) mod shape;
 pub mod views;
