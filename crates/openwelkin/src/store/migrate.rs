@@ -79,9 +79,13 @@ async fn sqlite(engine: &Arc<SqliteEngine>) -> Result<()> {
     let conn = guard.connection();
     // Start-up may wait for another process's write lock (a server beside a CLI command);
     // the writer's usual busy timeout is short (see `sql::sqlite`), so lengthen it here.
-    conn.execute_batch("PRAGMA busy_timeout = 10000")?;
+    // Migrations commit outside the group commit, so they wait for the disk themselves.
+    conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL")?;
     let result = sqlite_locked(conn);
-    conn.execute_batch(&format!("PRAGMA busy_timeout = {}", super::sql::sqlite::WRITER_BUSY_MS))?;
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL",
+        super::sql::sqlite::WRITER_BUSY_MS
+    ))?;
     result
 }
 
