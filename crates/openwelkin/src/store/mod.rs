@@ -100,8 +100,12 @@ impl Db {
             Backend::Sqlite => {
                 reach::check_sqlite_path(&target)?;
                 Pool::Sqlite(
-                    sql::sqlite::SqliteEngine::open(&target, db_timeout.max(Duration::from_secs(10)))
-                        .map_err(|e| reach::sqlite_open_failed(&target, e))?,
+                    sql::sqlite::SqliteEngine::open(
+                        &target,
+                        db_timeout.max(Duration::from_secs(10)),
+                        patients::SQLITE_BEFORE_COMMIT,
+                    )
+                    .map_err(|e| reach::sqlite_open_failed(&target, e))?,
                 )
             }
             Backend::Postgres => {

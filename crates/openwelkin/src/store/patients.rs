@@ -70,6 +70,16 @@ impl PatientFilter {
     }
 }
 
+/// Run by the SQLite writer right before each group's `COMMIT`, in the same transaction:
+/// adds the patients the triggers of migration 0023 noted to the trigram index, once per
+/// group instead of once per transaction (FTS5 writes a segment whenever a savepoint ends,
+/// and each transaction of a group is a savepoint).
+pub const SQLITE_BEFORE_COMMIT: &[&str] = &[
+    "INSERT INTO patients_fts (rowid, search) \
+     SELECT p.rowid, p.search FROM patients_fts_pending f JOIN patients p ON p.rowid = f.rid",
+    "DELETE FROM patients_fts_pending",
+];
+
 /// Maps an API sort field to its column.
 pub fn sort_column(field: &str) -> Option<&'static str> {
     Some(match field {

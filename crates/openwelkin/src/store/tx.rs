@@ -2,10 +2,11 @@
 //!
 //! A write is answered only after `commit()` returned `Ok`, which is after the database
 //! acknowledged the `COMMIT`: on SQLite, the `COMMIT` of the group the transaction joined
-//! (`synchronous = FULL`, see `sql::sqlite`); on PostgreSQL, its own `COMMIT` (with the
-//! default `synchronous_commit`, after the commit reached the disk). Any failure of the
-//! transaction-control statements is "state unknown": the SQLite group is rolled back and
-//! its writer reopened, the PostgreSQL connection closed rather than handed back.
+//! and the flush of the log that follows it (see `sql::sqlite`); on PostgreSQL, its own
+//! `COMMIT` (with the default `synchronous_commit`, after the commit reached the disk).
+//! Any failure of the transaction-control statements is "state unknown": the SQLite group
+//! is rolled back and its writer reopened, the PostgreSQL connection closed rather than
+//! handed back.
 
 use super::sql::sqlite::SqliteEngine;
 use super::sql::PgConn;

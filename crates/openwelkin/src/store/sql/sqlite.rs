@@ -51,6 +51,8 @@ pub struct SqliteEngine {
     acquire_timeout: Duration,
     /// Flushes the log for each committed group (see the module comment).
     wal: WalSync,
+    /// Statements the store runs in each group right before its `COMMIT`.
+    before_commit: &'static [&'static str],
 }
 
 pub struct Writer {
@@ -70,7 +72,13 @@ pub type WriterGuard = OwnedMutexGuard<Writer>;
 
 impl SqliteEngine {
     /// Opens the database (creating the file), switches it to WAL and checks it can be read.
-    pub fn open(path: &str, acquire_timeout: Duration) -> Result<Arc<SqliteEngine>> {
+    /// `before_commit`: statements run in each group's transaction right before its
+    /// `COMMIT` (work the store does once per group rather than once per transaction).
+    pub fn open(
+        path: &str,
+        acquire_timeout: Duration,
+        before_commit: &'static [&'static str],
+    ) -> Result<Arc<SqliteEngine>> {
         let writer = open_connection(path, false)?;
         // WAL lets readers run beside the writer; it is a property of the file.
         writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
@@ -83,6 +91,7 @@ impl SqliteEngine {
             committer_queued: AtomicBool::new(false),
             acquire_timeout,
             wal: WalSync::new(path),
+            before_commit,
         };
         Ok(Arc::new(engine))
     }
@@ -231,12 +240,18 @@ impl SqliteEngine {
         }
     }
 
-    /// `COMMIT` on a blocking thread, then, with the writer let go, the flush of the log;
-    /// then answers the group.
+    /// The store's `before_commit` statements and `COMMIT`, on a blocking thread, then,
+    /// with the writer let go, the flush of the log; then answers the group.
     async fn commit_group(self: Arc<Self>, guard: WriterGuard) {
         let joined = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
-            let committed = match guard.connection().execute_batch("COMMIT") {
+            let conn = guard.connection();
+            let result = self
+                .before_commit
+                .iter()
+                .try_for_each(|sql| conn.prepare_cached(sql)?.execute([]).map(|_| ()))
+                .and_then(|()| conn.execute_batch("COMMIT"));
+            let committed = match result {
                 Ok(()) => self.wal.committed().map_err(Error::from),
                 Err(e) => {
                     discard_if_in_transaction(&mut guard);
@@ -333,11 +348,15 @@ fn discard_if_in_transaction(guard: &mut WriterGuard) {
 ///   crosses its threshold: a checkpoint on another thread, tried, left the log growing
 ///   without end under a steady load, because SQLite starts the log over only when a
 ///   write transaction begins with every frame already copied back.)
-/// - the savepoint journal in memory: every page a transaction changes is first copied
-///   there (each transaction of a group is a savepoint); as a temporary file it cost a
-///   `pwrite` per page, 15 % of a create's CPU under load.
+///
+/// The savepoint journal stays SQLite's default (memory up to 64 KiB, then a temporary
+/// file). Every page a transaction changes is first copied there, about 35 pages for a
+/// patient create, so under a create load that is a `pwrite` per page; `temp_store =
+/// MEMORY` saved 5-8 % of a create's CPU but made a seed of 10,000 patients (large
+/// transactions) 40 % slower, and a larger spill threshold set with `sqlite3_config`
+/// made the first large transaction fail with SQLITE_FULL (not investigated further).
 fn prepare_writer(conn: &Connection) -> Result<()> {
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY")?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     Ok(())
 }
 
@@ -461,7 +480,7 @@ mod tests {
     async fn a_commit_is_answered_once_the_log_is_on_disk_and_a_failed_flush_stops_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5)).unwrap();
+        let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
         for sql in ["CREATE TABLE t (x INTEGER)", "INSERT INTO t (x) VALUES (1)"] {
             let guard = engine.begin_write().await.unwrap();
             guard.connection().execute_batch(sql).unwrap();
