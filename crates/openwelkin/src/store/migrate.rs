@@ -83,8 +83,9 @@ async fn sqlite(engine: &Arc<SqliteEngine>) -> Result<()> {
     conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL")?;
     let result = sqlite_locked(conn);
     conn.execute_batch(&format!(
-        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL",
-        super::sql::sqlite::WRITER_BUSY_MS
+        "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}",
+        super::sql::sqlite::WRITER_BUSY_MS,
+        super::sql::sqlite::WRITER_SYNCHRONOUS
     ))?;
     result
 }

@@ -40,8 +40,6 @@ impl Drop for Serving {
     }
 }
 
-/// Spawns an `openwelkin serve` command and waits for its "listening" line; returns the
-/// process and the base URL it printed.
 /// PostgreSQL has no file beside which to keep uploaded files, so a server or CLI on it
 /// defaults to `./openwelkin-files`: under `cargo test`, a folder in the crate's source tree.
 /// Commands on a PostgreSQL database get one temporary folder per database instead (the
@@ -56,6 +54,8 @@ fn files_outside_the_tree(command: &mut Command) {
     }
 }
 
+/// Spawns an `openwelkin serve` command and waits for its "listening" line; returns the
+/// process and the base URL it printed.
 pub fn spawn_serving(command: &mut Command) -> (Child, String) {
     files_outside_the_tree(command);
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();

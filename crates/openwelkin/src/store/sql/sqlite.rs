@@ -36,6 +36,9 @@ const IDLE_READERS: usize = 8;
 /// The writer's own busy timeout (ms): it waits for another process's write lock in
 /// `begin_group`, asynchronously, not inside SQLite on a runtime thread.
 pub const WRITER_BUSY_MS: u32 = 20;
+/// The writer's `synchronous` setting: commits that do not wait for the disk (see
+/// `prepare_writer`).
+pub const WRITER_SYNCHRONOUS: &str = "NORMAL";
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 512;
 
@@ -356,7 +359,7 @@ fn discard_if_in_transaction(guard: &mut WriterGuard) {
 /// transactions) 40 % slower, and a larger spill threshold set with `sqlite3_config`
 /// made the first large transaction fail with SQLITE_FULL (not investigated further).
 fn prepare_writer(conn: &Connection) -> Result<()> {
-    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+    conn.execute_batch(&format!("PRAGMA synchronous = {WRITER_SYNCHRONOUS}"))?;
     Ok(())
 }
 

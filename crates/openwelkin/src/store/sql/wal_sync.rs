@@ -85,16 +85,14 @@ impl WalSync {
     /// Blocks until the commit with `ticket` (and every one before it) is on disk.
     pub fn wait_durable(&self, ticket: u64) -> std::io::Result<()> {
         let mut durable = self.durable.lock().unwrap_or_else(|e| e.into_inner());
-        if self.failed() {
-            return Err(poisoned());
-        }
+        self.check()?;
         if *durable >= ticket {
             return Ok(());
         }
         // Every commit counted so far has its frames written: the flush covers them all.
         let target = self.committed.load(Ordering::Acquire);
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(f, _)| f.clone());
-        let Some(file) = file else { return Err(poisoned()) };
+        let Some(file) = file else { return Err(std::io::Error::other("no commit has been recorded")) };
         if let Err(e) = file.sync_data() {
             self.failed.store(true, Ordering::Release);
             tracing::error!(error = %e, "flushing the SQLite write-ahead log failed: writes are refused until a restart");
