@@ -152,7 +152,7 @@ pub async fn save(t: &Target, tenant_name: &str, instance_name: &str, name: &str
     let tenant = tenant(&t.db, tenant_name).await?;
     instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
-    let mut tx = t.db.begin().await?;
+    let mut tx = t.db.begin_bulk().await?;
     let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let old = t.db.snapshots_in(&mut tx, &instance.id).await?.into_iter().find(|s| s.name == name);
     let (info, keys) = t.db.save_snapshot(&mut tx, &instance, name, now).await?;
@@ -181,7 +181,7 @@ pub async fn restore(t: &Target, tenant_name: &str, instance_name: &str, name: &
     instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
     let _files = FILES.lock().await;
-    let mut tx = t.db.begin().await?;
+    let mut tx = t.db.begin_bulk().await?;
     let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let (cleared, info, restored_keys) = t.db.restore_snapshot(&mut tx, &instance, name).await?;
     // Files first: every restored document row must name a file once the restore is seen.
@@ -221,7 +221,7 @@ pub async fn delete(t: &Target, tenant_name: &str, instance_name: &str, name: &s
     let tenant = tenant(&t.db, tenant_name).await?;
     instance(&t.db, &tenant, instance_name).await?;
     let now = t.clock.now_ms();
-    let mut tx = t.db.begin().await?;
+    let mut tx = t.db.begin_bulk().await?;
     let instance = locked(&t.db, &mut tx, &tenant, instance_name).await?;
     let id =
         t.db.delete_snapshot(&mut tx, &instance.id, name)

@@ -519,7 +519,7 @@ async fn write_patients(
     let (mut requests, mut created) = (0usize, 0usize);
     for (batch_no, batch) in plan.patients.chunks(PATIENTS_PER_BATCH).enumerate() {
         let first = batch_no * PATIENTS_PER_BATCH;
-        let mut tx = db.begin().await?;
+        let mut tx = db.begin_bulk().await?;
         // On PostgreSQL the batch's rows go out with its COMMIT, pipelined: one round trip
         // for about 1,500 statements instead of one each.
         tx.defer_executes();

@@ -306,7 +306,7 @@ impl Db {
     /// Deletes up to `limit` rows of a retired instance from each table, in one short
     /// transaction; returns how many went (0 when it is empty), and then drops its row.
     pub async fn sweep_retired_batch(&self, retired_id: &str, limit: i64) -> crate::store::sql::Result<u64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_bulk().await?;
         let row_id = match self.backend {
             Backend::Sqlite => "rowid",
             Backend::Postgres => "ctid",

@@ -154,6 +154,12 @@ impl Db {
         Tx::begin(&self.pool).await
     }
 
+    /// Starts a write transaction for bulk work (a seed's batch, a snapshot, the reset
+    /// sweep): see `Tx::begin_bulk`.
+    pub async fn begin_bulk(&self) -> sql::Result<Tx> {
+        Tx::begin_bulk(&self.pool).await
+    }
+
     /// Starts a read-only transaction that sees one moment throughout.
     pub async fn begin_read(&self) -> sql::Result<Tx> {
         Tx::begin_read(&self.pool).await

@@ -30,10 +30,21 @@ pub struct Tx {
 
 impl Tx {
     pub(super) async fn begin(pool: &Pool) -> Result<Tx> {
+        Self::begin_write(pool, false).await
+    }
+
+    /// A large write transaction (thousands of rows): on SQLite always the first of its
+    /// group, so that it needs no savepoint (see `SqliteEngine::begin_write_alone`); on
+    /// PostgreSQL an ordinary transaction.
+    pub(super) async fn begin_bulk(pool: &Pool) -> Result<Tx> {
+        Self::begin_write(pool, true).await
+    }
+
+    async fn begin_write(pool: &Pool, bulk: bool) -> Result<Tx> {
         let asked = Instant::now();
         let tx = match pool {
             Pool::Sqlite(engine) => {
-                let guard = engine.begin_write().await?;
+                let guard = if bulk { engine.begin_write_alone().await? } else { engine.begin_write().await? };
                 Tx::new(Conn::SqliteWriter(guard), Some(engine.clone()), Backend::Sqlite, "write")
             }
             Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN", "write").await?,

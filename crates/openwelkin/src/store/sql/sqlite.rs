@@ -6,6 +6,10 @@
 //!   few microseconds of SQLite work, less than handing it to another thread would.
 //! - **Writes** go through the one writer connection, guarded by a fair async lock. Each
 //!   transaction (`Tx`) is a `SAVEPOINT` inside a shared `BEGIN IMMEDIATE` … `COMMIT`.
+//!   (The first transaction of a group runs in the `BEGIN` itself, without a savepoint:
+//!   nothing precedes it that a failure would have to keep, and SQLite copies every page a
+//!   statement changes inside a savepoint to a side journal first, which for a large
+//!   transaction, such as a seed's batch, is most of its I/O.)
 //!   When a transaction finishes while others are queued for the writer, its commit waits
 //!   for theirs: the queue's transactions run one after another, then one `COMMIT` (one
 //!   flush of the log) makes them all durable, and each caller is answered only then. An
@@ -62,6 +66,9 @@ pub struct Writer {
     conn: Option<Connection>,
     /// Finished transactions waiting for the group's `COMMIT`.
     group: Vec<oneshot::Sender<Result<()>>>,
+    /// The transaction holding the writer runs inside its own savepoint (it is not the
+    /// first of its group).
+    savepoint: bool,
 }
 
 impl Writer {
@@ -89,7 +96,11 @@ impl SqliteEngine {
         let engine = SqliteEngine {
             path: path.to_string(),
             readers: Mutex::new(Vec::new()),
-            writer: Arc::new(tokio::sync::Mutex::new(Writer { conn: Some(writer), group: Vec::new() })),
+            writer: Arc::new(tokio::sync::Mutex::new(Writer {
+                conn: Some(writer),
+                group: Vec::new(),
+                savepoint: false,
+            })),
             waiting: AtomicUsize::new(0),
             committer_queued: AtomicBool::new(false),
             acquire_timeout,
@@ -126,23 +137,53 @@ impl SqliteEngine {
         }
     }
 
-    /// Takes the writer for one transaction and opens its savepoint (and, first in a
-    /// group, the group's `BEGIN IMMEDIATE`).
+    /// Takes the writer for one transaction: first in a group, the group's `BEGIN
+    /// IMMEDIATE`, otherwise a savepoint of its own.
     pub async fn begin_write(self: &Arc<Self>) -> Result<WriterGuard> {
+        let guard = self.lock_writer().await?;
+        self.begin_in(guard).await
+    }
+
+    /// Takes the writer for a large transaction, always the first of its group: a group
+    /// already open is committed first. Its statements' journals then live only as long as
+    /// each statement, not as long as the transaction (see `prepare_writer`).
+    pub async fn begin_write_alone(self: &Arc<Self>) -> Result<WriterGuard> {
+        loop {
+            let guard = self.lock_writer().await?;
+            if guard.conn.as_ref().is_none_or(Connection::is_autocommit) {
+                return self.begin_in(guard).await;
+            }
+            if guard.group.is_empty() {
+                // Not reachable (a group is open only with a member in it); end it anyway.
+                let mut guard = guard;
+                discard_if_in_transaction(&mut guard);
+                return self.begin_in(guard).await;
+            }
+            self.clone().commit_group(guard).await;
+        }
+    }
+
+    async fn lock_writer(&self) -> Result<WriterGuard> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let queued = Queued(&self.waiting);
         let lock = tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned()).await;
         drop(queued);
-        let mut guard = lock.map_err(|_| Error::PoolTimedOut)?;
+        lock.map_err(|_| Error::PoolTimedOut)
+    }
+
+    async fn begin_in(self: &Arc<Self>, mut guard: WriterGuard) -> Result<WriterGuard> {
         self.wal.check()?;
         if guard.conn.is_none() {
             let conn = open_connection(&self.path, false)?;
             prepare_writer(&conn)?;
             guard.conn = Some(conn);
         }
-        let started = if guard.connection().is_autocommit() { self.begin_group(&mut guard).await } else { Ok(()) };
-        let conn = guard.connection();
-        if let Err(e) = started.and_then(|_| conn.execute_batch("SAVEPOINT tx")) {
+        // A group is open exactly while the writer is inside a transaction.
+        let first = guard.connection().is_autocommit();
+        let started =
+            if first { self.begin_group(&mut guard).await } else { guard.connection().execute_batch("SAVEPOINT tx") };
+        guard.savepoint = !first;
+        if let Err(e) = started {
             let e = Error::from(e);
             fail_group(&mut guard, &e);
             discard_if_in_transaction(&mut guard);
@@ -173,7 +214,8 @@ impl SqliteEngine {
     /// Finishes a transaction: releases its savepoint and answers once the group's
     /// `COMMIT` has reached the disk.
     pub async fn commit(self: &Arc<Self>, mut guard: WriterGuard) -> Result<()> {
-        if let Err(e) = guard.connection().execute_batch("RELEASE tx") {
+        let released = if guard.savepoint { guard.connection().execute_batch("RELEASE tx") } else { Ok(()) };
+        if let Err(e) = released {
             let e = Error::from(e);
             fail_group(&mut guard, &e);
             discard_if_in_transaction(&mut guard);
@@ -205,9 +247,11 @@ impl SqliteEngine {
     /// Rolls back a transaction that ends without a commit (an error, a cancelled request).
     pub fn rollback(self: &Arc<Self>, mut guard: WriterGuard) {
         let undone = match guard.conn.as_ref() {
-            Some(conn) if !conn.is_autocommit() => {
+            Some(conn) if !conn.is_autocommit() && guard.savepoint => {
                 conn.execute_batch("ROLLBACK TO tx").and_then(|_| conn.execute_batch("RELEASE tx"))
             }
+            // The first of its group: the group's transaction holds nothing else.
+            Some(conn) if !conn.is_autocommit() => conn.execute_batch("ROLLBACK"),
             _ => Ok(()),
         };
         match undone {
@@ -352,14 +396,18 @@ fn discard_if_in_transaction(guard: &mut WriterGuard) {
 ///   without end under a steady load, because SQLite starts the log over only when a
 ///   write transaction begins with every frame already copied back.)
 ///
-/// The savepoint journal stays SQLite's default (memory up to 64 KiB, then a temporary
-/// file). Every page a transaction changes is first copied there, about 35 pages for a
-/// patient create, so under a create load that is a `pwrite` per page; `temp_store =
-/// MEMORY` saved 5-8 % of a create's CPU but made a seed of 10,000 patients (large
-/// transactions) 40 % slower, and a larger spill threshold set with `sqlite3_config`
-/// made the first large transaction fail with SQLITE_FULL (not investigated further).
+/// - statement journals in memory (`temp_store = MEMORY`). Inside a transaction SQLite
+///   copies every page a statement changes to a journal first, so that a failing statement
+///   can be undone alone; inside a savepoint the copies stay until the savepoint ends.
+///   With the default (memory up to 64 KiB, then a temporary file) a patient create, about
+///   35 pages, spilled to a file: a `pwrite` per page. In memory the journal costs a
+///   transaction of the API a few hundred KiB at most; large transactions
+///   (`begin_write_alone`: a seed's batches, snapshots, the reset sweep) run without a
+///   savepoint, so their statements' copies are dropped statement by statement.
+///   (A larger spill threshold through `sqlite3_config` is no alternative: SQLite then
+///   allocates the in-memory journal in chunks of that size.)
 fn prepare_writer(conn: &Connection) -> Result<()> {
-    conn.execute_batch(&format!("PRAGMA synchronous = {WRITER_SYNCHRONOUS}"))?;
+    conn.execute_batch(&format!("PRAGMA synchronous = {WRITER_SYNCHRONOUS}; PRAGMA temp_store = MEMORY;"))?;
     Ok(())
 }
 
@@ -495,6 +543,63 @@ mod tests {
         engine.wal.poison();
         let refused = engine.begin_write().await.err().expect("writes are refused after a failed flush");
         assert_eq!(classify(&refused), Failure::Unavailable, "{refused}");
+    }
+
+    fn count(engine: &super::SqliteEngine) -> i64 {
+        engine.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?)).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_first_of_a_group_needs_no_savepoint_and_a_bulk_transaction_is_always_first() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let engine = super::SqliteEngine::open(path.to_str().unwrap(), Duration::from_secs(5), &[]).unwrap();
+        let guard = engine.begin_write().await.unwrap();
+        guard.connection().execute_batch("CREATE TABLE t (x INTEGER UNIQUE)").unwrap();
+        engine.commit(guard).await.unwrap();
+
+        // The first of a group rolls back alone: the group's transaction ends with it.
+        let first = engine.begin_write().await.unwrap();
+        assert!(!first.savepoint, "the first of a group runs in the BEGIN itself");
+        first.connection().execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        engine.rollback(first);
+        assert_eq!(count(&engine), 0);
+
+        // A group of three: the first commits, the second fails and rolls back to its
+        // savepoint, and a bulk transaction queued behind them finds the group committed.
+        let first = engine.begin_write().await.unwrap();
+        first.connection().execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        let second = tokio::spawn({
+            let engine = engine.clone();
+            async move {
+                let guard = engine.begin_write().await.unwrap();
+                assert!(guard.savepoint, "a later member runs in a savepoint of its own");
+                guard.connection().execute_batch("INSERT INTO t VALUES (2)").unwrap();
+                assert!(guard.connection().execute_batch("INSERT INTO t VALUES (1)").is_err());
+                engine.rollback(guard);
+            }
+        });
+        while engine.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let first_done = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.commit(first).await }
+        });
+        second.await.unwrap();
+        let bulk = engine.begin_write_alone().await.unwrap();
+        assert!(!bulk.savepoint, "a bulk transaction opens the group");
+        assert_eq!(count(&engine), 1, "the open group was committed before the bulk transaction began");
+        bulk.connection().execute_batch("INSERT INTO t VALUES (3)").unwrap();
+        engine.commit(bulk).await.unwrap();
+        first_done.await.unwrap().unwrap();
+        let rows: Vec<i64> = engine
+            .read(|c| {
+                Ok(c.prepare("SELECT x FROM t ORDER BY x")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(rows, [1, 3]);
     }
 
     #[test]
