@@ -60,7 +60,6 @@ impl AppState {
                 let warm = cell.clone();
                 tokio::task::spawn_blocking(move || {
                     warm.get_or_init(dummy_hash);
-                    crate::memory::release_unused();
                 });
                 cell
             },

@@ -18,7 +18,6 @@ pub mod emulator;
 pub mod events;
 pub mod files;
 pub mod ids;
-pub mod memory;
 pub mod net;
 pub mod postman;
 pub mod provision;

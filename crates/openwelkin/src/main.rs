@@ -1,10 +1,5 @@
 use openwelkin::telemetry::logs::{self, LogFormat};
 
-/// mimalloc instead of the system allocator: under a read load glibc's malloc and free
-/// were 12 % of the server's CPU (see `openwelkin::memory`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     openwelkin::net::os::tune_allocator();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the async runtime starts").block_on(run())

@@ -51,9 +51,7 @@ pub fn tune_allocator() {
 /// in its arenas (one per thread that allocated, up to 8 per core) and returns it only
 /// from the top of the main heap on its own; after a burst of connections closes, most of
 /// what they used would stay in the process. `malloc_trim` releases the free pages of
-/// every arena. Elsewhere (musl, other systems) this does nothing. (glibc's heap holds
-/// what SQLite allocates; the server's own allocations are mimalloc's, released by
-/// `memory::release_unused`.)
+/// every arena. Elsewhere (musl, other systems) this does nothing.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and may be called at any time from any thread;
@@ -61,7 +59,6 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-    crate::memory::release_unused();
 }
 
 #[cfg(test)]
