@@ -4,12 +4,12 @@
 //! - **Reads** run on the calling thread, on a connection taken from a small stack of
 //!   read-only connections (WAL readers never wait for the writer). A point read costs a
 //!   few microseconds of SQLite work, less than handing it to another thread would.
-//! - **Writes** go through the one writer connection, guarded by a fair async lock. Each
-//!   transaction (`Tx`) is a `SAVEPOINT` inside a shared `BEGIN IMMEDIATE` … `COMMIT`.
-//!   (The first transaction of a group runs in the `BEGIN` itself, without a savepoint:
-//!   nothing precedes it that a failure would have to keep, and SQLite copies every page a
-//!   statement changes inside a savepoint to a side journal first, which for a large
-//!   transaction, such as a seed's batch, is most of its I/O.)
+//! - **Writes** go through the one writer connection, guarded by a fair async lock. The
+//!   transactions (`Tx`) of a group share one `BEGIN IMMEDIATE` … `COMMIT`: the first runs
+//!   in the `BEGIN` itself, each later one in a `SAVEPOINT` of its own. (The first needs
+//!   none: nothing precedes it that a failure would have to keep. And SQLite copies every
+//!   page a statement changes inside a savepoint to a side journal first, which for a
+//!   large transaction, such as a seed's batch, is most of its I/O.)
 //!   When a transaction finishes while others are queued for the writer, its commit waits
 //!   for theirs: the queue's transactions run one after another, then one `COMMIT` (one
 //!   flush of the log) makes them all durable, and each caller is answered only then. An
@@ -153,12 +153,6 @@ impl SqliteEngine {
             if guard.conn.as_ref().is_none_or(Connection::is_autocommit) {
                 return self.begin_in(guard).await;
             }
-            if guard.group.is_empty() {
-                // Not reachable (a group is open only with a member in it); end it anyway.
-                let mut guard = guard;
-                discard_if_in_transaction(&mut guard);
-                return self.begin_in(guard).await;
-            }
             self.clone().commit_group(guard).await;
         }
     }
@@ -211,8 +205,8 @@ impl SqliteEngine {
         }
     }
 
-    /// Finishes a transaction: releases its savepoint and answers once the group's
-    /// `COMMIT` has reached the disk.
+    /// Finishes a transaction: releases its savepoint (if it has one) and answers once the
+    /// group's `COMMIT` has reached the disk.
     pub async fn commit(self: &Arc<Self>, mut guard: WriterGuard) -> Result<()> {
         let released = if guard.savepoint { guard.connection().execute_batch("RELEASE tx") } else { Ok(()) };
         if let Err(e) = released {
@@ -250,8 +244,8 @@ impl SqliteEngine {
             Some(conn) if !conn.is_autocommit() && guard.savepoint => {
                 conn.execute_batch("ROLLBACK TO tx").and_then(|_| conn.execute_batch("RELEASE tx"))
             }
-            // The first of its group: the group's transaction holds nothing else.
-            Some(conn) if !conn.is_autocommit() => conn.execute_batch("ROLLBACK"),
+            // The first of its group has no savepoint: its group is empty, so the whole
+            // transaction is rolled back below.
             _ => Ok(()),
         };
         match undone {
@@ -395,7 +389,6 @@ fn discard_if_in_transaction(guard: &mut WriterGuard) {
 ///   crosses its threshold: a checkpoint on another thread, tried, left the log growing
 ///   without end under a steady load, because SQLite starts the log over only when a
 ///   write transaction begins with every frame already copied back.)
-///
 /// - statement journals in memory (`temp_store = MEMORY`). Inside a transaction SQLite
 ///   copies every page a statement changes to a journal first, so that a failing statement
 ///   can be undone alone; inside a savepoint the copies stay until the savepoint ends.
