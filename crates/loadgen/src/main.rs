@@ -5,9 +5,11 @@
 //! reports throughput, errors and latency percentiles of the measured window.
 
 mod export;
+mod request;
 mod stats;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
 use tokio::time::{timeout_at, Instant};
 
+use request::{Draw, RequestSpec};
 use stats::{Report, WorkerStats};
 
 /// Patients created up front by the `read` scenario.
@@ -33,6 +36,9 @@ enum Scenario {
     /// Page GET /export/{TYPE} to the end, quiet and then while --writers tasks create and
     /// update patients; checks that no record was skipped or repeated.
     Export,
+    /// One request shape in a loop: --method, --path (after /{tenant}/{instance}), --body,
+    /// `{n}` in the path from 1..=--ids (success = 200, and --expect-total when given).
+    Request,
 }
 
 #[derive(Parser, Debug)]
@@ -85,6 +91,25 @@ struct Args {
     /// `export`: tasks creating and updating patients during the second pass (0: none).
     #[arg(long, default_value_t = 4)]
     writers: usize,
+    /// `request`: GET or POST.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// `request`: the path after /{tenant}/{instance}, query included; `{n}` is replaced.
+    #[arg(long, default_value = "/patients")]
+    path: String,
+    /// `request`: a JSON body to send.
+    #[arg(long)]
+    body: Option<String>,
+    /// `request`: `{n}` is drawn from 1..=ids, as twelve digits.
+    #[arg(long, default_value_t = 0)]
+    ids: u64,
+    /// `request`: an answer succeeds only if its `totalElements` is this.
+    #[arg(long)]
+    expect_total: Option<i64>,
+    /// Stop after this many requests over all workers, warmup included (0: only the
+    /// duration bounds the run).
+    #[arg(long, default_value_t = 0)]
+    max_requests: u64,
 }
 
 /// Parse "10s", "500ms", "1.5s", "2m" or a bare number of seconds.
@@ -113,6 +138,10 @@ struct Target {
     auth: String,
     /// Patient ids for the `read` scenario (empty for `create`).
     ids: Vec<String>,
+    /// The `request` scenario's request.
+    request: Option<RequestSpec>,
+    /// Requests still allowed over all workers (`--max-requests`; u64::MAX: no cap).
+    budget: AtomicU64,
 }
 
 impl Target {
@@ -179,6 +208,15 @@ async fn seed_patients(target: &Target, n: usize) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// A success when the status is the one wanted, else an error named by the status.
+fn expect(status: u16, want: u16) -> Result<(), String> {
+    if status == want {
+        Ok(())
+    } else {
+        Err(status.to_string())
+    }
+}
+
 /// When a worker starts its requests: as soon as the previous one is answered, or on a
 /// fixed schedule (`--rate`).
 #[derive(Clone, Copy)]
@@ -214,6 +252,7 @@ async fn worker(
     // Spread readers over the id list so they don't all hit the same patient.
     let mut n: usize = if target.ids.is_empty() { 0 } else { worker_id * 7919 % target.ids.len() };
     let mut scheduled = pace.map(|p| p.first);
+    let mut draw = Draw::seeded(worker_id);
     loop {
         let started = match (scheduled.as_mut(), pace) {
             (Some(at), Some(p)) => {
@@ -227,13 +266,25 @@ async fn worker(
         if started >= end {
             break;
         }
+        let allowed = target.budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1));
+        if allowed.is_err() {
+            break;
+        }
         let request = async {
             match scenario {
                 Scenario::Create => {
-                    target.create_patient(&format!("Gen{worker_id}-{n}")).await.map(|(status, _)| (status, 201))
+                    target.create_patient(&format!("Gen{worker_id}-{n}")).await.map(|(status, _)| expect(status, 201))
                 }
                 Scenario::Read => {
-                    target.read_patient(&target.ids[n % target.ids.len()]).await.map(|status| (status, 200))
+                    target.read_patient(&target.ids[n % target.ids.len()]).await.map(|status| expect(status, 200))
+                }
+                Scenario::Request => {
+                    let spec = target.request.as_ref().expect("the request scenario has its request");
+                    spec.send(&target.client, &target.auth, &mut draw).await.map(|(status, ok)| match ok {
+                        true => Ok(()),
+                        false if status == 200 => Err("totalElements".to_string()),
+                        false => Err(status.to_string()),
+                    })
                 }
                 Scenario::Export => unreachable!("export runs on its own"),
             }
@@ -247,8 +298,7 @@ async fn worker(
         let transport_error = result.is_err();
         if started >= measure_from {
             match result {
-                Ok((status, want)) if status == want => stats.record(Some(latency), Ok(())),
-                Ok((status, _)) => stats.record(Some(latency), Err(status.to_string())),
+                Ok(outcome) => stats.record(Some(latency), outcome),
                 Err(_) => stats.record(None, Err("transport".to_string())),
             }
         }
@@ -304,7 +354,13 @@ async fn run(args: Args) -> Result<bool> {
         patients_url: format!("{base}/{}/{}/patients", args.tenant, args.instance),
         auth: format!("Bearer {token}"),
         ids: Vec::new(),
+        request: None,
+        budget: AtomicU64::new(if args.max_requests == 0 { u64::MAX } else { args.max_requests }),
     };
+    if let Scenario::Request = args.scenario {
+        let url = format!("{base}/{}/{}{}", args.tenant, args.instance, args.path);
+        target.request = Some(RequestSpec::new(&args.method, url, args.body.clone(), args.ids, args.expect_total)?);
+    }
     if let Scenario::Read = args.scenario {
         target.ids = seed_patients(&target, READ_SEED_PATIENTS).await?;
     }
