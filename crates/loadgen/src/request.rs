@@ -43,8 +43,14 @@ impl RequestSpec {
         self.url.replace("{n}", &format!("{:012}", 1 + draw.next() % self.ids))
     }
 
-    /// Sends one request; the status it answered with and whether that counts as success.
-    pub async fn send(&self, client: &reqwest::Client, auth: &str, draw: &mut Draw) -> reqwest::Result<(u16, bool)> {
+    /// Sends one request: a success, or an error named by the status (`totalElements`
+    /// when a 200 did not have the expected total).
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        auth: &str,
+        draw: &mut Draw,
+    ) -> reqwest::Result<Result<(), String>> {
         let mut request = client.request(self.method.clone(), self.url_for(draw)).header("Authorization", auth);
         if let Some(body) = &self.body {
             request = request.header("Content-Type", "application/json").body(body.clone());
@@ -52,8 +58,13 @@ impl RequestSpec {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await?;
-        let ok = status == 200 && self.expect_total.is_none_or(|want| total_of(&bytes) == Some(want));
-        Ok((status, ok))
+        Ok(if status != 200 {
+            Err(status.to_string())
+        } else if self.expect_total.is_some_and(|want| total_of(&bytes) != Some(want)) {
+            Err("totalElements".to_string())
+        } else {
+            Ok(())
+        })
     }
 }
 
