@@ -881,16 +881,17 @@ async fn fake_messages(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let refuse = form.iter().any(|(k, v)| k == "Body" && v.contains("REFUSE"));
-    let n = {
-        let mut seen = fake.seen.lock().unwrap();
-        seen.push(Captured {
-            path: uri.path().to_string(),
-            authorization: header("authorization"),
-            content_type: header("content-type"),
-            form,
-        });
-        seen.len()
-    };
+    fake.seen.lock().unwrap().push(Captured {
+        path: uri.path().to_string(),
+        authorization: header("authorization"),
+        content_type: header("content-type"),
+        form,
+    });
+    // Unique across every fake of this process, as Twilio's are: on a shared PostgreSQL
+    // database one test's server may send another test's scheduled message, and a sid the
+    // instance already has would be refused. (Above the sids the inbound tests post.)
+    static SIDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0x10000);
+    let n = SIDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if refuse {
         let body = json!({"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400});
         return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();

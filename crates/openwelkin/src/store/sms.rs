@@ -178,12 +178,25 @@ pub async fn update_if(
     expected: &str,
     now_ms: i64,
 ) -> crate::store::sql::Result<bool> {
+    update_if_untouched(tx, instance_id, sms, expected, i64::MAX, now_ms).await
+}
+
+/// `update_if`, and only if the message was last written before `before_ms`: a message
+/// left `ACCEPTED` by a node that stopped (the scheduler fails it).
+pub async fn update_if_untouched(
+    tx: &mut Tx,
+    instance_id: &str,
+    sms: &Value,
+    expected: &str,
+    before_ms: i64,
+    now_ms: i64,
+) -> crate::store::sql::Result<bool> {
     let c = columns(sms, now_ms);
     let done = crate::store::sql::query(
         "UPDATE sms_messages SET patient_id = $1, status = $2, sender = $3, receiver = $4, sender_name = $5, \
          receiver_name = $6, message_key = $7, from_phone = $8, to_phone = $9, starred = $10, external_id = $11, \
          scheduled_at = $12, sent_at = $13, received_at = $14, date_at = $15, updated_at = $16, body = $17 \
-         WHERE instance_id = $18 AND id = $19 AND status = $20",
+         WHERE instance_id = $18 AND id = $19 AND status = $20 AND updated_at < $21",
     )
     .bind(c.patient_id)
     .bind(c.status)
@@ -205,6 +218,7 @@ pub async fn update_if(
     .bind(instance_id)
     .bind(sms["id"].as_str())
     .bind(expected)
+    .bind(before_ms)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -391,14 +405,19 @@ impl Db {
 
     /// Scheduled messages whose time has come, across instances (for the scheduler).
     pub async fn due_sms(&self, now_ms: i64, limit: i64) -> crate::store::sql::Result<Vec<Due>> {
-        let rows = crate::store::sql::query(
-            "SELECT tenant_id, instance_id, id FROM sms_messages WHERE status = 'SCHEDULED' AND scheduled_at <= $1 \
-             ORDER BY scheduled_at, id LIMIT $2",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await?;
+        self.sms_where("status = 'SCHEDULED' AND scheduled_at <= $1 ORDER BY scheduled_at, id", now_ms, limit).await
+    }
+
+    /// Outbound messages still `ACCEPTED` that were last written before `before_ms`, across
+    /// instances: handed to a provider by a node that stopped before it stored the outcome.
+    pub async fn abandoned_sms(&self, before_ms: i64, limit: i64) -> crate::store::sql::Result<Vec<Due>> {
+        self.sms_where("status = 'ACCEPTED' AND updated_at < $1 ORDER BY updated_at, id", before_ms, limit).await
+    }
+
+    /// The messages `condition` (with `$1` = `at_ms`, and its order) selects, at most `limit`.
+    async fn sms_where(&self, condition: &str, at_ms: i64, limit: i64) -> crate::store::sql::Result<Vec<Due>> {
+        let sql = format!("SELECT tenant_id, instance_id, id FROM sms_messages WHERE {condition} LIMIT $2");
+        let rows = crate::store::sql::query(&sql).bind(at_ms).bind(limit).fetch_all(self.reader()).await?;
         Ok(rows
             .iter()
             .map(|r| Due { tenant_id: r.get("tenant_id"), instance_id: r.get("instance_id"), id: r.get("id") })

@@ -78,22 +78,54 @@ async fn dispatch(state: &AppState, who: &Who, s: Value, patient: Option<&Patien
     let outcome_label = if outcome.is_ok() { "sent" } else { "failed" };
     metrics::counter!(crate::telemetry::names::SMS_SENDS, "provider" => state.sms.name(), "outcome" => outcome_label)
         .increment(1);
+    if let Err(reason) = &outcome {
+        tracing::warn!(sms_id = %id, provider = state.sms.name(), error = %reason, "SMS delivery failed");
+    }
+    let mut attempt = 0;
+    loop {
+        match store_outcome(state, who, &id, &outcome, patient).await {
+            Err(e) if e.retryable && attempt < OUTCOME_RETRY.len() => {
+                tracing::info!(sms_id = %id, attempt = attempt + 1, "the database connection broke while storing an SMS outcome; trying again");
+                tokio::time::sleep(OUTCOME_RETRY[attempt]).await;
+                attempt += 1;
+            }
+            // The provider has the message: running the whole request again would send it
+            // twice, so the failure is final here.
+            Err(mut e) => {
+                e.retryable = false;
+                return Err(e);
+            }
+            Ok(stored) => return Ok(stored),
+        }
+    }
+}
+
+/// Pauses before storing an SMS outcome again after the database connection broke:
+/// about 3 s in all, the length of a planned failover.
+const OUTCOME_RETRY: [Duration; 4] =
+    [Duration::from_millis(100), Duration::from_millis(300), Duration::from_millis(800), Duration::from_millis(1800)];
+
+/// Stores what the provider answered: `SENT` with its id, or `FAILED`.
+async fn store_outcome(
+    state: &AppState,
+    who: &Who,
+    id: &str,
+    outcome: &Result<crate::delivery::sms::Sent, String>,
+    patient: Option<&Patient>,
+) -> ServiceResult<Value> {
     let now_ms = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     // Re-read: the star may have changed while the provider was busy.
-    let mut current = store::get_for_update(&mut tx, &who.instance_id, &id).await?.ok_or_else(|| not_found(&id))?.body;
+    let mut current = store::get_for_update(&mut tx, &who.instance_id, id).await?.ok_or_else(|| not_found(id))?.body;
     if current["status"] != "ACCEPTED" {
-        return Err(changed(&id));
+        return Err(changed(id));
     }
-    match &outcome {
+    match outcome {
         Ok(sent) => sms::mark_sent(&mut current, &sent.external_id, now_ms),
-        Err(reason) => {
-            tracing::warn!(sms_id = %id, provider = state.sms.name(), error = %reason, "SMS delivery failed");
-            sms::mark_failed(&mut current);
-        }
+        Err(_) => sms::mark_failed(&mut current),
     }
     if !store::update_if(&mut tx, &who.instance_id, &current, "ACCEPTED", now_ms).await? {
-        return Err(changed(&id));
+        return Err(changed(id));
     }
     record(&mut tx, who, Operation::Update, &current, patient, now_ms).await?;
     tx.commit().await?;
@@ -148,49 +180,98 @@ pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// One pass of the scheduler; returns how many messages it handed over.
+/// One pass of the scheduler: hands the messages that are due to the provider, then fails
+/// the ones a stopped node left `ACCEPTED`. Returns how many it handed over.
 pub async fn send_due(state: &AppState) -> ServiceResult<usize> {
     let mut handed = 0;
     for due in state.db.due_sms(state.clock.now_ms(), SCHEDULER_BATCH).await? {
-        let instance_name = state
-            .db
-            .instances(&due.tenant_id)
-            .await?
-            .into_iter()
-            .find(|i| i.id == due.instance_id)
-            .map(|i| i.name)
-            .unwrap_or_default();
-        let who = Who {
-            tenant_id: due.tenant_id.clone(),
-            instance_id: due.instance_id.clone(),
-            instance_name,
-            actor: Actor::system(),
-        };
-        let now_ms = state.clock.now_ms();
+        // One message that cannot be sent must not hold back the others.
+        match send_one_due(state, &due).await {
+            Ok(sent) => handed += usize::from(sent),
+            Err(e) => tracing::warn!(sms_id = %due.id, error = ?e.content, "sending a scheduled SMS failed"),
+        }
+    }
+    fail_abandoned(state).await?;
+    Ok(handed)
+}
+
+/// Claims one due message (another node may have) and sends it; true if this pass sent it.
+async fn send_one_due(state: &AppState, due: &store::Due) -> ServiceResult<bool> {
+    let who = system_writer(state, due).await?;
+    let now_ms = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let Some(stored) = store::get_for_update(&mut tx, &due.instance_id, &due.id).await? else { return Ok(false) };
+    if stored.body["status"] != "SCHEDULED" {
+        return Ok(false);
+    }
+    let patient = patient_of(state, &due.instance_id, stored.patient_id.as_deref()).await?;
+    let mut s = stored.body;
+    match &patient {
+        Some(p) => {
+            sms::readdress(&mut s, p);
+            s["status"] = json!("ACCEPTED");
+        }
+        // The patient is gone: nothing to send to.
+        None => sms::mark_failed(&mut s),
+    }
+    if !store::update_if(&mut tx, &due.instance_id, &s, "SCHEDULED", now_ms).await? {
+        return Ok(false);
+    }
+    record(&mut tx, &who, Operation::Update, &s, patient.as_ref(), now_ms).await?;
+    tx.commit().await?;
+    if s["status"] != "ACCEPTED" {
+        return Ok(false);
+    }
+    dispatch(state, &who, s, patient.as_ref()).await?;
+    Ok(true)
+}
+
+/// How long a message may stay `ACCEPTED`: far longer than the provider's timeout (20 s)
+/// and the outcome's retries, so only a node that stopped between handing a message over
+/// and storing the outcome leaves one this old.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(120);
+
+/// Marks `FAILED` the messages left `ACCEPTED` for `ABANDONED_AFTER`. Whether the provider
+/// got them is unknown: failing them shows the user a message to check and send again,
+/// where sending again here could reach the patient twice.
+async fn fail_abandoned(state: &AppState) -> ServiceResult<()> {
+    let now_ms = state.clock.now_ms();
+    let before_ms = now_ms - ABANDONED_AFTER.as_millis() as i64;
+    for stuck in state.db.abandoned_sms(before_ms, SCHEDULER_BATCH).await? {
+        let who = system_writer(state, &stuck).await?;
         let mut tx = state.db.begin().await?;
-        let Some(stored) = store::get_for_update(&mut tx, &due.instance_id, &due.id).await? else { continue };
-        if stored.body["status"] != "SCHEDULED" {
-            continue;
-        }
-        let patient = patient_of(state, &due.instance_id, stored.patient_id.as_deref()).await?;
+        let Some(stored) = store::get_for_update(&mut tx, &stuck.instance_id, &stuck.id).await? else { continue };
+        let patient = patient_of(state, &stuck.instance_id, stored.patient_id.as_deref()).await?;
         let mut s = stored.body;
-        match &patient {
-            Some(p) => {
-                sms::readdress(&mut s, p);
-                s["status"] = json!("ACCEPTED");
-            }
-            // The patient is gone: nothing to send to.
-            None => sms::mark_failed(&mut s),
-        }
-        if !store::update_if(&mut tx, &due.instance_id, &s, "SCHEDULED", now_ms).await? {
+        sms::mark_failed(&mut s);
+        if !store::update_if_untouched(&mut tx, &stuck.instance_id, &s, "ACCEPTED", before_ms, now_ms).await? {
             continue;
         }
         record(&mut tx, &who, Operation::Update, &s, patient.as_ref(), now_ms).await?;
         tx.commit().await?;
-        if s["status"] == "ACCEPTED" {
-            dispatch(state, &who, s, patient.as_ref()).await?;
-            handed += 1;
-        }
+        tracing::warn!(
+            sms_id = %stuck.id,
+            after_s = ABANDONED_AFTER.as_secs(),
+            "an SMS handed to the provider had no outcome stored (its node stopped); marked FAILED, as whether it was delivered is unknown"
+        );
     }
-    Ok(handed)
+    Ok(())
+}
+
+/// The scheduler writes as the system, in the message's instance.
+async fn system_writer(state: &AppState, m: &store::Due) -> ServiceResult<Who> {
+    let instance_name = state
+        .db
+        .instances(&m.tenant_id)
+        .await?
+        .into_iter()
+        .find(|i| i.id == m.instance_id)
+        .map(|i| i.name)
+        .unwrap_or_default();
+    Ok(Who {
+        tenant_id: m.tenant_id.clone(),
+        instance_id: m.instance_id.clone(),
+        instance_name,
+        actor: Actor::system(),
+    })
 }

@@ -10,7 +10,9 @@ pub enum Error {
     RowNotFound,
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    /// Shown with the server's message and SQLSTATE: tokio-postgres's own text is only
+    /// "db error", which tells a log reader nothing.
+    #[error("PostgreSQL: {}", postgres_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("no database connection became free in time")]
     PoolTimedOut,
@@ -30,6 +32,17 @@ pub enum Error {
     /// gets this, with the original failure.
     #[error("commit failed: {0}")]
     Commit(Arc<Error>),
+}
+
+fn postgres_detail(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        // Not the detail: it can quote the row's values (patient data) into the log.
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(err) {
+            Some(source) => format!("{err}: {source}"),
+            None => err.to_string(),
+        },
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for Error {
