@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{cli, cli_output, is_postgres, unique, Server, FIXTURE_DESIGNER};
+use common::{cli, cli_output, is_postgres, unique, Server};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -116,7 +116,7 @@ async fn event_ids(db: &openwelkin::store::Db, sql: &str, tenant_id: &str) -> BT
 #[tokio::test]
 async fn a_backup_taken_while_writing_restores_consistently_with_every_export_identical() {
     let s = Server::start_isolated(&["--no-webhook-worker"]).await;
-    s.cli(&["designer", "apply", FIXTURE_DESIGNER, "--tenant", &s.tenant]);
+    s.switch_on_a_webhook(); // the test designer, and events queued in the sandbox
     s.cli(&["seed", "--tenant", &s.tenant, "--instance", "sandbox", "--count", "12", "--seed", "3"]);
     let token = s.token().await;
 

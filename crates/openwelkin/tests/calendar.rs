@@ -917,6 +917,7 @@ async fn instances_are_isolated_and_the_policy_is_enforced() {
 #[tokio::test]
 async fn every_calendar_write_is_audited_and_queued_with_its_event_name() {
     let c = setup().await;
+    c.s.switch_on_a_webhook(); // events are queued only where a webhook is on
     let mut body = c.minimal("2030-09-01T10:00:00Z", "2030-09-01T11:00:00Z");
     body["participants"]
         .as_array_mut()

@@ -284,6 +284,8 @@ async fn patients_by_external_id(s: &Server, token: &str) -> Vec<Value> {
 #[tokio::test]
 async fn the_generator_is_deterministic_and_queues_no_webhooks_unless_asked() {
     let s = emulator_server().await;
+    // On, so that only the seed's choice decides whether events are queued.
+    s.switch_on_a_webhook();
     let token = s.token().await;
     let outbox_len = |s: &Server| {
         let url = s.db_url.clone();

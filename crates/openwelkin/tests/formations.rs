@@ -284,9 +284,12 @@ async fn draft_dictionaries_dispositions_and_document_types_round_trip() {
 }
 
 #[tokio::test]
-async fn every_write_is_queued_in_the_event_outbox_with_its_audit_row() {
-    let s = Server::with_designer().await;
+async fn every_write_is_queued_in_the_event_outbox_with_its_audit_row_where_a_webhook_is_on() {
+    let s = Server::start().await;
+    s.switch_on_a_webhook(); // in the sandbox; none in live
     let token = s.token().await;
+    let unheard =
+        s.post(&format!("/{}/live/patients", s.tenant), &token, json!({"firstName": "No", "lastName": "Hook"})).await.1;
     let p = s.create_patient(&token, json!({"firstName": "Out", "lastName": "Box"})).await;
     let pid = p["id"].as_str().unwrap();
     let (_, r) =
@@ -310,4 +313,7 @@ async fn every_write_is_queued_in_the_event_outbox_with_its_audit_row() {
         "one event per acknowledged write, none for the refused one"
     );
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    // No webhook is on in live: no webhook could ever receive the event, so none is queued.
+    assert!(unheard["id"].is_string(), "{unheard}");
+    assert!(!events.iter().any(|e| e.source_id == unheard["id"].as_str().unwrap()), "{events:?}");
 }

@@ -423,6 +423,7 @@ async fn webhook_attempts_failures_backlog_and_lag_follow_the_deliveries() {
 async fn events_not_fanned_out_are_the_fan_out_backlog() {
     // No worker: every write's outbox event waits.
     let s = Server::start_isolated(&["--no-webhook-worker"]).await;
+    s.switch_on_a_webhook(); // events are queued only where a webhook is on
     let token = s.token().await;
     let before = scrape_until(&s, "a first count", |m| m.types.contains_key(BACKLOG)).await;
     let waiting = before.value(BACKLOG, &[("stage", "fan_out")]);

@@ -36,6 +36,31 @@ fn values(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// One event of a multi-row outbox `INSERT`, its parameters after `$offset`, kept only if
+/// a webhook of its instance is switched on: the fan-out sends an event only to webhooks
+/// active since before it was written (`events::webhooks::fan_out`), so an event written
+/// while none is on would never be sent, and its row, the row's mark when fanned out and
+/// its clean-up are work for nothing (a quarter of PostgreSQL's work per patient create).
+/// The `CAST`s give PostgreSQL the parameters' types, which a bare `SELECT $1` would not.
+fn outbox_row(offset: usize) -> String {
+    let p = |n: usize| offset + n;
+    format!(
+        "SELECT CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
+         CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS BIGINT) WHERE EXISTS (SELECT 1 FROM instances i \
+         JOIN webhook_activations a ON a.instance_id = i.id WHERE i.tenant_id = ${} AND i.name = ${} AND a.active = 1)",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7),
+        p(8),
+        p(1),
+        p(2)
+    )
+}
+
 /// The data audit rows of `rows` and, unless webhooks are off, their outbox events: one
 /// `INSERT` each, the one place both tables are written.
 async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::store::sql::Result<()> {
@@ -74,8 +99,8 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
     }
     let sql = format!(
         "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, \
-         patient_id, created_at) VALUES {}",
-        values(rows.len(), 8)
+         patient_id, created_at) {}",
+        (0..rows.len()).map(|r| outbox_row(r * 8)).collect::<Vec<_>>().join(" UNION ALL ")
     );
     let mut q = crate::store::sql::query(&sql);
     for (event, now_ms) in rows {

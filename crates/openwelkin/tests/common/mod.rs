@@ -168,6 +168,21 @@ impl Server {
         s
     }
 
+    /// Switches a webhook on in the sandbox, so that writes there queue their events in the
+    /// outbox (an event is queued only where a webhook is on): the test designer with a
+    /// webhook added is published, and the webhook activated. It subscribes to patient
+    /// deletions only and its address is refused, so nothing is delivered by accident.
+    pub fn switch_on_a_webhook(&self) {
+        let dir = designer_copy();
+        std::fs::create_dir_all(dir.path().join("webhooks")).unwrap();
+        let hook = json!({
+            "name": "wh-queue", "title": "Queue", "url": "http://127.0.0.1:9/never", "events": ["PATIENT_DELETED"]
+        });
+        std::fs::write(dir.path().join("webhooks/queue.json"), hook.to_string()).unwrap();
+        self.cli(&["designer", "apply", dir.path().to_str().unwrap(), "--tenant", &self.tenant]);
+        self.cli(&["webhooks", "activate", "--tenant", &self.tenant, "--instance", "sandbox", "--name", "wh-queue"]);
+    }
+
     /// Starts (again) the server process on the same database.
     pub fn spawn(&mut self) {
         let (child, base) = spawn_serving(
