@@ -121,7 +121,7 @@ pub async fn ensure(db: &Db, clock: &Clock, with_designer: bool) -> anyhow::Resu
                 body["careTeam"] = json!([{"id": id, "pointOfContact": true}]);
             }
             p.apply(body.as_object().expect("object"), true).map_err(|e| anyhow::anyhow!("demo patient: {e}"))?;
-            patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms).await?;
+            patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms, patients::Send::Now).await?;
             let record = serde_json::to_value(&p)?;
             audit(
                 &mut tx,

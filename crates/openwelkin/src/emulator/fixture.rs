@@ -533,9 +533,16 @@ async fn write_patients(
             let body = planned.body.as_object().cloned().unwrap_or_default();
             let mut p = Patient::blank(crate::ids::new_id(), &now, &actor.id, &actor_name);
             p.apply(&body, true).map_err(|e| bad("patient", i, e))?;
-            crate::store::patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms)
-                .await
-                .map_err(|e| taken_or(e, first, batch))?;
+            crate::store::patients::insert(
+                &mut tx,
+                &tenant.id,
+                &instance.id,
+                &p,
+                now_ms,
+                crate::store::patients::Send::Now,
+            )
+            .await
+            .map_err(|e| taken_or(e, first, batch))?;
             let pk = patients.len();
             audited.push(Audited {
                 entity: "PATIENT",

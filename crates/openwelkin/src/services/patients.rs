@@ -63,11 +63,12 @@ pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Va
     }
     let mut tx = state.db.begin().await?;
     check_references(&mut tx, ctx, &patient).await?;
-    patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, now_ms)
+    // With the audit row, sent with the commit: a taken externalId fails the commit.
+    patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, now_ms, patients::Send::WithCommit)
         .await
         .map_err(duplicate_or_internal)?;
     audit(&mut tx, ctx, Operation::Create, &patient, now_ms).await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(duplicate_or_internal)?;
     // A patient just made is enrolled in nothing.
     render(state, ctx, patient, vec![], false).await
 }

@@ -114,13 +114,33 @@ fn marks(values: &[String]) -> String {
     }
 }
 
+/// When a write goes to the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Send {
+    /// At once: its failure is this call's.
+    Now,
+    /// Held back on PostgreSQL and sent with the commit (`Tx::defer`), so that a create is
+    /// one round trip: a patient whose externalId, externalGuid or mrn is taken then fails
+    /// the commit with the unique violation (nothing is written). SQLite runs it at once.
+    WithCommit,
+}
+
 pub async fn insert(
     tx: &mut Tx,
     tenant_id: &str,
     instance_id: &str,
     p: &Patient,
     now_ms: i64,
+    send: Send,
 ) -> crate::store::sql::Result<()> {
+    let q = insert_query(tenant_id, instance_id, p, now_ms);
+    match send {
+        Send::Now => q.execute(&mut **tx).await.map(|_| ()),
+        Send::WithCommit => tx.defer(q).await,
+    }
+}
+
+fn insert_query(tenant_id: &str, instance_id: &str, p: &Patient, now_ms: i64) -> crate::store::sql::Query<'static> {
     crate::store::sql::query(
         "INSERT INTO patients (id, tenant_id, instance_id, external_id, external_guid, mrn, first_name, last_name, \
          email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body) \
@@ -143,9 +163,6 @@ pub async fn insert(
     .bind(search_text(p))
     .bind(now_ms)
     .bind(stored_body(p))
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
 }
 
 pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) -> crate::store::sql::Result<()> {
