@@ -1,7 +1,8 @@
 //! An SMS whose node stopped while the provider had it: the message was stored `ACCEPTED`
 //! and handed over, and no outcome was ever stored. The scheduler of any node marks it
 //! `FAILED` once it has been `ACCEPTED` for two minutes (whether it reached the patient
-//! is unknown; sending it again could send it twice), audited, and not a moment sooner.
+//! is unknown; sending it again could send it twice), audited, and not a moment sooner;
+//! several nodes sweeping at once fail each message once.
 //!
 //! A test binary of its own: the emulator's clock is moved two minutes ahead, and on a
 //! shared PostgreSQL database a server with that clock would fail the messages other
@@ -92,7 +93,7 @@ async fn an_sms_left_accepted_by_a_stopped_node_is_failed_after_two_minutes() {
     assert!(sending.await.unwrap().is_err(), "the client saw the connection drop");
 
     // Another node: the message is ACCEPTED and stays so while it is young…
-    let (_node, base) = serve(&s.db_url, &[]);
+    let (node_b, base) = serve(&s.db_url, &[]);
     s.base = base;
     let token = s.token().await;
     tokio::time::sleep(Duration::from_millis(2500)).await; // two scheduler passes at least
@@ -116,14 +117,78 @@ async fn an_sms_left_accepted_by_a_stopped_node_is_failed_after_two_minutes() {
     assert!(m["externalId"].is_null() && m["sentAt"].is_null(), "{m}");
 
     // Audited: accepted, then failed.
-    let (status, audit) = s.get(&format!("/{}/admin/audit-data?entity=SMS&size=10", s.tenant), &token).await;
+    let audit = sms_audit(&s, &token).await;
+    assert_eq!(audit, [("SMS_CREATED".to_string(), "ACCEPTED".to_string()), ("SMS_UPDATED".into(), "FAILED".into())]);
+    drop(node_b); // its clock is ahead: it would fail the next messages while young
+
+    // Several nodes at once: each stuck message is failed once, with one audit row. Twelve
+    // more messages are left ACCEPTED by a node killed while its provider holds them…
+    let (node, base) = serve(&s.db_url, &twilio);
+    s.base = base;
+    let token = s.token().await;
+    let sends: Vec<_> = (0..12)
+        .map(|i| {
+            let (http, url, token) = (s.http.clone(), s.url(&list), token.clone());
+            tokio::spawn(async move {
+                http.post(url).bearer_auth(token).json(&json!({"message": format!("Stuck {i}")})).send().await
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for _ in 0..100 {
+        let (_, page) = s.get(&format!("{list}?size=50"), &token).await;
+        accepted = page["content"].as_array().unwrap().iter().filter(|m| m["status"] == "ACCEPTED").count();
+        if accepted == 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted, 12);
+    drop(node);
+    for send in sends {
+        assert!(send.await.unwrap().is_err());
+    }
+    // …then four schedulers, each on its own connections with its clock three minutes
+    // ahead, sweep at the same moment, twice.
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let clock = openwelkin::clock::Clock::system();
+        clock.advance(chrono::Duration::minutes(3));
+        let db = openwelkin::store::Db::connect(&s.db_url).await.unwrap();
+        nodes.push(openwelkin::app::AppState::new(db, clock).await.unwrap());
+    }
+    for _ in 0..2 {
+        let passes = nodes.iter().map(openwelkin::services::sms::send_due);
+        for pass in futures_util::future::join_all(passes).await {
+            pass.unwrap();
+        }
+    }
+    let (node, base) = serve(&s.db_url, &[]);
+    s.base = base;
+    let token = s.token().await;
+    let (_, page) = s.get(&format!("{list}?size=50"), &token).await;
+    let statuses: Vec<&str> =
+        page["content"].as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["FAILED"; 13], "{page}");
+    let audit = sms_audit(&s, &token).await;
+    let failed = audit.iter().filter(|(event, status)| event == "SMS_UPDATED" && status == "FAILED").count();
+    assert_eq!(failed, 13, "one update per message, however many nodes swept: {audit:?}");
+    assert_eq!(audit.len(), 26, "{audit:?}");
+    for state in nodes {
+        state.db.close().await;
+    }
+    drop(node);
+}
+
+/// The tenant's SMS audit rows, oldest first: (event, the record's status).
+async fn sms_audit(s: &Server, token: &str) -> Vec<(String, String)> {
+    let (status, audit) = s.get(&format!("/{}/admin/audit-data?entity=SMS&size=100", s.tenant), token).await;
     assert_eq!(status, StatusCode::OK, "{audit}");
-    let rows: Vec<(&str, &str)> = audit["data"]
+    audit["data"]
         .as_array()
         .unwrap()
         .iter()
         .rev()
-        .map(|r| (r["eventSubtype"].as_str().unwrap(), r["record"]["status"].as_str().unwrap()))
-        .collect();
-    assert_eq!(rows, [("SMS_CREATED", "ACCEPTED"), ("SMS_UPDATED", "FAILED")]);
+        .map(|r| (r["eventSubtype"].as_str().unwrap().to_string(), r["record"]["status"].as_str().unwrap().to_string()))
+        .collect()
 }
