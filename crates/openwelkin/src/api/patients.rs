@@ -64,12 +64,18 @@ pub async fn read(
     ctx: InstanceCaller,
     Path(path): Path<(String, String, String)>,
     params: Params,
-) -> ApiResult<Json<Patient>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let key = path.2;
     ctx.require(Family::Patients, Op::Read)?;
     let kind = key_type(&params)?;
     let expand = params.bool("expand")?.unwrap_or(false);
-    Ok(Json(service::read(&state, &ctx, kind, &key, expand).await?))
+    Ok(match service::read_answer(&state, &ctx, kind, &key, expand).await? {
+        service::Answer::Stored(body) => {
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        service::Answer::Rendered(patient) => Json(patient).into_response(),
+    })
 }
 
 /// Update some fields of a patient; omitted fields keep their values.

@@ -18,6 +18,7 @@ pub mod fields;
 pub mod money;
 pub mod patient;
 pub mod patient_program;
+pub mod patient_stored;
 pub mod phase_distribution;
 pub mod provider_signature;
 pub mod records;

@@ -246,14 +246,14 @@ impl Db {
         Ok(row.map(|r| parse_body(&r.get::<String, _>("body"))))
     }
 
-    /// The patient `key` names and its enrolments (oldest first), in one statement: a
-    /// read by id is one database round trip.
-    pub async fn patient_with_programs(
+    /// The patient `key` names, as its stored text (which a read may answer as it is:
+    /// `domain::patient_stored`), and its program enrolments: one query.
+    pub async fn stored_patient_with_programs(
         &self,
         instance_id: &str,
         key: PatientKey,
         value: &str,
-    ) -> crate::store::sql::Result<Option<(Patient, Vec<PatientProgram>)>> {
+    ) -> crate::store::sql::Result<Option<(String, Vec<PatientProgram>)>> {
         let sql = format!(
             "SELECT p.body AS body, pp.body AS program FROM patients p \
              LEFT JOIN patient_programs pp ON pp.instance_id = p.instance_id AND pp.patient_id = p.id \
@@ -262,13 +262,12 @@ impl Db {
         );
         let rows = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_all(self.reader()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
-        let patient = parse_body(&first.get::<String, _>("body"));
         let programs = rows
             .iter()
             .filter_map(|r| r.get::<Option<String>, _>("program"))
             .map(|body| super::patient_programs::parse(&body))
             .collect();
-        Ok(Some((patient, programs)))
+        Ok(Some((first.get::<String, _>("body"), programs)))
     }
 
     /// One page of patients and the total count of matches.
