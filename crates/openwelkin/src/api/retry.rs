@@ -11,12 +11,12 @@
 //! the first pause, finds the new one. Bodies are buffered for this only when small; a
 //! large upload is run once.
 
+use crate::store::errors::RETRY_PAUSES;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::middleware::Next;
 use axum::response::Response;
-use std::time::Duration;
 
 /// Set on a response whose failure happened before any commit was attempted.
 #[derive(Clone, Copy, Debug)]
@@ -24,10 +24,6 @@ pub struct RetryableFailure;
 
 /// Largest body kept for a second run.
 const REPLAYABLE_BODY: u64 = 1024 * 1024;
-
-/// Waits before each new run: about 3 s in all, the length of a planned failover.
-const BACKOFF: [Duration; 4] =
-    [Duration::from_millis(100), Duration::from_millis(300), Duration::from_millis(800), Duration::from_millis(1800)];
 
 pub async fn retry_broken_transactions(request: Request, next: Next) -> Response {
     let length = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -46,11 +42,11 @@ pub async fn retry_broken_transactions(request: Request, next: Next) -> Response
     let mut attempt = 0;
     loop {
         let response = next.clone().run(Request::from_parts(parts.clone(), Body::from(body.clone()))).await;
-        if response.extensions().get::<RetryableFailure>().is_none() || attempt == BACKOFF.len() {
+        if response.extensions().get::<RetryableFailure>().is_none() || attempt == RETRY_PAUSES.len() {
             return response;
         }
         tracing::info!(attempt = attempt + 1, path = %parts.uri.path(), "database connection broke before commit; running the request again");
-        tokio::time::sleep(BACKOFF[attempt]).await;
+        tokio::time::sleep(RETRY_PAUSES[attempt]).await;
         attempt += 1;
     }
 }

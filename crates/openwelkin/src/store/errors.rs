@@ -49,6 +49,17 @@ pub fn classify(err: &sql::Error) -> Failure {
     }
 }
 
+/// Pauses before running work again whose database connection broke before its commit
+/// (`Failure::Unavailable`): about 3 s in all, the length of a planned failover. Used by
+/// the request retry (`api/retry.rs`) and by work that must not rerun its request (an
+/// SMS outcome, `services/sms/send.rs`).
+pub const RETRY_PAUSES: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(300),
+    std::time::Duration::from_millis(800),
+    std::time::Duration::from_millis(1800),
+];
+
 /// PostgreSQL's SQLSTATE for a full disk.
 const PG_DISK_FULL: &str = "53100";
 /// PostgreSQL's SQLSTATE for a write in a read-only transaction (`read_only_sql_transaction`).

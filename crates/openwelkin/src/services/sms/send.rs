@@ -11,6 +11,7 @@ use crate::domain::sms;
 use crate::events::audit::{Actor, Operation};
 use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::scope::InstanceScope;
+use crate::store::errors::RETRY_PAUSES;
 use crate::store::sms as store;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -84,9 +85,9 @@ async fn dispatch(state: &AppState, who: &Who, s: Value, patient: Option<&Patien
     let mut attempt = 0;
     loop {
         match store_outcome(state, who, &id, &outcome, patient).await {
-            Err(e) if e.retryable && attempt < OUTCOME_RETRY.len() => {
+            Err(e) if e.retryable && attempt < RETRY_PAUSES.len() => {
                 tracing::info!(sms_id = %id, attempt = attempt + 1, "the database connection broke while storing an SMS outcome; trying again");
-                tokio::time::sleep(OUTCOME_RETRY[attempt]).await;
+                tokio::time::sleep(RETRY_PAUSES[attempt]).await;
                 attempt += 1;
             }
             // The provider has the message: running the whole request again would send it
@@ -99,11 +100,6 @@ async fn dispatch(state: &AppState, who: &Who, s: Value, patient: Option<&Patien
         }
     }
 }
-
-/// Pauses before storing an SMS outcome again after the database connection broke:
-/// about 3 s in all, the length of a planned failover.
-const OUTCOME_RETRY: [Duration; 4] =
-    [Duration::from_millis(100), Duration::from_millis(300), Duration::from_millis(800), Duration::from_millis(1800)];
 
 /// Stores what the provider answered: `SENT` with its id, or `FAILED`.
 async fn store_outcome(
