@@ -144,6 +144,45 @@ async fn unique_keys_are_unique_within_an_instance_only() {
     assert_eq!(s.patch(&first_path, &token, json!({"externalId": "dup", "mrn": "M1"})).await.0, StatusCode::OK);
 }
 
+/// Creates racing for the same externalId, externalGuid or mrn: the check before the
+/// insert passes for all of them, so the unique indexes (only over patients that have the
+/// key, migration 0024) decide: exactly one is created, every other one is answered 409,
+/// and patients without the key never conflict with each other.
+#[tokio::test]
+async fn racing_creates_with_one_key_make_one_patient() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    let guid = "8a1f6a52-0c57-4c4e-9d55-4f3c1f0e5b21";
+    for (field, value) in [("externalId", "race-1"), ("externalGuid", guid), ("mrn", "RACE-MRN")] {
+        let creates = (0..8).map(|i| {
+            let (s, token) = (&s, token.clone());
+            async move {
+                let body = json!({"firstName": "Race", "lastName": format!("R{i}"), field: value});
+                s.post(&s.sandbox("/patients"), &token, body).await
+            }
+        });
+        let answers = futures::future::join_all(creates).await;
+        let created = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+        assert_eq!(created, 1, "{field}: {answers:?}");
+        for (status, body) in answers.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
+            assert_eq!((*status, error_code(body).as_str()), (StatusCode::CONFLICT, "PATIENT_ALREADY_EXISTS"));
+        }
+        let (_, page) = s.post(&s.sandbox("/by-filter/patients"), &token, json!({"firstName": "Race"})).await;
+        let holders = page["content"].as_array().unwrap().iter().filter(|p| p[field] == json!(value)).count();
+        assert_eq!(holders, 1, "{field}: {page}");
+    }
+    // Patients without any of the keys: none conflicts with another.
+    let creates = (0..8).map(|i| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            s.post(&s.sandbox("/patients"), &token, json!({"firstName": "Keyless", "lastName": format!("K{i}")})).await
+        }
+    });
+    for (status, body) in futures::future::join_all(creates).await {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named_and_nothing_written() {
     let s = Server::start().await;

@@ -320,22 +320,31 @@ impl Db {
     fn patient_where(&self, instance_id: &str, filter: &PatientFilter) -> Where {
         let mut w = Where::default();
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
-        // Substring filters: on SQLite the trigram FTS5 table names the candidate rows
-        // (a superset), on PostgreSQL the GIN trigram indexes serve the LIKE itself; the
-        // exact, case-insensitive LIKE is checked on the row either way.
+        // Substring filters: the trigram index over `search` (the lowercased names, email,
+        // phone) names the candidate rows, a superset for a name filter: on SQLite the FTS5
+        // table, on PostgreSQL the GIN index serving `search LIKE` (migration 0024: the
+        // names have no trigram index of their own). The exact, case-insensitive LIKE on
+        // the filtered column is checked on each candidate.
         for (needle, column) in [
             (&filter.query, "search"),
             (&filter.first_name, "LOWER(first_name)"),
             (&filter.last_name, "LOWER(last_name)"),
         ] {
             let Some(needle) = needle else { continue };
-            if self.backend() == Backend::Sqlite && needle.chars().count() >= 3 {
-                w.and(
-                    "rowid IN (SELECT rowid FROM patients_fts WHERE patients_fts.search LIKE ?)",
-                    [Arg::Text(format!("%{}%", needle.to_lowercase()))],
-                );
+            let pattern = contains_pattern(needle);
+            match self.backend() {
+                Backend::Sqlite if needle.chars().count() >= 3 => {
+                    w.and(
+                        "rowid IN (SELECT rowid FROM patients_fts WHERE patients_fts.search LIKE ?)",
+                        [Arg::Text(format!("%{}%", needle.to_lowercase()))],
+                    );
+                }
+                Backend::Postgres if column != "search" => {
+                    w.and("search LIKE ? ESCAPE '\\'", [Arg::Text(pattern.clone())]);
+                }
+                _ => {}
             }
-            w.and(&format!("{column} LIKE ? ESCAPE '\\'"), [Arg::Text(contains_pattern(needle))]);
+            w.and(&format!("{column} LIKE ? ESCAPE '\\'"), [Arg::Text(pattern)]);
         }
         if let Some(email) = &filter.email {
             w.and("email = ?", [Arg::Text(email.to_lowercase())]);
