@@ -121,7 +121,16 @@ pub async fn ensure(db: &Db, clock: &Clock, with_designer: bool) -> anyhow::Resu
                 body["careTeam"] = json!([{"id": id, "pointOfContact": true}]);
             }
             p.apply(body.as_object().expect("object"), true).map_err(|e| anyhow::anyhow!("demo patient: {e}"))?;
-            patients::insert(&mut tx, &tenant.id, &instance.id, &p, now_ms, patients::Send::Now).await?;
+            patients::insert(
+                &mut tx,
+                &tenant.id,
+                &instance.id,
+                &p,
+                &patients::stored_body(&p),
+                now_ms,
+                patients::Send::Now,
+            )
+            .await?;
             let record = serde_json::to_value(&p)?;
             audit(
                 &mut tx,
@@ -164,7 +173,7 @@ async fn audit(
         patient_full_name: patient.map(|p| p.1),
         cdt_name: None,
         cdt_relation: None,
-        record,
+        record: record.into(),
         subtype: None,
     };
     record_write(tx, &event, now_ms).await

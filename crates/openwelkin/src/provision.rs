@@ -92,7 +92,7 @@ pub async fn audit_publish(
         patient_full_name: None,
         cdt_name: None,
         cdt_relation: None,
-        record: &record,
+        record: (&record).into(),
         subtype: None,
     };
     record_write(tx, &event, now_ms).await

@@ -427,6 +427,8 @@ async fn every_write_leaves_a_data_audit_row() {
     assert_eq!(updated["instance"], "sandbox");
     assert_eq!(updated["patientFullName"], "Audi It");
     assert_eq!(updated["record"]["firstName"], "Audi", "the record after the change");
+    assert_eq!(items[2]["record"], p, "the created record is the patient as the create answered it");
+    assert_eq!(items[0]["record"], items[1]["record"], "the deleted record is the patient before the delete");
     assert!(updated["eventId"].as_str().unwrap().parse::<u64>().is_ok());
     assert_eq!(audit["metaInfo"]["lastPage"], true);
     let (_, refused) =

@@ -15,6 +15,7 @@ use crate::services::patients::{self as service, COMPONENT};
 use crate::store::patients::{self, PatientFilter, PatientKey};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 fn key_type(params: &Params) -> ApiResult<PatientKey> {
@@ -42,9 +43,19 @@ pub async fn create(
     State(state): State<AppState>,
     ctx: InstanceCaller,
     JsonObject(body): JsonObject,
-) -> ApiResult<(StatusCode, Json<Patient>)> {
+) -> ApiResult<Response> {
     ctx.require(Family::Patients, Op::Create)?;
-    Ok((StatusCode::CREATED, Json(service::create(&state, &ctx, &body).await?)))
+    Ok((StatusCode::CREATED, answer(service::create(&state, &ctx, &body).await?)).into_response())
+}
+
+/// A patient's answer: the stored text as it is, or the patient written out.
+fn answer(answer: service::Answer) -> Response {
+    match answer {
+        service::Answer::Stored(body) => {
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        service::Answer::Rendered(patient) => Json(patient).into_response(),
+    }
 }
 
 /// Read a patient by id, or by external id, external GUID or MRN (`type`).
@@ -64,18 +75,12 @@ pub async fn read(
     ctx: InstanceCaller,
     Path(path): Path<(String, String, String)>,
     params: Params,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
+) -> ApiResult<Response> {
     let key = path.2;
     ctx.require(Family::Patients, Op::Read)?;
     let kind = key_type(&params)?;
     let expand = params.bool("expand")?.unwrap_or(false);
-    Ok(match service::read_answer(&state, &ctx, kind, &key, expand).await? {
-        service::Answer::Stored(body) => {
-            ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
-        service::Answer::Rendered(patient) => Json(patient).into_response(),
-    })
+    Ok(answer(service::read_answer(&state, &ctx, kind, &key, expand).await?))
 }
 
 /// Update some fields of a patient; omitted fields keep their values.

@@ -484,7 +484,7 @@ async fn audit(db: &Db, tx: &mut crate::store::Tx, row: &store::EmailRow, now_ms
         patient_full_name: row.patient_id.as_ref().and_then(|_| record["patientInfo"].as_str().map(String::from)),
         cdt_name: None,
         cdt_relation: None,
-        record,
+        record: record.into(),
         subtype: None,
     };
     crate::store::audit::record_write(tx, &event, now_ms).await?;

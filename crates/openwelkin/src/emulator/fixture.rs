@@ -538,6 +538,7 @@ async fn write_patients(
                 &tenant.id,
                 &instance.id,
                 &p,
+                &crate::store::patients::stored_body(&p),
                 now_ms,
                 crate::store::patients::Send::Now,
             )
@@ -726,7 +727,7 @@ async fn write_patients(
                         patient_full_name: Some(names[a.patient].clone()),
                         cdt_name: a.cdt_name.as_deref(),
                         cdt_relation: a.cdt_relation.as_deref(),
-                        record: &a.record,
+                        record: (&a.record).into(),
                         subtype: a.subtype,
                     },
                     a.now_ms,

@@ -73,19 +73,57 @@ pub struct DataEvent<'a> {
     pub cdt_name: Option<&'a str>,
     /// The relation of that data type (`cdtRelation` in the audit).
     pub cdt_relation: Option<&'a str>,
-    pub record: &'a Value,
+    pub record: AuditRecord<'a>,
     /// The event name when it is not `<ENTITY>_<CREATED|UPDATED|DELETED>`, e.g.
     /// `CALENDAR_EVENT_CREATED` (entity `CALENDAR`) or `ASSESSMENT_COMPLETED`.
     pub subtype: Option<&'a str>,
+}
+
+/// The record an audit entry shows: a JSON value, or the JSON text of one when the write
+/// already has it (a patient's stored body is what its audit entry shows), which spares
+/// building a `Value` of the record and writing it out again (about a tenth of the CPU of
+/// a patient create).
+#[derive(Clone, Copy, Debug)]
+pub enum AuditRecord<'a> {
+    Value(&'a Value),
+    Text(&'a str),
+}
+
+impl AuditRecord<'_> {
+    /// The JSON text stored in the audit row.
+    pub fn to_text(self) -> String {
+        match self {
+            // `to_string` on a `Value` goes through `Display` and its formatter, a call per
+            // fragment; `serde_json::to_string` writes into one buffer.
+            AuditRecord::Value(v) => serde_json::to_string(v).expect("a JSON value serializes"),
+            AuditRecord::Text(t) => t.to_string(),
+        }
+    }
+
+    /// A top-level string field of the record (read for a calendar event's type).
+    fn str_field(self, key: &str) -> Option<String> {
+        match self {
+            AuditRecord::Value(v) => v.get(key).and_then(Value::as_str).map(str::to_string),
+            AuditRecord::Text(t) => serde_json::from_str::<Value>(t)
+                .ok()
+                .and_then(|v| v.get(key).and_then(Value::as_str).map(str::to_string)),
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for AuditRecord<'a> {
+    fn from(v: &'a Value) -> Self {
+        AuditRecord::Value(v)
+    }
 }
 
 impl DataEvent<'_> {
     /// The webhook payload's `sourceName`: a calendar event's type (`ENCOUNTER`), the
     /// data type of a CDT-backed record, else the patient's name.
     pub fn source_name(&self) -> Option<String> {
-        let event_type = if self.entity == "CALENDAR" { self.record.get("eventType") } else { None };
-        match event_type.and_then(Value::as_str) {
-            Some(t) => Some(t.to_string()),
+        let event_type = if self.entity == "CALENDAR" { self.record.str_field("eventType") } else { None };
+        match event_type {
+            Some(t) => Some(t),
             None => self.cdt_name.map(String::from).or_else(|| self.patient_full_name.clone()),
         }
     }
@@ -130,7 +168,7 @@ mod tests {
             patient_full_name: Some("Ann Lee".into()),
             cdt_name,
             cdt_relation: None,
-            record,
+            record: record.into(),
             subtype: None,
         }
     }

@@ -9,7 +9,7 @@ use crate::domain::patient::{CareTeamRole, CareTeamUser, Patient};
 use crate::domain::patient_program::PatientProgram;
 use crate::domain::user::User;
 use crate::domain::FieldError;
-use crate::events::audit::Operation;
+use crate::events::audit::{AuditRecord, Operation};
 use crate::store::patients::{self, PatientFilter, PatientKey};
 use crate::store::query::SortColumn;
 use crate::store::{is_unique_violation, users, Tx};
@@ -51,8 +51,10 @@ pub async fn lock(tx: &mut Tx, ctx: &InstanceScope, id: &str) -> ServiceResult<(
     }
 }
 
-/// Creates a patient from a create body.
-pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Value>) -> ServiceResult<Patient> {
+/// Creates a patient from a create body. The answer is the stored text when nothing is
+/// joined in (no care team given: a patient just made is enrolled in nothing), as for a
+/// read: the text written to the row and the audit entry is then written out once.
+pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Value>) -> ServiceResult<Answer> {
     let actor = ctx.actor();
     let now_ms = state.clock.now_ms();
     let mut patient =
@@ -61,16 +63,19 @@ pub async fn create(state: &AppState, ctx: &InstanceScope, body: &Map<String, Va
     if body.contains_key("patientTerritories") {
         check_territories(state, ctx, &mut patient).await?;
     }
+    let stored = patients::stored_body(&patient);
     let mut tx = state.db.begin().await?;
     check_references(&mut tx, ctx, &patient).await?;
     // With the audit row, sent with the commit: a taken externalId fails the commit.
-    patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, now_ms, patients::Send::WithCommit)
+    patients::insert(&mut tx, &ctx.tenant.id, &ctx.instance.id, &patient, &stored, now_ms, patients::Send::WithCommit)
         .await
         .map_err(duplicate_or_internal)?;
-    audit(&mut tx, ctx, Operation::Create, &patient, now_ms).await?;
+    audit(&mut tx, ctx, Operation::Create, &patient, &stored, now_ms).await?;
     tx.commit().await.map_err(duplicate_or_internal)?;
-    // A patient just made is enrolled in nothing.
-    render(state, ctx, patient, vec![], false).await
+    if patient.care_team_members.is_empty() {
+        return Ok(Answer::Stored(stored));
+    }
+    Ok(Answer::Rendered(Box::new(render(state, ctx, patient, vec![], false).await?)))
 }
 
 /// A read's answer: the stored text when it already is the answer
@@ -121,8 +126,9 @@ pub async fn update(
     patient.updated_by = actor.id.clone();
     patient.updated_by_name = actor.full_name();
     check_references(&mut tx, ctx, &patient).await?;
-    patients::update(&mut tx, &ctx.instance.id, &patient, now_ms).await.map_err(duplicate_or_internal)?;
-    audit(&mut tx, ctx, Operation::Update, &patient, now_ms).await?;
+    let stored = patients::stored_body(&patient);
+    patients::update(&mut tx, &ctx.instance.id, &patient, &stored, now_ms).await.map_err(duplicate_or_internal)?;
+    audit(&mut tx, ctx, Operation::Update, &patient, &stored, now_ms).await?;
     tx.commit().await?;
     let enrolments = state.db.patient_programs(&ctx.instance.id, &patient.id).await?;
     render(state, ctx, patient, enrolments, false).await
@@ -150,7 +156,7 @@ pub async fn delete(state: &AppState, ctx: &InstanceScope, kind: PatientKey, key
     crate::store::chat::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::calls::delete_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
     crate::store::templates::delete_communications_for_patient(&mut tx, &ctx.instance.id, &patient.id).await?;
-    audit(&mut tx, ctx, Operation::Delete, &patient, now_ms).await?;
+    audit(&mut tx, ctx, Operation::Delete, &patient, &patients::stored_body(&patient), now_ms).await?;
     tx.commit().await?;
     // Uploaded files' bytes go once the rows naming them are gone.
     state.files.delete_all(&files).await;
@@ -242,9 +248,18 @@ fn duplicate_or_internal(err: crate::store::sql::Error) -> ServiceError {
     }
 }
 
-async fn audit(tx: &mut Tx, ctx: &InstanceScope, operation: Operation, p: &Patient, now_ms: i64) -> ServiceResult<()> {
-    let record = serde_json::to_value(p).map_err(ServiceError::internal)?;
-    ctx.record(tx, Write { patient: Some(p), ..Write::new("PATIENT", operation, &p.id, &record) }, now_ms).await
+/// Audits a write of `p`; the entry shows `stored`, the patient as stored
+/// (`patients::stored_body`).
+async fn audit(
+    tx: &mut Tx,
+    ctx: &InstanceScope,
+    operation: Operation,
+    p: &Patient,
+    stored: &str,
+    now_ms: i64,
+) -> ServiceResult<()> {
+    let record = AuditRecord::Text(stored);
+    ctx.record(tx, Write { patient: Some(p), ..Write::of_record("PATIENT", operation, &p.id, record) }, now_ms).await
 }
 
 /// Fills the parts of a patient that come from other records: the care team's user

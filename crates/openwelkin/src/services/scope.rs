@@ -6,7 +6,7 @@
 use super::error::ServiceError;
 use crate::auth::policy::{AdminFlag, Family, Op};
 use crate::domain::patient::Patient;
-use crate::events::audit::{Actor, DataEvent, Operation};
+use crate::events::audit::{Actor, AuditRecord, DataEvent, Operation};
 use crate::store::clients::ApiClient;
 use crate::store::tenants::{Instance, Tenant};
 use serde_json::json;
@@ -101,7 +101,7 @@ pub struct Write<'a> {
     /// The relation of the data type `cdt_name` names (`COMMON`, `ENCOUNTER_DISPOSITION`,
     /// …), shown as the audit entry's `cdtRelation`.
     pub cdt_relation: Option<&'a str>,
-    pub record: &'a serde_json::Value,
+    pub record: AuditRecord<'a>,
     /// Overrides the event name (see `DataEvent::subtype`).
     pub subtype: Option<&'a str>,
 }
@@ -110,6 +110,11 @@ impl<'a> Write<'a> {
     /// A write with nothing but the required parts; set the rest with struct update
     /// syntax (`Write { patient: Some(&p), ..Write::new(...) }`).
     pub fn new(entity: &'static str, operation: Operation, record_id: &'a str, record: &'a serde_json::Value) -> Self {
+        Write::of_record(entity, operation, record_id, AuditRecord::Value(record))
+    }
+
+    /// A write whose audit entry shows `record` (its JSON value or text).
+    pub fn of_record(entity: &'static str, operation: Operation, record_id: &'a str, record: AuditRecord<'a>) -> Self {
         Write { entity, operation, record_id, patient: None, cdt_name: None, cdt_relation: None, record, subtype: None }
     }
 }

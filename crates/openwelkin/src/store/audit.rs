@@ -5,6 +5,8 @@ use super::{Db, Tx};
 use crate::events::audit::{DataEvent, SecurityEvent};
 use crate::ids::new_event_id;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// Records a write: its data audit row and its event in the outbox that webhook delivery
 /// reads. Call inside the write's transaction, so that neither exists without the other.
@@ -54,15 +56,41 @@ fn outbox_row(offset: usize) -> String {
     )
 }
 
-/// The data audit rows of `rows` and, unless webhooks are off, their outbox events: one
-/// `INSERT` each, the one place both tables are written.
-async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::store::sql::Result<()> {
-    let sql = format!(
+/// The statement for `rows` rows: nearly every write audits one, whose statement is built
+/// once (`one`); `build` makes the others.
+fn statement_for(rows: usize, one: &'static LazyLock<String>, build: fn(usize) -> String) -> Cow<'static, str> {
+    if rows == 1 {
+        Cow::Borrowed(one.as_str())
+    } else {
+        Cow::Owned(build(rows))
+    }
+}
+
+/// The `INSERT` of `rows` data audit rows.
+fn audit_sql(rows: usize) -> String {
+    format!(
         "INSERT INTO audit_data (event_id, tenant_id, instance_name, event_entity, event_subtype, operation, \
          subject_actor, subject_user_id, subject_username, subject_full_name, patient_id, patient_full_name, \
          record_id, cdt_name, record, sent_at, cdt_relation) VALUES {}",
-        values(rows.len(), 17)
-    );
+        values(rows, 17)
+    )
+}
+
+/// The `INSERT` of `rows` outbox events (each kept only while a webhook is on).
+fn outbox_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, \
+         patient_id, created_at) {}",
+        (0..rows).map(|r| outbox_row(r * 8)).collect::<Vec<_>>().join(" UNION ALL ")
+    )
+}
+
+/// The data audit rows of `rows` and, unless webhooks are off, their outbox events: one
+/// `INSERT` each, the one place both tables are written.
+async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::store::sql::Result<()> {
+    static ONE_AUDIT: LazyLock<String> = LazyLock::new(|| audit_sql(1));
+    static ONE_OUTBOX: LazyLock<String> = LazyLock::new(|| outbox_sql(1));
+    let sql = statement_for(rows.len(), &ONE_AUDIT, audit_sql);
     let mut q = crate::store::sql::query(&sql);
     for (event, now_ms) in rows {
         q = q
@@ -80,7 +108,7 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
             .bind(event.patient_full_name.as_deref())
             .bind(event.record_id)
             .bind(event.cdt_name)
-            .bind(event.record.to_string())
+            .bind(event.record.to_text())
             .bind(*now_ms)
             .bind(event.cdt_relation);
     }
@@ -90,11 +118,7 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
     if !crate::events::webhooks_enabled() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO event_outbox (tenant_id, instance_name, event_entity, event_subtype, source_id, source_name, \
-         patient_id, created_at) {}",
-        (0..rows.len()).map(|r| outbox_row(r * 8)).collect::<Vec<_>>().join(" UNION ALL ")
-    );
+    let sql = statement_for(rows.len(), &ONE_OUTBOX, outbox_sql);
     let mut q = crate::store::sql::query(&sql);
     for (event, now_ms) in rows {
         q = q

@@ -130,17 +130,24 @@ pub async fn insert(
     tenant_id: &str,
     instance_id: &str,
     p: &Patient,
+    body: &str,
     now_ms: i64,
     send: Send,
 ) -> crate::store::sql::Result<()> {
-    let q = insert_query(tenant_id, instance_id, p, now_ms);
+    let q = insert_query(tenant_id, instance_id, p, body, now_ms);
     match send {
         Send::Now => q.execute(&mut **tx).await.map(|_| ()),
         Send::WithCommit => tx.defer(q).await,
     }
 }
 
-fn insert_query(tenant_id: &str, instance_id: &str, p: &Patient, now_ms: i64) -> crate::store::sql::Query<'static> {
+fn insert_query(
+    tenant_id: &str,
+    instance_id: &str,
+    p: &Patient,
+    body: &str,
+    now_ms: i64,
+) -> crate::store::sql::Query<'static> {
     crate::store::sql::query(
         "INSERT INTO patients (id, tenant_id, instance_id, external_id, external_guid, mrn, first_name, last_name, \
          email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body) \
@@ -162,10 +169,16 @@ fn insert_query(tenant_id: &str, instance_id: &str, p: &Patient, now_ms: i64) ->
     .bind("")
     .bind(search_text(p))
     .bind(now_ms)
-    .bind(stored_body(p))
+    .bind(body)
 }
 
-pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) -> crate::store::sql::Result<()> {
+pub async fn update(
+    tx: &mut Tx,
+    instance_id: &str,
+    p: &Patient,
+    body: &str,
+    now_ms: i64,
+) -> crate::store::sql::Result<()> {
     crate::store::sql::query(
         "UPDATE patients SET external_id = $1, external_guid = $2, mrn = $3, first_name = $4, last_name = $5, \
          email = $6, phone = $7, timezone = $8, birth_date = $9, territories = $10, search = $11, updated_at = $12, body = $13 \
@@ -183,7 +196,7 @@ pub async fn update(tx: &mut Tx, instance_id: &str, p: &Patient, now_ms: i64) ->
     .bind(marks(&p.territory_names()))
     .bind(search_text(p))
     .bind(now_ms)
-    .bind(stored_body(p))
+    .bind(body)
     .bind(instance_id)
     .bind(&p.id)
     .execute(&mut **tx)
@@ -388,8 +401,13 @@ impl Db {
     }
 }
 
-/// What is stored: the patient without the parts that are filled when read.
-fn stored_body(p: &Patient) -> String {
+/// What is stored (the `body` of `insert` and `update`): the patient without the parts
+/// that are filled when read. It is also what the write's audit entry shows.
+pub fn stored_body(p: &Patient) -> String {
+    if p.care_team.is_empty() && p.patient_programs.is_empty() && p.territorial_team.is_none() {
+        // As written by a create or an update: nothing to take out, nothing to copy.
+        return serde_json::to_string(p).expect("patient serializes");
+    }
     let mut stored = p.clone();
     stored.care_team.clear();
     stored.patient_programs.clear();

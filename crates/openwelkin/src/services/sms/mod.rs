@@ -89,7 +89,7 @@ async fn record(
         patient_full_name: patient.map(Patient::full_name),
         cdt_name: None,
         cdt_relation: None,
-        record: s,
+        record: s.into(),
         subtype: None,
     };
     crate::store::audit::record_write(tx, &event, now_ms).await?;
