@@ -6,11 +6,11 @@ use crate::auth::secrets;
 use crate::clock::Clock;
 use crate::domain::patient::Patient;
 use crate::domain::user::User;
-use crate::events::audit::{Actor, DataEvent, Operation};
+use crate::events::audit::{Actor, AuditRecord, DataEvent, Operation};
 use crate::store::audit::record_write;
 use crate::store::clients::{InstanceGrant, NewClient};
 use crate::store::{patients, users, Db};
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub const TENANT: &str = "demo";
 pub const CLIENT: &str = "DEMOAPICLIENT";
@@ -88,8 +88,18 @@ pub async fn ensure(db: &Db, clock: &Clock, with_designer: bool) -> anyhow::Resu
                               "firstName": first, "lastName": last, "userState": "ACTIVE", "enabled": true, "seats": ["GENERAL"]});
             user.apply(body.as_object().expect("object"), true).map_err(|e| anyhow::anyhow!("demo user: {e}"))?;
             users::insert(&mut tx, &tenant.id, &user, now_ms).await?;
-            audit(&mut tx, &tenant.id, None, "USER", &actor, &user.id, None, &serde_json::to_value(&user)?, now_ms)
-                .await?;
+            audit(
+                &mut tx,
+                &tenant.id,
+                None,
+                "USER",
+                &actor,
+                &user.id,
+                None,
+                (&serde_json::to_value(&user)?).into(),
+                now_ms,
+            )
+            .await?;
             care_team.push(user.id);
         }
         tx.commit().await?;
@@ -121,17 +131,8 @@ pub async fn ensure(db: &Db, clock: &Clock, with_designer: bool) -> anyhow::Resu
                 body["careTeam"] = json!([{"id": id, "pointOfContact": true}]);
             }
             p.apply(body.as_object().expect("object"), true).map_err(|e| anyhow::anyhow!("demo patient: {e}"))?;
-            patients::insert(
-                &mut tx,
-                &tenant.id,
-                &instance.id,
-                &p,
-                &patients::stored_body(&p),
-                now_ms,
-                patients::Send::Now,
-            )
-            .await?;
-            let record = serde_json::to_value(&p)?;
+            let stored = patients::stored_body(&p);
+            patients::insert(&mut tx, &tenant.id, &instance.id, &p, &stored, now_ms, patients::Send::Now).await?;
             audit(
                 &mut tx,
                 &tenant.id,
@@ -140,7 +141,7 @@ pub async fn ensure(db: &Db, clock: &Clock, with_designer: bool) -> anyhow::Resu
                 &actor,
                 &p.id,
                 Some((&p.id, p.full_name())),
-                &record,
+                AuditRecord::Text(&stored),
                 now_ms,
             )
             .await?;
@@ -159,7 +160,7 @@ async fn audit(
     actor: &Actor,
     record_id: &str,
     patient: Option<(&str, String)>,
-    record: &Value,
+    record: AuditRecord<'_>,
     now_ms: i64,
 ) -> crate::store::sql::Result<()> {
     let event = DataEvent {
@@ -173,7 +174,7 @@ async fn audit(
         patient_full_name: patient.map(|p| p.1),
         cdt_name: None,
         cdt_relation: None,
-        record: record.into(),
+        record,
         subtype: None,
     };
     record_write(tx, &event, now_ms).await
