@@ -29,9 +29,10 @@ const CONFIGURATION: &[&str] = &[
 /// instance must not replay deliveries of events it no longer has).
 const DELIVERY_STATE: &[&str] = &["webhook_deliveries"];
 
-/// Derived from other rows by triggers (the per-instance patient count of migration
-/// 0015): deleted with the instance's rows but neither counted as a record nor
-/// snapshotted, because a restore rebuilds them as it inserts the rows back.
+/// Derived from other rows (the per-instance patient count of migration 0015): deleted
+/// with the instance's rows but neither counted as a record nor snapshotted, because a
+/// restore rebuilds them as it inserts the rows back (PostgreSQL's triggers;
+/// `patients::note_copied_patients` on SQLite).
 const DERIVED: &[&str] = &["patient_counts"];
 
 /// Tables a snapshot does not copy.
@@ -438,6 +439,7 @@ impl Db {
             );
             crate::store::sql::query(&sql).bind(&info.id).bind(&instance.id).execute(&mut **tx).await?;
         }
+        crate::store::patients::note_copied_patients(tx, &instance.id).await?;
         let keys = document_keys(tx, &instance.id).await?;
         Ok((cleared, info, keys))
     }

@@ -119,9 +119,10 @@ fn marks(values: &[String]) -> String {
 pub enum Send {
     /// At once: its failure is this call's.
     Now,
-    /// Held back on PostgreSQL and sent with the commit (`Tx::defer`), so that a create is
-    /// one round trip: a patient whose externalId, externalGuid or mrn is taken then fails
-    /// the commit with the unique violation (nothing is written). SQLite runs it at once.
+    /// Held back and run with the commit (`Tx::defer`): on PostgreSQL a create is then one
+    /// round trip, on SQLite a create holds the writer only while its rows are written,
+    /// without a savepoint. A patient whose externalId, externalGuid or mrn is taken then
+    /// fails the commit with the unique violation (nothing is written).
     WithCommit,
 }
 
@@ -136,9 +137,49 @@ pub async fn insert(
 ) -> crate::store::sql::Result<()> {
     let q = insert_query(tenant_id, instance_id, p, body, now_ms);
     match send {
-        Send::Now => q.execute(&mut **tx).await.map(|_| ()),
-        Send::WithCommit => tx.defer(q).await,
+        Send::Now => q.execute(&mut **tx).await.map(|_| ())?,
+        Send::WithCommit => tx.defer(q).await?,
     }
+    if tx.backend() == Backend::Sqlite {
+        // What PostgreSQL's insert triggers do (SQLite's migration 0025 says why it has
+        // none): the row waits to be added to the search index at the group's commit, and
+        // the instance counts one patient more. Held back like the insert, after it: if
+        // the insert fails they never run.
+        tx.defer(
+            crate::store::sql::query(
+                "INSERT OR IGNORE INTO patients_fts_pending (rid) SELECT rowid FROM patients WHERE id = $1",
+            )
+            .bind(&p.id),
+        )
+        .await?;
+        tx.defer(
+            crate::store::sql::query(
+                "INSERT INTO patient_counts (instance_id, shard, n) VALUES ($1, 0, 1) \
+                 ON CONFLICT (instance_id, shard) DO UPDATE SET n = n + 1",
+            )
+            .bind(instance_id),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// After an instance's patients were copied in by SQL (a snapshot restore, into an
+/// instance cleared before), on SQLite: counts them and notes them for the search index,
+/// as `insert` does for one (SQLite's patients have no insert triggers, see its migration
+/// 0025). PostgreSQL's triggers did this as the rows went in.
+pub async fn note_copied_patients(tx: &mut Tx, instance_id: &str) -> crate::store::sql::Result<()> {
+    if tx.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    for sql in [
+        "INSERT OR IGNORE INTO patients_fts_pending (rid) SELECT rowid FROM patients WHERE instance_id = $1",
+        "DELETE FROM patient_counts WHERE instance_id = $1",
+        "INSERT INTO patient_counts (instance_id, shard, n) SELECT $1, 0, COUNT(*) FROM patients WHERE instance_id = $1",
+    ] {
+        crate::store::sql::query(sql).bind(instance_id).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn insert_query(

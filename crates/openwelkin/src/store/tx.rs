@@ -43,9 +43,19 @@ impl Tx {
     async fn begin_write(pool: &Pool, bulk: bool) -> Result<Tx> {
         let asked = Instant::now();
         let tx = match pool {
-            Pool::Sqlite(engine) => {
-                let guard = if bulk { engine.begin_write_alone().await? } else { engine.begin_write().await? };
+            Pool::Sqlite(engine) if bulk => {
+                let guard = engine.begin_write_alone().await?;
                 Tx::new(Conn::SqliteWriter(guard), Some(engine.clone()), Backend::Sqlite, "write")
+            }
+            // The writer is taken by the first statement that is not held back, or by the
+            // commit (see `Conn::SqliteHeld`); that is when the wait is measured.
+            Pool::Sqlite(engine) => {
+                return Ok(Tx::new(
+                    Conn::SqliteHeld(engine.clone(), Vec::new()),
+                    Some(engine.clone()),
+                    Backend::Sqlite,
+                    "write",
+                ))
             }
             Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN", "write").await?,
         };
@@ -91,14 +101,21 @@ impl Tx {
         metrics::histogram!(DB_TRANSACTION, "kind" => self.kind, "outcome" => outcome).record(self.started.elapsed());
     }
 
-    /// Runs a write whose answer (rows, count) nobody needs, such as an audit row: at once
-    /// on SQLite; on PostgreSQL held back and sent with the next statement or the
-    /// `COMMIT`, in the same round trip. Its failure then fails that statement or the
-    /// commit (which rolls everything back), so it is never lost silently.
+    /// A write whose answer (rows, count) nobody needs, such as an audit row: held back
+    /// and run with the transaction's next statement or its commit (on PostgreSQL in the
+    /// same round trip; on SQLite, by a transaction that has not taken the writer yet, so
+    /// that a transaction made only of such writes holds the writer just while they run,
+    /// without a savepoint: `SqliteEngine::commit_held`). Its failure then fails that
+    /// statement or the commit (which rolls everything back), so it is never lost
+    /// silently. On a SQLite transaction that already holds the writer it runs at once.
     pub async fn defer(&mut self, q: Query<'_>) -> Result<()> {
         match self.conn.as_mut().expect("transaction is open") {
             Conn::Postgres(pg) => {
                 pg.deferred.push(q.into_deferred());
+                Ok(())
+            }
+            Conn::SqliteHeld(_, held) => {
+                held.push(q.into_deferred());
                 Ok(())
             }
             other => q.execute(other).await.map(|_| ()),
@@ -136,7 +153,8 @@ impl Tx {
     /// hash; on SQLite nothing, as its single writer already runs writes one at a time.
     pub async fn lock_name(&mut self, name: &str) -> Result<()> {
         if self.backend != Backend::Postgres {
-            return Ok(());
+            // The writer, once taken, is held until the transaction ends.
+            return self.conn.as_mut().expect("transaction is open").take_writer().await;
         }
         query("SELECT COUNT(*) AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS l")
             .bind(name)
@@ -152,6 +170,8 @@ impl Tx {
         let committing = Instant::now();
         let writes = self.kind == "write";
         let result = match conn {
+            Conn::SqliteHeld(_, held) if held.is_empty() => Ok(()),
+            Conn::SqliteHeld(engine, held) => engine.commit_held(&held).await,
             Conn::SqliteWriter(guard) => self.engine().commit(guard).await,
             Conn::SqliteReader(mut reader) => {
                 let conn = reader.take().expect("reader is open");
@@ -230,6 +250,8 @@ impl Drop for Tx {
         let Some(conn) = self.conn.take() else { return };
         self.observe_end("rollback");
         match conn {
+            // Nothing was written: the held writes are simply dropped.
+            Conn::SqliteHeld(..) => {}
             Conn::SqliteWriter(guard) => self.engine().rollback(guard),
             Conn::SqliteReader(mut reader) => {
                 if let Some(conn) = reader.take() {

@@ -7,7 +7,7 @@ use super::row::Row;
 use super::sqlite::{self, Output, SqliteEngine, Want, WriterGuard};
 use super::value::{Decode, Encode, Value};
 use super::{postgres, Backend};
-use crate::telemetry::names::DB_QUERY;
+use crate::telemetry::names::{DB_ACQUIRE, DB_QUERY};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -60,6 +60,11 @@ pub struct PoolStatus {
 
 /// One connection held for a while: a write transaction's, or a read snapshot's.
 pub enum Conn {
+    /// A SQLite write transaction that has not needed the writer yet: its writes are
+    /// held back (`Tx::defer`) until its first other statement, which takes the writer
+    /// and runs them first, or until its commit, which runs them all at once without a
+    /// savepoint (`SqliteEngine::commit_held`).
+    SqliteHeld(Arc<SqliteEngine>, Vec<Deferred>),
     SqliteWriter(WriterGuard),
     SqliteReader(Option<rusqlite::Connection>),
     Postgres(PgConn),
@@ -115,7 +120,7 @@ impl PgConn {
 impl Conn {
     pub fn backend(&self) -> Backend {
         match self {
-            Conn::SqliteWriter(_) | Conn::SqliteReader(_) => Backend::Sqlite,
+            Conn::SqliteHeld(..) | Conn::SqliteWriter(_) | Conn::SqliteReader(_) => Backend::Sqlite,
             Conn::Postgres(..) => Backend::Postgres,
         }
     }
@@ -124,8 +129,25 @@ impl Conn {
         match self {
             Conn::SqliteWriter(guard) => Some(guard.connection()),
             Conn::SqliteReader(conn) => conn.as_ref(),
-            Conn::Postgres(..) => None,
+            Conn::SqliteHeld(..) | Conn::Postgres(..) => None,
         }
+    }
+
+    /// A SQLite write transaction that held its writes back takes the writer now (a
+    /// savepoint of its own when a group is open) and runs them; the first that fails is
+    /// this call's failure (the transaction is then rolled back when it is dropped).
+    pub async fn take_writer(&mut self) -> Result<()> {
+        let Conn::SqliteHeld(engine, held) = self else { return Ok(()) };
+        let (engine, held) = (engine.clone(), std::mem::take(held));
+        let asked = std::time::Instant::now();
+        let guard = engine.begin_write().await?;
+        metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
+        *self = Conn::SqliteWriter(guard);
+        let Conn::SqliteWriter(guard) = self else { unreachable!("just set") };
+        for statement in &held {
+            sqlite::run(guard.connection(), &statement.sql, &statement.args, Want::Count)?;
+        }
+        Ok(())
     }
 }
 
@@ -175,6 +197,7 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, wa
         }
         Target::Conn(Conn::Postgres(pg)) => pg.send(postgres::Step::Statement { sql, args, persistent, want }).await,
         Target::Conn(conn) => {
+            conn.take_writer().await?;
             let sqlite = conn.sqlite().ok_or_else(|| Error::Connect("the connection is closed".into()))?;
             sqlite::run(sqlite, sql, args, want)
         }

@@ -15,13 +15,15 @@
 //!   flush of the log) makes them all durable, and each caller is answered only then. An
 //!   error inside one transaction rolls back to its savepoint and leaves the others; a
 //!   failed `COMMIT` fails every transaction of the group, none of which has been
-//!   acknowledged.
+//!   acknowledged. A transaction made only of writes held back until its commit (a
+//!   create) needs no savepoint at all (`commit_held`).
 //! - **The flush happens after the writer is let go** (`wal_sync.rs`): `COMMIT` appends the
 //!   group's frames to the log without waiting for the disk (`synchronous = NORMAL` on the
 //!   writer), the next group starts, and the group's callers are answered once the log has
 //!   been flushed.
 
 use super::error::{Error, Result};
+use super::query::Deferred;
 use super::row::Row;
 use super::value::Value;
 use super::wal_sync::WalSync;
@@ -141,7 +143,7 @@ impl SqliteEngine {
     /// IMMEDIATE`, otherwise a savepoint of its own.
     pub async fn begin_write(self: &Arc<Self>) -> Result<WriterGuard> {
         let guard = self.lock_writer().await?;
-        self.begin_in(guard).await
+        self.begin_in(guard, true).await
     }
 
     /// Takes the writer for a large transaction, always the first of its group: a group
@@ -151,7 +153,7 @@ impl SqliteEngine {
         loop {
             let guard = self.lock_writer().await?;
             if guard.conn.as_ref().is_none_or(Connection::is_autocommit) {
-                return self.begin_in(guard).await;
+                return self.begin_in(guard, true).await;
             }
             self.clone().commit_group(guard).await;
         }
@@ -165,7 +167,9 @@ impl SqliteEngine {
         lock.map_err(|_| Error::PoolTimedOut)
     }
 
-    async fn begin_in(self: &Arc<Self>, mut guard: WriterGuard) -> Result<WriterGuard> {
+    /// Opens the group if none is, otherwise (with `savepoint`) a savepoint of the
+    /// transaction's own.
+    async fn begin_in(self: &Arc<Self>, mut guard: WriterGuard, savepoint: bool) -> Result<WriterGuard> {
         self.wal.check()?;
         if guard.conn.is_none() {
             let conn = open_connection(&self.path, false)?;
@@ -174,9 +178,14 @@ impl SqliteEngine {
         }
         // A group is open exactly while the writer is inside a transaction.
         let first = guard.connection().is_autocommit();
-        let started =
-            if first { self.begin_group(&mut guard).await } else { guard.connection().execute_batch("SAVEPOINT tx") };
-        guard.savepoint = !first;
+        let started = if first {
+            self.begin_group(&mut guard).await
+        } else if savepoint {
+            guard.connection().execute_batch("SAVEPOINT tx")
+        } else {
+            Ok(())
+        };
+        guard.savepoint = !first && savepoint;
         if let Err(e) = started {
             let e = Error::from(e);
             fail_group(&mut guard, &e);
@@ -215,6 +224,44 @@ impl SqliteEngine {
             discard_if_in_transaction(&mut guard);
             return Err(e);
         }
+        self.join_group(guard).await
+    }
+
+    /// Runs and commits a transaction whose statements were all held back until its commit
+    /// (`Tx::defer`: a create's row, its audit row and its outbox row), with no savepoint
+    /// of its own: its statements are known whole before it takes the writer, so nothing
+    /// of another transaction runs between them.
+    ///
+    /// A savepoint would copy every page the transaction changes to a journal in memory
+    /// before changing it (for a patient create about a tenth of its instructions) only to
+    /// undo the transaction alone if it fails. Without one:
+    /// - when the first statement fails (a unique key taken), SQLite has undone that
+    ///   statement alone, nothing else of the transaction was written, and the group goes
+    ///   on without it;
+    /// - when a later statement fails (an I/O error, a full disk), what the earlier ones
+    ///   wrote cannot be undone alone: the whole group is rolled back and every transaction
+    ///   of it fails. None of them has been answered yet, so nothing acknowledged is lost.
+    pub async fn commit_held(self: &Arc<Self>, held: &[Deferred]) -> Result<()> {
+        let guard = self.lock_writer().await?;
+        let mut guard = self.begin_in(guard, false).await?;
+        for (i, statement) in held.iter().enumerate() {
+            let Err(e) = run(guard.connection(), &statement.sql, &statement.args, Want::Count) else { continue };
+            if i == 0 {
+                // Rolled back as a transaction without a savepoint: the group stands, unless
+                // SQLite ended the whole transaction itself.
+                self.rollback(guard);
+            } else {
+                fail_group(&mut guard, &e);
+                discard_if_in_transaction(&mut guard);
+            }
+            return Err(e);
+        }
+        self.join_group(guard).await
+    }
+
+    /// Adds a finished transaction to the open group and answers once the group's `COMMIT`
+    /// has reached the disk.
+    async fn join_group(self: &Arc<Self>, mut guard: WriterGuard) -> Result<()> {
         if guard.connection().is_autocommit() {
             // SQLite ended the transaction itself (it does after some I/O errors): nothing
             // of the group is committed.
@@ -244,8 +291,9 @@ impl SqliteEngine {
             Some(conn) if !conn.is_autocommit() && guard.savepoint => {
                 conn.execute_batch("ROLLBACK TO tx").and_then(|_| conn.execute_batch("RELEASE tx"))
             }
-            // The first of its group has no savepoint: its group is empty, so the whole
-            // transaction is rolled back below.
+            // No savepoint: the first of its group (its group is empty, so the whole
+            // transaction is rolled back below), or a transaction of `commit_held` whose
+            // first statement failed (SQLite undid that statement alone).
             _ => Ok(()),
         };
         match undone {
@@ -615,6 +663,92 @@ mod tests {
             })
             .unwrap();
         assert_eq!(rows, [1, 3]);
+    }
+
+    fn rows(engine: &super::SqliteEngine) -> Vec<i64> {
+        engine
+            .read(|c| {
+                Ok(c.prepare("SELECT x FROM t ORDER BY x")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+            })
+            .unwrap()
+    }
+
+    fn inserts(values: &[i64]) -> Vec<crate::store::sql::Deferred> {
+        values
+            .iter()
+            .map(|v| crate::store::sql::Deferred {
+                sql: "INSERT INTO t (x) VALUES ($1)".into(),
+                args: vec![crate::store::sql::Value::Int(*v)],
+            })
+            .collect()
+    }
+
+    /// Waits until `n` transactions queue for the writer.
+    async fn queued(engine: &super::SqliteEngine, n: usize) {
+        while engine.waiting.load(std::sync::atomic::Ordering::Acquire) < n {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// An engine on a new database with one table `t (x INTEGER UNIQUE)`, made by a held
+    /// transaction.
+    async fn with_unique_table(dir: &tempfile::TempDir) -> std::sync::Arc<super::SqliteEngine> {
+        let path = dir.path().join("t.db");
+        let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
+        let create = crate::store::sql::Deferred { sql: "CREATE TABLE t (x INTEGER UNIQUE)".into(), args: vec![] };
+        engine.commit_held(&[create]).await.unwrap();
+        engine
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn held_writes_run_without_a_savepoint_and_a_failed_first_statement_leaves_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = with_unique_table(&dir).await;
+
+        // A group: one transaction holding the writer, then two held ones queued behind it.
+        let first = engine.begin_write().await.unwrap();
+        first.connection().execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        let taken = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.commit_held(&inserts(&[1, 4])).await }
+        });
+        queued(&engine, 1).await;
+        let fine = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.commit_held(&inserts(&[2, 3])).await }
+        });
+        queued(&engine, 2).await;
+        engine.commit(first).await.unwrap();
+        let refused = taken.await.unwrap().expect_err("its first statement breaks the unique key");
+        assert!(!matches!(refused, Error::Commit(_)), "it fails alone, not as a group: {refused}");
+        fine.await.unwrap().unwrap();
+        assert_eq!(rows(&engine), [1, 2, 3], "nothing of the refused transaction, everything of the others");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_transaction_failing_after_its_first_statement_fails_its_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = with_unique_table(&dir).await;
+
+        let first = engine.begin_write().await.unwrap();
+        first.connection().execute_batch("INSERT INTO t VALUES (10)").unwrap();
+        let broken = tokio::spawn({
+            let engine = engine.clone();
+            // Its second statement fails: what its first wrote cannot be undone alone.
+            async move { engine.commit_held(&inserts(&[11, 10])).await }
+        });
+        queued(&engine, 1).await;
+        let first_done = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.commit(first).await }
+        });
+        assert!(broken.await.unwrap().is_err());
+        let lost = first_done.await.unwrap().expect_err("the group it joined is rolled back");
+        assert!(matches!(lost, Error::Commit(_)), "{lost}");
+        assert_eq!(rows(&engine), Vec::<i64>::new(), "none of the group was written, none was acknowledged");
+        // The writer goes on.
+        engine.commit_held(&inserts(&[12])).await.unwrap();
+        assert_eq!(rows(&engine), [12]);
     }
 
     #[test]
