@@ -88,7 +88,8 @@ pub enum Answer {
 /// The patient `key` names (as `kind` says); with `expand`, its territorial team too.
 /// Answered with the stored text when nothing is joined in: no care team, no enrolments,
 /// no `expand` (most patients; parsing and writing them out again was about a twentieth
-/// of a read's CPU).
+/// of a read's CPU). Whether the text is its own answer was stored beside it by the write
+/// (`answer_shape`), so it is not parsed to find out.
 pub async fn read_answer(
     state: &AppState,
     ctx: &InstanceScope,
@@ -96,9 +97,9 @@ pub async fn read_answer(
     key: &str,
     expand: bool,
 ) -> ServiceResult<Answer> {
-    let (body, programs) =
+    let patients::StoredPatient { body, answer_shape, programs } =
         state.db.stored_patient_with_programs(&ctx.instance.id, kind, key).await?.ok_or_else(|| not_found(key))?;
-    if !expand && programs.is_empty() && crate::domain::patient_stored::answers_as_stored(&body) {
+    if !expand && programs.is_empty() && crate::domain::patient_stored::answers_as_stored_with(answer_shape, &body) {
         return Ok(Answer::Stored(body));
     }
     let patient: Patient = serde_json::from_str(&body).map_err(ServiceError::internal)?;

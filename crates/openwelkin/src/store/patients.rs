@@ -114,6 +114,15 @@ fn marks(values: &[String]) -> String {
     }
 }
 
+/// A patient as stored, with its enrolments (`Db::stored_patient_with_programs`).
+pub struct StoredPatient {
+    pub body: String,
+    /// `domain::patient_stored::shape_of` as the body was written (0 for rows written
+    /// before the column).
+    pub answer_shape: i64,
+    pub programs: Vec<PatientProgram>,
+}
+
 /// When a write goes to the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Send {
@@ -191,8 +200,8 @@ fn insert_query(
 ) -> crate::store::sql::Query<'static> {
     crate::store::sql::query(
         "INSERT INTO patients (id, tenant_id, instance_id, external_id, external_guid, mrn, first_name, last_name, \
-         email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
+         email, phone, timezone, birth_date, territories, cadence, search, created_at, updated_at, body, answer_shape) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18)",
     )
     .bind(&p.id)
     .bind(tenant_id)
@@ -211,6 +220,7 @@ fn insert_query(
     .bind(search_text(p))
     .bind(now_ms)
     .bind(body)
+    .bind(crate::domain::patient_stored::shape_of(p))
 }
 
 pub async fn update(
@@ -222,8 +232,8 @@ pub async fn update(
 ) -> crate::store::sql::Result<()> {
     crate::store::sql::query(
         "UPDATE patients SET external_id = $1, external_guid = $2, mrn = $3, first_name = $4, last_name = $5, \
-         email = $6, phone = $7, timezone = $8, birth_date = $9, territories = $10, search = $11, updated_at = $12, body = $13 \
-         WHERE instance_id = $14 AND id = $15",
+         email = $6, phone = $7, timezone = $8, birth_date = $9, territories = $10, search = $11, updated_at = $12, body = $13, \
+         answer_shape = $16 WHERE instance_id = $14 AND id = $15",
     )
     .bind(&p.external_id)
     .bind(&p.external_guid)
@@ -240,6 +250,7 @@ pub async fn update(
     .bind(body)
     .bind(instance_id)
     .bind(&p.id)
+    .bind(crate::domain::patient_stored::shape_of(p))
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -307,9 +318,9 @@ impl Db {
         instance_id: &str,
         key: PatientKey,
         value: &str,
-    ) -> crate::store::sql::Result<Option<(String, Vec<PatientProgram>)>> {
+    ) -> crate::store::sql::Result<Option<StoredPatient>> {
         let sql = format!(
-            "SELECT p.body AS body, pp.body AS program FROM patients p \
+            "SELECT p.body AS body, p.answer_shape AS answer_shape, pp.body AS program FROM patients p \
              LEFT JOIN patient_programs pp ON pp.instance_id = p.instance_id AND pp.patient_id = p.id \
              WHERE p.instance_id = $1 AND p.{} = $2 ORDER BY pp.created_at, pp.id",
             key.column()
@@ -321,14 +332,15 @@ impl Db {
             .filter_map(|r| r.get::<Option<String>, _>("program"))
             .map(|body| super::patient_programs::parse(&body))
             .collect();
-        Ok(Some((first.get::<String, _>("body"), programs)))
+        Ok(Some(StoredPatient { body: first.get("body"), answer_shape: first.get("answer_shape"), programs }))
     }
 
     /// One page of patients and the total count of matches.
     ///
     /// `totalElements` stays exact without counting the instance on every page: an
-    /// unfiltered list reads the per-instance count that triggers keep in
-    /// `patient_counts` (migrations 0015 and 0017, summed over its shards); a filtered list counts its matches through the
+    /// unfiltered list reads the per-instance count kept in the writing transaction in
+    /// `patient_counts` (migrations 0015 and 0017, summed over its shards; on SQLite kept
+    /// by `insert` and a delete trigger, migration 0025); a filtered list counts its matches through the
     /// same indexes the page uses (equality filters on their index, substring filters of 3+
     /// characters on the trigram index), so the count grows with the matches, not with the
     /// instance.
