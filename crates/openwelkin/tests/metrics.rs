@@ -281,6 +281,9 @@ async fn requests_are_counted_by_route_template_method_and_status() {
     assert!(commits >= 1.0, "the create committed a transaction");
     assert!(after.value("openwelkin_db_commit_duration_seconds_count", &[]) >= 1.0);
     assert!(after.value("openwelkin_db_query_duration_seconds_count", &[]) >= 1.0);
+    // Also on SQLite, where a create takes the writer only at its commit.
+    let waits = delta("openwelkin_db_acquire_duration_seconds_count", &[("kind", "write")]);
+    assert!(waits >= 1.0, "the create's wait for a write connection is measured: {waits}");
     let backend = if is_postgres() { "postgres" } else { "sqlite" };
     assert_eq!(
         after.value("openwelkin_build_info", &[("version", env!("CARGO_PKG_VERSION")), ("backend", backend)]),

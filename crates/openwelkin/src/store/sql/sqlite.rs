@@ -242,7 +242,9 @@ impl SqliteEngine {
     ///   wrote cannot be undone alone: the whole group is rolled back and every transaction
     ///   of it fails. None of them has been answered yet, so nothing acknowledged is lost.
     pub async fn commit_held(self: &Arc<Self>, held: &[Deferred]) -> Result<()> {
+        let asked = std::time::Instant::now();
         let guard = self.lock_writer().await?;
+        metrics::histogram!(crate::telemetry::names::DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
         let mut guard = self.begin_in(guard, false).await?;
         for (i, statement) in held.iter().enumerate() {
             let Err(e) = run(guard.connection(), &statement.sql, &statement.args, Want::Count) else { continue };
