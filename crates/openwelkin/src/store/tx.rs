@@ -150,7 +150,8 @@ impl Tx {
     /// Takes a named write lock until the transaction ends, for rules over a set of rows
     /// that may have no row to lock yet (a formation's draft, a dictionary, an instance's
     /// communication IDs). On PostgreSQL a transaction-scoped advisory lock on the name's
-    /// hash; on SQLite nothing, as its single writer already runs writes one at a time.
+    /// hash; on SQLite the writer itself (taken now if the transaction has not needed it
+    /// yet), which runs writes one at a time.
     pub async fn lock_name(&mut self, name: &str) -> Result<()> {
         if self.backend != Backend::Postgres {
             // The writer, once taken, is held until the transaction ends.
