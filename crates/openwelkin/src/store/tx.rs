@@ -40,27 +40,28 @@ impl Tx {
         Self::begin_write(pool, true).await
     }
 
+    /// On SQLite the wait for the writer is measured by the engine when it is taken.
     async fn begin_write(pool: &Pool, bulk: bool) -> Result<Tx> {
-        let asked = Instant::now();
-        let tx = match pool {
+        match pool {
             Pool::Sqlite(engine) if bulk => {
                 let guard = engine.begin_write_alone().await?;
-                Tx::new(Conn::SqliteWriter(guard), Some(engine.clone()), Backend::Sqlite, "write")
+                Ok(Tx::new(Conn::SqliteWriter(guard), Some(engine.clone()), Backend::Sqlite, "write"))
             }
             // The writer is taken by the first statement that is not held back, or by the
-            // commit (see `Conn::SqliteHeld`); that is when the wait is measured.
-            Pool::Sqlite(engine) => {
-                return Ok(Tx::new(
-                    Conn::SqliteHeld(engine.clone(), Vec::new()),
-                    Some(engine.clone()),
-                    Backend::Sqlite,
-                    "write",
-                ))
+            // commit (see `Conn::SqliteHeld`).
+            Pool::Sqlite(engine) => Ok(Tx::new(
+                Conn::SqliteHeld(engine.clone(), Vec::new()),
+                Some(engine.clone()),
+                Backend::Sqlite,
+                "write",
+            )),
+            Pool::Postgres(pg) => {
+                let asked = Instant::now();
+                let tx = Self::begin_postgres(pg, "BEGIN", "write").await?;
+                metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
+                Ok(tx)
             }
-            Pool::Postgres(pg) => Self::begin_postgres(pg, "BEGIN", "write").await?,
-        };
-        metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
-        Ok(tx)
+        }
     }
 
     fn new(conn: Conn, sqlite: Option<Arc<SqliteEngine>>, backend: Backend, kind: &'static str) -> Tx {

@@ -7,7 +7,7 @@ use super::row::Row;
 use super::sqlite::{self, Output, SqliteEngine, Want, WriterGuard};
 use super::value::{Decode, Encode, Value};
 use super::{postgres, Backend};
-use crate::telemetry::names::{DB_ACQUIRE, DB_QUERY};
+use crate::telemetry::names::DB_QUERY;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -139,11 +139,9 @@ impl Conn {
     pub async fn take_writer(&mut self) -> Result<()> {
         let Conn::SqliteHeld(engine, _) = self else { return Ok(()) };
         let engine = engine.clone();
-        let asked = std::time::Instant::now();
         // On failure the held writes stay held: a later commit tries them again, never
         // reports them done without running them.
         let guard = engine.begin_write().await?;
-        metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
         let Conn::SqliteHeld(_, held) = std::mem::replace(self, Conn::SqliteWriter(guard)) else {
             unreachable!("checked above")
         };

@@ -159,11 +159,15 @@ impl SqliteEngine {
         }
     }
 
+    /// Waits for the writer; every transaction's wait is measured here, whether it takes
+    /// the writer at its first statement, at its commit (`commit_held`) or for bulk work.
     async fn lock_writer(&self) -> Result<WriterGuard> {
+        let asked = std::time::Instant::now();
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let queued = Queued(&self.waiting);
         let lock = tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned()).await;
         drop(queued);
+        metrics::histogram!(crate::telemetry::names::DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
         lock.map_err(|_| Error::PoolTimedOut)
     }
 
@@ -242,9 +246,7 @@ impl SqliteEngine {
     ///   wrote cannot be undone alone: the whole group is rolled back and every transaction
     ///   of it fails. None of them has been answered yet, so nothing acknowledged is lost.
     pub async fn commit_held(self: &Arc<Self>, held: &[Deferred]) -> Result<()> {
-        let asked = std::time::Instant::now();
         let guard = self.lock_writer().await?;
-        metrics::histogram!(crate::telemetry::names::DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
         let mut guard = self.begin_in(guard, false).await?;
         for (i, statement) in held.iter().enumerate() {
             let Err(e) = run(guard.connection(), &statement.sql, &statement.args, Want::Count) else { continue };
@@ -645,9 +647,7 @@ mod tests {
                 engine.rollback(guard);
             }
         });
-        while engine.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        queued(&engine, 1).await;
         let first_done = tokio::spawn({
             let engine = engine.clone();
             async move { engine.commit(first).await }
@@ -659,12 +659,7 @@ mod tests {
         bulk.connection().execute_batch("INSERT INTO t VALUES (3)").unwrap();
         engine.commit(bulk).await.unwrap();
         first_done.await.unwrap().unwrap();
-        let rows: Vec<i64> = engine
-            .read(|c| {
-                Ok(c.prepare("SELECT x FROM t ORDER BY x")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
-            })
-            .unwrap();
-        assert_eq!(rows, [1, 3]);
+        assert_eq!(rows(&engine), [1, 3]);
     }
 
     fn rows(engine: &super::SqliteEngine) -> Vec<i64> {
