@@ -317,9 +317,7 @@ fn terminate_listener(db_url: &str, pid: u32) -> usize {
     let sql = format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'openwelkin config listener {pid}'"
     );
-    let out = Command::new("psql").args([db_url, "-tAc", &sql]).output().expect("psql runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.trim() == "t").count()
+    common::psql_query(db_url, &sql).lines().filter(|l| l.trim() == "t").count()
 }
 
 /// Waits (at most 5 s) until the server's listener is connected.

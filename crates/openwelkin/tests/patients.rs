@@ -618,11 +618,8 @@ async fn patients_written_concurrently_are_searchable_once_answered() {
         // above read it beside the index.
         let sql = "SELECT string_agg(relname || ':' || array_to_string(reloptions, ','), ' ' ORDER BY relname) \
                    FROM pg_class WHERE relname IN ('patients_search_trgm', 'patients_territories_trgm')";
-        let out =
-            std::process::Command::new("psql").args([s.db_url.as_str(), "-tAc", sql]).output().expect("psql runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
+            common::psql_query(&s.db_url, sql).trim(),
             "patients_search_trgm:gin_pending_list_limit=256 patients_territories_trgm:gin_pending_list_limit=256"
         );
     }

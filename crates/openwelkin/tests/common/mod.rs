@@ -97,6 +97,15 @@ pub fn is_postgres() -> bool {
     std::env::var("OPENWELKIN_TEST_DATABASE").is_ok_and(|u| u.starts_with("postgres"))
 }
 
+/// Runs one statement with `psql` on the PostgreSQL database `db_url` names and answers
+/// its rows as `psql -tA` prints them (one per line, columns joined by `|`); panics with
+/// psql's error when it fails.
+pub fn psql_query(db_url: &str, sql: &str) -> String {
+    let out = Command::new("psql").args([db_url, "-tAc", sql]).output().expect("psql runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("psql prints UTF-8")
+}
+
 /// Runs an admin subcommand against `db_url`; panics with its output when it fails.
 pub fn cli(db_url: &str, args: &[&str]) -> String {
     let out = cli_output(db_url, args);

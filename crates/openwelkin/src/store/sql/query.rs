@@ -137,19 +137,15 @@ impl Conn {
     /// savepoint of its own when a group is open) and runs them; the first that fails is
     /// this call's failure (the transaction is then rolled back when it is dropped).
     pub async fn take_writer(&mut self) -> Result<()> {
-        let Conn::SqliteHeld(engine, _) = self else { return Ok(()) };
-        let engine = engine.clone();
+        let Conn::SqliteHeld(engine, held) = self else { return Ok(()) };
         // On failure the held writes stay held: a later commit tries them again, never
         // reports them done without running them.
-        let guard = engine.begin_write().await?;
-        let Conn::SqliteHeld(_, held) = std::mem::replace(self, Conn::SqliteWriter(guard)) else {
-            unreachable!("checked above")
-        };
-        let Conn::SqliteWriter(guard) = self else { unreachable!("just set") };
-        for statement in &held {
-            sqlite::run(guard.connection(), &statement.sql, &statement.args, Want::Count)?;
-        }
-        Ok(())
+        let guard = engine.clone().begin_write().await?;
+        let ran = held.iter().try_for_each(|statement| {
+            sqlite::run(guard.connection(), &statement.sql, &statement.args, Want::Count).map(drop)
+        });
+        *self = Conn::SqliteWriter(guard);
+        ran
     }
 }
 
