@@ -168,6 +168,40 @@ async fn a_restored_snapshot_gives_back_exactly_the_state_at_the_snapshot() {
     assert_eq!(list["snapshots"][0]["name"], "before-changes");
 }
 
+/// The ids of the patients listed by lastName (all of them share it here).
+async fn ids_by_last_name(s: &Server, token: &str) -> Vec<String> {
+    let (status, page) = s.get(&s.sandbox("/patients?sort=lastName,asc"), token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["content"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn patients_with_the_same_sorted_value_keep_their_creation_order_through_a_restore() {
+    let s = emulator_server().await;
+    let token = s.token().await;
+    // Fixed ids in descending order: creation order is not id order.
+    let ids = [
+        "ffffffff-0000-4000-8000-000000000001",
+        "88888888-0000-4000-8000-000000000002",
+        "11111111-0000-4000-8000-000000000003",
+    ];
+    let requests: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"method": "POST", "path": "patients", "body": {"id": id, "firstName": "Tie", "lastName": "Same"}}))
+        .collect();
+    let (status, done) = emu_post(&s, "/seed", json!({ "requests": requests })).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    assert_eq!(ids_by_last_name(&s, &token).await, ids, "ties in creation order");
+    let (status, saved) = s.call(Method::PUT, &emu(&s, "/snapshots/ties"), Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let (status, _) = emu_post(&s, "/reset", json!({})).await;
+    assert!(status.is_success(), "{status}");
+    assert!(ids_by_last_name(&s, &token).await.is_empty());
+    let (status, restored) = emu_post(&s, "/snapshots/ties/restore", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(ids_by_last_name(&s, &token).await, ids, "the same order after the restore");
+}
+
 #[tokio::test]
 async fn snapshot_names_are_checked_and_unknown_snapshots_are_not_found() {
     let s = emulator_server().await;

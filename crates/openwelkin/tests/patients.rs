@@ -626,7 +626,7 @@ async fn patients_written_concurrently_are_searchable_once_answered() {
 }
 
 #[tokio::test]
-async fn every_sort_field_orders_both_ways_with_ties_broken_by_id() {
+async fn every_sort_field_orders_both_ways_with_ties_in_creation_order() {
     let s = Server::start().await;
     let token = s.token().await;
     // Distinct values in a different order per field, plus one tie on lastName.
@@ -659,13 +659,14 @@ async fn every_sort_field_orders_both_ways_with_ties_broken_by_id() {
         ["id", "firstName", "lastName", "email", "birthDate", "timezone", "externalId", "mrn", "createdAt", "updatedAt"]
     {
         for desc in [false, true] {
-            let mut expected = created.clone();
-            expected.sort_by(|a, b| {
+            // (position in creation order, patient)
+            let mut expected: Vec<(usize, &Value)> = created.iter().enumerate().collect();
+            expected.sort_by(|(i, a), (j, b)| {
                 let key = |p: &Value| p[field].as_str().unwrap().to_string();
                 let by_field = if desc { key(b).cmp(&key(a)) } else { key(a).cmp(&key(b)) };
-                by_field.then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
+                by_field.then_with(|| i.cmp(j))
             });
-            let expected: Vec<&str> = expected.iter().map(|p| p["id"].as_str().unwrap()).collect();
+            let expected: Vec<&str> = expected.iter().map(|(_, p)| p["id"].as_str().unwrap()).collect();
             let dir = if desc { "desc" } else { "asc" };
             let (status, page) = s.get(&s.sandbox(&format!("/patients?sort={field},{dir}")), &token).await;
             assert_eq!(status, StatusCode::OK, "{page}");

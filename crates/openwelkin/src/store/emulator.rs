@@ -363,8 +363,9 @@ impl Db {
             let shadow = ensure_shadow(tx, self.backend, &table).await?;
             let cols = table.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "INSERT INTO {shadow} (snapshot_id, {cols}) SELECT $1, {cols} FROM {} WHERE instance_id = $2",
-                quote(&table.name)
+                "INSERT INTO {shadow} (snapshot_id, {cols}) SELECT $1, {cols} FROM {} WHERE instance_id = $2{}",
+                quote(&table.name),
+                insert_order(self.backend)
             );
             rows +=
                 crate::store::sql::query(&sql).bind(&id).bind(&instance.id).execute(&mut **tx).await?.rows_affected()
@@ -433,9 +434,10 @@ impl Db {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "INSERT INTO {} ({cols}) SELECT {values} FROM {} WHERE snapshot_id = $1",
+                "INSERT INTO {} ({cols}) SELECT {values} FROM {} WHERE snapshot_id = $1{}",
                 quote(&table.name),
-                quote(&shadow)
+                quote(&shadow),
+                insert_order(self.backend)
             );
             crate::store::sql::query(&sql).bind(&info.id).bind(&instance.id).execute(&mut **tx).await?;
         }
@@ -503,6 +505,17 @@ async fn drop_snapshot_rows(tx: &mut Tx, backend: Backend, id: &str) -> crate::s
 /// Creates the shadow table of `table` when missing: the same columns (no constraints,
 /// so rows of several snapshots live side by side) plus `snapshot_id`. The caller has
 /// made sure an existing shadow matches (see `discard_stale_snapshots`).
+/// On SQLite, rows are copied to and from a snapshot in the order they were inserted, so
+/// that a restored instance keeps it: its rowids are new, and patients with the same value
+/// of a sorted field are listed in rowid order (`store::patients`). PostgreSQL's patients
+/// carry that order in a column of their own (`seq`), which is copied with the rest.
+fn insert_order(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => " ORDER BY rowid",
+        Backend::Postgres => "",
+    }
+}
+
 async fn ensure_shadow(tx: &mut Tx, backend: Backend, table: &DataTable) -> crate::store::sql::Result<String> {
     let shadow = format!("{SHADOW_PREFIX}{}", table.name);
     let quoted = quote(&shadow);

@@ -1,6 +1,6 @@
 //! Patients of one instance: a JSON body plus the columns the list filters and sorts use.
 
-use super::query::{contains_pattern, order_by, Arg, SortColumn, Where};
+use super::query::{contains_pattern, order_by_then, Arg, SortColumn, Where};
 use super::{Backend, Db, Tx};
 use crate::domain::patient::Patient;
 use crate::domain::patient_program::PatientProgram;
@@ -79,6 +79,16 @@ pub const SQLITE_BEFORE_COMMIT: &[&str] = &[
      SELECT p.rowid, p.search FROM patients_fts_pending f JOIN patients p ON p.rowid = f.rid",
     "DELETE FROM patients_fts_pending",
 ];
+
+/// The column that orders patients as they were inserted, which breaks the ties of every
+/// sort of a patient list: SQLite's rowid, which its indexes already end with, and
+/// PostgreSQL's `seq` (migrations 0027 say why the id no longer does).
+fn creation_order(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "seq",
+    }
+}
 
 /// Maps an API sort field to its column.
 pub fn sort_column(field: &str) -> Option<&'static str> {
@@ -372,7 +382,7 @@ impl Db {
         let page_sql = format!(
             "SELECT body FROM patients{}{} LIMIT {limit} OFFSET {offset}",
             w.sql(),
-            order_by(sorts, "created_at")
+            order_by_then(sorts, "created_at", creation_order(self.backend()))
         );
         // A filtered list is planned with its values (an unnamed statement): a cached
         // generic plan would not know that `LIKE '%needle%'` is selective, and PostgreSQL

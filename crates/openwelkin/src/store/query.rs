@@ -64,12 +64,18 @@ pub struct SortColumn {
 
 /// `ORDER BY` for the given sorts, ending with the id so that pages are stable.
 pub fn order_by(sorts: &[SortColumn], default: &str) -> String {
+    order_by_then(sorts, default, "id")
+}
+
+/// `ORDER BY` for the given sorts, ending with `tie`, a column unique to each row (patients
+/// break ties by their insert order, see `store::patients`).
+pub fn order_by_then(sorts: &[SortColumn], default: &str, tie: &str) -> String {
     let mut parts: Vec<String> =
         sorts.iter().map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
     if parts.is_empty() {
         parts.push(format!("{default} ASC"));
     }
-    parts.push("id ASC".into());
+    parts.push(format!("{tie} ASC"));
     format!(" ORDER BY {}", parts.join(", "))
 }
 
