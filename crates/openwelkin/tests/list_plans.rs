@@ -11,7 +11,9 @@
 mod common;
 
 use common::Server;
-use openwelkin::store::query::{order_by, Arg, Where};
+use openwelkin::store::patients::{page_order, PatientFilter};
+use openwelkin::store::query::{order_by, Arg, SortColumn, Where};
+use openwelkin::store::Backend;
 
 /// `(name, sql, sorted)`: when `sorted`, the plan must not sort in a temporary b-tree.
 type Case = (&'static str, String, bool);
@@ -170,10 +172,40 @@ fn cases() -> Vec<Case> {
     );
     list("patient programs", "patient_programs", &["instance_id = ? AND patient_id = ?"], oldest);
 
+    // Db::patients: the unfiltered list in every sort; the filters that name a few
+    // patients, through their own index (store::patients::page_order).
+    let filtered = |f: fn(&mut PatientFilter)| {
+        let mut filter = PatientFilter::default();
+        f(&mut filter);
+        filter
+    };
+    let all = PatientFilter::default();
+    let mut few: Vec<Case> = Vec::new();
+    for column in
+        ["id", "first_name", "last_name", "email", "birth_date", "timezone", "external_id", "mrn", "created_at"]
+    {
+        let sort = [SortColumn { column, descending: false }];
+        list("patients sorted", "patients", &["instance_id = ?"], page_order(Backend::Sqlite, &all, &sort));
+    }
+    for (name, clause, filter) in [
+        ("patients by email", "email = ?", filtered(|f| f.email = Some("a@b.c".into()))),
+        ("patients by mrn", "mrn = ?", filtered(|f| f.mrn = Some("m".into()))),
+        ("patients by external id", "external_id = ?", filtered(|f| f.external_id = Some("e".into()))),
+    ] {
+        let sql = format!(
+            "SELECT * FROM patients{}{}{PAGE}",
+            w(&["instance_id = ?", clause]),
+            page_order(Backend::Sqlite, &filter, &[])
+        );
+        // Their few matches are sorted outside an index (`sorted`: false).
+        few.push((name, sql, false));
+    }
+
     // Db::data_audit, Db::security_audit (newest first), Db::webhook_attempts.
     list("data audit", "audit_data", &["tenant_id = ?"], " ORDER BY seq DESC".into());
     list("security audit", "audit_security", &["tenant_id = ?"], " ORDER BY seq DESC".into());
     list("webhook attempts", "webhook_attempts", &["tenant_id = ?"], " ORDER BY sent_at DESC, id DESC".into());
+    c.extend(few);
     c
 }
 
