@@ -77,19 +77,13 @@ impl PatientFilter {
 }
 
 /// Run by the SQLite writer right before each group's `COMMIT`, in the same transaction:
-/// once 256 patients or more wait in `patients_fts_pending` (noted by `insert` and the
-/// update trigger of migration 0023), adds them to the trigram index and empties the list.
-/// FTS5 writes a segment whenever it is flushed, and each flush also rewrites its
-/// structure record and the documents' sizes: flushed on every group commit (about seven
-/// creates), that was a fifth of the pages a create wrote to the log and 180k
-/// instructions per group. Until then a search also takes every waiting patient as a
-/// candidate (`patient_where`); the exact `LIKE` on the row decides, as for the index's
-/// candidates, so a committed patient is found from its commit on.
+/// adds the patients the triggers of migration 0023 noted to the trigram index, once per
+/// group instead of once per transaction (FTS5 writes a segment whenever a savepoint ends,
+/// and each transaction of a group is a savepoint).
 pub const SQLITE_BEFORE_COMMIT: &[&str] = &[
     "INSERT INTO patients_fts (rowid, search) \
-     SELECT p.rowid, p.search FROM patients_fts_pending f JOIN patients p ON p.rowid = f.rid \
-     WHERE (SELECT COUNT(*) FROM patients_fts_pending) >= 256",
-    "DELETE FROM patients_fts_pending WHERE (SELECT COUNT(*) FROM patients_fts_pending) >= 256",
+     SELECT p.rowid, p.search FROM patients_fts_pending f JOIN patients p ON p.rowid = f.rid",
+    "DELETE FROM patients_fts_pending",
 ];
 
 /// The column that orders patients as they were inserted, which breaks the ties of every
@@ -426,7 +420,7 @@ impl Db {
         w.and("instance_id = ?", [Arg::Text(instance_id.into())]);
         // Substring filters: the trigram index over `search` (the lowercased names, email,
         // phone) names the candidate rows, a superset for a name filter: on SQLite the FTS5
-        // table and the patients still waiting to be added to it (`SQLITE_BEFORE_COMMIT`), on PostgreSQL the GIN index serving `search LIKE` (migration 0024: the
+        // table, on PostgreSQL the GIN index serving `search LIKE` (migration 0024: the
         // names have no trigram index of their own). The exact, case-insensitive LIKE on
         // the filtered column is checked on each candidate.
         for (needle, column) in [
@@ -439,8 +433,7 @@ impl Db {
             match self.backend() {
                 Backend::Sqlite if needle.chars().count() >= 3 => {
                     w.and(
-                        "(rowid IN (SELECT rowid FROM patients_fts WHERE patients_fts.search LIKE ?) \
-                         OR rowid IN (SELECT rid FROM patients_fts_pending))",
+                        "rowid IN (SELECT rowid FROM patients_fts WHERE patients_fts.search LIKE ?)",
                         [Arg::Text(format!("%{}%", needle.to_lowercase()))],
                     );
                 }
