@@ -502,9 +502,6 @@ async fn drop_snapshot_rows(tx: &mut Tx, backend: Backend, id: &str) -> crate::s
     Ok(())
 }
 
-/// Creates the shadow table of `table` when missing: the same columns (no constraints,
-/// so rows of several snapshots live side by side) plus `snapshot_id`. The caller has
-/// made sure an existing shadow matches (see `discard_stale_snapshots`).
 /// On SQLite, rows are copied to and from a snapshot in the order they were inserted, so
 /// that a restored instance keeps it: its rowids are new, and patients with the same value
 /// of a sorted field are listed in rowid order (`store::patients`). PostgreSQL's patients
@@ -516,6 +513,9 @@ fn insert_order(backend: Backend) -> &'static str {
     }
 }
 
+/// Creates the shadow table of `table` when missing: the same columns (no constraints,
+/// so rows of several snapshots live side by side) plus `snapshot_id`. The caller has
+/// made sure an existing shadow matches (see `discard_stale_snapshots`).
 async fn ensure_shadow(tx: &mut Tx, backend: Backend, table: &DataTable) -> crate::store::sql::Result<String> {
     let shadow = format!("{SHADOW_PREFIX}{}", table.name);
     let quoted = quote(&shadow);

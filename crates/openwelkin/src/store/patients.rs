@@ -1,6 +1,6 @@
 //! Patients of one instance: a JSON body plus the columns the list filters and sorts use.
 
-use super::query::{contains_pattern, order_by_then, Arg, SortColumn, Where};
+use super::query::{contains_pattern, order_by_then, order_by_then_unindexed, Arg, SortColumn, Where};
 use super::{Backend, Db, Tx};
 use crate::domain::patient::Patient;
 use crate::domain::patient_program::PatientProgram;
@@ -104,11 +104,11 @@ fn creation_order(backend: Backend) -> &'static str {
 /// checking each patient's email (about a second for an email nobody has at 1M patients),
 /// to save sorting a handful of rows. PostgreSQL plans with its statistics and the values.
 pub fn page_order(backend: Backend, filter: &PatientFilter, sorts: &[SortColumn]) -> String {
-    let order = order_by_then(sorts, "created_at", creation_order(backend));
+    let tie = creation_order(backend);
     if backend == Backend::Sqlite && filter.names_few() {
-        order.replacen(" ORDER BY ", " ORDER BY +", 1).replace(", ", ", +")
+        order_by_then_unindexed(sorts, "created_at", tie)
     } else {
-        order
+        order_by_then(sorts, "created_at", tie)
     }
 }
 

@@ -70,12 +70,23 @@ pub fn order_by(sorts: &[SortColumn], default: &str) -> String {
 /// `ORDER BY` for the given sorts, ending with `tie`, a column unique to each row (patients
 /// break ties by their insert order, see `store::patients`).
 pub fn order_by_then(sorts: &[SortColumn], default: &str, tie: &str) -> String {
+    order_terms(sorts, default, tie, "")
+}
+
+/// `order_by_then` with every term written `+column`: SQLite then takes the order from no
+/// index, and is free to find the rows through the index of a filter (see
+/// `store::patients::page_order`).
+pub fn order_by_then_unindexed(sorts: &[SortColumn], default: &str, tie: &str) -> String {
+    order_terms(sorts, default, tie, "+")
+}
+
+fn order_terms(sorts: &[SortColumn], default: &str, tie: &str, prefix: &str) -> String {
     let mut parts: Vec<String> =
-        sorts.iter().map(|s| format!("{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
+        sorts.iter().map(|s| format!("{prefix}{} {}", s.column, if s.descending { "DESC" } else { "ASC" })).collect();
     if parts.is_empty() {
-        parts.push(format!("{default} ASC"));
+        parts.push(format!("{prefix}{default} ASC"));
     }
-    parts.push(format!("{tie} ASC"));
+    parts.push(format!("{prefix}{tie} ASC"));
     format!(" ORDER BY {}", parts.join(", "))
 }
 
