@@ -9,6 +9,7 @@ mod query;
 mod row;
 pub mod sqlite;
 mod value;
+mod wal_batch;
 mod wal_sync;
 
 pub use super::Backend;

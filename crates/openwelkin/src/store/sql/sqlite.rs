@@ -482,7 +482,13 @@ fn open_connection(path: &str, read_only: bool) -> Result<Connection> {
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    // The writer's log writes go out once per commit (`wal_batch.rs`); readers write nothing.
+    let conn = if read_only {
+        Connection::open_with_flags(path, flags)?
+    } else {
+        super::wal_batch::register().map_err(|rc| Error::Connect(format!("registering SQLite's VFS failed ({rc})")))?;
+        Connection::open_with_flags_and_vfs(path, flags, super::wal_batch::NAME)?
+    };
     // Readers wait only through a recovery or a schema change.
     let busy = if read_only { 10_000 } else { WRITER_BUSY_MS };
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
