@@ -178,34 +178,48 @@ unsafe fn write_out(file: *mut ffi::sqlite3_file, p: &mut Pending) -> c_int {
     rc
 }
 
-/// A write of a log that reaches the file.
+/// Writes to the real file (for a log, a write that reaches the file).
 unsafe fn write_real(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
     #[cfg(test)]
-    tests::LOG_WRITES.with(|n| n.set(n.get() + 1));
+    if pending(file).is_some() {
+        tests::LOG_WRITES.with(|n| n.set(n.get() + 1));
+    }
     let (real, m) = real_methods(file);
     m.xWrite.map_or(ffi::SQLITE_IOERR_WRITE, |write| write(real, data, amount, offset))
 }
 
+/// Writes out what is pending, then calls the real file's method (`call`).
+unsafe fn after_flush(
+    file: *mut ffi::sqlite3_file,
+    call: impl FnOnce(*mut ffi::sqlite3_file, &ffi::sqlite3_io_methods) -> c_int,
+) -> c_int {
+    let rc = flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    let (real, m) = real_methods(file);
+    call(real, m)
+}
+
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
-    let Some(p) = pending(file) else {
-        let (real, m) = real_methods(file);
-        return m.xWrite.map_or(ffi::SQLITE_IOERR_WRITE, |write| write(real, data, amount, offset));
-    };
+    let Some(p) = pending(file) else { return write_real(file, data, amount, offset) };
     let bytes = std::slice::from_raw_parts(data as *const u8, amount.max(0) as usize);
     let completes_commit = p.commit_page_at == Some(offset);
     // A frame header with a database size marks the frame that ends a commit.
     p.commit_page_at = (bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4]).then_some(offset + FRAME_HEADER as i64);
     let continues = p.next == Some(offset);
     p.next = Some(offset + i64::from(amount));
-    let appends = !p.bytes.is_empty() && offset == p.start + p.bytes.len() as i64;
-    if !appends {
+    if !continues {
+        // Not the log's next bytes (a rewrite, the header of a restarted log): what is
+        // pending goes first, then this write.
         let rc = write_out(file, p);
         if rc != ffi::SQLITE_OK {
             return rc;
         }
-        if !continues {
-            return write_real(file, data, amount, offset);
-        }
+        return write_real(file, data, amount, offset);
+    }
+    // While bytes are pending, `next` is where they end: this write extends them.
+    if p.bytes.is_empty() {
         p.start = offset;
     }
     p.bytes.extend_from_slice(bytes);
@@ -232,48 +246,23 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amount: c_int, offset: i64) -> c_int {
-    let rc = flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let (real, m) = real_methods(file);
-    m.xRead.map_or(ffi::SQLITE_IOERR_READ, |read| read(real, data, amount, offset))
+    after_flush(file, |real, m| m.xRead.map_or(ffi::SQLITE_IOERR_READ, |read| read(real, data, amount, offset)))
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    let rc = flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let (real, m) = real_methods(file);
-    m.xTruncate.map_or(ffi::SQLITE_IOERR_TRUNCATE, |truncate| truncate(real, size))
+    after_flush(file, |real, m| m.xTruncate.map_or(ffi::SQLITE_IOERR_TRUNCATE, |truncate| truncate(real, size)))
 }
 
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    let rc = flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let (real, m) = real_methods(file);
-    m.xSync.map_or(ffi::SQLITE_IOERR_FSYNC, |sync| sync(real, flags))
+    after_flush(file, |real, m| m.xSync.map_or(ffi::SQLITE_IOERR_FSYNC, |sync| sync(real, flags)))
 }
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    let rc = flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let (real, m) = real_methods(file);
-    m.xFileSize.map_or(ffi::SQLITE_IOERR_FSTAT, |file_size| file_size(real, size))
+    after_flush(file, |real, m| m.xFileSize.map_or(ffi::SQLITE_IOERR_FSTAT, |file_size| file_size(real, size)))
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
-    let rc = flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let (real, m) = real_methods(file);
-    m.xFileControl.map_or(ffi::SQLITE_NOTFOUND, |control| control(real, op, arg))
+    after_flush(file, |real, m| m.xFileControl.map_or(ffi::SQLITE_NOTFOUND, |control| control(real, op, arg)))
 }
 
 // The rest forwards as is.
