@@ -173,7 +173,7 @@ impl Tx {
         let writes = self.kind == "write";
         let result = match conn {
             Conn::SqliteHeld(_, held) if held.is_empty() => Ok(()),
-            Conn::SqliteHeld(engine, held) => engine.commit_held(&held).await,
+            Conn::SqliteHeld(engine, held) => engine.commit_held(held).await,
             Conn::SqliteWriter(guard) => self.engine().commit(guard).await,
             Conn::SqliteReader(mut reader) => {
                 let conn = reader.take().expect("reader is open");

@@ -3,7 +3,10 @@
 //! for PostgreSQL (multi-host URLs that follow a failover). Statements are written once, in
 //! the SQL both dialects share, with `$n` placeholders. Why not sqlx: see ARCHITECTURE.md.
 
+mod checkpointer;
 mod error;
+mod flusher;
+mod held_writer;
 pub mod postgres;
 mod query;
 mod row;

@@ -16,13 +16,18 @@
 //!   error inside one transaction rolls back to its savepoint and leaves the others; a
 //!   failed `COMMIT` fails every transaction of the group, none of which has been
 //!   acknowledged. A transaction made only of writes held back until its commit (a
-//!   create) needs no savepoint at all (`commit_held`).
-//! - **The flush happens after the writer is let go** (`wal_sync.rs`): `COMMIT` appends the
-//!   group's frames to the log without waiting for the disk (`synchronous = NORMAL` on the
-//!   writer), the next group starts, and the group's callers are answered once the log has
-//!   been flushed.
+//!   create) needs no savepoint at all, and is run by the writer thread in a batch with
+//!   the others queued at the time (`commit_held`, `held_writer.rs`).
+//! - **The flush happens after the writer is let go** (`wal_sync.rs`, `flusher.rs`): `COMMIT`
+//!   appends the group's frames to the log without waiting for the disk (`synchronous =
+//!   NORMAL` on the writer), the next group starts, and the group's callers are answered by
+//!   the flusher thread once the log has been flushed.
+//! - **Checkpoints run beside the writer** (`checkpointer.rs`), not inside its commits.
 
+use super::checkpointer::Checkpointer;
 use super::error::{Error, Result};
+use super::flusher::{Committed, Flusher};
+use super::held_writer::{Held, HeldQueue};
 use super::query::Deferred;
 use super::row::Row;
 use super::value::Value;
@@ -35,7 +40,7 @@ use tokio::sync::{oneshot, OwnedMutexGuard};
 
 /// Most transactions one `COMMIT` covers, so that a steady stream of writes still commits
 /// (and answers) regularly.
-const MAX_GROUP: usize = 256;
+pub(super) const MAX_GROUP: usize = 256;
 /// Read connections kept open between uses.
 const IDLE_READERS: usize = 8;
 /// The writer's own busy timeout (ms): it waits for another process's write lock in
@@ -58,7 +63,12 @@ pub struct SqliteEngine {
     committer_queued: AtomicBool,
     acquire_timeout: Duration,
     /// Flushes the log for each committed group (see the module comment).
-    wal: WalSync,
+    wal: Arc<WalSync>,
+    /// Answers each committed group once it is on disk.
+    flusher: Flusher,
+    /// Transactions waiting for the writer thread (`commit_held`).
+    held: Arc<HeldQueue>,
+    checkpointer: Arc<Checkpointer>,
     /// Statements the store runs in each group right before its `COMMIT`.
     before_commit: &'static [&'static str],
 }
@@ -70,6 +80,8 @@ pub struct Writer {
     /// The transaction holding the writer runs inside its own savepoint (it is not the
     /// first of its group).
     savepoint: bool,
+    /// The connection's log hook points at it: declared after `conn`, so dropped after it.
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl Writer {
@@ -93,22 +105,29 @@ impl SqliteEngine {
         let writer = open_connection(path, false)?;
         // WAL lets readers run beside the writer; it is a property of the file.
         writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        prepare_writer(&writer)?;
-        let engine = SqliteEngine {
+        let checkpointer = Checkpointer::start(path)?;
+        prepare_writer(&writer, &checkpointer)?;
+        let wal = Arc::new(WalSync::new(path));
+        let engine = Arc::new(SqliteEngine {
             path: path.to_string(),
             readers: Mutex::new(Vec::new()),
             writer: Arc::new(tokio::sync::Mutex::new(Writer {
                 conn: Some(writer),
                 group: Vec::new(),
                 savepoint: false,
+                checkpointer: checkpointer.clone(),
             })),
             waiting: AtomicUsize::new(0),
             committer_queued: AtomicBool::new(false),
             acquire_timeout,
-            wal: WalSync::new(path),
+            flusher: Flusher::start(wal.clone())?,
+            wal,
+            held: HeldQueue::new(),
+            checkpointer,
             before_commit,
-        };
-        Ok(Arc::new(engine))
+        });
+        engine.held.start(Arc::downgrade(&engine))?;
+        Ok(engine)
     }
 
     /// Runs `f` on a read connection, on this thread.
@@ -174,11 +193,7 @@ impl SqliteEngine {
     /// transaction's own.
     async fn begin_in(self: &Arc<Self>, mut guard: WriterGuard, savepoint: bool) -> Result<WriterGuard> {
         self.wal.check()?;
-        if guard.conn.is_none() {
-            let conn = open_connection(&self.path, false)?;
-            prepare_writer(&conn)?;
-            guard.conn = Some(conn);
-        }
+        self.reopen_if_closed(&mut guard)?;
         // A group is open exactly while the writer is inside a transaction.
         let first = guard.connection().is_autocommit();
         let started = if first {
@@ -230,36 +245,103 @@ impl SqliteEngine {
         self.join_group(guard).await
     }
 
+    /// The writer connection again after a failure closed it.
+    fn reopen_if_closed(&self, guard: &mut WriterGuard) -> Result<()> {
+        if guard.conn.is_none() {
+            let conn = open_connection(&self.path, false)?;
+            prepare_writer(&conn, &guard.checkpointer)?;
+            guard.conn = Some(conn);
+        }
+        Ok(())
+    }
+
     /// Runs and commits a transaction whose statements were all held back until its commit
-    /// (`Tx::defer`: a create's row, its audit row and its outbox row), with no savepoint
-    /// of its own: its statements are known whole before it takes the writer, so nothing
-    /// of another transaction runs between them.
+    /// (`Tx::defer`: a create's row, its audit row and its outbox row): the writer thread
+    /// runs it with the others queued beside it, in the open group or a new one, with no
+    /// savepoint of its own (`run_held`); answered once its group is on disk.
+    pub async fn commit_held(self: &Arc<Self>, statements: Vec<Deferred>) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        self.held.push(Held { statements, queued: std::time::Instant::now(), done });
+        answer.await.unwrap_or_else(|_| Err(Error::Connect("the group commit was abandoned".into())))
+    }
+
+    /// Runs a batch of held transactions on the writer thread and commits them as one
+    /// group (with the open group's transactions, if one is open). Their statements are
+    /// known whole before they run, so nothing of another transaction runs between them,
+    /// and none needs a savepoint.
     ///
     /// A savepoint would copy every page the transaction changes to a journal in memory
     /// before changing it (for a patient create about a tenth of its instructions) only to
     /// undo the transaction alone if it fails. Without one:
-    /// - when the first statement fails (a unique key taken), SQLite has undone that
+    /// - when its first statement fails (a unique key taken), SQLite has undone that
     ///   statement alone, nothing else of the transaction was written, and the group goes
     ///   on without it;
     /// - when a later statement fails (an I/O error, a full disk), what the earlier ones
     ///   wrote cannot be undone alone: the whole group is rolled back and every transaction
     ///   of it fails. None of them has been answered yet, so nothing acknowledged is lost.
-    pub async fn commit_held(self: &Arc<Self>, held: &[Deferred]) -> Result<()> {
-        let guard = self.lock_writer().await?;
-        let mut guard = self.begin_in(guard, false).await?;
-        for (i, statement) in held.iter().enumerate() {
-            let Err(e) = run(guard.connection(), &statement.sql, &statement.args, Want::Count) else { continue };
-            if i == 0 {
-                // Rolled back as a transaction without a savepoint: the group stands, unless
-                // SQLite ended the whole transaction itself.
-                self.rollback(guard);
-            } else {
-                fail_group(&mut guard, &e);
-                discard_if_in_transaction(&mut guard);
+    ///   The rest of the batch goes on in a new group.
+    pub(super) fn run_held(self: &Arc<Self>, batch: Vec<Held>) {
+        let guard = {
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+            let _queued = Queued(&self.waiting);
+            self.writer.clone().blocking_lock_owned()
+        };
+        let mut guard = guard;
+        for held in batch {
+            let waited = held.queued.elapsed();
+            metrics::histogram!(crate::telemetry::names::DB_ACQUIRE, "kind" => "write").record(waited);
+            if waited > self.acquire_timeout {
+                let _ = held.done.send(Err(Error::PoolTimedOut));
+                continue;
             }
-            return Err(e);
+            if let Err(e) = self.begin_blocking(&mut guard) {
+                let _ = held.done.send(Err(e));
+                continue;
+            }
+            let failed = held.statements.iter().enumerate().find_map(|(i, statement)| {
+                run(guard.connection(), &statement.sql, &statement.args, Want::Count).err().map(|e| (i, e))
+            });
+            match failed {
+                None => guard.group.push(held.done),
+                // SQLite undid the statement alone: the group stands (unless SQLite ended
+                // the whole transaction itself, which the commit finds out).
+                Some((0, e)) => {
+                    let _ = held.done.send(Err(e));
+                }
+                Some((_, e)) => {
+                    fail_group(&mut guard, &e);
+                    discard_if_in_transaction(&mut guard);
+                    let _ = held.done.send(Err(e));
+                }
+            }
         }
-        self.join_group(guard).await
+        if guard.group.is_empty() {
+            // Nothing to commit: do not keep the write lock (another process may wait).
+            discard_if_in_transaction(&mut guard);
+            return;
+        }
+        self.commit_now(guard);
+    }
+
+    /// On the writer thread: the writer connection inside a transaction, the open group's
+    /// or a new one (`BEGIN IMMEDIATE`, waiting while another process holds the write lock).
+    fn begin_blocking(&self, guard: &mut WriterGuard) -> Result<()> {
+        self.wal.check()?;
+        self.reopen_if_closed(guard)?;
+        if !guard.connection().is_autocommit() {
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + self.acquire_timeout;
+        loop {
+            match guard.connection().execute_batch("BEGIN IMMEDIATE") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => return other.map_err(Error::from),
+            }
+        }
     }
 
     /// Adds a finished transaction to the open group and answers once the group's `COMMIT`
@@ -332,40 +414,39 @@ impl SqliteEngine {
         }
     }
 
-    /// The store's `before_commit` statements and `COMMIT`, on a blocking thread, then,
-    /// with the writer let go, the flush of the log; then answers the group.
+    /// `commit_now` on a blocking thread.
     async fn commit_group(self: Arc<Self>, guard: WriterGuard) {
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut guard = guard;
-            let conn = guard.connection();
-            let result = self
-                .before_commit
-                .iter()
-                .try_for_each(|sql| conn.prepare_cached(sql)?.execute([]).map(|_| ()))
-                .and_then(|()| conn.execute_batch("COMMIT"));
-            let committed = match result {
-                Ok(()) => self.wal.committed().map_err(Error::from),
-                Err(e) => {
-                    discard_if_in_transaction(&mut guard);
-                    Err(Error::from(e))
-                }
-            };
-            let group = std::mem::take(&mut guard.group);
-            drop(guard);
-            let outcome = committed
-                .and_then(|ticket| self.wal.wait_durable(ticket).map_err(Error::from))
-                .map_err(|e| Error::Commit(Arc::new(e)));
-            for waiter in group {
-                let _ = waiter.send(match &outcome {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(shared(e)),
-                });
-            }
-        })
-        .await;
-        if let Err(e) = joined {
+        if let Err(e) = tokio::task::spawn_blocking(move || self.commit_now(guard)).await {
             tracing::error!(error = %e, "the group commit task failed");
         }
+    }
+
+    /// The store's `before_commit` statements and `COMMIT`, then, with the writer let go,
+    /// the group handed to the flusher, which answers it once the log is on disk.
+    fn commit_now(&self, mut guard: WriterGuard) {
+        if guard.connection().is_autocommit() {
+            // SQLite ended the transaction itself (it does after some I/O errors): nothing
+            // of the group is committed.
+            let e = Error::Commit(Arc::new(Error::Connect("SQLite rolled the transaction back".into())));
+            fail_group(&mut guard, &e);
+            return;
+        }
+        let conn = guard.connection();
+        let result = self
+            .before_commit
+            .iter()
+            .try_for_each(|sql| conn.prepare_cached(sql)?.execute([]).map(|_| ()))
+            .and_then(|()| conn.execute_batch("COMMIT"));
+        let ticket = match result {
+            Ok(()) => self.wal.committed().map_err(Error::from),
+            Err(e) => {
+                discard_if_in_transaction(&mut guard);
+                Err(Error::from(e))
+            }
+        };
+        let members = std::mem::take(&mut guard.group);
+        drop(guard);
+        self.flusher.answer(Committed { ticket: ticket.map_err(|e| Error::Commit(Arc::new(e))), members });
     }
 
     /// The writer (held or not, and how many transactions queue for it) and the idle read
@@ -392,6 +473,13 @@ impl SqliteEngine {
     }
 }
 
+impl Drop for SqliteEngine {
+    fn drop(&mut self) {
+        self.held.stop();
+        self.checkpointer.stop();
+    }
+}
+
 /// Counts a transaction as queued for the writer until it has the lock or gives up.
 struct Queued<'a>(&'a AtomicUsize);
 
@@ -404,7 +492,7 @@ impl Drop for Queued<'_> {
 /// The error the other members of a failed group get: what failed, as a commit failure
 /// (their writes are gone), classified as the original (a full disk stays a full disk,
 /// `507`, for every member, not only for the one whose statement met it).
-fn shared(e: &Error) -> Error {
+pub(super) fn shared(e: &Error) -> Error {
     match e {
         Error::Commit(inner) => Error::Commit(inner.clone()),
         Error::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
@@ -435,11 +523,9 @@ fn discard_if_in_transaction(guard: &mut WriterGuard) {
 }
 
 /// The writer's settings on top of `open_connection`'s:
-/// - commits that do not wait for the disk: the group's flush follows in `commit_group`,
-///   with the writer let go. (SQLite's automatic checkpoint stays in the `COMMIT` that
-///   crosses its threshold: a checkpoint on another thread, tried, left the log growing
-///   without end under a steady load, because SQLite starts the log over only when a
-///   write transaction begins with every frame already copied back.)
+/// - commits that do not wait for the disk: the group's flush follows on the flusher
+///   thread, with the writer let go.
+/// - the log hook of `checkpointer.rs` in place of SQLite's automatic checkpoint.
 /// - statement journals in memory (`temp_store = MEMORY`). Inside a transaction SQLite
 ///   copies every page a statement changes to a journal first, so that a failing statement
 ///   can be undone alone; inside a savepoint the copies stay until the savepoint ends.
@@ -450,8 +536,9 @@ fn discard_if_in_transaction(guard: &mut WriterGuard) {
 ///   savepoint, so their statements' copies are dropped statement by statement.
 ///   (A larger spill threshold through `sqlite3_config` is no alternative: SQLite then
 ///   allocates the in-memory journal in chunks of that size.)
-fn prepare_writer(conn: &Connection) -> Result<()> {
+fn prepare_writer(conn: &Connection, checkpointer: &Arc<Checkpointer>) -> Result<()> {
     conn.execute_batch(&format!("PRAGMA synchronous = {WRITER_SYNCHRONOUS}; PRAGMA temp_store = MEMORY;"))?;
+    checkpointer.install(conn);
     Ok(())
 }
 
@@ -685,13 +772,21 @@ mod tests {
         }
     }
 
+    /// Waits until `n` held transactions queue for the writer thread, behind the batch it
+    /// is running or waiting to run.
+    async fn held_queued(engine: &super::SqliteEngine, n: usize) {
+        while engine.held.len() < n {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     /// An engine on a new database with one table `t (x INTEGER UNIQUE)`, made by a held
     /// transaction.
     async fn with_unique_table(dir: &tempfile::TempDir) -> std::sync::Arc<super::SqliteEngine> {
         let path = dir.path().join("t.db");
         let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
         let create = crate::store::sql::Deferred { sql: "CREATE TABLE t (x INTEGER UNIQUE)".into(), args: vec![] };
-        engine.commit_held(&[create]).await.unwrap();
+        engine.commit_held(vec![create]).await.unwrap();
         engine
     }
 
@@ -705,14 +800,14 @@ mod tests {
         first.connection().execute_batch("INSERT INTO t VALUES (1)").unwrap();
         let taken = tokio::spawn({
             let engine = engine.clone();
-            async move { engine.commit_held(&inserts(&[1, 4])).await }
+            async move { engine.commit_held(inserts(&[1, 4])).await }
         });
         queued(&engine, 1).await;
         let fine = tokio::spawn({
             let engine = engine.clone();
-            async move { engine.commit_held(&inserts(&[2, 3])).await }
+            async move { engine.commit_held(inserts(&[2, 3])).await }
         });
-        queued(&engine, 2).await;
+        held_queued(&engine, 1).await;
         engine.commit(first).await.unwrap();
         let refused = taken.await.unwrap().expect_err("its first statement breaks the unique key");
         assert!(!matches!(refused, Error::Commit(_)), "it fails alone, not as a group: {refused}");
@@ -730,7 +825,7 @@ mod tests {
         let broken = tokio::spawn({
             let engine = engine.clone();
             // Its second statement fails: what its first wrote cannot be undone alone.
-            async move { engine.commit_held(&inserts(&[11, 10])).await }
+            async move { engine.commit_held(inserts(&[11, 10])).await }
         });
         queued(&engine, 1).await;
         let first_done = tokio::spawn({
@@ -742,8 +837,68 @@ mod tests {
         assert!(matches!(lost, Error::Commit(_)), "{lost}");
         assert_eq!(rows(&engine), Vec::<i64>::new(), "none of the group was written, none was acknowledged");
         // The writer goes on.
-        engine.commit_held(&inserts(&[12])).await.unwrap();
+        engine.commit_held(inserts(&[12])).await.unwrap();
         assert_eq!(rows(&engine), [12]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn held_transactions_queued_together_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = with_unique_table(&dir).await;
+        assert_eq!(engine.wal.durable(), 1);
+
+        // The writer is taken: the first held transaction waits with the writer thread,
+        // the next 19 queue behind it.
+        let first = engine.begin_write().await.unwrap();
+        first.connection().execute_batch("INSERT INTO t VALUES (0)").unwrap();
+        let spawn = |x: i64| {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.commit_held(inserts(&[x])).await })
+        };
+        let mut held = vec![spawn(1)];
+        queued(&engine, 1).await;
+        held.extend((2..=20).map(spawn));
+        held_queued(&engine, 19).await;
+        engine.commit(first).await.unwrap();
+        for h in held {
+            h.await.unwrap().unwrap();
+        }
+        assert_eq!(rows(&engine), (0..=20).collect::<Vec<i64>>());
+        // One group for the open transaction and the one waiting with the thread, one for
+        // the 19 behind it: without the batching, one commit each.
+        assert_eq!(engine.wal.durable(), 3, "21 transactions, 2 commits");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_is_checkpointed_beside_the_writer_and_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
+        let statement = |sql: &str| crate::store::sql::Deferred { sql: sql.into(), args: vec![] };
+        engine.commit_held(vec![statement("CREATE TABLE b (x BLOB)")]).await.unwrap();
+        let db_size = || std::fs::metadata(&path).unwrap().len();
+        let log_frames = || std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len() / (4096 + 24);
+        let before = db_size();
+        // About 17 frames a commit: 1,000 frames after 60 commits wake the thread, which
+        // copies them into the database file while the writer goes on.
+        let blob = || statement("INSERT INTO b (x) VALUES (zeroblob(65536))");
+        for _ in 0..80 {
+            engine.commit_held(vec![blob()]).await.unwrap();
+        }
+        let waited = std::time::Instant::now();
+        // (Its blobs' pages are new: copied, they grow the file by their 3.5 MB or so.)
+        while db_size() <= before + 3_000_000 && waited.elapsed() < std::time::Duration::from_secs(10) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert!(db_size() > before + 3_000_000, "the thread copied the log into the database file");
+        // Past 4,000 frames a commit copies what is left and the log starts over: 800
+        // commits (about 13,600 frames) leave it well short of its length without.
+        for _ in 0..720 {
+            engine.commit_held(vec![blob()]).await.unwrap();
+        }
+        assert!(log_frames() < 5_000, "the log started over: {} frames long", log_frames());
+        let n: i64 = engine.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM b", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(n, 800);
     }
 
     #[test]
