@@ -303,9 +303,15 @@ impl SqliteEngine {
             });
             match failed {
                 None => guard.group.push(held.done),
-                // SQLite undid the statement alone: the group stands (unless SQLite ended
-                // the whole transaction itself, which the commit finds out).
+                // SQLite undid the statement alone: the group stands, unless SQLite ended
+                // the whole transaction itself (it does after some I/O errors): then the
+                // group's writes are gone, and a later member must not begin a new
+                // transaction and commit them as if they were in it.
                 Some((0, e)) => {
+                    if guard.connection().is_autocommit() && !guard.group.is_empty() {
+                        let lost = Error::Commit(Arc::new(Error::Connect("SQLite rolled the transaction back".into())));
+                        fail_group(&mut guard, &lost);
+                    }
                     let _ = held.done.send(Err(e));
                 }
                 Some((_, e)) => {
@@ -839,6 +845,36 @@ mod tests {
         // The writer goes on.
         engine.commit_held(inserts(&[12])).await.unwrap();
         assert_eq!(rows(&engine), [12]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_transaction_whose_failure_ends_the_transaction_fails_the_group_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = with_unique_table(&dir).await;
+        let held = |sql: &'static str| {
+            let engine = engine.clone();
+            let statement = crate::store::sql::Deferred { sql: sql.into(), args: vec![] };
+            tokio::spawn(async move { engine.commit_held(vec![statement]).await })
+        };
+        // The writer thread waits for the writer with a first batch; the next three queue.
+        let first = engine.begin_write().await.unwrap();
+        first.connection().execute_batch("INSERT INTO t VALUES (0)").unwrap();
+        let waiting = held("INSERT INTO t VALUES (10)");
+        queued(&engine, 1).await;
+        let kept = held("INSERT INTO t VALUES (1)");
+        held_queued(&engine, 1).await;
+        // Its unique key taken, it makes SQLite roll back the whole transaction.
+        let ends_it = held("INSERT OR ROLLBACK INTO t VALUES (1)");
+        held_queued(&engine, 2).await;
+        let after = held("INSERT INTO t VALUES (2)");
+        held_queued(&engine, 3).await;
+        engine.commit(first).await.unwrap();
+        waiting.await.unwrap().unwrap();
+        assert!(ends_it.await.unwrap().is_err());
+        let lost = kept.await.unwrap().expect_err("its row went with the rolled-back transaction");
+        assert!(matches!(lost, Error::Commit(_)), "{lost}");
+        after.await.unwrap().unwrap();
+        assert_eq!(rows(&engine), [0, 2, 10], "every answered write is there, and only those");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
