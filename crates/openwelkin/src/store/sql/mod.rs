@@ -11,6 +11,7 @@ pub mod postgres;
 mod query;
 mod row;
 pub mod sqlite;
+mod sqlite_conn;
 mod value;
 mod wal_batch;
 mod wal_sync;
