@@ -183,6 +183,48 @@ async fn racing_creates_with_one_key_make_one_patient() {
     }
 }
 
+/// A burst of creates, committed in groups (PostgreSQL sends a group's patient rows as one
+/// multi-row insert, counted once per statement): every 201 is a patient in the list and
+/// in `totalElements`, and a create among them whose externalId is taken is answered 409
+/// alone, leaving the others created.
+#[tokio::test]
+async fn a_burst_of_creates_is_all_listed_and_counted_and_a_taken_key_fails_alone() {
+    let s = Server::start().await;
+    let token = s.token().await;
+    let (status, _) = s
+        .post(
+            &s.sandbox("/patients"),
+            &token,
+            json!({"firstName": "Burst", "lastName": "First", "externalId": "burst-taken"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let creates = (0..40).map(|i| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            let body = match i {
+                17 => json!({"firstName": "Burst", "lastName": "Again", "externalId": "burst-taken"}),
+                _ => json!({"firstName": "Burst", "lastName": format!("B{i:02}")}),
+            };
+            (i, s.post(&s.sandbox("/patients"), &token, body).await)
+        }
+    });
+    for (i, (status, body)) in futures::future::join_all(creates).await {
+        let want = if i == 17 { StatusCode::CONFLICT } else { StatusCode::CREATED };
+        assert_eq!(status, want, "create {i}: {body}");
+    }
+    let (status, page) = s.get(&s.sandbox("/patients?page=0&size=100"), &token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["totalElements"], json!(40), "{page}");
+    let mut names: Vec<&str> =
+        page["content"].as_array().unwrap().iter().map(|p| p["lastName"].as_str().unwrap()).collect();
+    names.sort();
+    let mut want: Vec<String> = (0..40).filter(|i| *i != 17).map(|i| format!("B{i:02}")).collect();
+    want.push("First".into());
+    want.sort();
+    assert_eq!(names, want);
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named_and_nothing_written() {
     let s = Server::start().await;

@@ -166,3 +166,69 @@ async fn deferred_executes_go_out_with_the_next_read_or_the_commit() {
     assert_eq!(p.ids().await, ["a", "b", "c", "d"]);
     p.drop_table().await;
 }
+
+/// Transactions of held-back writes only, committed at the same moment: on PostgreSQL the
+/// group commit runs them in one transaction, their single-row inserts as one multi-row
+/// insert (SQLite's writer thread groups them too). Each keeps its own outcome: the one
+/// whose key is taken fails with its own duplicate error, the others are all stored.
+#[tokio::test]
+async fn held_transactions_committed_together_keep_their_own_outcomes() {
+    let p = probe().await;
+    let sql = p.insert();
+    let mut tx = p.db.begin().await.unwrap();
+    query(&sql).bind("taken").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let ids: Vec<String> = (0..24).map(|i| format!("id{i:02}")).chain(["taken".to_string()]).collect();
+    let commits = ids.iter().map(|id| {
+        let (db, sql) = (&p.db, &sql);
+        async move {
+            let mut tx = db.begin().await?;
+            tx.defer(query(sql).bind(id.as_str()).values_repeatable()).await?;
+            tx.commit().await
+        }
+    });
+    let outcomes = futures::future::join_all(commits).await;
+    for (id, outcome) in ids.iter().zip(&outcomes) {
+        match id.as_str() {
+            "taken" => assert!(
+                outcome.as_ref().is_err_and(openwelkin::store::is_unique_violation),
+                "the duplicate fails alone, with its own error: {outcome:?}"
+            ),
+            _ => assert!(outcome.is_ok(), "{id}: {outcome:?}"),
+        }
+    }
+    let mut want: Vec<String> = ids.clone();
+    want.sort();
+    assert_eq!(p.ids().await, want);
+    p.drop_table().await;
+}
+
+/// On PostgreSQL, transactions committed at the same moment share database transactions:
+/// rows written by one transaction carry its id (`xmin`), so 32 commits that each ran
+/// alone would leave 32 distinct ids.
+#[tokio::test]
+async fn held_transactions_at_once_share_a_transaction_on_postgres() {
+    let p = probe().await;
+    if p.db.backend() != openwelkin::store::Backend::Postgres {
+        return p.drop_table().await;
+    }
+    let sql = p.insert();
+    let commits = (0..32).map(|i| {
+        let (db, sql) = (&p.db, &sql);
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            tx.defer(query(sql).bind(format!("row{i:02}")).values_repeatable()).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    });
+    futures::future::join_all(commits).await;
+    let row = query(&format!("SELECT COUNT(*) AS n, COUNT(DISTINCT xmin::text) AS transactions FROM {}", p.table))
+        .fetch_one(p.db.reader())
+        .await
+        .unwrap();
+    let (n, transactions): (i64, i64) = (row.get("n"), row.get("transactions"));
+    assert_eq!(n, 32);
+    assert!(transactions <= 4, "32 commits at once ran as {transactions} transactions");
+    p.drop_table().await;
+}

@@ -92,6 +92,10 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
     static ONE_OUTBOX: LazyLock<String> = LazyLock::new(|| outbox_sql(1));
     let sql = statement_for(rows.len(), &ONE_AUDIT, audit_sql);
     let mut q = crate::store::sql::query(&sql);
+    // One row: a PostgreSQL group commit may send it with other transactions' as one.
+    if rows.len() == 1 {
+        q = q.values_repeatable();
+    }
     for (event, now_ms) in rows {
         q = q
             .bind(new_event_id(*now_ms))
@@ -120,6 +124,9 @@ async fn insert_writes(tx: &mut Tx, rows: &[(&DataEvent<'_>, i64)]) -> crate::st
     }
     let sql = statement_for(rows.len(), &ONE_OUTBOX, outbox_sql);
     let mut q = crate::store::sql::query(&sql);
+    if rows.len() == 1 {
+        q = q.select_repeatable();
+    }
     for (event, now_ms) in rows {
         q = q
             .bind(event.tenant_id)

@@ -99,9 +99,14 @@ fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V
 /// node's listener reads the new counter within milliseconds), sent in the same round trip
 /// as the update.
 pub async fn bump(conn: &mut Conn) -> crate::store::sql::Result<()> {
-    if let Conn::Postgres(pg) = conn {
-        let notify = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
-        pg.deferred.push(crate::store::sql::query(&notify).into_deferred());
+    let notify = || {
+        let sql = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
+        crate::store::sql::query(&sql).into_deferred()
+    };
+    match conn {
+        Conn::Postgres(pg) => pg.deferred.push(notify()),
+        Conn::PostgresHeld(held) => held.deferred.push(notify()),
+        _ => {}
     }
     let row = crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1 RETURNING v")
         .fetch_one(conn)

@@ -115,7 +115,7 @@ impl Db {
                     .with_context(|| "configuring the PostgreSQL pool")?;
                 // The first connection, on its own: its failure is the one to report.
                 drop(sql::postgres::get(&pool).await.map_err(|e| reach::postgres_unreachable(&pg, &e, db_timeout))?);
-                Pool::Postgres(pool)
+                Pool::Postgres(sql::PgPool::new(pool))
             }
         };
         let db = Db {

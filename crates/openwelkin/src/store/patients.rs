@@ -253,6 +253,7 @@ fn insert_query(
     .bind(now_ms)
     .bind(body)
     .bind(crate::domain::patient_stored::shape_of(p))
+    .values_repeatable()
 }
 
 pub async fn update(

@@ -9,8 +9,7 @@
 //! handed back.
 
 use super::sql::sqlite::SqliteEngine;
-use super::sql::PgConn;
-use super::sql::{postgres, query, Conn, Pool, Query, Result};
+use super::sql::{postgres, query, Conn, PgConn, PgHeld, Pool, Query, Result};
 use super::{errors, Backend};
 use crate::telemetry::names::{DB_ACQUIRE, DB_COMMIT, DB_TRANSACTION};
 use std::ops::{Deref, DerefMut};
@@ -35,7 +34,8 @@ impl Tx {
 
     /// A large write transaction (thousands of rows): on SQLite always the first of its
     /// group, so that it needs no savepoint (see `SqliteEngine::begin_write_alone`); on
-    /// PostgreSQL an ordinary transaction.
+    /// PostgreSQL a transaction with a connection of its own from the start, never
+    /// committed in a group.
     pub(super) async fn begin_bulk(pool: &Pool) -> Result<Tx> {
         Self::begin_write(pool, true).await
     }
@@ -55,12 +55,20 @@ impl Tx {
                 Backend::Sqlite,
                 "write",
             )),
-            Pool::Postgres(pg) => {
+            Pool::Postgres(pg) if bulk => {
                 let asked = Instant::now();
                 let tx = Self::begin_postgres(pg, "BEGIN", "write").await?;
                 metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
                 Ok(tx)
             }
+            // A connection is taken by the first statement that is not held back; a
+            // transaction of held-back writes only is committed in a group (`PgPool`).
+            Pool::Postgres(pg) => Ok(Tx::new(
+                Conn::PostgresHeld(PgHeld { pool: pg.clone(), deferred: Vec::new(), defer_executes: false }),
+                None,
+                Backend::Postgres,
+                "write",
+            )),
         }
     }
 
@@ -115,6 +123,10 @@ impl Tx {
                 pg.deferred.push(q.into_deferred());
                 Ok(())
             }
+            Conn::PostgresHeld(held) => {
+                held.deferred.push(q.into_deferred());
+                Ok(())
+            }
             Conn::SqliteHeld(_, held) => {
                 held.push(q.into_deferred());
                 Ok(())
@@ -129,8 +141,10 @@ impl Tx {
     /// `execute` then reports 0 rows changed, and its failure (a unique key, say) is the
     /// failure of the statement it went out with, or of the commit, which rolls back.
     pub fn defer_executes(&mut self) {
-        if let Some(Conn::Postgres(pg)) = self.conn.as_mut() {
-            pg.defer_executes = true;
+        match self.conn.as_mut() {
+            Some(Conn::Postgres(pg)) => pg.defer_executes = true,
+            Some(Conn::PostgresHeld(held)) => held.defer_executes = true,
+            _ => {}
         }
     }
 
@@ -181,18 +195,11 @@ impl Tx {
                 self.engine().put_reader(conn);
                 result
             }
+            Conn::PostgresHeld(held) if held.deferred.is_empty() => Ok(()),
+            Conn::PostgresHeld(held) => held.pool.commit_held(held.deferred).await,
             // Nothing was sent: nothing to commit.
             Conn::Postgres(pg) if !pg.started() && pg.deferred.is_empty() => Ok(()),
-            Conn::Postgres(mut pg) => {
-                // A failed `COMMIT` comes back as `Error::Commit`: its outcome is unknown
-                // (the server may have applied it before the connection broke), so it is
-                // never run again.
-                let result = pg.send(postgres::Step::Batch("COMMIT")).await.map(|_| ());
-                if result.is_err() || pg.broken {
-                    postgres::discard(pg.client);
-                }
-                result
-            }
+            Conn::Postgres(pg) => pg.commit().await,
         };
         if result.is_ok() {
             errors::storage_recovered();
@@ -207,6 +214,10 @@ impl Tx {
     /// Rolls back now (dropping a `Tx` rolls back too).
     pub async fn rollback(mut self) -> Result<()> {
         match self.conn.take().expect("transaction is open") {
+            Conn::PostgresHeld(_) => {
+                self.observe_end("rollback");
+                Ok(())
+            }
             Conn::Postgres(pg) if !pg.started() => {
                 self.observe_end("rollback");
                 Ok(())
@@ -253,7 +264,7 @@ impl Drop for Tx {
         self.observe_end("rollback");
         match conn {
             // Nothing was written: the held writes are simply dropped.
-            Conn::SqliteHeld(..) => {}
+            Conn::SqliteHeld(..) | Conn::PostgresHeld(_) => {}
             Conn::SqliteWriter(guard) => self.engine().rollback(guard),
             Conn::SqliteReader(mut reader) => {
                 if let Some(conn) = reader.take() {

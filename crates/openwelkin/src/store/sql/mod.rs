@@ -7,6 +7,8 @@ mod checkpointer;
 mod error;
 mod flusher;
 mod held_writer;
+mod merge;
+mod pg_groups;
 pub mod postgres;
 mod query;
 mod row;
@@ -18,8 +20,10 @@ mod wal_sync;
 
 pub use super::Backend;
 pub use error::{Error, Result};
+pub use pg_groups::PgPool;
 pub use query::{
-    query, query_scalar, Conn, Deferred, Executor, PgConn, Pool, PoolStatus, Query, QueryResult, QueryScalar, Target,
+    query, query_scalar, Conn, Deferred, Executor, PgConn, PgHeld, Pool, PoolStatus, Query, QueryResult, QueryScalar,
+    Target,
 };
 pub use row::{ColumnIndex, Row};
 pub use value::{Decode, Encode, Kind, Value};

@@ -3,18 +3,20 @@
 //! calling thread and PostgreSQL statements on the async pool.
 
 use super::error::{Error, Result};
+use super::merge::Rows;
+use super::pg_groups::PgPool;
 use super::row::Row;
 use super::sqlite::{self, Output, SqliteEngine, Want, WriterGuard};
 use super::value::{Decode, Encode, Value};
 use super::{postgres, Backend};
-use crate::telemetry::names::DB_QUERY;
+use crate::telemetry::names::{DB_ACQUIRE, DB_QUERY};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// The connections of one database.
 pub enum Pool {
     Sqlite(Arc<SqliteEngine>),
-    Postgres(deadpool_postgres::Pool),
+    Postgres(PgPool),
 }
 
 impl Pool {
@@ -67,7 +69,20 @@ pub enum Conn {
     SqliteHeld(Arc<SqliteEngine>, Vec<Deferred>),
     SqliteWriter(WriterGuard),
     SqliteReader(Option<rusqlite::Connection>),
+    /// A PostgreSQL write transaction that has not needed a connection yet: its writes
+    /// are held back (`Tx::defer`) until its first other statement, which takes a
+    /// connection and sends them with it, or until its commit, which hands them to the
+    /// group commit (`pg_groups.rs`) and needs no connection of its own.
+    PostgresHeld(PgHeld),
     Postgres(PgConn),
+}
+
+/// What a PostgreSQL write transaction without a connection holds.
+pub struct PgHeld {
+    pub pool: PgPool,
+    pub deferred: Vec<Deferred>,
+    /// As `PgConn::defer_executes`.
+    pub defer_executes: bool,
 }
 
 /// A PostgreSQL connection held by a transaction, with what it has not sent yet: its
@@ -87,9 +102,18 @@ pub struct PgConn {
 }
 
 /// A statement held back until the next round trip.
+#[derive(Clone)]
 pub struct Deferred {
     pub sql: String,
     pub args: Vec<Value>,
+    /// Set when the statement may be one row of a multi-row statement (`merge.rs`).
+    pub rows: Option<Rows>,
+}
+
+impl Deferred {
+    pub fn new(sql: impl Into<String>, args: Vec<Value>) -> Deferred {
+        Deferred { sql: sql.into(), args, rows: None }
+    }
 }
 
 impl PgConn {
@@ -101,6 +125,17 @@ impl PgConn {
     /// roll back.
     pub fn started(&self) -> bool {
         self.begin.is_none()
+    }
+
+    /// Sends what is held back, then `COMMIT`; a connection that failed is closed rather
+    /// than handed back. A failed `COMMIT` is `Error::Commit`: its outcome is unknown (the
+    /// server may have applied it before the connection broke), so it is never run again.
+    pub async fn commit(mut self) -> Result<()> {
+        let result = self.send(postgres::Step::Batch("COMMIT")).await.map(|_| ());
+        if result.is_err() || self.broken {
+            postgres::discard(self.client);
+        }
+        result
     }
 
     /// Sends what is held back, then `last` (a statement, or `COMMIT` as `Step::Batch`),
@@ -121,7 +156,7 @@ impl Conn {
     pub fn backend(&self) -> Backend {
         match self {
             Conn::SqliteHeld(..) | Conn::SqliteWriter(_) | Conn::SqliteReader(_) => Backend::Sqlite,
-            Conn::Postgres(..) => Backend::Postgres,
+            Conn::PostgresHeld(_) | Conn::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -129,7 +164,7 @@ impl Conn {
         match self {
             Conn::SqliteWriter(guard) => Some(guard.connection()),
             Conn::SqliteReader(conn) => conn.as_ref(),
-            Conn::SqliteHeld(..) | Conn::Postgres(..) => None,
+            Conn::SqliteHeld(..) | Conn::PostgresHeld(_) | Conn::Postgres(_) => None,
         }
     }
 
@@ -146,6 +181,22 @@ impl Conn {
         });
         *self = Conn::SqliteWriter(guard);
         ran
+    }
+}
+
+impl Conn {
+    /// A PostgreSQL write transaction that held its writes back takes a connection now;
+    /// they go out with its next statement. On failure they stay held.
+    async fn take_connection(&mut self) -> Result<()> {
+        let Conn::PostgresHeld(held) = self else { return Ok(()) };
+        let asked = std::time::Instant::now();
+        let client = postgres::get(&held.pool).await?;
+        metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
+        let mut pg = PgConn::new(client, "BEGIN");
+        pg.deferred = std::mem::take(&mut held.deferred);
+        pg.defer_executes = held.defer_executes;
+        *self = Conn::Postgres(pg);
+        Ok(())
     }
 }
 
@@ -189,8 +240,17 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, wa
             metrics::histogram!(DB_QUERY).record(started.elapsed());
             result
         }
+        Target::Conn(Conn::PostgresHeld(held)) if held.defer_executes && want == Want::Count => {
+            held.deferred.push(Deferred::new(sql, args.to_vec()));
+            Ok(Output { rows: Vec::new(), affected: 0 })
+        }
+        Target::Conn(conn @ Conn::PostgresHeld(_)) => {
+            conn.take_connection().await?;
+            let Conn::Postgres(pg) = conn else { unreachable!("a connection was just taken") };
+            pg.send(postgres::Step::Statement { sql, args, persistent, want }).await
+        }
         Target::Conn(Conn::Postgres(pg)) if pg.defer_executes && want == Want::Count => {
-            pg.deferred.push(Deferred { sql: sql.to_string(), args: args.to_vec() });
+            pg.deferred.push(Deferred::new(sql, args.to_vec()));
             Ok(Output { rows: Vec::new(), affected: 0 })
         }
         Target::Conn(Conn::Postgres(pg)) => pg.send(postgres::Step::Statement { sql, args, persistent, want }).await,
@@ -219,11 +279,12 @@ pub struct Query<'q> {
     sql: &'q str,
     args: Vec<Value>,
     persistent: bool,
+    rows: Option<Rows>,
 }
 
 /// A statement, with `$1`, `$2`… placeholders.
 pub fn query(sql: &str) -> Query<'_> {
-    Query { sql, args: Vec::new(), persistent: true }
+    Query { sql, args: Vec::new(), persistent: true, rows: None }
 }
 
 impl<'q> Query<'q> {
@@ -238,9 +299,35 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// A single-row `INSERT … VALUES (…)` that a group commit may send as one row of a
+    /// multi-row `INSERT` with the same statement of other transactions (`merge.rs`).
+    pub fn values_repeatable(self) -> Self {
+        const VALUES: &str = " VALUES (";
+        let head = self.sql.find(VALUES).map(|at| at + VALUES.len() - 1);
+        assert!(
+            head.is_some_and(|head| self.sql[head..].ends_with(')') && !self.sql[head + 1..].contains('(')),
+            "not a single-row INSERT … VALUES (…): {}",
+            self.sql
+        );
+        self.repeatable_from(head.unwrap_or_default(), ", ")
+    }
+
+    /// An `INSERT INTO t (…) SELECT …` whose `SELECT` gives one row (or none) that a group
+    /// commit may join to the same statement of other transactions with `UNION ALL`.
+    pub fn select_repeatable(self) -> Self {
+        let head = self.sql.find(" SELECT ").map(|at| at + 1);
+        assert!(head.is_some(), "not an INSERT … SELECT: {}", self.sql);
+        self.repeatable_from(head.unwrap_or_default(), " UNION ALL ")
+    }
+
+    fn repeatable_from(mut self, head: usize, separator: &'static str) -> Self {
+        self.rows = Some(Rows { head, separator });
+        self
+    }
+
     /// The statement as held back by `Tx::defer`.
     pub(crate) fn into_deferred(self) -> Deferred {
-        Deferred { sql: self.sql.to_string(), args: self.args }
+        Deferred { sql: self.sql.to_string(), args: self.args, rows: self.rows }
     }
 
     pub async fn execute<'c, E: Executor<'c>>(self, executor: E) -> Result<QueryResult> {

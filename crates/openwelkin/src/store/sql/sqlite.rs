@@ -632,9 +632,11 @@ mod tests {
     fn inserts(values: &[i64]) -> Vec<crate::store::sql::Deferred> {
         values
             .iter()
-            .map(|v| crate::store::sql::Deferred {
-                sql: "INSERT INTO t (x) VALUES ($1)".into(),
-                args: vec![crate::store::sql::Value::Int(*v)],
+            .map(|v| {
+                crate::store::sql::Deferred::new(
+                    "INSERT INTO t (x) VALUES ($1)",
+                    vec![crate::store::sql::Value::Int(*v)],
+                )
             })
             .collect()
     }
@@ -659,7 +661,7 @@ mod tests {
     async fn with_unique_table(dir: &tempfile::TempDir) -> std::sync::Arc<super::SqliteEngine> {
         let path = dir.path().join("t.db");
         let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
-        let create = crate::store::sql::Deferred { sql: "CREATE TABLE t (x INTEGER UNIQUE)".into(), args: vec![] };
+        let create = crate::store::sql::Deferred::new("CREATE TABLE t (x INTEGER UNIQUE)", vec![]);
         engine.commit_held(vec![create]).await.unwrap();
         engine
     }
@@ -721,7 +723,7 @@ mod tests {
         let engine = with_unique_table(&dir).await;
         let held = |sql: &'static str| {
             let engine = engine.clone();
-            let statement = crate::store::sql::Deferred { sql: sql.into(), args: vec![] };
+            let statement = crate::store::sql::Deferred::new(sql, vec![]);
             tokio::spawn(async move { engine.commit_held(vec![statement]).await })
         };
         // The writer thread waits for the writer with a first batch; the next three queue.
@@ -778,7 +780,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
-        let statement = |sql: &str| crate::store::sql::Deferred { sql: sql.into(), args: vec![] };
+        let statement = |sql: &str| crate::store::sql::Deferred::new(sql, vec![]);
         engine.commit_held(vec![statement("CREATE TABLE b (x BLOB)")]).await.unwrap();
         let db_size = || std::fs::metadata(&path).unwrap().len();
         let log_frames = || std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len() / (4096 + 24);
