@@ -26,12 +26,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
-/// Groups committed at the same time, each on a connection of its own: one. Measured on
-/// 2 cores with 16 clients creating patients: one runner made 6,800-7,000 creates/s
-/// (groups of 7.8, ~200 µs of CPU per create in all), two made 5,000-5,500 (groups of
-/// 4-5, ~280-300 µs): two multi-row inserts at once contend for the same last pages of
-/// the patient indexes, and smaller groups pay the per-transaction cost more often.
-const RUNNERS: usize = 1;
+/// Runners at most, each committing its group on a connection of its own. One is the
+/// fastest: measured on 2 cores with 16 clients creating patients, one runner made
+/// 6,400-7,000 creates/s (groups of ~7.8, ~200 µs of CPU per create in all), two at all
+/// times 5,000-5,500 (groups of 4-5, ~280-300 µs): two multi-row inserts at once contend
+/// for the same last pages of the patient indexes, and smaller groups pay the
+/// per-transaction cost more often. But with one runner every transaction waits for the
+/// group before its own, and a slow group (the trigram index's pending list merged into
+/// the index, a checkpoint) holds all of them: at half the maximum rate the p99 was 13-16
+/// ms. So a second runner starts when a backlog builds behind a busy one
+/// (`SECOND_RUNNER_AT`), and stops once the backlog is gone: 6,100/s, p99 7.0-7.5 ms.
+const RUNNERS: usize = 2;
+
+/// Transactions waiting behind a busy runner that start the second.
+const SECOND_RUNNER_AT: usize = 12;
 
 /// Transactions per group at most: a steady stream still commits regularly.
 const MAX_GROUP: usize = 64;
@@ -72,7 +80,7 @@ impl PgPool {
         let start = {
             let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
             groups.queued.push_back(Queued { statements, done });
-            let start = groups.running < RUNNERS;
+            let start = groups.running == 0 || (groups.running < RUNNERS && groups.queued.len() >= SECOND_RUNNER_AT);
             groups.running += usize::from(start);
             start
         };
@@ -82,16 +90,17 @@ impl PgPool {
         answer.await.unwrap_or_else(|_| Err(Error::Connect("the group commit ended before this transaction".into())))
     }
 
-    /// A runner: commits what is queued, group after group, until nothing is. It keeps
-    /// its connection between groups: the multi-row statements, one per group size,
-    /// stay prepared on it.
+    /// A runner: commits what is queued, group after group, until nothing is (or, while
+    /// another runs, until no backlog is left for two). It keeps its connection between
+    /// groups: the multi-row statements, one per group size, stay prepared on it.
     async fn run(self) {
         let mut running = Running(Some(self.groups.clone()));
         let mut connection = None;
         loop {
             let group: Vec<Queued> = {
                 let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-                if groups.queued.is_empty() {
+                let backlog = groups.queued.len() >= SECOND_RUNNER_AT;
+                if groups.queued.is_empty() || (groups.running > 1 && !backlog) {
                     groups.running -= 1;
                     running.0 = None;
                     return;
