@@ -99,14 +99,9 @@ fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V
 /// node's listener reads the new counter within milliseconds), sent in the same round trip
 /// as the update.
 pub async fn bump(conn: &mut Conn) -> crate::store::sql::Result<()> {
-    let notify = || {
-        let sql = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
-        crate::store::sql::query(&sql).into_deferred()
-    };
-    match conn {
-        Conn::Postgres(pg) => pg.deferred.push(notify()),
-        Conn::PostgresHeld(held) => held.deferred.push(notify()),
-        _ => {}
+    if let Some(deferred) = conn.postgres_held() {
+        let notify = format!("SELECT pg_notify('{}', '')", super::config_watch::CHANNEL);
+        deferred.push(crate::store::sql::query(&notify).into_deferred());
     }
     let row = crate::store::sql::query("UPDATE config_version SET v = v + 1 WHERE id = 1 RETURNING v")
         .fetch_one(conn)

@@ -118,15 +118,12 @@ impl Tx {
     /// statement or the commit (which rolls everything back), so it is never lost
     /// silently. On a SQLite transaction that already holds the writer it runs at once.
     pub async fn defer(&mut self, q: Query<'_>) -> Result<()> {
-        match self.conn.as_mut().expect("transaction is open") {
-            Conn::Postgres(pg) => {
-                pg.deferred.push(q.into_deferred());
-                Ok(())
-            }
-            Conn::PostgresHeld(held) => {
-                held.deferred.push(q.into_deferred());
-                Ok(())
-            }
+        let conn = self.conn.as_mut().expect("transaction is open");
+        if let Some(deferred) = conn.postgres_held() {
+            deferred.push(q.into_deferred());
+            return Ok(());
+        }
+        match conn {
             Conn::SqliteHeld(_, held) => {
                 held.push(q.into_deferred());
                 Ok(())
@@ -199,7 +196,8 @@ impl Tx {
             Conn::PostgresHeld(held) => held.pool.commit_held(held.deferred).await,
             // Nothing was sent: nothing to commit.
             Conn::Postgres(pg) if !pg.started() && pg.deferred.is_empty() => Ok(()),
-            Conn::Postgres(pg) => pg.commit().await,
+            // A clean connection goes back to the pool as it is dropped.
+            Conn::Postgres(pg) => pg.commit().await.0,
         };
         if result.is_ok() {
             errors::storage_recovered();

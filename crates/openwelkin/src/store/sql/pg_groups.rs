@@ -18,12 +18,10 @@ use super::error::{Error, Result};
 use super::merge::merge;
 use super::postgres;
 use super::query::{Deferred, PgConn};
-use crate::telemetry::names::DB_ACQUIRE;
 use deadpool_postgres::Object;
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Runners at most, each committing its group on a connection of its own. One is the
@@ -137,28 +135,17 @@ impl PgPool {
     }
 
     /// `BEGIN`, the statements and `COMMIT` in one round trip, on `connection` (taken
-    /// from the pool when there is none). The connection is kept for the next group
-    /// unless the transaction failed: a broken one is closed, any other handed back.
+    /// from the pool when there is none). The connection is kept for the next group while
+    /// it is clean (`PgConn::commit`).
     async fn commit_on(&self, connection: &mut Option<Object>, statements: Vec<Deferred>) -> Result<()> {
         let client = match connection.take() {
             Some(client) => client,
-            None => {
-                let asked = Instant::now();
-                let client = postgres::get(&self.connections).await?;
-                metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
-                client
-            }
+            None => postgres::get_for_write(&self.connections).await?,
         };
         let mut pg = PgConn::new(client, "BEGIN");
         pg.deferred = statements;
-        let result = pg.send(postgres::Step::Batch("COMMIT")).await.map(|_| ());
-        // A write that failed before a `COMMIT` that was answered (rolled back) leaves
-        // the connection as clean as a success does.
-        if pg.broken || matches!(result, Err(Error::Commit(_))) {
-            postgres::discard(pg.client);
-        } else {
-            *connection = Some(pg.client);
-        }
+        let (result, clean) = pg.commit().await;
+        *connection = clean;
         result
     }
 }

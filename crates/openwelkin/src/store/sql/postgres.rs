@@ -10,6 +10,7 @@ use super::query::Deferred;
 use super::row::Row;
 use super::sqlite::{Output, Want};
 use super::value::Value;
+use crate::telemetry::names::DB_ACQUIRE;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::{pin_mut, TryStreamExt};
 use std::str::FromStr;
@@ -40,6 +41,14 @@ pub fn pool(url: &str, max: usize, wait: Duration) -> Result<Pool> {
 
 pub async fn get(pool: &Pool) -> Result<Object> {
     Ok(pool.get().await?)
+}
+
+/// A connection for a write transaction, its wait recorded in the metrics.
+pub async fn get_for_write(pool: &Pool) -> Result<Object> {
+    let asked = std::time::Instant::now();
+    let client = get(pool).await?;
+    metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
+    Ok(client)
 }
 
 /// Runs one statement. `persistent` statements are prepared once per connection (with

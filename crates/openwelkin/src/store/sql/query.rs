@@ -9,7 +9,7 @@ use super::row::Row;
 use super::sqlite::{self, Output, SqliteEngine, Want, WriterGuard};
 use super::value::{Decode, Encode, Value};
 use super::{postgres, Backend};
-use crate::telemetry::names::{DB_ACQUIRE, DB_QUERY};
+use crate::telemetry::names::DB_QUERY;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -127,15 +127,18 @@ impl PgConn {
         self.begin.is_none()
     }
 
-    /// Sends what is held back, then `COMMIT`; a connection that failed is closed rather
-    /// than handed back. A failed `COMMIT` is `Error::Commit`: its outcome is unknown (the
-    /// server may have applied it before the connection broke), so it is never run again.
-    pub async fn commit(mut self) -> Result<()> {
+    /// Sends what is held back, then `COMMIT`; answers with the connection when it is
+    /// clean: after a success, or after a write that failed before a `COMMIT` that was
+    /// answered (and rolled back). A broken connection, or one whose `COMMIT` failed, is
+    /// closed. A failed `COMMIT` is `Error::Commit`: its outcome is unknown (the server may
+    /// have applied it before the connection broke), so it is never run again.
+    pub async fn commit(mut self) -> (Result<()>, Option<deadpool_postgres::Object>) {
         let result = self.send(postgres::Step::Batch("COMMIT")).await.map(|_| ());
-        if result.is_err() || self.broken {
+        if self.broken || matches!(result, Err(Error::Commit(_))) {
             postgres::discard(self.client);
+            return (result, None);
         }
-        result
+        (result, Some(self.client))
     }
 
     /// Sends what is held back, then `last` (a statement, or `COMMIT` as `Step::Batch`),
@@ -185,13 +188,30 @@ impl Conn {
 }
 
 impl Conn {
+    /// The writes a PostgreSQL transaction holds back for its next round trip (with a
+    /// connection or not yet); `None` on SQLite.
+    pub fn postgres_held(&mut self) -> Option<&mut Vec<Deferred>> {
+        match self {
+            Conn::Postgres(pg) => Some(&mut pg.deferred),
+            Conn::PostgresHeld(held) => Some(&mut held.deferred),
+            _ => None,
+        }
+    }
+
+    /// A PostgreSQL transaction that holds back every `execute` (`Tx::defer_executes`).
+    fn defers_executes(&self) -> bool {
+        match self {
+            Conn::Postgres(pg) => pg.defer_executes,
+            Conn::PostgresHeld(held) => held.defer_executes,
+            _ => false,
+        }
+    }
+
     /// A PostgreSQL write transaction that held its writes back takes a connection now;
     /// they go out with its next statement. On failure they stay held.
     async fn take_connection(&mut self) -> Result<()> {
         let Conn::PostgresHeld(held) = self else { return Ok(()) };
-        let asked = std::time::Instant::now();
-        let client = postgres::get(&held.pool).await?;
-        metrics::histogram!(DB_ACQUIRE, "kind" => "write").record(asked.elapsed());
+        let client = postgres::get_for_write(&held.pool).await?;
         let mut pg = PgConn::new(client, "BEGIN");
         pg.deferred = std::mem::take(&mut held.deferred);
         pg.defer_executes = held.defer_executes;
@@ -240,18 +260,16 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, wa
             metrics::histogram!(DB_QUERY).record(started.elapsed());
             result
         }
-        Target::Conn(Conn::PostgresHeld(held)) if held.defer_executes && want == Want::Count => {
-            held.deferred.push(Deferred::new(sql, args.to_vec()));
+        Target::Conn(conn) if want == Want::Count && conn.defers_executes() => {
+            if let Some(deferred) = conn.postgres_held() {
+                deferred.push(Deferred::new(sql, args.to_vec()));
+            }
             Ok(Output { rows: Vec::new(), affected: 0 })
         }
         Target::Conn(conn @ Conn::PostgresHeld(_)) => {
             conn.take_connection().await?;
             let Conn::Postgres(pg) = conn else { unreachable!("a connection was just taken") };
             pg.send(postgres::Step::Statement { sql, args, persistent, want }).await
-        }
-        Target::Conn(Conn::Postgres(pg)) if pg.defer_executes && want == Want::Count => {
-            pg.deferred.push(Deferred::new(sql, args.to_vec()));
-            Ok(Output { rows: Vec::new(), affected: 0 })
         }
         Target::Conn(Conn::Postgres(pg)) => pg.send(postgres::Step::Statement { sql, args, persistent, want }).await,
         Target::Conn(conn) => {
