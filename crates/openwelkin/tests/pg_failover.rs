@@ -87,6 +87,9 @@ async fn the_server_follows_a_failover_and_retries_what_broke_before_commit() {
     let s = Server::start_on(url, None, &["--no-webhook-worker", "--db-timeout-ms", "3000"]);
     let token = s.token().await;
     let mut acknowledged = create_patients(&s, &token, "Before", 10).await;
+    // Reads by id share a connection kept out of the pool (store/sql/pg_readers.rs); this
+    // one opens it, on the primary about to be switched away from.
+    assert_eq!(s.get(&s.sandbox(&format!("/patients/{}", acknowledged[0])), &token).await.0, 200);
 
     // The switchover: the primary stops taking writes (its open sessions too), the standby
     // replays everything and is promoted.
@@ -111,6 +114,12 @@ async fn the_server_follows_a_failover_and_retries_what_broke_before_commit() {
     let on_new: i64 =
         standby.sql("failover", "SELECT COUNT(*) FROM patients WHERE last_name = 'Failover'").parse().unwrap();
     assert_eq!(on_new, 20, "every acknowledged create is on the new primary");
+    // The old primary still answers reads, but it has none of these: the shared read
+    // connection was let go with the pool's when the first write found it read-only.
+    for id in &acknowledged[10..] {
+        let (status, body) = s.get(&s.sandbox(&format!("/patients/{id}")), &token).await;
+        assert_eq!(status, 200, "patient {id}, created after the switchover, read at once: {body}");
+    }
 
     // A client disabled now (on the new primary, through the CLI) is refused within a
     // second, although the old primary still answers: the configuration listener does not

@@ -146,6 +146,25 @@ fn marks(values: &[String]) -> String {
     }
 }
 
+/// A patient read by one of its keys, with its enrolments (in no order:
+/// `Db::stored_patient_with_programs` sorts them).
+macro_rules! read_patient_by {
+    ($column:literal) => {
+        concat!(
+            "SELECT p.body AS body, p.answer_shape AS answer_shape, pp.body AS program, \
+             pp.created_at AS program_created, pp.id AS program_id FROM patients p \
+             LEFT JOIN patient_programs pp ON pp.instance_id = p.instance_id AND pp.patient_id = p.id \
+             WHERE p.instance_id = $1 AND p.",
+            $column,
+            " = $2"
+        )
+    };
+}
+const READ_BY_ID: &str = read_patient_by!("id");
+const READ_BY_EXTERNAL_ID: &str = read_patient_by!("external_id");
+const READ_BY_EXTERNAL_GUID: &str = read_patient_by!("external_guid");
+const READ_BY_MRN: &str = read_patient_by!("mrn");
+
 /// A patient as stored, with its enrolments (`Db::stored_patient_with_programs`).
 pub struct StoredPatient {
     pub body: String,
@@ -352,19 +371,26 @@ impl Db {
         key: PatientKey,
         value: &str,
     ) -> crate::store::sql::Result<Option<StoredPatient>> {
-        let sql = format!(
-            "SELECT p.body AS body, p.answer_shape AS answer_shape, pp.body AS program FROM patients p \
-             LEFT JOIN patient_programs pp ON pp.instance_id = p.instance_id AND pp.patient_id = p.id \
-             WHERE p.instance_id = $1 AND p.{} = $2 ORDER BY pp.created_at, pp.id",
-            key.column()
-        );
-        let rows = crate::store::sql::query(&sql).bind(instance_id).bind(value).fetch_all(self.reader()).await?;
+        // No ORDER BY: the enrolments (almost always none or one) are put in order here.
+        // Sorting in the statement gave PostgreSQL a sort step on every read, about a tenth
+        // of its cost for the read (pgbench on this statement, with and without it).
+        let sql = match key {
+            PatientKey::Id => READ_BY_ID,
+            PatientKey::ExternalId => READ_BY_EXTERNAL_ID,
+            PatientKey::ExternalGuid => READ_BY_EXTERNAL_GUID,
+            PatientKey::Mrn => READ_BY_MRN,
+        };
+        let rows = crate::store::sql::query(sql).bind(instance_id).bind(value).quick().fetch_all(self.reader()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
-        let programs = rows
+        let mut enrolments: Vec<(i64, String, String)> = rows
             .iter()
-            .filter_map(|r| r.get::<Option<String>, _>("program"))
-            .map(|body| super::patient_programs::parse(&body))
+            .filter_map(|r| {
+                let body = r.get::<Option<String>, _>("program")?;
+                Some((r.get("program_created"), r.get("program_id"), body))
+            })
             .collect();
+        enrolments.sort();
+        let programs = enrolments.iter().map(|(_, _, body)| super::patient_programs::parse(body)).collect();
         Ok(Some(StoredPatient { body: first.get("body"), answer_shape: first.get("answer_shape"), programs }))
     }
 

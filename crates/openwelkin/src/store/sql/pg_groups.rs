@@ -16,6 +16,7 @@
 
 use super::error::{Error, Result};
 use super::merge::merge;
+use super::pg_readers::Readers;
 use super::postgres;
 use super::query::{Deferred, PgConn};
 use deadpool_postgres::Object;
@@ -46,12 +47,20 @@ const MAX_GROUP: usize = 64;
 #[derive(Clone)]
 pub struct PgPool {
     connections: deadpool_postgres::Pool,
+    /// The connections quick reads outside a transaction share (`pg_readers.rs`).
+    pub readers: Arc<Readers>,
     groups: Arc<Mutex<Groups>>,
 }
 
 struct Groups {
     queued: VecDeque<Queued>,
     running: usize,
+    /// The connections of runners that ended, for the next ones: their multi-row
+    /// statements are prepared already. Under load a runner ends often (whenever it finds
+    /// the queue empty, as it does right after answering a group whose callers have not
+    /// sent their next request yet), and a connection from the pool would have to prepare
+    /// them again, one group size after another.
+    spare: Vec<Object>,
 }
 
 struct Queued {
@@ -68,7 +77,11 @@ impl Deref for PgPool {
 
 impl PgPool {
     pub fn new(connections: deadpool_postgres::Pool) -> PgPool {
-        PgPool { connections, groups: Arc::new(Mutex::new(Groups { queued: VecDeque::new(), running: 0 })) }
+        PgPool {
+            connections,
+            readers: Arc::new(Readers::new()),
+            groups: Arc::new(Mutex::new(Groups { queued: VecDeque::new(), running: 0, spare: Vec::new() })),
+        }
     }
 
     /// Commits a transaction made of held-back writes only, with others queued beside it.
@@ -93,13 +106,14 @@ impl PgPool {
     /// groups: the multi-row statements, one per group size, stay prepared on it.
     async fn run(self) {
         let mut running = Running(Some(self.groups.clone()));
-        let mut connection = None;
+        let mut connection = self.groups.lock().unwrap_or_else(|e| e.into_inner()).spare.pop();
         loop {
             let group: Vec<Queued> = {
                 let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
                 let backlog = groups.queued.len() >= SECOND_RUNNER_AT;
                 if groups.queued.is_empty() || (groups.running > 1 && !backlog) {
                     groups.running -= 1;
+                    groups.spare.extend(connection.take());
                     running.0 = None;
                     return;
                 }

@@ -14,6 +14,7 @@ use crate::telemetry::names::DB_ACQUIRE;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::{pin_mut, TryStreamExt};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
@@ -165,7 +166,21 @@ pub async fn batch(client: &Object, sql: &str) -> Result<()> {
 /// primary, and the next ones opened find the new one.
 pub fn discard(client: Object) {
     if let Some(pool) = Object::pool(&client) {
-        pool.retain(|_, _| false);
+        sweep(&pool);
     }
     drop(Object::take(client));
+}
+
+/// Times the pools' connections were swept (`sweep`), for connections kept out of the
+/// pool (`pg_readers.rs`): one opened before the last sweep is let go too.
+static SWEEPS: AtomicU64 = AtomicU64::new(0);
+
+/// Closes the pool's idle connections, and counts a sweep.
+pub fn sweep(pool: &Pool) {
+    SWEEPS.fetch_add(1, Ordering::Relaxed);
+    pool.retain(|_, _| false);
+}
+
+pub fn sweeps() -> u64 {
+    SWEEPS.load(Ordering::Relaxed)
 }

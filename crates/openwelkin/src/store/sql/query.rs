@@ -242,7 +242,17 @@ impl<'c> Executor<'c> for &'c mut Conn {
     }
 }
 
-async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, want: Want) -> Result<Output> {
+/// How a statement may be run.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// `Query::persistent`.
+    persistent: bool,
+    /// `Query::quick`.
+    quick: bool,
+}
+
+async fn run(target: Target<'_>, sql: &str, args: &[Value], mode: Mode, want: Want) -> Result<Output> {
+    let Mode { persistent, quick } = mode;
     match target {
         Target::Pool(Pool::Sqlite(engine)) => {
             let started = std::time::Instant::now();
@@ -252,11 +262,21 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], persistent: bool, wa
         }
         Target::Pool(Pool::Postgres(pool)) => {
             let started = std::time::Instant::now();
-            let client = postgres::get(pool).await?;
-            let result = postgres::run(&client, sql, args, persistent, want).await;
-            if result.as_ref().is_err_and(Error::retryable) {
-                postgres::discard(client);
-            }
+            let result = if quick {
+                let client = pool.readers.get(pool).await?;
+                let result = postgres::run(&client, sql, args, persistent, want).await;
+                if result.as_ref().is_err_and(Error::retryable) {
+                    pool.readers.discard(pool, &client);
+                }
+                result
+            } else {
+                let client = postgres::get(pool).await?;
+                let result = postgres::run(&client, sql, args, persistent, want).await;
+                if result.as_ref().is_err_and(Error::retryable) {
+                    postgres::discard(client);
+                }
+                result
+            };
             metrics::histogram!(DB_QUERY).record(started.elapsed());
             result
         }
@@ -297,12 +317,13 @@ pub struct Query<'q> {
     sql: &'q str,
     args: Vec<Value>,
     persistent: bool,
+    quick: bool,
     rows: Option<Rows>,
 }
 
 /// A statement, with `$1`, `$2`… placeholders.
 pub fn query(sql: &str) -> Query<'_> {
-    Query { sql, args: Vec::new(), persistent: true, rows: None }
+    Query { sql, args: Vec::new(), persistent: true, quick: false, rows: None }
 }
 
 impl<'q> Query<'q> {
@@ -315,6 +336,18 @@ impl<'q> Query<'q> {
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
         self
+    }
+
+    /// A read of a few rows found by a unique key, which never waits: outside a transaction
+    /// on PostgreSQL it shares a connection with other such reads (`pg_readers.rs`), so it
+    /// must not be a statement that could hold up the reads queued behind it.
+    pub fn quick(mut self) -> Self {
+        self.quick = true;
+        self
+    }
+
+    fn mode(&self) -> Mode {
+        Mode { persistent: self.persistent, quick: self.quick }
     }
 
     /// A single-row `INSERT … VALUES (…)` that a group commit may send as one row of a
@@ -349,16 +382,16 @@ impl<'q> Query<'q> {
     }
 
     pub async fn execute<'c, E: Executor<'c>>(self, executor: E) -> Result<QueryResult> {
-        let out = run(executor.target(), self.sql, &self.args, self.persistent, Want::Count).await?;
+        let out = run(executor.target(), self.sql, &self.args, self.mode(), Want::Count).await?;
         Ok(QueryResult { affected: out.affected })
     }
 
     pub async fn fetch_all<'c, E: Executor<'c>>(self, executor: E) -> Result<Vec<Row>> {
-        Ok(run(executor.target(), self.sql, &self.args, self.persistent, Want::All).await?.rows)
+        Ok(run(executor.target(), self.sql, &self.args, self.mode(), Want::All).await?.rows)
     }
 
     pub async fn fetch_optional<'c, E: Executor<'c>>(self, executor: E) -> Result<Option<Row>> {
-        Ok(run(executor.target(), self.sql, &self.args, self.persistent, Want::First).await?.rows.into_iter().next())
+        Ok(run(executor.target(), self.sql, &self.args, self.mode(), Want::First).await?.rows.into_iter().next())
     }
 
     pub async fn fetch_one<'c, E: Executor<'c>>(self, executor: E) -> Result<Row> {
