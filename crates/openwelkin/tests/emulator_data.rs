@@ -179,11 +179,13 @@ async fn ids_by_last_name(s: &Server, token: &str) -> Vec<String> {
 async fn patients_with_the_same_sorted_value_keep_their_creation_order_through_a_restore() {
     let s = emulator_server().await;
     let token = s.token().await;
-    // Fixed ids in descending order: creation order is not id order.
+    // Ids in descending order: creation order is not id order. Their ends differ from run
+    // to run, since patient ids are unique across tenants (a rerun on the same database).
+    let end = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let ids = [
-        "ffffffff-0000-4000-8000-000000000001",
-        "88888888-0000-4000-8000-000000000002",
-        "11111111-0000-4000-8000-000000000003",
+        format!("ffffffff-0000-4000-8000-{end}"),
+        format!("88888888-0000-4000-8000-{end}"),
+        format!("11111111-0000-4000-8000-{end}"),
     ];
     let requests: Vec<Value> = ids
         .iter()

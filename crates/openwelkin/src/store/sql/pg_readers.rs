@@ -2,17 +2,17 @@
 //! key) share a few connections instead of taking one each: tokio-postgres sends the
 //! statements of concurrent callers on one connection one after the other without waiting
 //! (pipelining), so a burst of reads is one write on the socket and one wake-up of the
-//! backend, not one each. Measured on 2 cores with 16 clients reading patients by id, most
-//! of the server's CPU per read was the kernel sending the statement to the read's own
+//! backend, not one each. Measured on 2 cores with 16 clients reading patients by id: the
+//! kernel was 44 % of the server's CPU, half of it sending each statement to the read's own
 //! backend and switching to it; one shared connection made 18-21k reads/s where a
-//! connection per read made 13-15k (two shared: 14-17k, four: 13-16k). Only quick reads
+//! connection per read made 11-15k (two shared: 13.7-17.5k, four: 13-16k). Only quick reads
 //! share: a slow statement would hold up every read queued behind it.
 //!
-//! A shared connection is a pool connection kept out of the pool, and closed, never given
-//! back, once no read uses it any more (`Detached`). One that broke or
-//! reached a server that no longer takes writes is let go (`discard`), and so is one opened
-//! before the pool was last swept (`postgres::sweep`, after a failover): the next read on
-//! its slot takes a fresh one, which finds the new primary.
+//! A shared connection is a pool connection kept out of the pool. It is let go when it
+//! broke or reached a server that no longer takes writes (`discard`), or when the pool was
+//! swept after it was opened (`postgres::sweep`, after a failover): the next read on its
+//! slot takes a fresh one, which finds the new primary, and the old one is closed, never
+//! given back, once the reads still using it are done (`Detached`).
 
 use super::error::Result;
 use super::postgres;
