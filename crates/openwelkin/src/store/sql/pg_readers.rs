@@ -14,8 +14,10 @@
 //! slot takes a fresh one, which finds the new primary, and the old one is closed, never
 //! given back, once the reads still using it are done (`Detached`).
 
-use super::error::Result;
+use super::error::{Error, Result};
 use super::postgres;
+use super::sqlite::{Output, Want};
+use super::value::Value;
 use deadpool_postgres::{Object, Pool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,8 +43,19 @@ impl Readers {
         Readers { slots: (0..shared).map(|_| Mutex::new(None)).collect(), next: AtomicUsize::new(0) }
     }
 
+    /// Runs a quick read on a shared connection; one that fails for a reason that makes
+    /// its connection unusable lets the connection go (`discard`).
+    pub async fn run(&self, pool: &Pool, sql: &str, args: &[Value], persistent: bool, want: Want) -> Result<Output> {
+        let client = self.get(pool).await?;
+        let result = postgres::run(&client, sql, args, persistent, want).await;
+        if result.as_ref().is_err_and(Error::retryable) {
+            self.discard(pool, &client);
+        }
+        result
+    }
+
     /// A connection for one read, shared with other reads.
-    pub async fn get(&self, pool: &Pool) -> Result<Arc<Detached>> {
+    async fn get(&self, pool: &Pool) -> Result<Arc<Detached>> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         if let Some(shared) = slot.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             if !shared.client.is_closed() && shared.sweeps == postgres::sweeps() {
@@ -57,7 +70,7 @@ impl Readers {
 
     /// Lets go of a connection that broke, and sweeps the pool (`postgres::discard` says
     /// why); it is closed once the reads still using it are done.
-    pub fn discard(&self, pool: &Pool, client: &Arc<Detached>) {
+    fn discard(&self, pool: &Pool, client: &Arc<Detached>) {
         for slot in self.slots.iter() {
             let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
             if slot.as_ref().is_some_and(|shared| Arc::ptr_eq(&shared.client, client)) {

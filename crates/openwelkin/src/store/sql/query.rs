@@ -263,12 +263,7 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], mode: Mode, want: Wa
         Target::Pool(Pool::Postgres(pool)) => {
             let started = std::time::Instant::now();
             let result = if quick {
-                let client = pool.readers.get(pool).await?;
-                let result = postgres::run(&client, sql, args, persistent, want).await;
-                if result.as_ref().is_err_and(Error::retryable) {
-                    pool.readers.discard(pool, &client);
-                }
-                result
+                pool.readers.run(pool, sql, args, persistent, want).await
             } else {
                 let client = postgres::get(pool).await?;
                 let result = postgres::run(&client, sql, args, persistent, want).await;
