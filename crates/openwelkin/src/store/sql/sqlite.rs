@@ -102,10 +102,21 @@ impl SqliteEngine {
         acquire_timeout: Duration,
         before_commit: &'static [&'static str],
     ) -> Result<Arc<SqliteEngine>> {
+        Self::open_checkpointing_every(path, acquire_timeout, before_commit, super::checkpointer::BACKGROUND_EVERY)
+    }
+
+    /// `open`, with the checkpoint thread woken every `frames` frames of log (tests use
+    /// fewer than the server, to see the log start over without writing 100 MB).
+    fn open_checkpointing_every(
+        path: &str,
+        acquire_timeout: Duration,
+        before_commit: &'static [&'static str],
+        frames: i32,
+    ) -> Result<Arc<SqliteEngine>> {
         let writer = open_connection(path, false)?;
         // WAL lets readers run beside the writer; it is a property of the file.
         writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        let checkpointer = Checkpointer::start(path)?;
+        let checkpointer = Checkpointer::start(path, frames)?;
         prepare_writer(&writer, &checkpointer)?;
         let wal = Arc::new(WalSync::new(path));
         let engine = Arc::new(SqliteEngine {
@@ -779,7 +790,13 @@ mod tests {
     async fn the_log_is_checkpointed_beside_the_writer_and_starts_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
+        let engine = super::SqliteEngine::open_checkpointing_every(
+            path.to_str().unwrap(),
+            std::time::Duration::from_secs(5),
+            &[],
+            1000,
+        )
+        .unwrap();
         let statement = |sql: &str| crate::store::sql::Deferred::new(sql, vec![]);
         engine.commit_held(vec![statement("CREATE TABLE b (x BLOB)")]).await.unwrap();
         let db_size = || std::fs::metadata(&path).unwrap().len();
