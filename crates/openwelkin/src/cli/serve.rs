@@ -294,6 +294,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         files: state.files.clone(),
         actor: crate::events::audit::Actor::system(),
     });
+    tokio::spawn(crate::store::search_upkeep::run(db.clone()));
     if !args.webhooks.no_webhook_worker {
         tokio::spawn(crate::events::webhooks::run(db.clone(), state.clock.clone(), state.webhooks.clone()));
     }

@@ -38,6 +38,7 @@ pub mod query;
 pub mod ratelimit;
 mod reach;
 pub mod records;
+pub mod search_upkeep;
 pub mod sms;
 pub mod sql;
 pub mod tasks;

@@ -195,6 +195,8 @@ pub async fn insert(
     now_ms: i64,
     send: Send,
 ) -> crate::store::sql::Result<()> {
+    // New trigram entries on PostgreSQL, for the pending lists' upkeep.
+    super::search_upkeep::note_written();
     let q = insert_query(tenant_id, instance_id, p, body, now_ms);
     match send {
         Send::Now => q.execute(&mut **tx).await.map(|_| ())?,
@@ -282,6 +284,7 @@ pub async fn update(
     body: &str,
     now_ms: i64,
 ) -> crate::store::sql::Result<()> {
+    super::search_upkeep::note_written();
     crate::store::sql::query(
         "UPDATE patients SET external_id = $1, external_guid = $2, mrn = $3, first_name = $4, last_name = $5, \
          email = $6, phone = $7, timezone = $8, birth_date = $9, territories = $10, search = $11, updated_at = $12, body = $13, \
