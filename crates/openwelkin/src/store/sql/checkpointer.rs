@@ -22,14 +22,17 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Frames between two checkpoints on the thread: 16 MB of log with 4 KiB pages, so the
-/// log grows to about 64 MB before it starts over (`catch_up_at`). A checkpoint copies
-/// each page once however often the log holds it, and under a create load the same pages
-/// (the last pages of the tables and of the indexes on ever-growing keys) are in nearly
-/// every commit: paired runs, 16 clients creating patients, made 12,020 creates/s on
-/// average at 4,000 frames against 11,080 at SQLite's own 1,000 (+8 %; +13 % at 32
-/// clients); 8,000 and 16,000 did no better than 4,000, and 250 did worse.
-pub const BACKGROUND_EVERY: i32 = 4000;
+/// Frames between two checkpoints on the thread: 8 MB of log with 4 KiB pages, so the log
+/// grows to about 32 MB before it starts over (`catch_up_at`). A checkpoint copies each page
+/// once however often the log holds it, and under a create load the same pages (the last
+/// pages of the tables and of the indexes on ever-growing keys) are in nearly every commit.
+/// Alternated runs of one build, creating patients: 16 clients, 11,432 / 11,238 creates/s
+/// at SQLite's own 1,000 frames, 11,983 / 12,399 at 2,000 (+8 %), 12,520 / 12,961 at 4,000;
+/// 32 clients, after 10 s at the maximum, paced at 6,700/s: p99 6.3-11.8 ms at 1,000,
+/// 7.5-7.9 at 2,000, 10.2-11.0 at 4,000 (the commit that makes the log start over copies up
+/// to that many frames while the writer waits), with the maximum about the same at 2,000
+/// and 4,000 (14.7-15.7k/s).
+pub const BACKGROUND_EVERY: i32 = 2000;
 
 /// Shared by the writer connection's log hook and the checkpoint thread.
 pub struct Checkpointer {
