@@ -115,7 +115,10 @@ impl Db {
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM faxes{}", w.sql());
         let total: i64 = w.bind(crate::store::sql::query(&count_sql)).fetch_one(self.reader()).await?.get("n");
-        let newest_first = [SortColumn { column: "created_at", descending: true }];
+        // Faxes made in the same millisecond newest first too: ids count up within one
+        // (`ids::new_id`), and the tie `order_by` adds is ascending.
+        let newest_first =
+            [SortColumn { column: "created_at", descending: true }, SortColumn { column: "id", descending: true }];
         let order = order_by(if sorts.is_empty() { &newest_first } else { sorts }, "created_at");
         let sql = format!("SELECT body FROM faxes{}{order} LIMIT {limit} OFFSET {offset}", w.sql());
         let rows = w.bind(crate::store::sql::query(&sql)).fetch_all(self.reader()).await?;
