@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 
 /// A transaction waiting for the writer thread.
 pub struct Held {
-    pub statements: Vec<Deferred>,
+    /// Shared with the caller, who frees them (`SqliteEngine::commit_held` says why).
+    pub statements: Arc<Vec<Deferred>>,
     /// When it was queued: it waits for the writer from then (a transaction still waiting
     /// after the engine's acquire timeout is refused unrun, as one waiting for the writer
     /// lock gives up).

@@ -270,10 +270,18 @@ impl SqliteEngine {
     /// (`Tx::defer`: a create's row, its audit row and its outbox row): the writer thread
     /// runs it with the others queued beside it, in the open group or a new one, with no
     /// savepoint of its own (`run_held`); answered once its group is on disk.
+    ///
+    /// The statements are freed here, after the answer, not on the writer thread: glibc's
+    /// `free` of memory another thread allocated takes that thread's arena lock, and the
+    /// writer, freeing what the runtime threads had allocated while they went on
+    /// allocating, waited for that lock at half of its context switches under load.
     pub async fn commit_held(self: &Arc<Self>, statements: Vec<Deferred>) -> Result<()> {
         let (done, answer) = oneshot::channel();
-        self.held.push(Held { statements, queued: std::time::Instant::now(), done });
-        answer.await.unwrap_or_else(|_| Err(Error::Connect("the group commit was abandoned".into())))
+        let statements = Arc::new(statements);
+        self.held.push(Held { statements: statements.clone(), queued: std::time::Instant::now(), done });
+        let outcome = answer.await.unwrap_or_else(|_| Err(Error::Connect("the group commit was abandoned".into())));
+        drop(statements);
+        outcome
     }
 
     /// Runs a batch of held transactions on the writer thread and commits them as one
