@@ -40,8 +40,25 @@ pub fn pool(url: &str, max: usize, wait: Duration) -> Result<Pool> {
         .map_err(|e| Error::Connect(e.to_string()))
 }
 
+/// A connection from the pool, never one opened before the last `sweep`: a sweep closes
+/// the idle connections only, and one in use at that moment comes back to the pool after
+/// it, still on a server that may have stopped taking writes. A write there fails and is
+/// run again, but a read is answered, from a former primary (the shared read connection,
+/// `pg_readers.rs`, took such a one and read a patient created after the failover as
+/// missing). Each such connection found is closed; the pool opens new ones in their place.
 pub async fn get(pool: &Pool) -> Result<Object> {
-    Ok(pool.get().await?)
+    loop {
+        let client = pool.get().await?;
+        if !opened_before_last_sweep(&client) {
+            return Ok(client);
+        }
+        drop(Object::take(client));
+    }
+}
+
+fn opened_before_last_sweep(client: &Object) -> bool {
+    let last = LAST_SWEEP.get().and_then(|last| *last.lock().unwrap_or_else(|e| e.into_inner()));
+    last.is_some_and(|swept| Object::metrics(client).created <= swept)
 }
 
 /// A connection for a write transaction, its wait recorded in the metrics.
@@ -175,8 +192,14 @@ pub fn discard(client: Object) {
 /// pool (`pg_readers.rs`): one opened before the last sweep is let go too.
 static SWEEPS: AtomicU64 = AtomicU64::new(0);
 
-/// Closes the pool's idle connections, and counts a sweep.
+/// When the pools were last swept: `get` hands out no connection opened before.
+static LAST_SWEEP: std::sync::OnceLock<std::sync::Mutex<Option<std::time::Instant>>> = std::sync::OnceLock::new();
+
+/// Closes the pool's idle connections, counts a sweep, and keeps the connections in use
+/// now from being handed out again once they come back (`get`).
 pub fn sweep(pool: &Pool) {
+    *LAST_SWEEP.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(std::time::Instant::now());
     SWEEPS.fetch_add(1, Ordering::Relaxed);
     pool.retain(|_, _| false);
 }
