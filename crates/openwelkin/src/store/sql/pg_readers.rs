@@ -10,7 +10,8 @@
 //!
 //! A shared connection is a pool connection kept out of the pool. It is let go when it
 //! broke or reached a server that no longer takes writes (`discard`), or when the pool was
-//! swept after it was opened (`postgres::sweep`, after a failover): the next read on its
+//! swept after it was opened (`postgres::sweep`, after a failover; `postgres::get` never
+//! hands out a pooled connection opened before a sweep either): the next read on its
 //! slot takes a fresh one, which finds the new primary, and the old one is closed, never
 //! given back, once the reads still using it are done (`Detached`).
 
@@ -29,8 +30,6 @@ pub struct Readers {
 
 struct Shared {
     client: Arc<Detached>,
-    /// `postgres::sweeps()` when it was opened.
-    sweeps: u64,
 }
 
 impl Readers {
@@ -58,13 +57,12 @@ impl Readers {
     async fn get(&self, pool: &Pool) -> Result<Arc<Detached>> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         if let Some(shared) = slot.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            if !shared.client.is_closed() && shared.sweeps == postgres::sweeps() {
+            if !shared.client.is_closed() && !postgres::opened_before_last_sweep(&shared.client) {
                 return Ok(shared.client.clone());
             }
         }
-        let sweeps = postgres::sweeps();
         let client = Arc::new(Detached(Some(postgres::get(pool).await?)));
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Shared { client: client.clone(), sweeps });
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Shared { client: client.clone() });
         Ok(client)
     }
 

@@ -56,9 +56,19 @@ pub async fn get(pool: &Pool) -> Result<Object> {
     }
 }
 
-fn opened_before_last_sweep(client: &Object) -> bool {
-    let last = LAST_SWEEP.get().and_then(|last| *last.lock().unwrap_or_else(|e| e.into_inner()));
-    last.is_some_and(|swept| Object::metrics(client).created <= swept)
+/// The connection was opened before the last `sweep`: it may lead to a former primary.
+/// Cheap (an atomic load) while there was none: the shared read connections ask on every
+/// read.
+pub(super) fn opened_before_last_sweep(client: &Object) -> bool {
+    let last = LAST_SWEEP.load(Ordering::Acquire);
+    if last == 0 {
+        return false;
+    }
+    let epoch = *EPOCH.get().expect("set by the sweep before LAST_SWEEP");
+    match Object::metrics(client).created.checked_duration_since(epoch) {
+        Some(since) => (since.as_nanos() as u64) < last,
+        None => true,
+    }
 }
 
 /// A connection for a write transaction, its wait recorded in the metrics.
@@ -188,22 +198,16 @@ pub fn discard(client: Object) {
     drop(Object::take(client));
 }
 
-/// Times the pools' connections were swept (`sweep`), for connections kept out of the
-/// pool (`pg_readers.rs`): one opened before the last sweep is let go too.
-static SWEEPS: AtomicU64 = AtomicU64::new(0);
+/// Where `LAST_SWEEP` counts from.
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+/// Nanoseconds from `EPOCH` to the last sweep, plus one; 0 while there was none.
+static LAST_SWEEP: AtomicU64 = AtomicU64::new(0);
 
-/// When the pools were last swept: `get` hands out no connection opened before.
-static LAST_SWEEP: std::sync::OnceLock<std::sync::Mutex<Option<std::time::Instant>>> = std::sync::OnceLock::new();
-
-/// Closes the pool's idle connections, counts a sweep, and keeps the connections in use
-/// now from being handed out again once they come back (`get`).
+/// Closes the pool's idle connections, and keeps every connection opened before now from
+/// being used again: one in use now, when it comes back to the pool (`get`), and the
+/// shared read connections (`pg_readers.rs`).
 pub fn sweep(pool: &Pool) {
-    *LAST_SWEEP.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner()) =
-        Some(std::time::Instant::now());
-    SWEEPS.fetch_add(1, Ordering::Relaxed);
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    LAST_SWEEP.store(epoch.elapsed().as_nanos() as u64 + 1, Ordering::Release);
     pool.retain(|_, _| false);
-}
-
-pub fn sweeps() -> u64 {
-    SWEEPS.load(Ordering::Relaxed)
 }
