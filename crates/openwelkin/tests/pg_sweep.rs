@@ -2,8 +2,8 @@
 //! connection opened before it is handed out again, also one that was in use during the
 //! sweep and came back to the pool after it: it may lead to the former primary, which
 //! still answers reads with what it had (`store/sql/postgres.rs`, `get`). A file of its
-//! own: sweeps are counted per process, and another test's sweep would close this test's
-//! connections. PostgreSQL pass only.
+//! own: the last sweep is kept per process, and another test's sweep would close this
+//! test's connections. PostgreSQL pass only.
 
 mod common;
 

@@ -24,12 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct Readers {
-    slots: Box<[Mutex<Option<Shared>>]>,
+    /// The shared connections, each opened at its first read.
+    slots: Box<[Mutex<Option<Arc<Detached>>>]>,
     next: AtomicUsize,
-}
-
-struct Shared {
-    client: Arc<Detached>,
 }
 
 impl Readers {
@@ -57,12 +54,12 @@ impl Readers {
     async fn get(&self, pool: &Pool) -> Result<Arc<Detached>> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         if let Some(shared) = slot.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            if !shared.client.is_closed() && !postgres::opened_before_last_sweep(&shared.client) {
-                return Ok(shared.client.clone());
+            if !shared.is_closed() && !postgres::opened_before_last_sweep(shared) {
+                return Ok(shared.clone());
             }
         }
         let client = Arc::new(Detached(Some(postgres::get(pool).await?)));
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Shared { client: client.clone() });
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
         Ok(client)
     }
 
@@ -71,7 +68,7 @@ impl Readers {
     fn discard(&self, pool: &Pool, client: &Arc<Detached>) {
         for slot in self.slots.iter() {
             let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.as_ref().is_some_and(|shared| Arc::ptr_eq(&shared.client, client)) {
+            if slot.as_ref().is_some_and(|shared| Arc::ptr_eq(shared, client)) {
                 *slot = None;
             }
         }
