@@ -79,8 +79,8 @@ async fn sqlite(engine: &Arc<SqliteEngine>) -> Result<()> {
     let conn = guard.connection();
     // Start-up may wait for another process's write lock (a server beside a CLI command);
     // the writer's usual busy timeout is short (see `sql::sqlite`), so lengthen it here.
-    // Migrations commit outside the group commit, so they wait for the disk themselves:
-    // the last one, with a flush that covers every earlier commit (`sqlite_locked`).
+    // Migrations commit outside the group commit, so they wait for the disk themselves
+    // (`sqlite_locked`).
     conn.execute_batch("PRAGMA busy_timeout = 10000")?;
     let result = sqlite_locked(conn);
     conn.execute_batch(&format!(
@@ -102,11 +102,10 @@ fn sqlite_locked(conn: &rusqlite::Connection) -> Result<()> {
     check(&applied, &all)?;
     let pending: Vec<&Migration> = all.iter().filter(|m| !applied.iter().any(|(v, _)| *v == m.version)).collect();
     for (i, m) in pending.iter().enumerate() {
-        // Each migration commits on its own, but only the last waits for the disk: its
-        // flush of the log covers every commit before it. An empty database takes all 27
-        // at start-up, and a flush each was 12-17 ms of a 40-60 ms start on a slow disk.
-        // A crash in between loses only commits not yet flushed, whole ones (SQLite's log
-        // with `synchronous = NORMAL`), and the next start applies them again.
+        // Only the last commit waits for the disk: its flush of the log covers every
+        // commit before it (an empty database takes every migration at start-up; a flush
+        // each was a third of the start, docs/PERFORMANCE.md, stop 32). A crash in between
+        // loses whole migrations only, which the next start applies again.
         let last = i + 1 == pending.len();
         conn.execute_batch(if last { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" })?;
         let started = std::time::Instant::now();
