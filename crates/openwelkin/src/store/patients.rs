@@ -147,23 +147,39 @@ fn marks(values: &[String]) -> String {
 }
 
 /// A patient read by one of its keys, with its enrolments (in no order:
-/// `Db::stored_patient_with_programs` sorts them).
+/// `Db::stored_patient_with_programs` sorts them). `$instance` and `$key` are the two
+/// arguments: `$1` and `$2` alone, or the elements of the batched form's keys.
 macro_rules! read_patient_by {
-    ($column:literal) => {
+    ($column:literal, $instance:literal, $key:literal) => {
         concat!(
             "SELECT p.body AS body, p.answer_shape AS answer_shape, pp.body AS program, \
              pp.created_at AS program_created, pp.id AS program_id FROM patients p \
              LEFT JOIN patient_programs pp ON pp.instance_id = p.instance_id AND pp.patient_id = p.id \
-             WHERE p.instance_id = $1 AND p.",
+             WHERE p.instance_id = ",
+            $instance,
+            " AND p.",
             $column,
-            " = $2"
+            " = ",
+            $key
         )
+    };
+    ($column:literal) => {
+        read_patient_by!($column, "$1", "$2")
     };
 }
 const READ_BY_ID: &str = read_patient_by!("id");
 const READ_BY_EXTERNAL_ID: &str = read_patient_by!("external_id");
 const READ_BY_EXTERNAL_GUID: &str = read_patient_by!("external_guid");
 const READ_BY_MRN: &str = read_patient_by!("mrn");
+
+/// `READ_BY_ID` for many callers at once on PostgreSQL (`Query::batched`): `$1` is a JSON
+/// array of `[instance, id]` pairs; each is still one lookup on the primary key.
+const READ_BY_ID_BATCHED: &str = concat!(
+    "SELECT k.n AS batch_row, r.* FROM json_array_elements($1::json) WITH ORDINALITY AS k(v, n) \
+     CROSS JOIN LATERAL (",
+    read_patient_by!("id", "k.v->>0", "k.v->>1"),
+    ") r"
+);
 
 /// A patient as stored, with its enrolments (`Db::stored_patient_with_programs`).
 pub struct StoredPatient {
@@ -383,7 +399,9 @@ impl Db {
             PatientKey::ExternalGuid => READ_BY_EXTERNAL_GUID,
             PatientKey::Mrn => READ_BY_MRN,
         };
-        let rows = crate::store::sql::query(sql).bind(instance_id).bind(value).quick().fetch_all(self.reader()).await?;
+        let read = crate::store::sql::query(sql).bind(instance_id).bind(value);
+        let read = if key == PatientKey::Id { read.batched(READ_BY_ID_BATCHED) } else { read.quick() };
+        let rows = read.fetch_all(self.reader()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut enrolments: Vec<(i64, String, String)> = rows
             .iter()

@@ -19,6 +19,8 @@ pub const DB_QUERY: &str = "openwelkin_db_query_duration_seconds";
 pub const DB_CONNECTIONS: &str = "openwelkin_db_connections";
 pub const DB_CONNECTIONS_MAX: &str = "openwelkin_db_connections_max";
 pub const DB_WAITING: &str = "openwelkin_db_waiting";
+pub const DB_READ_BATCHES: &str = "openwelkin_db_read_batches_total";
+pub const DB_BATCHED_READS: &str = "openwelkin_db_batched_reads_total";
 
 // Webhooks (events/webhooks.rs, telemetry/exporter.rs).
 pub const WEBHOOK_ATTEMPTS: &str = "openwelkin_webhook_attempts_total";
@@ -59,6 +61,8 @@ pub const ALL: &[&str] = &[
     DB_CONNECTIONS,
     DB_CONNECTIONS_MAX,
     DB_WAITING,
+    DB_READ_BATCHES,
+    DB_BATCHED_READS,
     WEBHOOK_ATTEMPTS,
     WEBHOOK_ABANDONED,
     WEBHOOK_ATTEMPT_DURATION,
@@ -82,6 +86,7 @@ const ZEROED: &[(&str, &str, &[&str])] = &[
     (BEARER_REJECTIONS, "reason", &["missing", "invalid", "expired", "revoked"]),
     (WEBHOOK_ATTEMPTS, "outcome", &["delivered", "failed"]),
     (CONFIG_FALLBACK_READS, "reason", &["not_listening", "own_change"]),
+    (DB_READ_BATCHES, "outcome", &["answered", "read_alone"]),
 ];
 
 /// Registers the help text and units, and the zero values of the fixed-label counters.
@@ -116,6 +121,12 @@ pub fn describe() {
         Unit::Count,
         "Transactions waiting for a connection (PostgreSQL) or the writer (SQLite)."
     );
+    describe_counter!(
+        DB_READ_BATCHES,
+        Unit::Count,
+        "PostgreSQL reads by key answered together in one statement, by outcome (answered, read_alone: failed, then read one by one)."
+    );
+    describe_counter!(DB_BATCHED_READS, Unit::Count, "Reads answered by a PostgreSQL read batch (outcome answered).");
     describe_counter!(WEBHOOK_ATTEMPTS, Unit::Count, "Webhook delivery attempts by outcome (delivered, failed).");
     describe_counter!(
         WEBHOOK_ABANDONED,
@@ -154,6 +165,7 @@ pub fn describe() {
     }
     metrics::counter!(TOKENS_ISSUED).increment(0);
     metrics::counter!(WEBHOOK_ABANDONED).increment(0);
+    metrics::counter!(DB_BATCHED_READS).increment(0);
 }
 
 #[cfg(test)]

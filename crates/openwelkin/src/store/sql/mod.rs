@@ -9,6 +9,7 @@ mod flusher;
 mod held_writer;
 mod merge;
 mod pg_groups;
+mod pg_read_batches;
 mod pg_readers;
 pub mod postgres;
 mod query;

@@ -16,6 +16,7 @@
 
 use super::error::{Error, Result};
 use super::merge::merge;
+use super::pg_read_batches::ReadBatches;
 use super::pg_readers::Readers;
 use super::postgres;
 use super::query::{Deferred, PgConn};
@@ -49,6 +50,8 @@ pub struct PgPool {
     connections: deadpool_postgres::Pool,
     /// The connections quick reads outside a transaction share (`pg_readers.rs`).
     pub readers: Arc<Readers>,
+    /// Reads by key answered together (`pg_read_batches.rs`).
+    pub read_batches: Arc<ReadBatches>,
     groups: Arc<Mutex<Groups>>,
 }
 
@@ -80,6 +83,7 @@ impl PgPool {
         PgPool {
             connections,
             readers: Arc::new(Readers::new()),
+            read_batches: Arc::new(ReadBatches::default()),
             groups: Arc::new(Mutex::new(Groups { queued: VecDeque::new(), running: 0, spare: Vec::new() })),
         }
     }

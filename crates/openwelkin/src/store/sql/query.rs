@@ -249,10 +249,12 @@ struct Mode {
     persistent: bool,
     /// `Query::quick`.
     quick: bool,
+    /// `Query::batched`.
+    batched: Option<&'static str>,
 }
 
 async fn run(target: Target<'_>, sql: &str, args: &[Value], mode: Mode, want: Want) -> Result<Output> {
-    let Mode { persistent, quick } = mode;
+    let Mode { persistent, quick, batched } = mode;
     match target {
         Target::Pool(Pool::Sqlite(engine)) => {
             let started = std::time::Instant::now();
@@ -262,7 +264,9 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], mode: Mode, want: Wa
         }
         Target::Pool(Pool::Postgres(pool)) => {
             let started = std::time::Instant::now();
-            let result = if quick {
+            let result = if let Some(batched) = batched {
+                pool.read_batches.run(&pool.readers, pool, batched, sql, args, persistent, want).await
+            } else if quick {
                 pool.readers.run(pool, sql, args, persistent, want).await
             } else {
                 let client = postgres::get(pool).await?;
@@ -313,12 +317,13 @@ pub struct Query<'q> {
     args: Vec<Value>,
     persistent: bool,
     quick: bool,
+    batched: Option<&'static str>,
     rows: Option<Rows>,
 }
 
 /// A statement, with `$1`, `$2`… placeholders.
 pub fn query(sql: &str) -> Query<'_> {
-    Query { sql, args: Vec::new(), persistent: true, quick: false, rows: None }
+    Query { sql, args: Vec::new(), persistent: true, quick: false, batched: None, rows: None }
 }
 
 impl<'q> Query<'q> {
@@ -341,8 +346,18 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// A quick read whose arguments are all text, which on PostgreSQL outside a
+    /// transaction may be answered together with the same read of other callers by
+    /// `batched`: the statement over `$1`, a JSON array of each caller's arguments, whose
+    /// rows carry `batch_row`, the caller's position from 1 (`pg_read_batches.rs`).
+    pub fn batched(mut self, batched: &'static str) -> Self {
+        self.quick = true;
+        self.batched = Some(batched);
+        self
+    }
+
     fn mode(&self) -> Mode {
-        Mode { persistent: self.persistent, quick: self.quick }
+        Mode { persistent: self.persistent, quick: self.quick, batched: self.batched }
     }
 
     /// A single-row `INSERT … VALUES (…)` that a group commit may send as one row of a
