@@ -1,9 +1,10 @@
 //! loadgen: a small, bounded HTTP load generator for the openwelkin server.
 //!
-//! It fetches a token, then runs `--concurrency` tokio tasks sharing one
-//! `reqwest::Client` against `--base-url` for `--warmup` + `--duration`, and
+//! It fetches a token, then runs `--concurrency` tokio tasks, each with its own HTTP/1.1
+//! connection (`conn.rs`), against `--base-url` for `--warmup` + `--duration`, and
 //! reports throughput, errors and latency percentiles of the measured window.
 
+mod conn;
 mod export;
 mod request;
 mod stats;
@@ -18,6 +19,8 @@ use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
 use tokio::time::{timeout_at, Instant};
 
+use bytes::Bytes;
+use conn::{Conn, Endpoint};
 use request::{Draw, RequestSpec};
 use stats::{Report, WorkerStats};
 
@@ -133,8 +136,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Everything a worker needs, shared read-only between tasks.
 struct Target {
+    /// For setup only (the read scenario's patients).
     client: reqwest::Client,
     patients_url: String,
+    /// The measured requests' server and headers.
+    endpoint: Endpoint,
+    /// `/{tenant}/{instance}/patients`.
+    patients_path: String,
     auth: String,
     /// Patient ids for the `read` scenario (empty for `create`).
     ids: Vec<String>,
@@ -158,13 +166,18 @@ impl Target {
         Ok((status, resp.bytes().await?.to_vec()))
     }
 
-    async fn read_patient(&self, id: &str) -> reqwest::Result<u16> {
-        let resp =
-            self.client.get(format!("{}/{}", self.patients_url, id)).header("Authorization", &self.auth).send().await?;
-        let status = resp.status().as_u16();
-        // Drain the body so the connection goes back to the pool.
-        resp.bytes().await?;
+    /// A measured create, on the worker's connection.
+    async fn create_on(&self, conn: &mut Conn, last_name: &str) -> Result<u16> {
+        let body = serde_json::to_vec(&json!({"firstName": "Load", "lastName": last_name}))?;
+        let (status, _) =
+            conn.send(&self.endpoint, hyper::Method::POST, &self.patients_path, Some(Bytes::from(body))).await?;
         Ok(status)
+    }
+
+    /// A measured read, on the worker's connection.
+    async fn read_on(&self, conn: &mut Conn, id: &str) -> Result<u16> {
+        let path = format!("{}/{id}", self.patients_path);
+        Ok(conn.send(&self.endpoint, hyper::Method::GET, &path, None).await?.0)
     }
 }
 
@@ -253,6 +266,7 @@ async fn worker(
     let mut n: usize = if target.ids.is_empty() { 0 } else { worker_id * 7919 % target.ids.len() };
     let mut scheduled = pace.map(|p| p.first);
     let mut draw = Draw::seeded(worker_id);
+    let mut conn = Conn::new();
     loop {
         let started = match (scheduled.as_mut(), pace) {
             (Some(at), Some(p)) => {
@@ -273,14 +287,14 @@ async fn worker(
         let request = async {
             match scenario {
                 Scenario::Create => {
-                    target.create_patient(&format!("Gen{worker_id}-{n}")).await.map(|(status, _)| expect(status, 201))
+                    target.create_on(&mut conn, &format!("Gen{worker_id}-{n}")).await.map(|status| expect(status, 201))
                 }
                 Scenario::Read => {
-                    target.read_patient(&target.ids[n % target.ids.len()]).await.map(|status| expect(status, 200))
+                    target.read_on(&mut conn, &target.ids[n % target.ids.len()]).await.map(|status| expect(status, 200))
                 }
                 Scenario::Request => {
                     let spec = target.request.as_ref().expect("the request scenario has its request");
-                    spec.send(&target.client, &target.auth, &mut draw).await
+                    spec.send(&mut conn, &target.endpoint, &mut draw).await
                 }
                 Scenario::Export => unreachable!("export runs on its own"),
             }
@@ -345,16 +359,19 @@ async fn run(args: Args) -> Result<bool> {
         };
         return export::run(client, format!("Bearer {token}"), options, args.json).await;
     }
+    let auth = if args.no_auth { String::new() } else { format!("Bearer {token}") };
     let mut target = Target {
         client,
         patients_url: format!("{base}/{}/{}/patients", args.tenant, args.instance),
+        endpoint: Endpoint::new(&base, &auth, args.timeout)?,
+        patients_path: format!("/{}/{}/patients", args.tenant, args.instance),
         auth: format!("Bearer {token}"),
         ids: Vec::new(),
         request: None,
         budget: AtomicU64::new(if args.max_requests == 0 { u64::MAX } else { args.max_requests }),
     };
     if let Scenario::Request = args.scenario {
-        let url = format!("{base}/{}/{}{}", args.tenant, args.instance, args.path);
+        let url = format!("/{}/{}{}", args.tenant, args.instance, args.path);
         target.request = Some(RequestSpec::new(&args.method, url, args.body.clone(), args.ids, args.expect_total)?);
     }
     if let Scenario::Read = args.scenario {

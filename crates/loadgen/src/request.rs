@@ -6,15 +6,17 @@
 //! `--expect-total` makes an answer count as a success only when its `totalElements` is
 //! that number, so a search that stops matching is an error, not a fast answer.
 
+use crate::conn::{Conn, Endpoint};
 use anyhow::{bail, Result};
+use bytes::Bytes;
 use serde_json::Value;
 
 /// What to send, shared read-only between workers.
 pub struct RequestSpec {
-    pub method: reqwest::Method,
-    /// The full URL, `{n}` still in it.
+    pub method: hyper::Method,
+    /// The path and query, `{n}` still in it.
     pub url: String,
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     pub ids: u64,
     pub expect_total: Option<i64>,
 }
@@ -22,8 +24,8 @@ pub struct RequestSpec {
 impl RequestSpec {
     pub fn new(method: &str, url: String, body: Option<String>, ids: u64, expect_total: Option<i64>) -> Result<Self> {
         let method = match method.to_ascii_uppercase().as_str() {
-            "GET" => reqwest::Method::GET,
-            "POST" => reqwest::Method::POST,
+            "GET" => hyper::Method::GET,
+            "POST" => hyper::Method::POST,
             other => bail!("--method {other}: only GET and POST are supported"),
         };
         if url.contains("{n}") && ids == 0 {
@@ -32,7 +34,7 @@ impl RequestSpec {
         if let Some(body) = &body {
             serde_json::from_str::<Value>(body).map_err(|e| anyhow::anyhow!("--body is not JSON: {e}"))?;
         }
-        Ok(Self { method, url, body, ids, expect_total })
+        Ok(Self { method, url, body: body.map(Bytes::from), ids, expect_total })
     }
 
     /// The URL of one request, `{n}` replaced by a number `draw` picks.
@@ -45,19 +47,8 @@ impl RequestSpec {
 
     /// Sends one request: a success, or an error named by the status (`totalElements`
     /// when a 200 did not have the expected total).
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        auth: &str,
-        draw: &mut Draw,
-    ) -> reqwest::Result<Result<(), String>> {
-        let mut request = client.request(self.method.clone(), self.url_for(draw)).header("Authorization", auth);
-        if let Some(body) = &self.body {
-            request = request.header("Content-Type", "application/json").body(body.clone());
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await?;
+    pub async fn send(&self, conn: &mut Conn, to: &Endpoint, draw: &mut Draw) -> Result<Result<(), String>> {
+        let (status, bytes) = conn.send(to, self.method.clone(), &self.url_for(draw), self.body.clone()).await?;
         Ok(if status != 200 {
             Err(status.to_string())
         } else if self.expect_total.is_some_and(|want| total_of(&bytes) != Some(want)) {
