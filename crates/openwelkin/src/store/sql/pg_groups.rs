@@ -80,10 +80,11 @@ impl Deref for PgPool {
 
 impl PgPool {
     pub fn new(connections: deadpool_postgres::Pool) -> PgPool {
+        let readers = Arc::new(Readers::new());
         PgPool {
             connections,
-            readers: Arc::new(Readers::new()),
-            read_batches: Arc::new(ReadBatches::default()),
+            read_batches: Arc::new(ReadBatches::new(readers.clone())),
+            readers,
             groups: Arc::new(Mutex::new(Groups { queued: VecDeque::new(), running: 0, spare: Vec::new() })),
         }
     }

@@ -37,8 +37,9 @@ const MAX_BATCH: usize = 64;
 /// The column of a batched statement that names the caller of each row (from 1).
 const BATCH_ROW: &str = "batch_row";
 
-#[derive(Default)]
 pub struct ReadBatches {
+    /// The shared connections the batches are sent on.
+    readers: Arc<Readers>,
     /// One queue per batched statement, by the address of its text (a `&'static str`).
     queues: Mutex<HashMap<usize, Queue>>,
 }
@@ -62,18 +63,19 @@ struct Waiting {
 #[derive(Clone)]
 struct Runner {
     batches: Arc<ReadBatches>,
-    readers: Arc<Readers>,
     pool: Pool,
     batched: &'static str,
 }
 
 impl ReadBatches {
+    pub fn new(readers: Arc<Readers>) -> ReadBatches {
+        ReadBatches { readers, queues: Mutex::default() }
+    }
+
     /// Reads `sql` with `args` (all text), together with the same read of other callers:
     /// `batched` is the statement over `$1`, a JSON array of each caller's arguments.
-    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         self: &Arc<Self>,
-        readers: &Arc<Readers>,
         pool: &Pool,
         batched: &'static str,
         sql: &str,
@@ -92,7 +94,7 @@ impl ReadBatches {
             start
         };
         if start {
-            let runner = Runner { batches: self.clone(), readers: readers.clone(), pool: pool.clone(), batched };
+            let runner = Runner { batches: self.clone(), pool: pool.clone(), batched };
             tokio::spawn(runner.run());
         }
         answer.await.unwrap_or_else(|_| Err(Error::Connect("the read batch ended before this read".into())))
@@ -122,23 +124,22 @@ impl Runner {
     async fn read(&self, batch: Vec<Waiting>) {
         if let [_] = batch.as_slice() {
             let Waiting { sql, args, persistent, want, done } = batch.into_iter().next().expect("one read");
-            let _ = done.send(self.readers.run(&self.pool, &sql, &args, persistent, want).await);
+            let _ = done.send(self.batches.readers.run(&self.pool, &sql, &args, persistent, want).await);
             return;
         }
-        let keys = match keys_of(&batch) {
-            Some(keys) => keys,
-            None => {
-                metrics::counter!(DB_READ_BATCHES, "outcome" => "read_alone").increment(1);
-                return self.each_alone(batch).await;
+        let answered = match keys_of(&batch) {
+            Some(keys) => {
+                self.batches.readers.run(&self.pool, self.batched, &[Value::Text(keys)], true, Want::All).await.ok()
             }
+            None => None,
         };
-        match self.readers.run(&self.pool, self.batched, &[Value::Text(keys)], true, Want::All).await {
-            Ok(output) => {
+        match answered {
+            Some(output) => {
                 metrics::counter!(DB_READ_BATCHES, "outcome" => "answered").increment(1);
                 metrics::counter!(DB_BATCHED_READS).increment(batch.len() as u64);
                 hand_out(batch, output.rows)
             }
-            Err(_) => {
+            None => {
                 metrics::counter!(DB_READ_BATCHES, "outcome" => "read_alone").increment(1);
                 self.each_alone(batch).await
             }
@@ -148,7 +149,7 @@ impl Runner {
     /// Each read with its own statement, for its own answer.
     async fn each_alone(&self, batch: Vec<Waiting>) {
         let reads = batch.into_iter().map(|w| async move {
-            let result = self.readers.run(&self.pool, &w.sql, &w.args, w.persistent, w.want).await;
+            let result = self.batches.readers.run(&self.pool, &w.sql, &w.args, w.persistent, w.want).await;
             let _ = w.done.send(result);
         });
         futures_util::future::join_all(reads).await;

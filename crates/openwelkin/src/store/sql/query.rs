@@ -265,7 +265,7 @@ async fn run(target: Target<'_>, sql: &str, args: &[Value], mode: Mode, want: Wa
         Target::Pool(Pool::Postgres(pool)) => {
             let started = std::time::Instant::now();
             let result = if let Some(batched) = batched {
-                pool.read_batches.run(&pool.readers, pool, batched, sql, args, persistent, want).await
+                pool.read_batches.run(pool, batched, sql, args, persistent, want).await
             } else if quick {
                 pool.readers.run(pool, sql, args, persistent, want).await
             } else {
