@@ -16,6 +16,7 @@
 //! copies only what the thread has not copied yet (a few hundred frames), and the next write
 //! transaction starts the log over.
 
+use super::sqlite_readers::Readers;
 use rusqlite::ffi;
 use rusqlite::Connection;
 use std::ffi::{c_char, c_int, c_void};
@@ -44,18 +45,22 @@ pub struct Checkpointer {
     asked: Mutex<bool>,
     wake: Condvar,
     stop: AtomicBool,
+    /// Idle read connections may hold frames the checkpoint would copy
+    /// (`sqlite_readers.rs`); it lets those go first.
+    readers: Arc<Readers>,
 }
 
 impl Checkpointer {
     /// Starts the thread for the database at `path`, woken every `every` frames; it ends
     /// with `stop`.
-    pub fn start(path: &str, every: i32) -> std::io::Result<Arc<Checkpointer>> {
+    pub fn start(path: &str, every: i32, readers: Arc<Readers>) -> std::io::Result<Arc<Checkpointer>> {
         let checkpointer = Arc::new(Checkpointer {
             every,
             next_at: AtomicI32::new(every),
             asked: Mutex::new(false),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
+            readers,
         });
         let (path, shared) = (path.to_string(), checkpointer.clone());
         std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || shared.run(&path))?;
@@ -109,6 +114,7 @@ impl Checkpointer {
                 conn = open(path).map_err(|e| tracing::warn!(error = %e, "opening the checkpoint connection")).ok();
             }
             let Some(c) = conn.as_ref() else { continue };
+            self.readers.release_outdated();
             // A failure leaves the frames in the log, where readers and the next
             // checkpoint find them; the connection is opened again for the next one.
             if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -136,6 +142,7 @@ unsafe extern "C" fn log_hook(arg: *mut c_void, db: *mut ffi::sqlite3, name: *co
     // SAFETY: `arg` is the `Checkpointer` given to `install`, alive while the connection is.
     let checkpointer = unsafe { &*(arg as *const Checkpointer) };
     if frames >= checkpointer.catch_up_at() {
+        checkpointer.readers.release_outdated();
         // SAFETY: SQLite's own automatic checkpoint makes this call from this hook, with
         // these arguments; a busy answer (the thread is checkpointing) is tried again at
         // the next commit.

@@ -16,6 +16,7 @@ mod query;
 mod row;
 pub mod sqlite;
 mod sqlite_conn;
+mod sqlite_readers;
 mod value;
 mod wal_batch;
 mod wal_sync;

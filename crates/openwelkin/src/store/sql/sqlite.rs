@@ -31,18 +31,17 @@ use super::held_writer::{Held, HeldQueue};
 use super::query::Deferred;
 use super::sqlite_conn::{open_connection, prepare_writer};
 pub use super::sqlite_conn::{run, Output, Want};
+use super::sqlite_readers::Readers;
 use super::wal_sync::WalSync;
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedMutexGuard};
 
 /// Most transactions one `COMMIT` covers, so that a steady stream of writes still commits
 /// (and answers) regularly.
 pub(super) const MAX_GROUP: usize = 256;
-/// Read connections kept open between uses.
-const IDLE_READERS: usize = 8;
 /// The writer's own busy timeout (ms): it waits for another process's write lock in
 /// `begin_group`, asynchronously, not inside SQLite on a runtime thread.
 pub const WRITER_BUSY_MS: u32 = 20;
@@ -54,7 +53,7 @@ pub(super) const STATEMENT_CACHE: usize = 512;
 
 pub struct SqliteEngine {
     path: String,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Readers>,
     writer: Arc<tokio::sync::Mutex<Writer>>,
     /// Transactions queued for the writer: while there are some, a finished transaction
     /// leaves the commit to the group.
@@ -116,12 +115,13 @@ impl SqliteEngine {
         let writer = open_connection(path, false)?;
         // WAL lets readers run beside the writer; it is a property of the file.
         writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        let checkpointer = Checkpointer::start(path, frames)?;
+        let readers = Arc::new(Readers::new(path));
+        let checkpointer = Checkpointer::start(path, frames, readers.clone())?;
         prepare_writer(&writer, &checkpointer)?;
         let wal = Arc::new(WalSync::new(path));
         let engine = Arc::new(SqliteEngine {
             path: path.to_string(),
-            readers: Mutex::new(Vec::new()),
+            readers,
             writer: Arc::new(tokio::sync::Mutex::new(Writer {
                 conn: Some(writer),
                 group: Vec::new(),
@@ -141,31 +141,19 @@ impl SqliteEngine {
         Ok(engine)
     }
 
-    /// Runs `f` on a read connection, on this thread.
+    /// Runs `f` on a read connection, on this thread (`sqlite_readers.rs`: inside a read
+    /// transaction kept from an earlier read while nothing was committed since).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.take_reader()?;
-        let result = f(&conn);
-        self.put_reader(conn);
-        result
+        self.readers.read(f)
     }
 
+    /// A read connection outside any transaction, for a snapshot of its own.
     pub fn take_reader(&self) -> Result<Connection> {
-        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => open_connection(&self.path, true),
-        }
+        self.readers.take_connection()
     }
 
     pub fn put_reader(&self, conn: Connection) {
-        // A reader left inside a transaction (a snapshot abandoned mid-way) is closed.
-        if !conn.is_autocommit() {
-            return;
-        }
-        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_READERS {
-            idle.push(conn);
-        }
+        self.readers.put_connection(conn);
     }
 
     /// Takes the writer for one transaction: first in a group, the group's `BEGIN
@@ -477,7 +465,7 @@ impl SqliteEngine {
     pub fn status(&self) -> Vec<super::PoolStatus> {
         // A lock taken and let go at once; it fails while a transaction holds the writer.
         let in_use = usize::from(self.writer.try_lock().is_err());
-        let idle_readers = self.readers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let idle_readers = self.readers.idle();
         vec![
             super::PoolStatus {
                 pool: "sqlite_writer",
@@ -794,17 +782,22 @@ mod tests {
         assert_eq!(engine.wal.durable(), 3, "21 transactions, 2 commits");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_log_is_checkpointed_beside_the_writer_and_starts_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let engine = super::SqliteEngine::open_checkpointing_every(
+    /// An engine whose checkpoint thread wakes every 1,000 frames of log.
+    fn checkpointing_every_1000_frames(path: &std::path::Path) -> std::sync::Arc<super::SqliteEngine> {
+        super::SqliteEngine::open_checkpointing_every(
             path.to_str().unwrap(),
             std::time::Duration::from_secs(5),
             &[],
             1000,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_is_checkpointed_beside_the_writer_and_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let engine = checkpointing_every_1000_frames(&path);
         let statement = |sql: &str| crate::store::sql::Deferred::new(sql, vec![]);
         engine.commit_held(vec![statement("CREATE TABLE b (x BLOB)")]).await.unwrap();
         let db_size = || std::fs::metadata(&path).unwrap().len();
@@ -830,6 +823,63 @@ mod tests {
         assert!(log_frames() < 5_000, "the log started over: {} frames long", log_frames());
         let n: i64 = engine.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM b", [], |r| r.get(0))?)).unwrap();
         assert_eq!(n, 800);
+    }
+
+    /// Three readers at once (reads nested in reads each take their own connection), each
+    /// answering `COUNT(*)` of `t` and whether it kept its transaction.
+    fn three_readers(engine: &super::SqliteEngine) -> Vec<(i64, bool)> {
+        let one = |c: &rusqlite::Connection| -> crate::store::sql::Result<(i64, bool)> {
+            Ok((c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?, !c.is_autocommit()))
+        };
+        engine.read(|a| engine.read(|b| engine.read(|c| Ok(vec![one(a)?, one(b)?, one(c)?])))).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_keep_their_transaction_only_while_nothing_was_committed_by_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let engine = super::SqliteEngine::open(path.to_str().unwrap(), std::time::Duration::from_secs(5), &[]).unwrap();
+        let statement = |sql: &str| crate::store::sql::Deferred::new(sql, vec![]);
+        engine.commit_held(vec![statement("CREATE TABLE t (x INTEGER)")]).await.unwrap();
+        assert_eq!(three_readers(&engine), vec![(0, true); 3], "each reader reads inside a transaction it keeps");
+        assert_eq!(three_readers(&engine), vec![(0, true); 3]);
+
+        // A commit through the engine's writer: every reader's next read sees it.
+        engine.commit_held(vec![statement("INSERT INTO t VALUES (1)")]).await.unwrap();
+        assert_eq!(three_readers(&engine), vec![(1, true); 3]);
+
+        // A commit by another connection, as another process (the CLI) makes one.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("INSERT INTO t VALUES (2)").unwrap();
+        assert_eq!(three_readers(&engine), vec![(2, true); 3]);
+        for n in 3..=20 {
+            other.execute_batch("INSERT INTO t VALUES (0)").unwrap();
+            assert_eq!(count(&engine), n, "a read after a commit sees it");
+        }
+        // A snapshot of its own (`Db::begin_read`) starts outside the kept transaction.
+        let conn = engine.take_reader().unwrap();
+        assert!(conn.is_autocommit());
+        engine.put_reader(conn);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_readers_let_go_of_the_frames_their_kept_transaction_held_for_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let engine = checkpointing_every_1000_frames(&path);
+        let statement = |sql: &str| crate::store::sql::Deferred::new(sql, vec![]);
+        engine.commit_held(vec![statement("CREATE TABLE t (x BLOB)")]).await.unwrap();
+        engine.commit_held(vec![statement("INSERT INTO t (x) VALUES (zeroblob(65536))")]).await.unwrap();
+        // Three readers go idle inside transactions that see the log as it is now.
+        assert_eq!(three_readers(&engine), vec![(1, true); 3]);
+        let log_frames = || std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len() / (4096 + 24);
+        // Without a read in between, the log starts over all the same (800 commits, about
+        // 13,600 frames, as in the test above).
+        for _ in 0..800 {
+            engine.commit_held(vec![statement("INSERT INTO t (x) VALUES (zeroblob(65536))")]).await.unwrap();
+        }
+        assert!(log_frames() < 5_000, "the log started over: {} frames long", log_frames());
+        assert_eq!(three_readers(&engine), vec![(801, true); 3]);
     }
 
     #[test]
