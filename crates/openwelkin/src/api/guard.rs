@@ -34,8 +34,8 @@ pub const HYPER_MAX_HEADERS: usize = 2 * MAX_HEADERS;
 /// hyper's own read buffer limit, which bounds the request head it parses.
 pub const HYPER_MAX_BUF_SIZE: usize = 256 * 1024;
 
-/// The middleware: refuses a head over the limits or a path that does not decode, and puts
-/// plain-text client errors into the error format.
+/// The middleware (inside `observe::edge`): refuses a head over the limits or a path that
+/// does not decode, and puts plain-text client errors into the error format.
 pub async fn request_guard(req: Request, next: Next) -> Response {
     if let Err(e) = check_head(&req) {
         return e.into_response();

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 
 static HEADERS: [(HeaderName, &str); 9] = [
@@ -33,11 +32,15 @@ pub fn apply(headers: &mut HeaderMap) {
     }
 }
 
-pub async fn welkin_headers(req: Request, next: Next) -> Response {
+/// Answers a preflight, else runs `inner`; adds the headers to either answer.
+pub async fn welkin_headers<F: std::future::Future<Output = Response>>(
+    req: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> Response {
     let mut response = if req.method() == Method::OPTIONS {
         Response::builder().status(StatusCode::OK).body(Body::empty()).expect("static response")
     } else {
-        next.run(req).await
+        inner(req).await
     };
     apply(response.headers_mut());
     response

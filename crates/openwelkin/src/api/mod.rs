@@ -281,17 +281,14 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 // Metrics, the request's span and its access line, around everything but
-                // the request id, which it reads. (A 5xx is also logged where it is made,
+                // the request id, which it reads (a 5xx is also logged where it is made,
                 // once and with its cause: an internal error with its reference, a full
-                // disk once per period.)
-                .layer(axum::middleware::from_fn(observe::observe))
-                // Outside the panic catcher, so that even a 500 from a panic carries the
-                // headers.
-                .layer(axum::middleware::from_fn(headers::welkin_headers))
-                // The request head (URI and header limits, path decoding) before any
-                // extractor, and plain-text rejections into the error format; inside the
-                // CORS headers.
-                .layer(axum::middleware::from_fn(guard::request_guard))
+                // disk once per period); inside it the CORS headers, outside the panic
+                // catcher so that even a 500 from a panic carries them; inside those the
+                // request head's checks (URI and header limits, path decoding) before any
+                // extractor, and plain-text rejections into the error format. One layer
+                // (`observe::edge`), one box for all three.
+                .layer(axum::middleware::from_fn(observe::edge))
                 .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 // Inside the body limit and the panic catcher: a request that failed on a

@@ -22,7 +22,19 @@ use tracing::Instrument;
 /// The route label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
-pub async fn observe(req: Request, next: Next) -> Response {
+/// The middleware every route has, outside the panic catcher, as one layer: this, then
+/// the recorded headers (`headers.rs`), then the request head's checks (`guard.rs`). Each
+/// `from_fn` layer boxes the rest of the stack and its own future for every request;
+/// composed here they are plain calls in one future.
+pub async fn edge(req: Request, next: Next) -> Response {
+    observe(req, |req| super::headers::welkin_headers(req, |req| super::guard::request_guard(req, next))).await
+}
+
+/// Metrics, the request's span and its access line around `inner`.
+async fn observe<F: std::future::Future<Output = Response>>(
+    req: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> Response {
     let started = Instant::now();
     let route = req.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_string();
     let method = method_label(req.method());
@@ -30,7 +42,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let _in_flight = InFlight::enter();
     let span = tracing::info_span!("request", method = %method, route = %route, request_id = %request_id);
-    let response = next.run(req).instrument(span).await;
+    let response = inner(req).instrument(span).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     tracing::info!(
